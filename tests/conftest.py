@@ -1,0 +1,1 @@
+"""Shared fixtures: an isolated Airflow home per test session, the portal emulator."""
