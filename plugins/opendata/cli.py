@@ -1,0 +1,76 @@
+"""The ``opendata`` command line.
+
+    opendata lint [--include DIR]          check every dataset file and the governance file
+    opendata samples generate [--out DIR]  write the seeded sample sources
+    opendata samples load-sql URL          load the building-permits sample into a database
+
+``lint`` exits 1 on any error, for pre-commit hooks and CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from opendata import settings
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from opendata.spec.loader import load_catalog
+
+    include = Path(args.include) if args.include else settings.include_dir()
+    catalog = load_catalog(include)
+    for error in catalog.errors:
+        print(error, file=sys.stderr)
+    files = {str(error.file) for error in catalog.errors}
+    print(f"{len(catalog.datasets)} dataset file(s) valid, {len(catalog.errors)} error(s) in {len(files)} file(s)"
+          f" under {include}")
+    return 1 if catalog.errors else 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from opendata.samples.generate import generate_all
+
+    out = Path(args.out) if args.out else settings.include_dir() / "sample_sources"
+    for name, rows in generate_all(out).items():
+        print(f"{out / name}: {rows:,} rows")
+    return 0
+
+
+def _load_sql(args: argparse.Namespace) -> int:
+    from opendata.samples.sql import load_permits
+
+    csv_path = Path(args.csv) if args.csv else settings.include_dir() / "sample_sources" / "building_permits.csv"
+    rows = load_permits(args.url, csv_path)
+    print(f"loaded {rows:,} building permits into table building_permits")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    lint = commands.add_parser("lint", help="validate dataset and governance files")
+    lint.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
+    lint.set_defaults(func=_lint)
+
+    samples = commands.add_parser("samples", help="the bundled sample sources")
+    sample_commands = samples.add_subparsers(dest="samples_command", required=True)
+    generate = sample_commands.add_parser("generate", help="write the seeded sample files")
+    generate.add_argument("--out", help="output folder (default: include/sample_sources)")
+    generate.set_defaults(func=_generate)
+    load_sql = sample_commands.add_parser("load-sql", help="load building permits into a database")
+    load_sql.add_argument("url", help="SQLAlchemy URL, e.g. sqlite:////tmp/permits.sqlite")
+    load_sql.add_argument("--csv", help="the generated building_permits.csv")
+    load_sql.set_defaults(func=_load_sql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

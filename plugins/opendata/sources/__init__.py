@@ -1,0 +1,29 @@
+"""Source readers: each yields the source in pandas chunks, so memory never grows with rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from opendata.sources.base import ExtractError
+from opendata.spec.dataset import FileSource, HttpSource, SqlSource
+
+
+def read_chunks(source: SqlSource | FileSource | HttpSource) -> Iterator[pd.DataFrame]:
+    """Chunks of the source as the source gives them (names and types not yet mapped)."""
+    # Imported here: each reader pulls in its own client libraries only when used.
+    if isinstance(source, SqlSource):
+        from opendata.sources.sql import read_sql_chunks
+
+        return read_sql_chunks(source)
+    if isinstance(source, FileSource):
+        from opendata.sources.files import read_file_chunks
+
+        return read_file_chunks(source)
+    from opendata.sources.http import read_http_chunks
+
+    return read_http_chunks(source)
+
+
+__all__ = ["ExtractError", "read_chunks"]

@@ -1,0 +1,73 @@
+"""Any database SQLAlchemy reaches, through an Airflow connection.
+
+The connection's provider hook builds the engine (PostgreSQL, SQLite, and any other
+DB-API provider installed), so credentials stay in the Airflow connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from opendata import settings
+from opendata.sources.base import ExtractError
+from opendata.spec.dataset import SqlSource
+
+
+def query_text(source: SqlSource) -> str:
+    if source.query is not None:
+        return source.query
+    path = settings.include_dir() / "sql" / (source.query_file or "")
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExtractError(f"cannot read query file {path}: {exc.strerror}") from exc
+
+
+def sqlalchemy_engine(conn_id: str) -> sa.Engine:
+    from airflow.sdk import BaseHook
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises AirflowNotFoundException, or a comms error
+        raise ExtractError(
+            f"Airflow connection {conn_id!r} is not defined: add it in Admin > Connections "
+            f"or as the environment variable AIRFLOW_CONN_{conn_id.upper()}"
+        ) from exc
+    try:
+        hook = connection.get_hook()
+        return hook.get_sqlalchemy_engine()
+    except Exception as exc:
+        raise ExtractError(
+            f"connection {conn_id!r} (type {connection.conn_type!r}) does not give a SQLAlchemy "
+            f"engine: {type(exc).__name__}; install the Airflow provider for this database"
+        ) from exc
+
+
+def read_sql_chunks(source: SqlSource) -> Iterator[pd.DataFrame]:
+    query = query_text(source)
+    engine = sqlalchemy_engine(source.conn_id)
+    try:
+        # stream_results uses a server-side cursor where the driver has one (PostgreSQL),
+        # so the database sends rows as we read them instead of all at once.
+        with engine.connect().execution_options(stream_results=True, max_row_buffer=source.chunk_size) as conn:
+            yield from pd.read_sql_query(sa.text(query), conn, chunksize=source.chunk_size)
+    except DBAPIError as exc:
+        kind = "cannot reach the database" if exc.connection_invalidated or _is_connect_error(exc) \
+            else "the query failed"
+        raise ExtractError(f"{kind} (connection {source.conn_id!r}): {_first_line(exc.orig)}") from exc
+    except SQLAlchemyError as exc:
+        raise ExtractError(f"the query failed (connection {source.conn_id!r}): {_first_line(exc)}") from exc
+    finally:
+        engine.dispose()
+
+
+def _is_connect_error(exc: DBAPIError) -> bool:
+    return isinstance(exc, sa.exc.OperationalError) and "connect" in str(exc.orig).lower()
+
+
+def _first_line(exc: object) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

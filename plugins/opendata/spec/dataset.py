@@ -1,0 +1,283 @@
+"""The dataset file: a department's inventory entry, its Data Submission Checklist and its
+portal metadata in one place (``include/datasets/<department>/<dataset id>.yaml``).
+
+Field names follow the playbook's draft checklist (``5appendix.md``) where it has one;
+the rest is what publishing on a Socrata portal needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+
+from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
+from opendata.spec.vocab import (
+    LICENSES,
+    ClassificationCategory,
+    Rating,
+    SocrataType,
+    UpdateFrequency,
+)
+
+# Socrata API field names: lower-case, start with a letter, letters/digits/underscores.
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class Coverage(StrictModel):
+    """Temporal and geographic coverage (checklist: start/end date, geography)."""
+
+    start_date: dt.date
+    # A date, or "current" while the data is still being updated (the checklist's wording).
+    end_date: dt.date | Literal["current"]
+    geographic_coverage: NonEmptyStr
+    # address, parcel, census tract, council district, zip code, city, ...
+    geographic_granularity: NonEmptyStr
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Coverage:
+        if isinstance(self.end_date, dt.date) and self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class ExistingPublication(StrictModel):
+    published: bool
+    link: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _link_when_published(self) -> ExistingPublication:
+        if self.published and self.link is None:
+            raise ValueError("link is required when published is true")
+        return self
+
+
+class Priority(StrictModel):
+    level: Rating
+    comments: str | None = None
+
+
+class Classification(StrictModel):
+    """Data classification and security level (appendix: Security Considerations)."""
+
+    category: ClassificationCategory
+    # Level 1 unrestricted, level 2 restricted or policy-sensitive, level 3 never published.
+    level: Annotated[int, Field(ge=1, le=3)]
+    details: str | None = None
+
+    @field_validator("level")
+    @classmethod
+    def _publishable(cls, level: int) -> int:
+        if level == 3:
+            raise ValueError(
+                "level 3 data is restricted by PII, HIPAA, state or federal law and will NOT be "
+                "accessible through the Open Data Portal; remove this dataset from the publication "
+                "inventory or publish a de-identified level 1 derivative instead"
+            )
+        return level
+
+    @model_validator(mode="after")
+    def _details_when_restricted(self) -> Classification:
+        if self.category is not ClassificationCategory.PUBLIC and not self.details:
+            raise ValueError(f"details are required for {self.category.value} data")
+        return self
+
+
+class DataQuality(StrictModel):
+    rating: Rating
+    details: str | None = None
+
+
+class Publishing(StrictModel):
+    """What the portal needs beyond the checklist."""
+
+    category: NonEmptyStr
+    tags: list[NonEmptyStr] = Field(min_length=1)
+    license: str
+    attribution: NonEmptyStr
+    attribution_link: HttpUrl | None = None
+    contact: Contact
+    # The column that identifies a row, so refreshes update rows instead of appending them.
+    row_identifier: str | None = None
+
+    @field_validator("license")
+    @classmethod
+    def _known_license(cls, value: str) -> str:
+        if value not in LICENSES:
+            raise ValueError(f"unknown license id; expected one of: {', '.join(sorted(LICENSES))}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, value: list[str]) -> list[str]:
+        lowered = [tag.lower() for tag in value]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("tags must be unique")
+        return lowered
+
+
+class Column(StrictModel):
+    """One entry of the data dictionary."""
+
+    field_name: str
+    display_name: NonEmptyStr
+    type: SocrataType
+    description: NonEmptyStr
+    # The column's name in the source when it differs from field_name.
+    source_column: str | None = None
+
+    @field_validator("field_name")
+    @classmethod
+    def _api_field_name(cls, value: str) -> str:
+        if not _FIELD_NAME.match(value):
+            raise ValueError(
+                "must be a Socrata API field name: lower-case letters, digits and '_', "
+                "starting with a letter, at most 63 characters"
+            )
+        return value
+
+    @property
+    def source_name(self) -> str:
+        return self.source_column or self.field_name
+
+
+class _SourceBase(StrictModel):
+    # Rows read per chunk: bounds the memory an extract needs, whatever the table size.
+    chunk_size: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
+
+
+class SqlSource(_SourceBase):
+    """Any database SQLAlchemy can reach, through an Airflow connection."""
+
+    kind: Literal["sql"]
+    conn_id: NonEmptyStr
+    # Exactly one of: an inline query, or a file under include/sql/.
+    query: str | None = None
+    query_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SqlSource:
+        if (self.query is None) == (self.query_file is None):
+            raise ValueError("give exactly one of query or query_file")
+        return self
+
+
+class FileSource(_SourceBase):
+    """A CSV or Excel file; relative paths are resolved against the include folder."""
+
+    kind: Literal["file"]
+    path: NonEmptyStr
+    format: Literal["csv", "excel"] | None = None
+    sheet: str | int | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+    @property
+    def resolved_format(self) -> str:
+        if self.format:
+            return self.format
+        return "excel" if self.path.lower().endswith((".xlsx", ".xlsm", ".xls")) else "csv"
+
+
+class Pagination(StrictModel):
+    """Offset/limit paging of a JSON API: pages are requested until one comes back short."""
+
+    limit_param: str = "limit"
+    offset_param: str = "offset"
+    page_size: Annotated[int, Field(ge=1, le=100_000)] = 1000
+
+
+class HttpSource(_SourceBase):
+    """A JSON or CSV endpoint; with ``conn_id`` the URL is relative to that HTTP connection."""
+
+    kind: Literal["http"]
+    conn_id: str | None = None
+    url: NonEmptyStr
+    format: Literal["json", "csv"]
+    # Dotted path to the list of records in a JSON body ("data.items"); empty = the body itself.
+    records_path: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    pagination: Pagination | None = None
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
+
+    @model_validator(mode="after")
+    def _absolute_without_connection(self) -> HttpSource:
+        if self.conn_id is None and not re.match(r"^https?://", self.url):
+            raise ValueError("url must start with http:// or https:// when no conn_id is given")
+        if self.pagination is not None and self.format != "json":
+            raise ValueError("pagination is supported for json endpoints only")
+        return self
+
+
+Source = Annotated[SqlSource | FileSource | HttpSource, Field(discriminator="kind")]
+
+
+class DagSettings(StrictModel):
+    """How Airflow runs the dataset's DAG; everything has a sensible default."""
+
+    # A cron expression or preset; by default derived from update_frequency.
+    schedule: str | None = None
+    start_date: dt.date = dt.date(2026, 1, 1)
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    retry_delay_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 5
+    max_retry_delay_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 60
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is None or value.startswith("@"):
+            if value is not None and value not in _PRESETS:
+                raise ValueError(f"unknown preset; expected one of: {', '.join(sorted(_PRESETS))}")
+            return value
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError("not a valid cron expression")
+        return value
+
+
+_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+
+
+class DatasetSpec(StrictModel):
+    """One dataset: inventory entry + Data Submission Checklist + portal metadata."""
+
+    # Stable id, used as the Airflow dag_id and the file name.
+    id: Slug
+    department: Slug
+    name: NonEmptyStr
+    description: NonEmptyStr
+    steward: Contact
+    # A person key from the governance file, one of the department's coordinators.
+    coordinator: Slug
+    source_system: NonEmptyStr
+    coverage: Coverage
+    update_frequency: UpdateFrequency
+    collection_frequency: UpdateFrequency
+    existing_publication: ExistingPublication
+    priority: Priority
+    technical_challenges: str | None = None
+    classification: Classification
+    data_quality: DataQuality
+    publishing: Publishing
+    source: Source
+    columns: list[Column] = Field(min_length=1)
+    dag: DagSettings = Field(default_factory=DagSettings)
+
+    @model_validator(mode="after")
+    def _dictionary_consistent(self) -> DatasetSpec:
+        names = [column.field_name for column in self.columns]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"columns: duplicate field_name {', '.join(duplicates)}")
+        return self
+
+    @property
+    def field_names(self) -> list[str]:
+        return [column.field_name for column in self.columns]
+
+    @property
+    def schedule(self) -> str | None:
+        return self.dag.schedule or self.update_frequency.airflow_schedule

@@ -1,0 +1,135 @@
+"""Load the governance file and every dataset file, checking references between them.
+
+A broken file never stops the others: the catalog holds every dataset that is valid and a
+list of errors for those that are not, so the DAG factory can build the good ones and the
+lint command can report all problems in one pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opendata import settings
+from opendata.spec.dataset import DatasetSpec, SqlSource
+from opendata.spec.errors import SpecError, SpecFileError, did_you_mean
+from opendata.spec.governance import Governance
+from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    spec: DatasetSpec
+    path: Path
+
+
+@dataclass
+class Catalog:
+    governance: Governance | None
+    datasets: list[LoadedDataset] = field(default_factory=list)
+    errors: list[SpecError] = field(default_factory=list)
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise SpecFileError(self.errors)
+
+    def get(self, dataset_id: str) -> LoadedDataset:
+        for loaded in self.datasets:
+            if loaded.spec.id == dataset_id:
+                return loaded
+        raise KeyError(dataset_id)
+
+
+def dataset_files(datasets_dir: Path) -> list[Path]:
+    return sorted(p for p in datasets_dir.glob("*/*.y*ml") if p.suffix in {".yaml", ".yml"})
+
+
+def load_catalog(include_dir: Path | None = None) -> Catalog:
+    include = include_dir or settings.include_dir()
+    governance, errors = load_governance(include / "governance.yaml")
+    catalog = Catalog(governance=governance, errors=errors)
+    datasets_dir = include / "datasets"
+    stray = sorted(p for p in datasets_dir.glob("*.y*ml")) if datasets_dir.is_dir() else []
+    for path in stray:
+        catalog.errors.append(SpecError(path, (), "dataset files belong in a department folder: "
+                                        "datasets/<department>/<dataset id>.yaml"))
+    for path in dataset_files(datasets_dir):
+        spec, file_errors = load_dataset(path, governance, include)
+        catalog.errors += file_errors
+        if spec is not None:
+            catalog.datasets.append(LoadedDataset(spec, path))
+    _reject_duplicate_ids(catalog)
+    return catalog
+
+
+def load_governance(path: Path) -> tuple[Governance | None, list[SpecError]]:
+    try:
+        doc = YamlDocument.read(path)
+    except SpecParseError as exc:
+        return None, [exc.error]
+    governance, errors = validate_document(Governance, doc)
+    if governance is None:
+        return None, errors
+    people = set(governance.people)
+    for loc, key in governance.person_references():
+        if key not in people:
+            errors.append(SpecError(path, loc, f"unknown person {key!r}; add them under people",
+                                    did_you_mean(key, people), doc.line_of(loc)))
+    return (governance if not errors else None), errors
+
+
+def load_dataset(path: Path, governance: Governance | None,
+                 include_dir: Path | None = None) -> tuple[DatasetSpec | None, list[SpecError]]:
+    """Validate one dataset file; ``governance`` None skips the cross-file checks."""
+    try:
+        doc = YamlDocument.read(path)
+    except SpecParseError as exc:
+        return None, [exc.error]
+    spec, errors = validate_document(DatasetSpec, doc)
+    if spec is None:
+        return None, errors
+    problems = _reference_problems(spec, path, governance, include_dir or settings.include_dir())
+    errors = [SpecError(path, loc, message, hint, doc.line_of(loc)) for loc, message, hint in problems]
+    return (spec if not errors else None), errors
+
+
+def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | None,
+                        include_dir: Path) -> list[tuple[tuple, str, str | None]]:
+    problems: list[tuple[tuple, str, str | None]] = []
+    if path.stem != spec.id:
+        problems.append((("id",), f"must match the file name {path.stem!r}", path.stem))
+    if path.parent.name != spec.department:
+        problems.append((("department",), f"must match the folder name {path.parent.name!r}",
+                         path.parent.name))
+    row_id = spec.publishing.row_identifier
+    if row_id is not None and row_id not in spec.field_names:
+        problems.append((("publishing", "row_identifier"), f"{row_id!r} is not a column of the data dictionary",
+                         did_you_mean(row_id, spec.field_names)))
+    if isinstance(spec.source, SqlSource) and spec.source.query_file:
+        sql_dir = include_dir / "sql"
+        if not (sql_dir / spec.source.query_file).is_file():
+            existing = [p.name for p in sql_dir.glob("*.sql")] if sql_dir.is_dir() else []
+            problems.append((("source", "query_file"), f"no such file in {sql_dir}",
+                             did_you_mean(spec.source.query_file, existing)))
+    if governance is not None:
+        department = governance.departments.get(spec.department)
+        if department is None:
+            problems.append((("department",), f"unknown department {spec.department!r} in governance.yaml",
+                             did_you_mean(spec.department, set(governance.departments))))
+        elif spec.coordinator not in department.coordinators:
+            problems.append((("coordinator",),
+                             f"{spec.coordinator!r} is not a coordinator of {spec.department} in governance.yaml",
+                             did_you_mean(spec.coordinator, department.coordinators)))
+    return problems
+
+
+def _reject_duplicate_ids(catalog: Catalog) -> None:
+    counts = Counter(loaded.spec.id for loaded in catalog.datasets)
+    duplicated = {dataset_id for dataset_id, n in counts.items() if n > 1}
+    if not duplicated:
+        return
+    for loaded in [d for d in catalog.datasets if d.spec.id in duplicated]:
+        others = [str(d.path) for d in catalog.datasets if d.spec.id == loaded.spec.id and d is not loaded]
+        catalog.errors.append(SpecError(loaded.path, ("id",), f"duplicate dataset id, also in {', '.join(others)}"))
+    catalog.datasets = [d for d in catalog.datasets if d.spec.id not in duplicated]
