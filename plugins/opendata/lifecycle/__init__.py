@@ -1,0 +1,1 @@
+"""The dataset DAG: the factory that builds one per dataset file, and its stage tasks."""

@@ -1,0 +1,1 @@
+"""Thin operators: each resolves its dataset and calls the library function doing the work."""
