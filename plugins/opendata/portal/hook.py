@@ -1,0 +1,714 @@
+"""SocrataHook: the pipeline's only way to the Socrata portal.
+
+The hook owns the Airflow connection, the sodapy 2.2.0 client and the requests session under it
+(see :mod:`opendata.portal.transport` for timeouts, retries, logging and typed errors).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+import requests
+from airflow.sdk import BaseHook
+from sodapy import Socrata as SodapyClient
+
+from opendata.portal.approvals import (
+    NO_RESUBMIT_STATES,
+    ApprovalStatus,
+    SubmissionResult,
+    approval_status_from_json,
+    guidance_for_audience,
+    submission_body,
+)
+from opendata.portal.config import CONN_TYPE, SocrataConnectionConfig
+from opendata.portal.errors import (
+    SocrataApprovalError,
+    SocrataConnectionError,
+    SocrataError,
+    SocrataForbiddenOperation,
+    SocrataUnexpectedResponse,
+)
+from opendata.portal.models import (
+    AssetFreshness,
+    AssetMetadata,
+    Audience,
+    ColumnSpec,
+    DatasetMetadata,
+    UpsertResult,
+    ViewMetadata,
+    audience_from_permissions,
+    chunked,
+    parse_catalog_page,
+)
+from opendata.portal.redaction import Redactor
+from opendata.portal.serialization import deletion_rows, iter_chunks, known_total, peek_empty
+from opendata.portal.transport import NON_IDEMPOTENT, SocrataHTTPAdapter
+
+_DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
+USER_AGENT = "civic-opendata SocrataHook (sodapy 2.2.0)"
+
+
+def _check_id(dataset_id: str) -> str:
+    if not isinstance(dataset_id, str) or not _DATASET_ID.match(dataset_id):
+        raise ValueError(f"Not a Socrata 4x4 dataset id: {dataset_id!r}")
+    return dataset_id
+
+
+class SocrataHook(BaseHook):
+    """Talk to a Socrata portal (publisher side) through an Airflow ``socrata`` connection.
+
+    **Connection** (``conn_type="socrata"``, default id ``socrata_default``):
+
+    * *host*: portal domain. ``data.lacity.org`` or ``https://data.lacity.org`` (HTTPS);
+      ``http://127.0.0.1:PORT`` for the local emulator (plain http is refused for non-loopback
+      hosts unless ``allow_insecure_http`` is set).
+    * *login* / *password*: API key id and secret (recommended) or username and password, sent as
+      HTTP Basic. Leave both empty for anonymous reads.
+    * *extra* (JSON; every key optional):
+
+      ======================  =========  ====================================================
+      key                     default    meaning
+      ======================  =========  ====================================================
+      ``app_token``           none       application token, sent as ``X-App-Token``
+      ``connect_timeout``     10         seconds to connect
+      ``read_timeout``        300        seconds to wait for a response (big upserts are slow)
+      ``max_retries``         6          retries after the first attempt
+      ``backoff_base``        1          first backoff cap (s); doubles per retry
+      ``backoff_max``         60         largest backoff cap (s)
+      ``retry_after_max``     300        largest ``Retry-After`` honoured (s)
+      ``chunk_size``          10000      rows per upsert/replace request
+      ``page_size``           10000      rows per paged read request
+      ``socrata_host``        host       ``X-Socrata-Host`` value if it differs from the host
+      ``allow_insecure_http`` false      allow ``http://`` to a non-loopback host
+      ======================  =========  ====================================================
+
+    **Retries**: 429, 500, 502, 503, 504, 202 and timeouts/connection errors are retried for every
+    method (SODA upserts with a row identifier and replaces are idempotent) with equal-jitter
+    exponential backoff, at least ``Retry-After`` when the portal sends it. Requests that are
+    not idempotent (dataset creation, approval submission, publication) are retried only when
+    the portal cannot have acted on them (429, connect timeout, connection refused).
+
+    **Safety**: there is no method that deletes a dataset, and the transport refuses to send a
+    ``DELETE`` for a whole view or dataset. Rows are deleted only by ``:deleted`` upserts
+    (:meth:`upsert_deletions`). Passwords, app tokens and the Basic auth header never appear in
+    logs, error messages or reprs.
+
+    :param socrata_conn_id: Airflow connection id.
+    :param chunk_size: rows per write request; overrides the connection's ``chunk_size``.
+    """
+
+    conn_name_attr = "socrata_conn_id"
+    default_conn_name = "socrata_default"
+    conn_type = CONN_TYPE
+    hook_name = "Socrata"
+
+    def __init__(
+        self,
+        socrata_conn_id: str = default_conn_name,
+        *,
+        chunk_size: int | None = None,
+        logger_name: str | None = None,
+    ) -> None:
+        super().__init__(logger_name=logger_name)
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        self.socrata_conn_id = socrata_conn_id
+        self._chunk_size = chunk_size
+        self._config: SocrataConnectionConfig | None = None
+        self._client: SodapyClient | None = None
+        self._adapter: SocrataHTTPAdapter | None = None
+        self._redactor = Redactor()
+
+    def __repr__(self) -> str:
+        domain = self._config.domain if self._config else "?"
+        return f"{type(self).__name__}(socrata_conn_id={self.socrata_conn_id!r}, domain={domain!r})"
+
+    # -- connection and client ----------------------------------------------------------------
+    @property
+    def config(self) -> SocrataConnectionConfig:
+        """Parsed connection settings (read once per hook)."""
+        if self._config is None:
+            conn = self.get_connection(self.socrata_conn_id)
+            self._set_config(SocrataConnectionConfig.from_connection(conn))
+        return self._config  # type: ignore[return-value]
+
+    def _set_config(self, config: SocrataConnectionConfig) -> None:
+        self._config = config
+        self._redactor = Redactor(config.secrets())
+        self._redactor.add_basic_auth(config.username, config.password)
+        self._mask_secrets(config)
+
+    @staticmethod
+    def _mask_secrets(config: SocrataConnectionConfig) -> None:
+        """Register secrets (incl. the Basic auth token) with Airflow's log masker, if available."""
+        from opendata.portal.redaction import basic_auth_token
+
+        values = list(config.secrets())
+        if config.username and config.password:
+            values.append(basic_auth_token(config.username, config.password))
+        if not values:
+            return
+        try:
+            from airflow.sdk.log import mask_secret
+        except ImportError:  # pragma: no cover - older SDKs
+            return
+        for value in values:
+            try:
+                mask_secret(value)
+            except Exception:  # noqa: BLE001 - masking is best effort; never break the hook
+                pass
+
+    @property
+    def chunk_size(self) -> int:
+        return self._chunk_size or self.config.chunk_size
+
+    def get_conn(self) -> SodapyClient:
+        """The sodapy client, its session wired through :class:`SocrataHTTPAdapter`."""
+        if self._client is None:
+            cfg = self.config
+            adapter = SocrataHTTPAdapter(
+                policy=cfg.retry_policy,
+                connect_timeout=cfg.connect_timeout,
+                read_timeout=cfg.read_timeout,
+                logger=self.log,
+                redactor=self._redactor,
+            )
+            client = SodapyClient(
+                cfg.domain,
+                cfg.app_token,
+                username=cfg.username,
+                password=cfg.password,
+                session_adapter={"prefix": f"{cfg.scheme}://", "adapter": adapter},
+                timeout=cfg.read_timeout,
+            )
+            headers = client.session.headers
+            if cfg.app_token:
+                headers.pop("X-App-token", None)
+                headers["X-App-Token"] = cfg.app_token
+            headers["X-Socrata-Host"] = cfg.host_header
+            headers["User-Agent"] = USER_AGENT
+            self._adapter = adapter
+            self._client = client
+        return self._client
+
+    @property
+    def adapter(self) -> SocrataHTTPAdapter:
+        self.get_conn()
+        return self._adapter  # type: ignore[return-value]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+        self._adapter = None
+
+    def __enter__(self) -> SocrataHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow UI "Test": one authenticated catalog request."""
+        try:
+            self._request("GET", "/api/catalog/v1", params={"limit": 1})
+        except SocrataError as err:
+            return False, str(err)
+        return True, f"Connected to {self.config.domain}"
+
+    # -- low-level requests -------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        body: Any = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send one request on the shared session; return the decoded JSON (``None`` if empty)."""
+        client = self.get_conn()
+        url = f"{client.uri_prefix}{client.domain}{path}"
+        kwargs: dict[str, Any] = {"params": params, "timeout": self.config.timeout}
+        if body is not None:
+            kwargs["data"] = json.dumps(body, allow_nan=False)
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        with self._mode(idempotent):
+            try:
+                response = client.session.request(method, url, **kwargs)
+            except requests.RequestException as err:  # the adapter converts these; belt and braces
+                raise SocrataConnectionError(
+                    self._redactor.redact(type(err).__name__), method=method, path=path
+                ) from None
+        return self._decode(response, method, path)
+
+    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
+        if not response.content or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise SocrataUnexpectedResponse(
+                "Response body is not JSON",
+                status=response.status_code,
+                request_id=response.headers.get("X-Socrata-RequestId"),
+                method=method,
+                path=path,
+            ) from None
+
+    @contextmanager
+    def _mode(self, idempotent: bool):
+        if idempotent:
+            yield
+            return
+        token = NON_IDEMPOTENT.set(True)
+        try:
+            yield
+        finally:
+            NON_IDEMPOTENT.reset(token)
+
+    def _sodapy(self, what: str, func, *args, idempotent: bool = True, **kwargs) -> Any:
+        """Call a sodapy method and normalise its odd failure modes to typed errors."""
+        with self._mode(idempotent):
+            try:
+                return func(*args, **kwargs)
+            except SocrataError:
+                raise
+            except requests.RequestException as err:
+                raise SocrataConnectionError(self._redactor.redact(f"{what}: {type(err).__name__}")) from None
+            except (AttributeError, ValueError) as err:  # sodapy: missing content-type, bad JSON
+                raise SocrataUnexpectedResponse(
+                    self._redactor.redact(f"{what}: unexpected response ({type(err).__name__})")
+                ) from None
+            except Exception as err:
+                if type(err) is Exception:  # sodapy raises bare Exception("Unknown response format…")
+                    raise SocrataUnexpectedResponse(self._redactor.redact(f"{what}: {err}")) from None
+                raise
+
+    # -- dataset lifecycle --------------------------------------------------------------------
+    def create_dataset(
+        self,
+        name: str,
+        columns: Sequence[ColumnSpec | Mapping[str, Any]],
+        *,
+        row_identifier: str,
+        metadata: DatasetMetadata | None = None,
+        new_backend: bool = False,
+    ) -> str:
+        """Create a PRIVATE dataset and return its 4x4 id.
+
+        Uses the legacy ``POST /api/views.json`` (as sodapy ``create`` does) with the columns,
+        ``metadata.rowIdentifier`` and descriptive metadata, then sets and verifies the private
+        audience. Creation is not retried on ambiguous failures (it is not idempotent).
+
+        :param columns: :class:`ColumnSpec` or mappings with fieldName/name/dataTypeName/description.
+        :param row_identifier: field name of the row identifier column (makes upserts idempotent).
+        :param metadata: description, category, tags, license, attribution, custom fields.
+        :param new_backend: create with ``?nbe=true``.
+        """
+        specs = [ColumnSpec.coerce(c) for c in columns]
+        if not specs:
+            raise ValueError("A dataset needs at least one column")
+        field_names = [c.field_name for c in specs]
+        if len(set(field_names)) != len(field_names):
+            raise ValueError("Duplicate column field names")
+        if row_identifier not in field_names:
+            raise ValueError(f"row_identifier {row_identifier!r} is not one of the columns")
+        meta = metadata or DatasetMetadata()
+        payload = meta.to_view_json()
+        payload.pop("name", None)
+        view_metadata: dict[str, Any] = {"rowIdentifier": row_identifier}
+        if meta.custom_fields:
+            view_metadata["custom_fields"] = {
+                k: dict(v) for k, v in meta.custom_fields.items() if v is not None
+            }
+        payload["columns"] = [c.to_view_json() for c in specs]
+        payload["metadata"] = view_metadata
+        client = self.get_conn()
+        created = self._sodapy(
+            "create dataset", client.create, name, new_backend=new_backend, idempotent=False, **payload
+        )
+        if not isinstance(created, Mapping) or not created.get("id"):
+            raise SocrataUnexpectedResponse(
+                "Dataset creation returned no id", method="POST", path="/api/views.json"
+            )
+        dataset_id = str(created["id"])
+        self.log.info("Created dataset %s (%r); making sure it is private", dataset_id, name)
+        self.set_audience(dataset_id, Audience.PRIVATE)
+        audience = self.get_audience(dataset_id)
+        if audience is not Audience.PRIVATE:
+            raise SocrataError(
+                f"Dataset {dataset_id} is {audience.value} right after creation; expected private",
+                path=f"/api/views/{dataset_id}/permissions",
+            )
+        return dataset_id
+
+    def get_view(self, dataset_id: str) -> ViewMetadata:
+        """``GET /api/views/{id}.json`` as :class:`ViewMetadata` (full payload in ``.raw``)."""
+        client = self.get_conn()
+        payload = self._sodapy("get view", client.get_metadata, _check_id(dataset_id))
+        return ViewMetadata.from_json(payload)
+
+    def get_asset_metadata(self, dataset_id: str) -> AssetMetadata:
+        """``GET /api/views/metadata/v1/{id}`` (Metadata API) as :class:`AssetMetadata`."""
+        payload = self._request("GET", f"/api/views/metadata/v1/{_check_id(dataset_id)}")
+        return AssetMetadata.from_json(payload)
+
+    def update_metadata(
+        self, dataset_id: str, patch: DatasetMetadata | Mapping[str, Any], *, strict: bool = False
+    ) -> AssetMetadata:
+        """``PATCH /api/views/metadata/v1/{id}``: change only the given fields.
+
+        :param patch: a :class:`DatasetMetadata` (unset fields are left alone) or a mapping in
+            Metadata API field names (``name, description, category, tags, license,
+            attribution, attributionLink, externalId, customFields``).
+        :param strict: ask the portal to treat warnings as errors.
+        """
+        body = patch.to_metadata_api() if isinstance(patch, DatasetMetadata) else dict(patch)
+        if not body:
+            raise ValueError("Empty metadata patch")
+        params = {"strict": "true"} if strict else None
+        path = f"/api/views/metadata/v1/{_check_id(dataset_id)}"
+        payload = self._request("PATCH", path, params=params, body=body)
+        if not isinstance(payload, Mapping) or not payload.get("id"):
+            return self.get_asset_metadata(dataset_id)
+        return AssetMetadata.from_json(payload)
+
+    def validate_metadata(
+        self, dataset_id: str, patch: DatasetMetadata | Mapping[str, Any], *, strict: bool = False
+    ) -> Any:
+        """Dry-run a metadata patch (``?validateOnly=true``); returns the portal's report."""
+        body = patch.to_metadata_api() if isinstance(patch, DatasetMetadata) else dict(patch)
+        params = {"validateOnly": "true"}
+        if strict:
+            params["strict"] = "true"
+        return self._request(
+            "PATCH", f"/api/views/metadata/v1/{_check_id(dataset_id)}", params=params, body=body
+        )
+
+    def set_audience(self, dataset_id: str, audience: Audience | str) -> None:
+        """Make a dataset public or private (legacy ``setPermission``).
+
+        Making it public may put it in the approvals queue on portals with approvals enabled;
+        use :meth:`submit_for_public_approval` for the reviewed path.
+        """
+        value = Audience.parse(audience) if not isinstance(audience, Audience) else audience
+        if value not in (Audience.PUBLIC, Audience.PRIVATE):
+            raise ValueError("audience must be 'public' or 'private'")
+        client = self.get_conn()
+        self._sodapy("set permission", client.set_permission, _check_id(dataset_id), value.value)
+        self.log.info("Set audience of %s to %s", dataset_id, value.value)
+
+    def get_audience(self, dataset_id: str) -> Audience:
+        """Audience from ``GET /api/views/{id}/permissions`` (``scope``)."""
+        payload = self._request("GET", f"/api/views/{_check_id(dataset_id)}/permissions")
+        return audience_from_permissions(payload)
+
+    def publish_if_unpublished(self, dataset_id: str) -> ViewMetadata:
+        """``POST /api/views/{id}/publication.json`` if the view is unpublished; return the view.
+
+        The returned view's ``id`` is the published one (for a working copy it can differ).
+        """
+        view = self.get_view(dataset_id)
+        if view.is_published:
+            self.log.info("Dataset %s is already published", dataset_id)
+            return view
+        client = self.get_conn()
+        result = self._sodapy("publish", client.publish, dataset_id, idempotent=False)
+        self.log.info("Published dataset %s", dataset_id)
+        if isinstance(result, Mapping) and result.get("id"):
+            return ViewMetadata.from_json(result)
+        return self.get_view(dataset_id)
+
+    # -- rows -------------------------------------------------------------------------------
+    def upsert(
+        self,
+        dataset_id: str,
+        rows: Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame] | pd.DataFrame,
+        *,
+        chunk_size: int | None = None,
+        total: int | None = None,
+        require_row_identifier: bool = True,
+    ) -> UpsertResult:
+        """Chunked upsert (``POST /resource/{id}.json``); returns the summed report.
+
+        :param rows: row mappings keyed by API field name, DataFrames, or a mix. Include
+            ``":deleted": True`` in a row to delete it (see :meth:`upsert_deletions`).
+            NaN/NaT/None become null; see :mod:`opendata.portal.serialization`.
+        :param chunk_size: rows per request (default: hook/connection ``chunk_size``, 10,000).
+        :param total: expected row count, for progress logs (inferred for DataFrames and lists).
+        :param require_row_identifier: refuse datasets without a row identifier, where a
+            retried request would append duplicates. With ``False`` such datasets are written
+            without retrying ambiguous failures.
+
+        Counts are summed over chunks; a chunk retried after a read timeout may be counted as
+        "updated" the second time, so check the portal's row count when exactness matters.
+        """
+        _check_id(dataset_id)
+        idempotent = True
+        if require_row_identifier:
+            view = self.get_view(dataset_id)
+            if not view.has_row_identifier:
+                raise SocrataForbiddenOperation(
+                    f"Dataset {dataset_id} has no row identifier: retried upserts would append duplicate "
+                    "rows. Set a row identifier, or pass require_row_identifier=False.",
+                    path=f"/resource/{dataset_id}.json",
+                )
+        else:
+            idempotent = False
+        return self._write_chunks(
+            dataset_id, rows, chunk_size, total, replace_first=False, idempotent=idempotent
+        )
+
+    def upsert_deletions(
+        self, dataset_id: str, row_id_field: str, ids: Iterable[Any], *, chunk_size: int | None = None
+    ) -> UpsertResult:
+        """Delete rows by row identifier with ``:deleted`` upserts (the only way rows are deleted)."""
+        ids = list(ids)
+        return self.upsert(
+            dataset_id, deletion_rows(row_id_field, ids), chunk_size=chunk_size, total=len(ids)
+        )
+
+    def replace(
+        self,
+        dataset_id: str,
+        rows: Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame] | pd.DataFrame,
+        *,
+        chunk_size: int | None = None,
+        total: int | None = None,
+        allow_empty: bool = False,
+    ) -> UpsertResult:
+        """Replace all rows: the first chunk with ``PUT /resource/{id}.json``, the rest upserted.
+
+        **Not atomic.** Between the first and the last chunk the dataset holds only part of the
+        new rows, and a failure midway leaves it that way (re-running the replace repairs it).
+        Atomic, staged replaces need DSMAPI revisions (``/api/publishing/v1/revision``), which
+        are future work. Prefer :meth:`upsert` with ``:deleted`` rows for incremental loads.
+
+        :param allow_empty: an empty input would truncate the dataset; refused unless ``True``.
+        """
+        _check_id(dataset_id)
+        empty, rows = peek_empty(rows if not isinstance(rows, pd.DataFrame) else [rows])
+        if empty or (total == 0):
+            if not allow_empty:
+                raise ValueError("Refusing to replace a dataset with no rows; pass allow_empty=True")
+            client = self.get_conn()
+            report = self._sodapy("replace", client.replace, dataset_id, [])
+            return UpsertResult.from_json(report)
+        return self._write_chunks(dataset_id, rows, chunk_size, total, replace_first=True, idempotent=True)
+
+    def _write_chunks(
+        self,
+        dataset_id: str,
+        rows: Any,
+        chunk_size: int | None,
+        total: int | None,
+        *,
+        replace_first: bool,
+        idempotent: bool,
+    ) -> UpsertResult:
+        size = chunk_size or self.chunk_size
+        if size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        if total is None:
+            total = known_total(rows)
+        client = self.get_conn()
+        verb = "replace" if replace_first else "upsert"
+        result = UpsertResult()
+        started = time.monotonic()
+        for index, chunk in enumerate(iter_chunks(rows, size)):
+            if replace_first and index == 0:
+                report = self._sodapy("replace", client.replace, dataset_id, chunk)
+            else:
+                report = self._sodapy("upsert", client.upsert, dataset_id, chunk, idempotent=idempotent)
+            part = UpsertResult.from_json(report, rows_sent=len(chunk))
+            result = result + part
+            elapsed = max(time.monotonic() - started, 1e-6)
+            self.log.info(
+                "Socrata %s %s: chunk %d sent %d rows, %d/%s so far (%.0f rows/s); "
+                "created %d, updated %d, deleted %d, errors %d",
+                verb,
+                dataset_id,
+                index + 1,
+                len(chunk),
+                result.rows_sent,
+                total if total is not None else "?",
+                result.rows_sent / elapsed,
+                part.rows_created,
+                part.rows_updated,
+                part.rows_deleted,
+                part.errors,
+            )
+            if part.errors:
+                self.log.warning(
+                    "Socrata %s %s: the portal reported %d row error(s) in chunk %d",
+                    verb,
+                    dataset_id,
+                    part.errors,
+                    index + 1,
+                )
+        self.log.info(
+            "Socrata %s %s done: %d rows in %d request(s); created %d, updated %d, deleted %d, errors %d",
+            verb,
+            dataset_id,
+            result.rows_sent,
+            result.requests,
+            result.rows_created,
+            result.rows_updated,
+            result.rows_deleted,
+            result.errors,
+        )
+        return result
+
+    def iter_rows(
+        self,
+        dataset_id: str,
+        *,
+        page_size: int | None = None,
+        select: str | None = None,
+        where: str | None = None,
+        order: str = ":id",
+        exclude_system_fields: bool = True,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield every row, paging with ``$limit``/``$offset`` in a stable ``$order``.
+
+        ``:id`` is always part of the order (appended as a tie-breaker to a custom order), so
+        pages neither overlap nor skip rows.
+        """
+        _check_id(dataset_id)
+        size = page_size or self.config.page_size
+        order_by = order.strip() or ":id"
+        if ":id" not in [part.strip().split(" ")[0] for part in order_by.split(",")]:
+            order_by = f"{order_by},:id"
+        client = self.get_conn()
+        offset = 0
+        while True:
+            kwargs: dict[str, Any] = {"order": order_by, "limit": size, "offset": offset}
+            if select:
+                kwargs["select"] = select
+            if where:
+                kwargs["where"] = where
+            if not exclude_system_fields:
+                kwargs["exclude_system_fields"] = "false"
+            page = self._sodapy("read rows", client.get, dataset_id, **kwargs)
+            if not isinstance(page, list):
+                raise SocrataUnexpectedResponse(
+                    "Row page is not a JSON array", method="GET", path=f"/resource/{dataset_id}.json"
+                )
+            yield from page
+            if len(page) < size:
+                return
+            offset += size
+
+    # -- approvals ----------------------------------------------------------------------------
+    def get_approval_guidance(self, dataset_id: str) -> Any:
+        """Raw ``GET /api/views/{id}/approvals?method=guidance_v2&assetId={id}``."""
+        _check_id(dataset_id)
+        return self._request(
+            "GET",
+            f"/api/views/{dataset_id}/approvals",
+            params={"method": "guidance_v2", "assetId": dataset_id},
+        )
+
+    def get_approval_status(self, dataset_id: str, audience: str = "public") -> ApprovalStatus:
+        """Current approval state for ``audience`` plus the latest review from ``approvals[]``."""
+        guidance = self.get_approval_guidance(dataset_id)
+        view = self.get_view(dataset_id)
+        return approval_status_from_json(dataset_id, guidance, view.approvals, audience)
+
+    def submit_for_public_approval(self, dataset_id: str) -> SubmissionResult:
+        """Ask for the public audience (``startWorkflowSubmission``), once.
+
+        Idempotent: when a submission is already pending or approved nothing is sent. After a
+        rejection a new submission is sent. Raises :class:`SocrataApprovalError` when the
+        portal says the asset cannot be submitted.
+        """
+        status = self.get_approval_status(dataset_id)
+        if status.state in NO_RESUBMIT_STATES:
+            self.log.info(
+                "Dataset %s public approval is already %s; not submitting again",
+                dataset_id,
+                status.state.value,
+            )
+            return SubmissionResult(submitted=False, status=status)
+        if not status.can_submit:
+            raise SocrataApprovalError(
+                f"Dataset {dataset_id} cannot be submitted for public approval (state {status.state.value})",
+                path=f"/api/views/{dataset_id}/approvals",
+            )
+        body = submission_body(guidance_for_audience(status.raw_guidance or {"public": {}}, "public"))
+        response = self._request(
+            "POST",
+            f"/api/views/{dataset_id}/approvals",
+            params={"method": "startWorkflowSubmission"},
+            body=body,
+            idempotent=False,
+        )
+        self.log.info("Submitted dataset %s for public approval", dataset_id)
+        return SubmissionResult(
+            submitted=True, status=self.get_approval_status(dataset_id), response=response
+        )
+
+    async def aget_approval_status(self, dataset_id: str, audience: str = "public") -> ApprovalStatus:
+        """Async :meth:`get_approval_status` (httpx), for deferrable triggers."""
+        from opendata.portal.aio import fetch_approval_status
+
+        if self._config is None:
+            conn = await self.aget_connection(self.socrata_conn_id)
+            self._set_config(SocrataConnectionConfig.from_connection(conn))
+        return await fetch_approval_status(
+            self.config, _check_id(dataset_id), audience=audience, logger=self.log, redactor=self._redactor
+        )
+
+    # -- catalog / freshness ------------------------------------------------------------------
+    def list_asset_freshness(
+        self, ids: Iterable[str] | None = None, *, batch_size: int = 100, page_size: int = 1000
+    ) -> dict[str, AssetFreshness]:
+        """``data_updated_at``, ``metadata_updated_at`` and audience per asset, in bulk.
+
+        Uses the Discovery API on the portal host (``GET /api/catalog/v1``, authenticated with
+        ``X-Socrata-Host`` so private assets are included) with ``show_visibility=true``.
+        ``ids`` are sent ``batch_size`` per request (keeps URLs short); ``ids=None`` lists every
+        asset of the domain, ``page_size`` per request. ``number_of_comments`` is not in the
+        Discovery API and stays ``None``. Ids the catalog does not return are missing from the
+        result (and logged).
+        """
+        out: dict[str, AssetFreshness] = {}
+        if ids is None:
+            self._catalog_pages([], page_size, out)
+            return out
+        wanted = list(dict.fromkeys(_check_id(i) for i in ids))
+        for batch in chunked(wanted, batch_size):
+            self._catalog_pages([("ids", i) for i in batch], len(batch), out)
+        missing = [i for i in wanted if i not in out]
+        if missing:
+            self.log.warning(
+                "Catalog returned no entry for %d asset(s): %s", len(missing), ", ".join(missing)
+            )
+        return out
+
+    def _catalog_pages(
+        self, filters: list[tuple[str, str]], limit: int, out: dict[str, AssetFreshness]
+    ) -> None:
+        offset = 0
+        while True:
+            params = [
+                *filters,
+                ("domains", self.config.host_header),
+                ("show_visibility", "true"),
+                ("limit", str(limit)),
+                ("offset", str(offset)),
+            ]
+            payload = self._request("GET", "/api/catalog/v1", params=params)
+            items, total = parse_catalog_page(payload)
+            for item in items:
+                out[item.id] = item
+            offset += len(payload.get("results") or []) if isinstance(payload, Mapping) else 0
+            if not items or len(items) < limit or (total is not None and offset >= total):
+                return

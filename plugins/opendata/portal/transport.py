@@ -1,0 +1,299 @@
+"""The HTTP layer under sodapy: one requests adapter that every portal call goes through.
+
+sodapy 2.2.0 accepts a ``session_adapter`` that it mounts on its session, so mounting
+:class:`SocrataHTTPAdapter` there puts every request (sodapy's own and the hook's direct calls
+on the same session) through one place that:
+
+* uses separate ``(connect, read)`` timeouts, replacing sodapy's single number;
+* adds ``Content-Type: application/json`` to bodies sent without a content type (sodapy sends
+  ``data=json.dumps(...)`` and no header);
+* retries per :class:`~opendata.portal.retry.RetryPolicy` (429, 5xx, 202, timeouts, connection
+  errors; every method) with jittered exponential backoff, honouring ``Retry-After``;
+* logs one line per attempt: method, path with an allow-listed query, status, elapsed time and
+  ``X-Socrata-RequestId``; never headers, bodies or secret query values;
+* raises typed :mod:`~opendata.portal.errors` for the final failure instead of returning it,
+  so neither sodapy's ``requests.HTTPError`` nor a bare ``requests`` exception escapes;
+* refuses to send ``DELETE`` for a whole view or dataset.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from opendata.portal.errors import (
+    SocrataConnectionError,
+    SocrataError,
+    SocrataForbiddenOperation,
+    SocrataTimeout,
+    error_from_response,
+)
+from opendata.portal.redaction import Redactor, loggable_target, url_path
+from opendata.portal.retry import RetryPolicy, parse_retry_after
+
+_default_log = logging.getLogger(__name__)
+
+#: ``/api/views/abcd-1234``, ``/api/views/abcd-1234.json`` and the like: whole-view paths.
+_VIEW_PATH = re.compile(r"^/+(api/+)?views/+[^/]+?(\.[a-z]+)?/*$", re.IGNORECASE)
+#: ``/resource/abcd-1234.json`` (the whole dataset, not one row).
+_RESOURCE_PATH = re.compile(r"^/+(api/+)?resource/+[^/]+?(\.[a-z]+)?/*$", re.IGNORECASE)
+
+#: Set (by the hook) around requests that are not idempotent: creating a dataset, submitting an
+#: approval request, publishing. Those are retried only when the portal cannot have acted on
+#: them: HTTP 429, a connect timeout or a refused connection; HTTP 202 counts as accepted.
+NON_IDEMPOTENT: contextvars.ContextVar[bool] = contextvars.ContextVar("socrata_non_idempotent", default=False)
+_NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429})
+
+_RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ConnectionError,  # includes ConnectTimeout, ProxyError, SSLError
+    requests.exceptions.Timeout,  # includes ReadTimeout
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def is_dataset_delete(method: str, url: str) -> bool:
+    """True for a request that would delete a whole view or dataset."""
+    if method.upper() != "DELETE":
+        return False
+    path = url_path(url)
+    return bool(_VIEW_PATH.match(path) or _RESOURCE_PATH.match(path))
+
+
+class SocrataHTTPAdapter(HTTPAdapter):
+    """requests adapter adding timeouts, retries, logging and typed errors for the portal.
+
+    :param policy: retry policy.
+    :param connect_timeout: seconds.
+    :param read_timeout: seconds.
+    :param logger: where attempt lines go (the hook passes its own logger).
+    :param redactor: scrubs secrets from error messages.
+    :param sleep: injectable for tests.
+    :param rng: injectable random source for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: RetryPolicy | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+        logger: logging.Logger | logging.LoggerAdapter | None = None,
+        redactor: Redactor | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        pool_maxsize: int = 4,
+    ) -> None:
+        # max_retries=0: urllib3 must not retry on its own, this class owns retrying.
+        super().__init__(max_retries=0, pool_maxsize=pool_maxsize)
+        self.policy = policy or RetryPolicy()
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.logger = logger or _default_log
+        self.redactor = redactor or Redactor()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        #: counters for observability and tests
+        self.attempts = 0
+        self.retries = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(policy={self.policy!r}, "
+            f"timeout=({self.connect_timeout}, {self.read_timeout}))"
+        )
+
+    # -- requests API -------------------------------------------------------------------------
+    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, **kwargs):
+        method = (request.method or "GET").upper()
+        url = request.url or ""
+        target = loggable_target(url)
+        if is_dataset_delete(method, url):
+            raise SocrataForbiddenOperation(
+                "Deleting a dataset through the API is not allowed by this client; "
+                "delete rows with a ':deleted' upsert instead",
+                method=method,
+                path=url_path(url),
+            )
+        if request.body and "Content-Type" not in request.headers:
+            request.headers["Content-Type"] = "application/json"
+        # A tuple from the caller wins; sodapy's single number is replaced by (connect, read).
+        if not isinstance(timeout, tuple):
+            timeout = (self.connect_timeout, self.read_timeout)
+        rewindable = _rewindable(request)
+        safe_to_repeat = not NON_IDEMPOTENT.get()
+
+        retry_number = 0
+        while True:
+            self.attempts += 1
+            attempt = retry_number + 1
+            started = time.monotonic()
+            try:
+                response = self._send_once(request, stream=stream, timeout=timeout, **kwargs)
+            except _RETRYABLE_EXCEPTIONS as err:
+                elapsed = time.monotonic() - started
+                kind = _exception_kind(err)
+                can_retry = (
+                    retry_number < self.policy.max_retries
+                    and rewindable
+                    and (safe_to_repeat or _not_sent(err))
+                )
+                self.logger.warning(
+                    "Socrata %s %s failed: %s after %.3fs (attempt %d/%d)%s",
+                    method,
+                    target,
+                    kind,
+                    elapsed,
+                    attempt,
+                    self.policy.max_attempts,
+                    "; retrying" if can_retry else "",
+                )
+                if not can_retry:
+                    raise self._network_error(err, kind, method, url, attempt) from None
+                self._backoff(retry_number, None, method, target)
+                retry_number += 1
+                _rewind(request)
+                continue
+
+            elapsed = time.monotonic() - started
+            status = response.status_code
+            request_id = response.headers.get("X-Socrata-RequestId")
+            if safe_to_repeat:
+                retryable = self.policy.should_retry_status(status)
+            else:
+                retryable = status in _NON_IDEMPOTENT_RETRY_STATUSES
+            can_retry = retryable and retry_number < self.policy.max_retries and rewindable
+            level = logging.INFO if status < 400 and status != 202 else logging.WARNING
+            self.logger.log(
+                level,
+                "Socrata %s %s -> %d in %.3fs (X-Socrata-RequestId: %s, attempt %d/%d)%s",
+                method,
+                target,
+                status,
+                elapsed,
+                request_id or "-",
+                attempt,
+                self.policy.max_attempts,
+                "; retrying" if can_retry else "",
+            )
+            if can_retry:
+                retry_after = parse_retry_after(response.headers)
+                _drain(response)
+                self._backoff(retry_number, retry_after, method, target)
+                retry_number += 1
+                _rewind(request)
+                continue
+            if 200 <= status < 300 and (status != 202 or not safe_to_repeat):
+                return response
+            raise self._http_error(response, method, url)
+
+    def _send_once(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
+        """One attempt on the wire (overridden in tests)."""
+        return super().send(request, **kwargs)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _backoff(self, retry_number: int, retry_after: float | None, method: str, target: str) -> None:
+        delay = self.policy.compute_delay(retry_number, retry_after=retry_after, rng=self._rng)
+        self.retries += 1
+        self.logger.info(
+            "Socrata %s %s: waiting %.2fs before retry %d/%d%s",
+            method,
+            target,
+            delay,
+            retry_number + 1,
+            self.policy.max_retries,
+            f" (Retry-After {retry_after:g}s)" if retry_after is not None else "",
+        )
+        if delay > 0:
+            self._sleep(delay)
+
+    def _http_error(self, response: requests.Response, method: str, url: str) -> SocrataError:
+        try:
+            body = response.content
+        except Exception:  # noqa: BLE001 - a broken body must not hide the status
+            body = b""
+        err = error_from_response(
+            response.status_code,
+            body,
+            response.headers,
+            method=method,
+            path=url_path(url),
+            reason=response.reason,
+            retry_after=parse_retry_after(response.headers),
+        )
+        err.message = self.redactor.redact(err.message)
+        err.args = (err.message,)
+        response.close()
+        return err
+
+    def _network_error(
+        self, err: BaseException, kind: str, method: str, url: str, attempts: int
+    ) -> SocrataConnectionError:
+        cls = SocrataTimeout if isinstance(err, requests.exceptions.Timeout) else SocrataConnectionError
+        message = f"{kind} talking to the portal after {attempts} attempt(s)"
+        return cls(self.redactor.redact(message), method=method, path=url_path(url))
+
+
+def _not_sent(err: BaseException) -> bool:
+    """True when the request certainly never reached the portal (connect timeout, refused)."""
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(err, requests.exceptions.ConnectionError) and not isinstance(
+        err, requests.exceptions.Timeout
+    ):
+        seen: set[int] = set()
+        cause: BaseException | None = err
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, NewConnectionError):
+                return True
+            nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+            cause = getattr(cause, "reason", None) or nxt or cause.__cause__ or cause.__context__
+    return False
+
+
+def _exception_kind(err: BaseException) -> str:
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return "read timeout"
+    if isinstance(err, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(err, requests.exceptions.SSLError):
+        return "TLS error"
+    if isinstance(err, requests.exceptions.ChunkedEncodingError):
+        return "truncated response"
+    if isinstance(err, requests.exceptions.ContentDecodingError):
+        return "undecodable response"
+    return "connection error"
+
+
+def _rewindable(request: requests.PreparedRequest) -> bool:
+    body = request.body
+    if body is None or isinstance(body, (bytes, str)):
+        return True
+    return hasattr(body, "seek") and hasattr(body, "tell")
+
+
+def _rewind(request: requests.PreparedRequest) -> None:
+    body = request.body
+    if body is not None and not isinstance(body, (bytes, str)) and hasattr(body, "seek"):
+        body.seek(0)
+
+
+def _drain(response: requests.Response) -> None:
+    try:
+        _ = response.content
+    except Exception:  # noqa: BLE001 - we are discarding it anyway
+        pass
+    finally:
+        response.close()
