@@ -1,22 +1,54 @@
-"""Shared test set-up: an isolated Airflow home per test session.
+"""Shared test set-up: an isolated Airflow home and metadata database per test session.
 
 Airflow reads its configuration when it is first imported, so the environment is set here,
-at collection time, before any test module imports ``airflow``. Each pytest process gets
-its own AIRFLOW_HOME and its own metadata database, so parallel runs never collide.
+at collection time, before any test module imports ``airflow``. Each pytest process gets its
+own AIRFLOW_HOME and its own PostgreSQL metadata database (the production engine; the demo
+uses SQLite), so parallel runs never collide.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PG_HOST = os.environ.get("OPENDATA_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("OPENDATA_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("OPENDATA_TEST_PG_USER", "postgres")
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="opendata-tests-"))
 _AIRFLOW_HOME = _SESSION_DIR / "airflow"
 _AIRFLOW_HOME.mkdir()
+_METADATA_DB = f"opendata_airflow_{secrets.token_hex(4)}"
+
+
+def pg_url(database: str, driver: str = "psycopg") -> str:
+    return f"postgresql+{driver}://{PG_USER}@{PG_HOST}:{PG_PORT}/{database}"
+
+
+def _admin_execute(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def create_pg_database(name: str) -> str:
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin_execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_pg_database(name: str) -> None:
+    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 os.environ.update(
     {
@@ -24,7 +56,7 @@ os.environ.update(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url(_METADATA_DB),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "OPENDATA_INCLUDE_DIR": str(REPO_ROOT / "include"),
         "OPENDATA_STATE_DIR": str(_SESSION_DIR / "state"),
@@ -32,5 +64,66 @@ os.environ.update(
 )
 
 
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A migrated Airflow metadata database on PostgreSQL, created once per test session."""
+    create_pg_database(_METADATA_DB)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
+                   env=os.environ.copy(), timeout=300)
+    yield pg_url(_METADATA_DB)
+
+
 def pytest_sessionfinish(session, exitstatus):
+    try:
+        drop_pg_database(_METADATA_DB)
+    except Exception:  # PostgreSQL may be down; nothing to clean then
+        pass
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+# --- the bundled sample sources, served the way the demo serves them -------------------------
+
+SAMPLE_SOURCES = REPO_ROOT / "include" / "sample_sources"
+
+
+@pytest.fixture(scope="session")
+def permits_sqlite(session_dir) -> str:
+    """The building-permits sample loaded into a SQLite file; returns the Airflow connection URI."""
+    from opendata.samples.sql import load_permits
+
+    path = session_dir / "permits.sqlite"
+    load_permits(f"sqlite:///{path}", SAMPLE_SOURCES / "building_permits.csv")
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def permits_postgres():
+    """The building-permits sample loaded into its own PostgreSQL database."""
+    from opendata.samples.sql import load_permits
+
+    name = create_pg_database(f"opendata_permits_{secrets.token_hex(4)}")
+    load_permits(pg_url(name), SAMPLE_SOURCES / "building_permits.csv")
+    yield name
+    drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def inspections_api():
+    """The paged JSON API serving the restaurant-inspections sample; returns its base URL."""
+    from opendata.samples.api_server import serve_in_thread
+
+    server = serve_in_thread(SAMPLE_SOURCES / "restaurant_inspections.json")
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def sample_connections(monkeypatch, permits_sqlite, inspections_api):
+    """Airflow connections for the three sample datasets, as the demo defines them."""
+    monkeypatch.setenv("AIRFLOW_CONN_PERMITS_DB", permits_sqlite)
+    monkeypatch.setenv("AIRFLOW_CONN_INSPECTIONS_API", inspections_api)

@@ -20,13 +20,24 @@ from opendata.spec.errors import Loc, SpecError, did_you_mean, expected_values
 M = TypeVar("M", bound=BaseModel)
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as text: pydantic parses them with far better messages
+    than YAML's own constructor ("2025-13-01" would otherwise crash the parse)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class YamlDocument:
     """A parsed YAML file that remembers where every key and value sits."""
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.root = yaml.compose(text, Loader=yaml.SafeLoader)
-        self.data = yaml.safe_load(text) if self.root is not None else None
+        self.root = yaml.compose(text, Loader=_Loader)
+        self.data = yaml.load(text, Loader=_Loader) if self.root is not None else None
 
     @classmethod
     def read(cls, path: Path) -> YamlDocument:
@@ -46,7 +57,8 @@ class YamlDocument:
     def line_of(self, loc: Loc) -> int | None:
         """1-based line of the deepest node on ``loc`` that exists in the file."""
         node = self.root
-        line = node.start_mark.line + 1 if node is not None else None
+        # A key missing at the top level has no better place than the file itself.
+        line = None if loc else (node.start_mark.line + 1 if node is not None else None)
         for part in loc:
             child = None
             if isinstance(node, yaml.MappingNode):

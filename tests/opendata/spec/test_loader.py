@@ -1,0 +1,142 @@
+"""The dataset and governance files: good files load, each kind of mistake is reported exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+from opendata.spec.loader import load_catalog
+from opendata.spec.vocab import UpdateFrequency
+from tests.opendata.spec.conftest import GOOD_FILE, edit
+
+SAMPLE_IDS = ["building-permits", "restaurant-inspections", "service-requests-311"]
+
+
+def test_repository_files_are_valid():
+    catalog = load_catalog()
+    assert catalog.errors == []
+    assert sorted(d.spec.id for d in catalog.datasets) == SAMPLE_IDS
+    assert catalog.governance is not None
+    assert catalog.governance.cdo.email == "cdo@opendata.lacity.example"
+
+
+def test_good_file_is_fully_typed(include_copy):
+    spec = load_catalog(include_copy).get("service-requests-311").spec
+    assert spec.update_frequency is UpdateFrequency.DAILY
+    assert spec.schedule == "@daily"
+    assert spec.publishing.tags == ["311", "service requests", "sanitation"]
+    assert spec.publishing.row_identifier == "sr_number"
+    assert spec.source.kind == "file"
+    assert spec.coverage.end_date == "current"
+    assert spec.field_names[:2] == ["sr_number", "created_date"]
+
+
+# Each case: (what the engineer got wrong, the text edit, the exact error line after the path).
+MISTAKES = [
+    ("misspelt top-level key", "update_frequency: daily", "update_frequncy: daily",
+     ["update_frequency: required field is missing",
+      "19: update_frequncy: unknown field (did you mean 'update_frequency'?)"]),
+    ("misspelt nested key", "  license: PUBLIC_DOMAIN", "  licence: PUBLIC_DOMAIN",
+     ["33: publishing.license: required field is missing",
+      "36: publishing.licence: unknown field (did you mean 'license'?)"]),
+    ("value outside the vocabulary", "update_frequency: daily", "update_frequency: dialy",
+     ["19: update_frequency: Input should be 'hourly', 'daily', 'weekly', 'biweekly', 'monthly', 'quarterly', "
+      "'semiannually', 'annually', 'irregular' or 'historical' (did you mean 'daily'?)"]),
+    ("unknown column type", "    type: floating_timestamp\n    description: When the request was made",
+     "    type: timestamp\n    description: When the request was made",
+     ["53: columns[1].type: Input should be 'text', 'number', 'checkbox', 'floating_timestamp', "
+      "'fixed_timestamp', 'point' or 'url' (did you mean 'fixed_timestamp'?)"]),
+    ("unknown source kind", "  kind: file", "  kind: flie",
+     ["42: source: unknown kind 'flie'; expected one of 'sql', 'file', 'http' (did you mean 'file'?)"]),
+    ("key of another source kind", "  path: sample_sources/service_requests_311.csv",
+     "  path: sample_sources/service_requests_311.csv\n  query: SELECT 1",
+     ["45: source.query: unknown field"]),
+    ("level 3 data", "  category: public\n  level: 1", "  category: sensitive\n  level: 3\n  details: medical",
+     ["29: classification.level: level 3 data is restricted by PII, HIPAA, state or federal law and will NOT "
+      "be accessible through the Open Data Portal; remove this dataset from the publication inventory or "
+      "publish a de-identified level 1 derivative instead"]),
+    ("protected data without details", "  category: public\n  level: 1", "  category: protected\n  level: 2",
+     ["27: classification: details are required for protected data"]),
+    ("invalid e-mail", "  email: grace.park@lasan.lacity.example", "  email: grace.park-at-lasan",
+     ["11: steward.email: value is not a valid email address: An email address must have an @-sign."]),
+    ("number where text is expected", 'tags: ["311", service requests', "tags: [311, service requests",
+     ["35: publishing.tags[0]: expected text, found 311; put it in quotes"]),
+    ("wrong date", "  start_date: 2025-01-01", "  start_date: 2025-13-01",
+     ["15: coverage.start_date: Input should be a valid date or datetime, month value is outside expected "
+      "range of 1-12"]),
+    ("end before start", "  end_date: current", "  end_date: 2024-06-30",
+     ["14: coverage: end_date is before start_date"]),
+    ("row identifier not in the dictionary", "  row_identifier: sr_number", "  row_identifier: sr_numbr",
+     ["41: publishing.row_identifier: 'sr_numbr' is not a column of the data dictionary "
+      "(did you mean 'sr_number'?)"]),
+    ("coordinator from another department", "coordinator: samuel-okafor", "coordinator: samuel-okafr",
+     ["12: coordinator: 'samuel-okafr' is not a coordinator of sanitation in governance.yaml "
+      "(did you mean 'samuel-okafor'?)"]),
+    ("bad field name", "  - field_name: sr_number", "  - field_name: SR Number",
+     ["47: columns[0].field_name: must be a Socrata API field name: lower-case letters, digits and '_', "
+      "starting with a letter, at most 63 characters"]),
+    ("missing description", "    description: Open, Pending, Closed or Cancelled.\n", "",
+     ["63: columns[4].description: required field is missing"]),
+    ("id that is not the file name", "id: service-requests-311", "id: service-requests",
+     ["2: id: must match the file name 'service-requests-311' (did you mean 'service-requests-311'?)"]),
+    ("broken YAML", "  tags: [", "  tags: [[",
+     ["36: (file): invalid YAML: expected ',' or ']', but got '<scalar>'"]),
+]
+
+
+@pytest.mark.parametrize("mistake,old,new,expected", MISTAKES, ids=[m[0] for m in MISTAKES])
+def test_each_mistake_is_reported_with_file_field_and_hint(include_copy, mistake, old, new, expected):
+    path = include_copy / GOOD_FILE
+    edit(path, old, new)
+    catalog = load_catalog(include_copy)
+    assert sorted(str(e) for e in catalog.errors) == sorted(
+        f"{path}:{line}" if line[0].isdigit() else f"{path}: {line}" for line in expected)
+    # The broken file never stops the others.
+    assert sorted(d.spec.id for d in catalog.datasets) == ["building-permits", "restaurant-inspections"]
+
+
+def test_duplicate_dataset_ids_are_rejected_in_both_files(include_copy):
+    source = include_copy / GOOD_FILE
+    twin = include_copy / "datasets" / "building-and-safety" / "service-requests-311.yaml"
+    twin.write_text(source.read_text().replace("department: sanitation", "department: building-and-safety")
+                    .replace("coordinator: samuel-okafor", "coordinator: jorge-ramos"))
+    catalog = load_catalog(include_copy)
+    assert sorted(str(e) for e in catalog.errors) == sorted([
+        f"{source}: id: duplicate dataset id, also in {twin}",
+        f"{twin}: id: duplicate dataset id, also in {source}",
+    ])
+    assert "service-requests-311" not in [d.spec.id for d in catalog.datasets]
+
+
+def test_file_outside_a_department_folder(include_copy):
+    stray = include_copy / "datasets" / "loose.yaml"
+    stray.write_text("id: loose\n")
+    assert [str(e) for e in load_catalog(include_copy).errors] == [
+        f"{stray}: (file): dataset files belong in a department folder: datasets/<department>/<dataset id>.yaml"
+    ]
+
+
+def test_unknown_department_folder(include_copy):
+    folder = include_copy / "datasets" / "parks"
+    folder.mkdir()
+    moved = folder / "service-requests-311.yaml"
+    (include_copy / GOOD_FILE).rename(moved)
+    edit(moved, "department: sanitation", "department: parks")
+    assert [str(e) for e in load_catalog(include_copy).errors] == [
+        f"{moved}:3: department: unknown department 'parks' in governance.yaml"
+    ]
+
+
+def test_governance_reference_to_unknown_person(include_copy):
+    governance = include_copy / "governance.yaml"
+    edit(governance, "chief_data_officer: maria-alvarez", "chief_data_officer: maria-alvares")
+    errors = [str(e) for e in load_catalog(include_copy).errors]
+    assert errors == [f"{governance}:47: chief_data_officer: unknown person 'maria-alvares'; add them under "
+                      f"people (did you mean 'maria-alvarez'?)"]
+
+
+def test_empty_file(include_copy):
+    path = include_copy / GOOD_FILE
+    path.write_text("")
+    assert [str(e) for e in load_catalog(include_copy).errors] == [
+        f"{path}:1: (file): expected a mapping of keys to values, found an empty file"
+    ]
