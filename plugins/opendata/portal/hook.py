@@ -172,13 +172,7 @@ class SocrataHook(BaseHook):
         """The sodapy client, its session wired through :class:`SocrataHTTPAdapter`."""
         if self._client is None:
             cfg = self.config
-            adapter = SocrataHTTPAdapter(
-                policy=cfg.retry_policy,
-                connect_timeout=cfg.connect_timeout,
-                read_timeout=cfg.read_timeout,
-                logger=self.log,
-                redactor=self._redactor,
-            )
+            adapter = self._make_adapter(cfg)
             client = SodapyClient(
                 cfg.domain,
                 cfg.app_token,
@@ -196,6 +190,15 @@ class SocrataHook(BaseHook):
             self._adapter = adapter
             self._client = client
         return self._client
+
+    def _make_adapter(self, cfg: SocrataConnectionConfig) -> SocrataHTTPAdapter:
+        return SocrataHTTPAdapter(
+            policy=cfg.retry_policy,
+            connect_timeout=cfg.connect_timeout,
+            read_timeout=cfg.read_timeout,
+            logger=self.log,
+            redactor=self._redactor,
+        )
 
     @property
     def adapter(self) -> SocrataHTTPAdapter:

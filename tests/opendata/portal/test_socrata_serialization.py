@@ -1,0 +1,135 @@
+"""Values -> SODA JSON, and chunking of rows and DataFrames (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from opendata.portal.serialization import (
+    deletion_rows,
+    format_floating_timestamp,
+    iter_chunks,
+    known_total,
+    serialize_row,
+    to_soda_value,
+)
+
+
+@pytest.mark.parametrize(
+    "value", [None, float("nan"), np.nan, pd.NA, pd.NaT, np.datetime64("NaT"), np.float32("nan")]
+)
+def test_missing_values_become_null(value):
+    assert to_soda_value(value) is None
+
+
+def test_numpy_and_python_scalars():
+    assert to_soda_value(np.int64(7)) == 7 and type(to_soda_value(np.int64(7))) is int
+    assert type(to_soda_value(np.float32(1.5))) is float
+    assert to_soda_value(np.bool_(True)) is True
+    assert to_soda_value(True) is True
+    assert to_soda_value(Decimal("12.3400")) == "12.3400"
+    assert to_soda_value(uuid.UUID(int=1)) == "00000000-0000-0000-0000-000000000001"
+    assert to_soda_value("text") == "text"
+
+
+@pytest.mark.parametrize("value", [float("inf"), -np.inf, Decimal("Infinity")])
+def test_infinity_is_rejected(value):
+    with pytest.raises(ValueError):
+        to_soda_value(value)
+
+
+def test_floating_timestamps_have_milliseconds_and_no_zone():
+    assert to_soda_value(dt.datetime(2014, 10, 13)) == "2014-10-13T00:00:00.000"
+    assert to_soda_value(dt.datetime(2024, 2, 29, 23, 59, 58, 123999)) == "2024-02-29T23:59:58.123"
+    assert to_soda_value(pd.Timestamp("2024-05-01 08:30:00.5")) == "2024-05-01T08:30:00.500"
+    assert to_soda_value(np.datetime64("2024-05-01T08:30:00")) == "2024-05-01T08:30:00.000"
+    assert to_soda_value(dt.date(2023, 1, 2)) == "2023-01-02T00:00:00.000"
+    assert format_floating_timestamp(dt.datetime(1999, 12, 31, 1, 2, 3, 4000)) == "1999-12-31T01:02:03.004"
+
+
+def test_aware_timestamps_become_utc_fixed_timestamps():
+    la = ZoneInfo("America/Los_Angeles")
+    assert to_soda_value(dt.datetime(2024, 1, 1, 12, 0, tzinfo=la)) == "2024-01-01T20:00:00.000Z"
+    assert (
+        to_soda_value(pd.Timestamp("2024-07-01 12:00", tz="America/Los_Angeles"))
+        == "2024-07-01T19:00:00.000Z"
+    )
+
+
+def test_nested_geo_and_unsupported_values():
+    point = {"type": "Point", "coordinates": np.array([-118.25, 34.05])}
+    assert to_soda_value(point) == {"type": "Point", "coordinates": [-118.25, 34.05]}
+
+    class Shape:
+        __geo_interface__ = {"type": "Point", "coordinates": (1.0, 2.0)}
+
+    assert to_soda_value(Shape()) == {"type": "Point", "coordinates": [1.0, 2.0]}
+    with pytest.raises(TypeError):
+        to_soda_value(b"bytes")
+    with pytest.raises(TypeError, match="column 'd'"):
+        serialize_row({"d": dt.timedelta(days=1)})
+
+
+def test_dataframe_rows_are_json_ready():
+    frame = pd.DataFrame(
+        {
+            "id": pd.array([1, 2, None], dtype="Int64"),
+            "amount": [1.5, np.nan, 3.0],
+            "opened": pd.to_datetime(["2024-01-01 10:00", None, "2024-01-03 00:00"]),
+            "name": pd.array(["a", None, "c"], dtype="string"),
+            "flag": [True, False, True],
+        }
+    )
+    (chunk,) = list(iter_chunks(frame, 10))
+    assert chunk[0] == {
+        "id": 1,
+        "amount": 1.5,
+        "opened": "2024-01-01T10:00:00.000",
+        "name": "a",
+        "flag": True,
+    }
+    assert chunk[1] == {"id": 2, "amount": None, "opened": None, "name": None, "flag": False}
+    assert chunk[2]["id"] is None
+    json.dumps(chunk, allow_nan=False)  # strictly valid JSON
+
+
+def test_chunking_packs_mixed_inputs_into_full_chunks():
+    frames = [pd.DataFrame({"k": range(i * 7, i * 7 + 7)}) for i in range(3)]  # 21 rows in 3 frames
+    rows = [{"k": 100 + i} for i in range(4)]
+    chunks = list(iter_chunks([*frames, *rows], 10))
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    assert [r["k"] for c in chunks for r in c] == [*range(21), 100, 101, 102, 103]
+
+
+def test_chunking_is_lazy():
+    def gen():
+        for i in range(25):
+            yield {"k": i}
+
+    iterator = iter_chunks(gen(), 10)
+    assert len(next(iterator)) == 10
+
+
+def test_chunking_rejects_bad_input():
+    with pytest.raises(TypeError):
+        list(iter_chunks([1, 2], 10))
+    with pytest.raises(ValueError):
+        list(iter_chunks([], 0))
+
+
+def test_deletion_rows_and_totals():
+    assert list(deletion_rows("permit_id", [np.int64(5), "x"])) == [
+        {"permit_id": 5, ":deleted": True},
+        {"permit_id": "x", ":deleted": True},
+    ]
+    assert known_total(pd.DataFrame({"a": [1, 2]})) == 2
+    assert known_total([pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1, 2]})]) == 3
+    assert known_total([{"a": 1}]) == 1
+    assert known_total(x for x in []) is None
