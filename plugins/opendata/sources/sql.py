@@ -55,19 +55,21 @@ def read_sql_chunks(source: SqlSource) -> Iterator[pd.DataFrame]:
         # so the database sends rows as we read them instead of all at once.
         with engine.connect().execution_options(stream_results=True, max_row_buffer=source.chunk_size) as conn:
             yield from pd.read_sql_query(sa.text(query), conn, chunksize=source.chunk_size)
-    except DBAPIError as exc:
-        kind = "cannot reach the database" if exc.connection_invalidated or _is_connect_error(exc) \
-            else "the query failed"
-        raise ExtractError(f"{kind} (connection {source.conn_id!r}): {_first_line(exc.orig)}") from exc
-    except SQLAlchemyError as exc:
-        raise ExtractError(f"the query failed (connection {source.conn_id!r}): {_first_line(exc)}") from exc
+    except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        raise ExtractError(describe_database_error(exc, source.conn_id)) from exc
     finally:
         engine.dispose()
 
 
-def _is_connect_error(exc: DBAPIError) -> bool:
-    return isinstance(exc, sa.exc.OperationalError) and "connect" in str(exc.orig).lower()
-
-
-def _first_line(exc: object) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def describe_database_error(exc: BaseException, conn_id: str) -> str:
+    """One line naming what went wrong; never the URL (it may hold a password)."""
+    # pandas wraps SQLAlchemy's error in its own DatabaseError.
+    if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(original).strip()
+    first_line = text.splitlines()[0] if text else type(original).__name__
+    unreachable = isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or (isinstance(exc, sa.exc.OperationalError) and "connect" in text.lower()))
+    kind = "cannot reach the database" if unreachable else "the query failed"
+    return f"{kind} (connection {conn_id!r}): {first_line}"
