@@ -1,0 +1,154 @@
+"""Command line: ``serve`` runs the emulator, ``review`` works the approval queue over HTTP.
+
+Passwords never come from argv (visible in ``ps``): ``serve`` also reads accounts from
+``PORTAL_EMULATOR_ACCOUNTS`` and ``review`` reads its password from an environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+
+from .config import ACCOUNTS_ENV, EmulatorConfig, FaultSettings, parse_accounts
+
+DEFAULT_PASSWORD_ENV = "PORTAL_EMULATOR_PASSWORD"
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m portal_emulator", description="A local Socrata portal emulator.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the emulator HTTP server")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8765)
+    s.add_argument("--state", required=True, help="SQLite file holding all portal state")
+    s.add_argument("--account", action="append", default=[], metavar="NAME:PASSWORD:ROLE",
+                   help=f"an account (roles: publisher, reviewer, admin); repeatable; also ${ACCOUNTS_ENV}")
+    s.add_argument("--domain", help="domain name the portal reports (default: the request's Host)")
+    s.add_argument("--approvals", action=argparse.BooleanOptionalAction, default=True,
+                   help="public audience needs a reviewer's approval (--no-approvals: public at once)")
+    s.add_argument("--approval-applies-audience", action=argparse.BooleanOptionalAction, default=True,
+                   help="approving a public audience request makes the dataset public")
+    s.add_argument("--require-socrata-host", action="store_true",
+                   help="authenticated Discovery/Metadata calls see private assets only with X-Socrata-Host")
+    s.add_argument("--fault-rate", type=float, default=0.0)
+    s.add_argument("--fault-kinds", default="500", help="comma list of 429,500,502,503,504,202,timeout,slow")
+    s.add_argument("--fault-after-ratio", type=float, default=0.25,
+                   help="share of faults that strike after the request was applied")
+    s.add_argument("--fault-seed", type=int)
+    s.add_argument("--slow-seconds", type=float, default=2.0)
+    s.add_argument("--timeout-seconds", type=float, default=15.0)
+    s.add_argument("--log-level", default="info")
+
+    r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
+    r.add_argument("--url", default="http://127.0.0.1:8765")
+    r.add_argument("--user", required=True)
+    r.add_argument("--password-env", default=DEFAULT_PASSWORD_ENV, help="environment variable holding the password")
+    rs = r.add_subparsers(dest="action", required=True)
+    rs.add_parser("list", help="datasets waiting for approval")
+    for action in ("approve", "reject"):
+        a = rs.add_parser(action)
+        a.add_argument("dataset_id")
+        a.add_argument("--notes", default="")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return review(args)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .faults import validate
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("portal_emulator")
+    try:
+        accounts = parse_accounts(args.account, os.environ.get(ACCOUNTS_ENV))
+        faults = validate(FaultSettings(rate=args.fault_rate, kinds=[k for k in args.fault_kinds.split(",") if k],
+                                        slow_seconds=args.slow_seconds, timeout_seconds=args.timeout_seconds,
+                                        after_ratio=args.fault_after_ratio, seed=args.fault_seed))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = EmulatorConfig(state_path=args.state, accounts=accounts, approvals_enabled=args.approvals,
+                            approval_applies_audience=args.approval_applies_audience,
+                            require_socrata_host=args.require_socrata_host, domain=args.domain, faults=faults)
+    _, asgi = create_app(config)
+    # Names and roles only: passwords are never logged.
+    log.info("accounts: %s", ", ".join(f"{a.name} ({a.role})" for a in accounts.values()) or "none (read-only)")
+    log.info("state %s, approvals %s, faults %.2f %s", args.state, "on" if args.approvals else "off",
+             faults.rate, ",".join(faults.kinds))
+    # uvicorn's own access log is off: ours (faults.py) adds the account name and the fault, and
+    # redacts app tokens. Short graceful shutdown so held "timeout" requests do not delay exit.
+    uvicorn.run(asgi, host=args.host, port=args.port, access_log=False, log_level=args.log_level,
+                timeout_graceful_shutdown=2, log_config=None)
+    return 0
+
+
+def review(args: argparse.Namespace) -> int:
+    import requests
+
+    password = os.environ.get(args.password_env)
+    if not password:
+        print(f"error: set the reviewer's password in ${args.password_env}", file=sys.stderr)
+        return 2
+    session = requests.Session()
+    session.auth = (args.user, password)
+    session.headers["X-Socrata-Host"] = args.url.split("://", 1)[-1].rstrip("/")
+    base = args.url.rstrip("/")
+    try:
+        if args.action == "list":
+            return _list(session, base)
+        return _decide(session, base, args.dataset_id, "approved" if args.action == "approve" else "rejected",
+                       args.notes)
+    except requests.RequestException as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check(resp) -> dict:
+    if resp.status_code != 200:
+        try:
+            message = resp.json().get("message") or resp.json().get("error")
+        except ValueError:
+            message = resp.text[:200]
+        raise SystemExit(f"error: HTTP {resp.status_code}: {message}")
+    return resp.json()
+
+
+def _list(session, base: str) -> int:
+    found = _check(session.get(f"{base}/api/catalog/v1", params={"approval_status": "pending", "limit": 10000}))
+    if not found["results"]:
+        print("Nothing is waiting for approval.")
+        return 0
+    print(f"{'DATASET':<11} {'SUBMITTED (UTC)':<17} {'SUBMITTER':<14} NAME")
+    for entry in found["results"]:
+        ds_id = entry["resource"]["id"]
+        view = _check(session.get(f"{base}/api/views/{ds_id}.json"))
+        pending = [a for a in view.get("approvals", []) if a["state"] == "pending"]
+        if not pending:
+            continue
+        a = pending[-1]
+        when = datetime.fromtimestamp(a["submittedAt"], UTC).strftime("%Y-%m-%d %H:%M")
+        print(f"{ds_id:<11} {when:<17} {a['submitter']['displayName']:<14} {entry['resource']['name']}")
+    return 0
+
+
+def _decide(session, base: str, dataset_id: str, state: str, notes: str) -> int:
+    guidance = _check(session.get(f"{base}/api/views/{dataset_id}/approvals",
+                                  params={"method": "guidance_v2", "assetId": dataset_id}))["public"]
+    if guidance["currentState"] != "pending" or not guidance.get("updateUrl"):
+        print(f"error: {dataset_id} has no pending approval (state: {guidance['currentState']})", file=sys.stderr)
+        return 1
+    result = _check(session.put(guidance["updateUrl"], json={"state": state, "notes": notes}))
+    print(f"{dataset_id}: {result['state']} (submission {result['submissionId']})")
+    return 0

@@ -1,0 +1,85 @@
+"""Start-up configuration of one emulator process (accounts, workflow switches, faults)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+ROLES = ("publisher", "reviewer", "admin")
+ACCOUNTS_ENV = "PORTAL_EMULATOR_ACCOUNTS"
+FOURFOUR_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyz"  # Socrata's 4x4 alphabet, ASCII-sorted
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    password: str = field(repr=False)  # never printed, never logged
+    role: str = "publisher"
+
+    @property
+    def user_id(self) -> str:
+        """A stable 4x4 user id derived from the name, like Socrata's ``owner.id``."""
+        digest = hashlib.sha256(self.name.encode()).digest()
+        chars = "".join(FOURFOUR_ALPHABET[b % 32] for b in digest[:8])
+        return f"{chars[:4]}-{chars[4:]}"
+
+    def can_write(self) -> bool:
+        return self.role in ROLES
+
+    def can_review(self) -> bool:
+        return self.role in ("reviewer", "admin")
+
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def parse_account(item: str) -> Account:
+    """``name:password:role``; the password may itself contain colons."""
+    parts = item.strip().split(":")
+    if len(parts) < 3 or not parts[0]:
+        raise ValueError("account must look like NAME:PASSWORD:ROLE")
+    name, role, password = parts[0], parts[-1].strip().lower(), ":".join(parts[1:-1])
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} for account {name!r}; use one of {', '.join(ROLES)}")
+    if not password:
+        raise ValueError(f"account {name!r} has an empty password")
+    return Account(name=name, password=password, role=role)
+
+
+def parse_accounts(items: list[str], env_value: str | None) -> dict[str, Account]:
+    accounts: dict[str, Account] = {}
+    for item in [*(env_value.split(",") if env_value else []), *items]:
+        if item.strip():
+            acc = parse_account(item)
+            accounts[acc.name] = acc
+    return accounts
+
+
+@dataclass
+class FaultSettings:
+    rate: float = 0.0
+    kinds: list[str] = field(default_factory=lambda: ["500"])
+    slow_seconds: float = 2.0
+    timeout_seconds: float = 15.0
+    # Share of faults that strike after the request was applied (the answer is lost).
+    after_ratio: float = 0.25
+    methods: list[str] | None = None        # only these HTTP methods (None = all)
+    path_prefixes: list[str] | None = None  # only paths starting with one of these (None = all API paths)
+    count: int | None = None                # fault exactly the next N matching requests, ignoring rate
+    seed: int | None = None
+
+
+@dataclass
+class EmulatorConfig:
+    state_path: str
+    accounts: dict[str, Account] = field(default_factory=dict)
+    approvals_enabled: bool = True
+    approval_applies_audience: bool = True
+    require_socrata_host: bool = False
+    domain: str | None = None  # None: the Host header of each request is the domain
+    faults: FaultSettings = field(default_factory=FaultSettings)
+
+    @staticmethod
+    def accounts_from_env() -> str | None:
+        return os.environ.get(ACCOUNTS_ENV)

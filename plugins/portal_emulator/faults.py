@@ -1,0 +1,185 @@
+"""Fault injection and per-request bookkeeping, as one ASGI middleware around the app.
+
+A fault usually strikes before the request reaches the app, but a share (``after_ratio``) strikes
+after it was applied and replaces the real answer: the write happened, the client never hears of it.
+That is the case that makes blind retries of non-idempotent writes dangerous, so tests need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
+
+from starlette.routing import Match
+
+from .config import FaultSettings
+
+log = logging.getLogger("portal_emulator.access")
+
+STATUS_KINDS = {"429", "500", "502", "503", "504", "202"}
+KINDS = STATUS_KINDS | {"timeout", "slow"}
+# Browser pages, the emulator's own endpoints and health checks never fail.
+EXEMPT_PREFIXES = ("/__emulator", "/review", "/d/", "/static", "/favicon.ico")
+
+
+def validate(settings: FaultSettings) -> FaultSettings:
+    bad = [k for k in settings.kinds if k not in KINDS]
+    if bad:
+        raise ValueError(f"unknown fault kinds {bad}; use {sorted(KINDS)}")
+    if not 0.0 <= settings.rate <= 1.0 or not 0.0 <= settings.after_ratio <= 1.0:
+        raise ValueError("rate and after_ratio must be between 0 and 1")
+    if settings.methods:
+        settings.methods = [m.upper() for m in settings.methods]
+    return settings
+
+
+class FaultInjector:
+    def __init__(self, settings: FaultSettings):
+        self._lock = threading.Lock()
+        self.configure(settings)
+
+    def configure(self, settings: FaultSettings) -> None:
+        with self._lock:
+            self.settings = validate(settings)
+            self.rng = random.Random(settings.seed)
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return asdict(self.settings)
+
+    def decide(self, method: str, path: str) -> tuple[str, str] | None:
+        """(kind, "before"|"after") for this request, or None."""
+        if path == "/" or path.startswith(EXEMPT_PREFIXES):
+            return None
+        with self._lock:
+            s = self.settings
+            if not s.kinds or (s.count is None and s.rate <= 0) or (s.count is not None and s.count <= 0):
+                return None
+            if s.methods and method not in s.methods:
+                return None
+            if s.path_prefixes and not path.startswith(tuple(s.path_prefixes)):
+                return None
+            if s.count is not None:
+                s.count -= 1
+            elif self.rng.random() >= s.rate:
+                return None
+            kind = self.rng.choice(s.kinds)
+            phase = "after" if kind != "slow" and self.rng.random() < s.after_ratio else "before"
+            return kind, phase
+
+
+def fault_response(kind: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, headers and body of an injected failure, shaped like what the portal's edge sends."""
+    json_ct = (b"content-type", b"application/json; charset=utf-8")
+    html_ct = (b"content-type", b"text/html")
+    if kind == "429":
+        body = b'{"code":"too_many_requests","error":true,"message":"Too many requests, you have been throttled"}'
+        return 429, [json_ct, (b"x-error-code", b"too_many_requests")], body
+    if kind == "500":
+        return 500, [json_ct, (b"x-error-code", b"internal_error")], \
+            b'{"code":"internal_error","error":true,"message":"Internal error","data":{}}'
+    if kind == "503":
+        return 503, [json_ct, (b"x-error-code", b"service_unavailable")], \
+            b'{"code":"service_unavailable","error":true,"message":"Service temporarily unavailable","data":{}}'
+    if kind == "202":
+        return 202, [json_ct], (b'{"code":"request_processing","error":false,"message":"Request Processing:'
+                                b' retry your request, and when it is complete you will get a 200"}')
+    title = {"502": b"502 Bad Gateway", "504": b"504 Gateway Time-out", "timeout": b"504 Gateway Time-out"}[kind]
+    status = 502 if kind == "502" else 504
+    return status, [html_ct], b"<html><head><title>" + title + b"</title></head><body><center><h1>" + \
+        title + b"</h1></center></body></html>"
+
+
+class EmulatorMiddleware:
+    """Request ids, body byte counting, route-template statistics, access log and fault injection."""
+
+    def __init__(self, app, injector: FaultInjector, stats):
+        self.app = app
+        self.injector = injector
+        self.stats = stats
+
+    def _template(self, scope) -> str:
+        for route in getattr(self.app, "routes", []):
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return f"{scope['method']} {route.path}"
+        return f"{scope['method']} (unmatched)"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.monotonic()
+        request_id = secrets.token_hex(12)
+        scope["emulator.request_id"] = request_id
+        received = 0
+        status_seen = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
+
+        async def tagged_send(message):
+            nonlocal status_seen
+            if message["type"] == "http.response.start":
+                status_seen = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-socrata-requestid", request_id.encode())]
+            await send(message)
+
+        decision = self.injector.decide(scope["method"], scope["path"])
+        try:
+            if decision is None:
+                await self.app(scope, counting_receive, tagged_send)
+            else:
+                await self._with_fault(decision, scope, counting_receive, tagged_send)
+        finally:
+            self.stats.request(self._template(scope), status_seen, received)
+            account = scope.get("emulator.account")
+            query = scope.get("query_string", b"").decode("latin-1")
+            if "app_token" in query:
+                query = "&".join(p if "app_token" not in p.split("=")[0] else p.split("=")[0] + "=***"
+                                 for p in query.split("&"))
+            log.info("%s %s%s %s %.0fms user=%s fault=%s rid=%s", scope["method"], scope["path"],
+                     f"?{query}" if query else "", status_seen, (time.monotonic() - started) * 1000,
+                     account.name if account else "-", "/".join(decision) if decision else "-", request_id)
+
+    async def _with_fault(self, decision, scope, receive, send):
+        kind, phase = decision
+        self.stats.fault(kind, phase)
+        s = self.injector.settings
+        if kind == "slow":
+            await asyncio.sleep(s.slow_seconds)
+            return await self.app(scope, receive, send)
+        if phase == "after":
+            captured = []
+
+            async def capture(message):
+                captured.append(message)
+
+            await self.app(scope, receive, capture)
+            if kind == "timeout":
+                # Held past the client's read timeout, then the real (applied) answer goes nowhere.
+                await asyncio.sleep(s.timeout_seconds)
+                for message in captured:
+                    await send(message)
+                return
+        else:
+            while True:  # drain the body so the connection stays usable and bytes are counted
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body"):
+                    break
+            if kind == "timeout":
+                await asyncio.sleep(s.timeout_seconds)
+        status, headers, body = fault_response(kind)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,80 @@
+"""Helpers shared by the route modules: app services, the caller's domain, access checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..approvals import Workflow
+from ..auth import current_account
+from ..config import EmulatorConfig
+from ..errors import authentication_required, not_found_view
+from ..stats import Stats
+from ..store import Dataset, Store
+
+JSON = "application/json; charset=utf-8"
+
+
+def store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def config(request: Request) -> EmulatorConfig:
+    return request.app.state.config
+
+
+def workflow(request: Request) -> Workflow:
+    return request.app.state.workflow
+
+
+def stats(request: Request) -> Stats:
+    return request.app.state.stats
+
+
+def domain(request: Request) -> str:
+    """The portal domain: configured, else the Host the client used (what sodapy passes as ``domains``)."""
+    return config(request).domain or request.headers.get("host") or "localhost"
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def can_read(ds: Dataset, request: Request) -> bool:
+    return ds.is_public or current_account(request) is not None
+
+
+def readable_view(request: Request, dataset_id: str) -> Dataset:
+    """A dataset the caller may read through /api/views: 404 not_found, 403 for anonymous on private."""
+    ds = store(request).get_dataset(dataset_id)
+    if ds is None:
+        raise not_found_view(dataset_id)
+    if not can_read(ds, request):
+        raise authentication_required()
+    return ds
+
+
+def writable_view(request: Request, dataset_id: str) -> Dataset:
+    ds = store(request).get_dataset(dataset_id)
+    if ds is None:
+        raise not_found_view(dataset_id)
+    return ds
+
+
+async def json_body(request: Request) -> Any:
+    from ..errors import bad_request
+
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise bad_request("Malformed JSON body", code="json.malformed") from None

@@ -1,0 +1,171 @@
+"""Server-rendered pages: the reviewer's approval queue (``/review``), dataset pages and previews.
+
+This is the Chief Data Officer's screen in the demo. The forms post back here and call the same
+:class:`~portal_emulator.approvals.Workflow` as the Approvals API, so both paths behave the same.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+from fastapi import APIRouter
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from .. import licenses
+from ..auth import REALM, current_account
+from ..config import Account
+from ..errors import SocrataError
+from ..render import approval_status, custom_fields
+from ..soql import Compiler, run_query
+from .common import base_url, store, workflow
+
+router = APIRouter()
+_env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+                   autoescape=select_autoescape(["html"]))
+PREVIEW_ROWS = 100
+PAGE_ROWS = 10
+
+
+def _when(t: float | None) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M UTC") if t else "—"
+
+
+_env.filters["when"] = _when
+
+
+def _page(template: str, status: int = 200, headers: dict[str, str] | None = None, **ctx) -> HTMLResponse:
+    return HTMLResponse(_env.get_template(template).render(**ctx), status_code=status, headers=headers)
+
+
+def _challenge(message: str) -> HTMLResponse:
+    return _page("message.html", 401, {"WWW-Authenticate": REALM}, title="Sign in required", message=message,
+                 account=None)
+
+
+def _account(request: Request) -> Account | None | HTMLResponse:
+    try:
+        return current_account(request)
+    except SocrataError:
+        return _challenge("Those credentials were not recognised. Sign in with a portal account.")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> Response:
+    account = _account(request)
+    if isinstance(account, Response):
+        return account
+    s = store(request)
+    items = [(ds, approval_status(ds, s.approvals_for(ds.pk))) for ds in s.list_datasets()
+             if account or ds.is_public]
+    return _page("home.html", account=account, items=items)
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_queue(request: Request, done: str | None = None, dataset: str | None = None,
+                 error: str | None = None) -> Response:
+    account = _account(request)
+    if isinstance(account, Response):
+        return account
+    if account is None:
+        return _challenge("The approval queue is for reviewers. Sign in with a reviewer account.")
+    if not account.can_review():
+        return _page("message.html", 403, title="Reviewers only", account=account,
+                     message=f"{account.name} is a {account.role}; reviewing needs a reviewer or admin account.")
+    s = store(request)
+    pending = list(reversed(s.approvals_where("a.state = 'pending'")))
+    decided = s.approvals_where("a.state != 'pending'", limit=15)
+    datasets = {a.dataset_id: s.get_dataset(a.dataset_id) for a in pending + decided}
+    return _page("review.html", account=account, pending=pending, decided=decided, datasets=datasets,
+                 done=done, done_dataset=dataset, error=error)
+
+
+@router.post("/review/{submission_id}")
+async def review_decision(request: Request, submission_id: int) -> Response:
+    account = _account(request)
+    if isinstance(account, Response):
+        return account
+    if account is None or not account.can_review():
+        return _challenge("Reviewing needs a reviewer account.")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlparse(origin).netloc != request.headers.get("host"):
+        # A cross-site form post riding on the browser's Basic credentials: refuse it.
+        return _page("message.html", 403, title="Refused", account=account,
+                     message="The form was posted from another site.")
+    form = await request.form()
+    decision = str(form.get("decision", ""))
+    notes = str(form.get("notes", "")).strip()
+    state = {"approve": "approved", "reject": "rejected"}.get(decision, decision)
+    try:
+        approval = await run_in_threadpool(workflow(request).review, None, submission_id, state, notes, account)
+    except SocrataError as exc:
+        return RedirectResponse(f"/review?{urlencode({'error': exc.message})}", status_code=303)
+    return RedirectResponse(f"/review?{urlencode({'done': approval.state, 'dataset': approval.dataset_id})}",
+                            status_code=303)
+
+
+def _readable(request: Request, dataset_id: str):
+    account = _account(request)
+    if isinstance(account, Response):
+        return account, None
+    ds = store(request).get_dataset(dataset_id)
+    if ds is None:
+        return _page("message.html", 404, title="Not found", account=account,
+                     message=f"There is no dataset {dataset_id} on this portal."), None
+    if not ds.is_public and account is None:
+        return _challenge("This dataset is private. Sign in to see it."), None
+    return account, ds
+
+
+def _rows(request: Request, ds, n: int) -> tuple[list[str], list[list[str]]]:
+    q = Compiler(ds.columns).compile({"$limit": str(n)})
+    fields = [f for f, _ in q.columns]
+    out = []
+    for row in run_query(store(request).conn(), ds.pk, q):
+        d = json.loads(row[3])
+        out.append([_cell(d.get(f)) for f in fields])
+    return fields, out
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+@router.get("/d/{dataset_id}", response_class=HTMLResponse)
+def dataset_page(request: Request, dataset_id: str) -> Response:
+    account, ds = _readable(request, dataset_id)
+    if ds is None:
+        return account
+    s = store(request)
+    approvals = s.approvals_for(ds.pk)
+    fields, rows = _rows(request, ds, PAGE_ROWS)
+    return _page("dataset.html", account=account, ds=ds, approvals=list(reversed(approvals)),
+                 status=approval_status(ds, approvals), fields=fields, rows=rows,
+                 license=licenses.find(ds.doc.get("licenseId")), custom=custom_fields(ds),
+                 base=base_url(request))
+
+
+@router.get("/d/{dataset_id}/preview", response_class=HTMLResponse)
+def preview_page(request: Request, dataset_id: str) -> Response:
+    account, ds = _readable(request, dataset_id)
+    if ds is None:
+        return account
+    fields, rows = _rows(request, ds, PREVIEW_ROWS)
+    return _page("preview.html", account=account, ds=ds, fields=fields, rows=rows, limit=PREVIEW_ROWS)
+
+
+@router.get("/{category}/{name}/{dataset_id}")
+def dataset_link(category: str, name: str, dataset_id: str) -> Response:
+    """Discovery's ``link`` (``/Category/Name/4x4``) leads to the dataset page."""
+    if category in ("api", "views", "resource", "__emulator", "d"):
+        raise SocrataError(404, "not_found", "Not found")
+    return RedirectResponse(f"/d/{dataset_id}", status_code=302)

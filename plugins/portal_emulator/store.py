@@ -1,0 +1,286 @@
+"""SQLite persistence: every piece of portal state lives in one file so it survives a restart.
+
+Connections are per thread (FastAPI runs sync work in a thread pool) and the database runs in WAL
+mode, so reads never wait for a write. Writes go through one process-wide lock plus
+``BEGIN IMMEDIATE`` so concurrent upserts apply one after the other, as on the portal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ids
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS datasets (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL,                 -- editable metadata, columns, owner (JSON)
+    audience TEXT NOT NULL DEFAULT 'private',   -- private | site | public
+    publication_stage TEXT NOT NULL DEFAULT 'unpublished',
+    approved_for_public INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    data_updated_at REAL NOT NULL,
+    metadata_updated_at REAL NOT NULL,
+    publication_date REAL,
+    row_count INTEGER NOT NULL DEFAULT 0,
+    number_of_comments INTEGER NOT NULL DEFAULT 0,
+    rows_updated_by TEXT
+);
+-- sid is the storage id; a row's :id is derived from it (see ids.py).
+CREATE TABLE IF NOT EXISTS rows (
+    sid INTEGER PRIMARY KEY,
+    ds INTEGER NOT NULL,
+    row_key TEXT,                      -- row identifier value, NULL when the dataset has none
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL                 -- the row in SODA2 JSON output form, nulls omitted
+);
+CREATE UNIQUE INDEX IF NOT EXISTS rows_by_key ON rows (ds, row_key);
+CREATE INDEX IF NOT EXISTS rows_by_ds ON rows (ds);
+CREATE TABLE IF NOT EXISTS approvals (
+    submission_id INTEGER PRIMARY KEY,
+    ds INTEGER NOT NULL,
+    object TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    target_audience TEXT NOT NULL,
+    state TEXT NOT NULL,               -- pending | approved | rejected
+    workflow_id INTEGER NOT NULL,
+    submitted_at REAL NOT NULL,
+    submitter_id TEXT, submitter_name TEXT,
+    reviewed_at REAL, reviewer_id TEXT, reviewer_name TEXT,
+    reviewed_automatically INTEGER NOT NULL DEFAULT 0,
+    notes TEXT,
+    applied_at REAL
+);
+CREATE INDEX IF NOT EXISTS approvals_by_ds ON approvals (ds, submission_id);
+"""
+
+FIRST_COLUMN_ID = 230641050  # column ids look like the recorded ones (reference §1 create fixture)
+FIRST_SUBMISSION_ID = 4792823
+
+
+@dataclass
+class Dataset:
+    pk: int
+    id: str
+    doc: dict[str, Any]
+    audience: str
+    publication_stage: str
+    approved_for_public: bool
+    created_at: float
+    data_updated_at: float
+    metadata_updated_at: float
+    publication_date: float | None
+    row_count: int
+    number_of_comments: int
+    rows_updated_by: str | None
+
+    @property
+    def columns(self) -> list[dict[str, Any]]:
+        return self.doc["columns"]
+
+    @property
+    def is_public(self) -> bool:
+        return self.audience == "public"
+
+    @property
+    def is_published(self) -> bool:
+        return self.publication_stage == "published"
+
+    def column_by_field(self) -> dict[str, dict[str, Any]]:
+        return {c["fieldName"]: c for c in self.columns}
+
+    @property
+    def row_identifier_field(self) -> str | None:
+        cid = self.doc.get("rowIdentifierColumnId")
+        for c in self.columns:
+            if c["id"] == cid:
+                return c["fieldName"]
+        return None
+
+    @property
+    def updated_at(self) -> float:
+        return max(self.data_updated_at, self.metadata_updated_at)
+
+
+@dataclass
+class Approval:
+    submission_id: int
+    ds: int
+    object: str
+    outcome: str
+    target_audience: str
+    state: str
+    workflow_id: int
+    submitted_at: float
+    submitter_id: str | None
+    submitter_name: str | None
+    reviewed_at: float | None
+    reviewer_id: str | None
+    reviewer_name: str | None
+    reviewed_automatically: bool
+    notes: str | None
+    applied_at: float | None
+    dataset_id: str = field(default="")
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        conn = self.conn()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+
+    # ---- connections and transactions ----
+
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            c.execute("PRAGMA synchronous=NORMAL")
+            c.execute("PRAGMA busy_timeout=30000")
+            c.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
+            c.execute("PRAGMA temp_store=MEMORY")
+            self._local.conn = c
+        return c
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            c = self.conn()
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
+    def next_counter(self, c: sqlite3.Connection, name: str, first: int, n: int = 1) -> int:
+        """Reserve ``n`` consecutive values of a counter; returns the first one."""
+        row = c.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+        start = row[0] if row else first
+        c.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, start + n))
+        return start
+
+    # ---- datasets ----
+
+    _DS_COLS = ("pk, id, doc, audience, publication_stage, approved_for_public, created_at, data_updated_at,"
+                " metadata_updated_at, publication_date, row_count, number_of_comments, rows_updated_by")
+
+    @staticmethod
+    def _ds(row: tuple) -> Dataset:
+        return Dataset(row[0], row[1], json.loads(row[2]), row[3], row[4], bool(row[5]), *row[6:])
+
+    def get_dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset | None:
+        row = (c or self.conn()).execute(
+            f"SELECT {self._DS_COLS} FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        return self._ds(row) if row else None
+
+    def list_datasets(self) -> list[Dataset]:
+        rows = self.conn().execute(f"SELECT {self._DS_COLS} FROM datasets ORDER BY pk").fetchall()
+        return [self._ds(r) for r in rows]
+
+    def create_dataset(self, doc: dict[str, Any], columns: list[dict[str, Any]],
+                       row_identifier: str | int | None) -> Dataset:
+        """Insert a dataset; columns get ids/positions and the row identifier becomes a column id."""
+        now = time.time()
+        with self.writing() as c:
+            first_id = self.next_counter(c, "column_id", FIRST_COLUMN_ID, max(len(columns), 1))
+            for i, col in enumerate(columns):
+                col["id"] = first_id + i
+                col["tableColumnId"] = first_id + i
+                col["position"] = i + 1
+            doc["columns"] = columns
+            doc["rowIdentifierColumnId"] = resolve_column_id(columns, row_identifier)
+            while True:
+                new_id = ids.new_fourfour()
+                if not c.execute("SELECT 1 FROM datasets WHERE id=?", (new_id,)).fetchone():
+                    break
+            c.execute(
+                "INSERT INTO datasets (id, doc, created_at, data_updated_at, metadata_updated_at, publication_date)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (new_id, json.dumps(doc), now, now, now, now))
+            return self.get_dataset(new_id, c)
+
+    def update_dataset(self, c: sqlite3.Connection, ds: Dataset, *, touch_metadata: bool = True,
+                       **fields: Any) -> None:
+        """Write back ``ds.doc`` and the given scalar columns inside an open transaction."""
+        fields["doc"] = json.dumps(ds.doc)
+        if touch_metadata:
+            fields["metadata_updated_at"] = time.time()
+        sets = ", ".join(f"{k}=?" for k in fields)
+        c.execute(f"UPDATE datasets SET {sets} WHERE pk=?", (*fields.values(), ds.pk))
+
+    def set_admin_fields(self, dataset_id: str, **fields: Any) -> Dataset | None:
+        with self.writing() as c:
+            ds = self.get_dataset(dataset_id, c)
+            if ds is None:
+                return None
+            if fields:
+                sets = ", ".join(f"{k}=?" for k in fields)
+                c.execute(f"UPDATE datasets SET {sets} WHERE pk=?", (*fields.values(), ds.pk))
+            return self.get_dataset(dataset_id, c)
+
+    # ---- approvals ----
+
+    _AP_COLS = ("a.submission_id, a.ds, a.object, a.outcome, a.target_audience, a.state, a.workflow_id,"
+                " a.submitted_at, a.submitter_id, a.submitter_name, a.reviewed_at, a.reviewer_id,"
+                " a.reviewer_name, a.reviewed_automatically, a.notes, a.applied_at, d.id")
+
+    @staticmethod
+    def _ap(row: tuple) -> Approval:
+        a = Approval(*row[:16], dataset_id=row[16])
+        a.reviewed_automatically = bool(a.reviewed_automatically)
+        return a
+
+    def approvals_for(self, ds_pk: int, c: sqlite3.Connection | None = None) -> list[Approval]:
+        rows = (c or self.conn()).execute(
+            f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
+            " WHERE a.ds=? ORDER BY a.submission_id", (ds_pk,)).fetchall()
+        return [self._ap(r) for r in rows]
+
+    def approvals_where(self, where: str, params: tuple = (), limit: int | None = None) -> list[Approval]:
+        sql = (f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds WHERE {where}"
+               " ORDER BY a.submission_id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._ap(r) for r in self.conn().execute(sql, params).fetchall()]
+
+    def get_approval(self, submission_id: int, c: sqlite3.Connection | None = None) -> Approval | None:
+        row = (c or self.conn()).execute(
+            f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
+            " WHERE a.submission_id=?", (submission_id,)).fetchone()
+        return self._ap(row) if row else None
+
+    def insert_approval(self, c: sqlite3.Connection, **values: Any) -> int:
+        sid = self.next_counter(c, "submission_id", FIRST_SUBMISSION_ID)
+        values["submission_id"] = sid
+        cols = ", ".join(values)
+        c.execute(f"INSERT INTO approvals ({cols}) VALUES ({', '.join('?' * len(values))})",
+                  tuple(values.values()))
+        return sid
+
+    def update_approval(self, c: sqlite3.Connection, submission_id: int, **values: Any) -> None:
+        sets = ", ".join(f"{k}=?" for k in values)
+        c.execute(f"UPDATE approvals SET {sets} WHERE submission_id=?", (*values.values(), submission_id))
+
+
+def resolve_column_id(columns: list[dict[str, Any]], ref: str | int | None) -> int | None:
+    """A row identifier given as a column id (view JSON) or a field name (sodapy ``create``)."""
+    if ref in (None, ""):
+        return None
+    for col in columns:
+        if col["id"] == ref or col["fieldName"] == ref or str(col["id"]) == str(ref):
+            return col["id"]
+    raise KeyError(ref)
