@@ -121,3 +121,42 @@ def session_with(adapter: SocrataHTTPAdapter, prefix: str = "https://") -> reque
     session = requests.Session()
     session.mount(prefix, adapter)
     return session
+
+
+def hook_with(handler: Handler, *, conn_id: str = "socrata_default", **hook_kwargs):
+    """A SocrataHook whose wire is ``handler`` (connection still read from Airflow)."""
+    from opendata.portal.hook import SocrataHook
+
+    script = Script(handler)
+
+    class _Hook(SocrataHook):
+        def _make_adapter(self, cfg):
+            adapter = ScriptedAdapter(
+                policy=cfg.retry_policy,
+                connect_timeout=cfg.connect_timeout,
+                read_timeout=cfg.read_timeout,
+                logger=self.log,
+                redactor=self._redactor,
+                sleep=lambda _s: None,
+            )
+            adapter.script = script
+            return adapter
+
+    return _Hook(conn_id, **hook_kwargs), script
+
+
+class Router:
+    """Map ``(METHOD, path)`` to handlers; unknown routes answer 404 ``not_found``."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, str], Handler] = {}
+
+    def on(self, method: str, path: str, result: Any) -> Router:
+        self.routes[(method.upper(), path)] = result if callable(result) else (lambda _s, r=result: r)
+        return self
+
+    def __call__(self, seen: Seen) -> Any:
+        handler = self.routes.get((seen.method, seen.path))
+        if handler is None:
+            return 404, {"code": "not_found", "error": True, "message": "Not found"}
+        return handler(seen)
