@@ -31,7 +31,9 @@ _log = logging.getLogger(__name__)
 _RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-def _client(config: SocrataConnectionConfig) -> httpx.AsyncClient:
+def _client(
+    config: SocrataConnectionConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
     headers = {"X-Socrata-Host": config.host_header, "User-Agent": "civic-opendata SocrataHook (httpx)"}
     if config.app_token:
         headers["X-App-Token"] = config.app_token
@@ -42,6 +44,7 @@ def _client(config: SocrataConnectionConfig) -> httpx.AsyncClient:
         auth=auth,
         timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
         follow_redirects=False,
+        transport=transport,
     )
 
 
@@ -137,11 +140,13 @@ async def fetch_approval_status(
     audience: str = "public",
     logger: Any = None,
     redactor: Redactor | None = None,
-    client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> ApprovalStatus:
-    """Async twin of ``SocrataHook.get_approval_status`` (guidance_v2 plus the view's approvals)."""
-    own = client is None
-    http = client or _client(config)
+    """Async twin of ``SocrataHook.get_approval_status`` (guidance_v2 plus the view's approvals).
+
+    :param transport: httpx transport override (tests use ``httpx.MockTransport``).
+    """
+    http = _client(config, transport)
     try:
         guidance = await get_json(
             http,
@@ -153,8 +158,7 @@ async def fetch_approval_status(
         )
         view = await get_json(http, config, f"/api/views/{dataset_id}.json", logger=logger, redactor=redactor)
     finally:
-        if own:
-            await http.aclose()
+        await http.aclose()
     approvals = view.get("approvals") if isinstance(view, Mapping) else None
     return approval_status_from_json(
         dataset_id, guidance, approvals if isinstance(approvals, list) else None, audience
