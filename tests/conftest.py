@@ -79,6 +79,9 @@ def airflow_db():
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if "airflow.settings" in sys.modules:
+        # Close Airflow's pooled connections before the database goes away.
+        sys.modules["airflow.settings"].dispose_orm()
     try:
         drop_pg_database(_METADATA_DB)
     except Exception:  # PostgreSQL may be down; nothing to clean then

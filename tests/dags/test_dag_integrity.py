@@ -1,0 +1,96 @@
+"""The dags/ folder as Airflow's DAG processor sees it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from opendata.spec.loader import dataset_files
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "dags"
+
+
+def dagbag(folder: Path = DAGS):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(folder), bundle_path=folder, bundle_name="dags-folder")
+
+
+def test_every_dataset_file_gives_exactly_one_dag_and_no_import_errors(capsys):
+    started = time.perf_counter()
+    bag = dagbag()
+    elapsed = time.perf_counter() - started
+    assert bag.import_errors == {}
+    files = dataset_files(REPO / "include" / "datasets")
+    assert sorted(bag.dag_ids) == sorted(path.stem for path in files)
+    with capsys.disabled():
+        print(f"\nDagBag of {len(files)} dataset DAGs parsed in {elapsed:.2f} s")
+        for stat in bag.dagbag_stats:
+            print(f"  {stat.file}: {stat.dag_num} DAG(s) in {stat.duration.total_seconds():.3f} s")
+
+
+@pytest.mark.parametrize("dataset_id", ["building-permits", "service-requests-311", "restaurant-inspections"])
+def test_dataset_dag_shape(dataset_id):
+    dag = dagbag().dags[dataset_id]
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert {tag.split(":")[0] for tag in dag.tags} == {"department", "classification", "stage", "updates"}
+    assert "stage:not-ready" in dag.tags
+    assert "classification:public-level-1" in dag.tags
+    for task in dag.tasks:
+        assert task.retries >= 1
+        assert task.retry_exponential_backoff
+        assert task.owner != "airflow"  # the data steward owns the dataset's DAG
+    assert dag.tasks[0].task_id == "extract"
+    assert "### Data Submission Checklist" in dag.doc_md
+
+
+def test_dataset_dag_takes_owner_schedule_and_tags_from_the_file():
+    dag = dagbag().dags["restaurant-inspections"]
+    assert dag.owner_links == {"Omar Haddad": "mailto:omar.haddad@ehd.lacity.example"}
+    assert dag.tasks[0].owner == "Omar Haddad"
+    assert "department:environmental-health" in dag.tags
+    assert "updates:weekly" in dag.tags
+    assert dag.schedule == "@weekly"
+
+
+def test_stage_tag_follows_the_stage_snapshot(monkeypatch, tmp_path):
+    from opendata.lifecycle.stage_snapshot import write_stage
+
+    monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path))
+    write_stage("building-permits", "stage-2")
+    assert "stage:stage-2" in dagbag().dags["building-permits"].tags
+    assert "stage:not-ready" in dagbag().dags["service-requests-311"].tags
+
+
+def test_broken_file_is_an_import_error_naming_file_and_field_while_others_load(monkeypatch, tmp_path):
+    include = tmp_path / "include"
+    shutil.copytree(REPO / "include", include, ignore=shutil.ignore_patterns("sample_sources"))
+    broken = include / "datasets" / "sanitation" / "service-requests-311.yaml"
+    broken.write_text(broken.read_text().replace("update_frequency: daily", "update_frequency: dialy"))
+    monkeypatch.setenv("OPENDATA_INCLUDE_DIR", str(include))
+
+    bag = dagbag()
+    assert sorted(bag.dag_ids) == ["building-permits", "restaurant-inspections"]
+    # Import errors are keyed by the file's path inside the DAG bundle.
+    assert list(bag.import_errors) == ["dataset_file_errors.py"]
+    message = bag.import_errors["dataset_file_errors.py"]
+    assert f"{broken}:19: update_frequency: Input should be 'hourly'" in message
+    assert "(did you mean 'daily'?)" in message
+
+
+def test_parsing_makes_no_network_or_database_calls(monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a DAG file opened a network connection at parse time")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert len(bag.dag_ids) == 3
