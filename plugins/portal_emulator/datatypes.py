@@ -54,6 +54,9 @@ def _text(v: Any) -> Any:
     raise BadValue(f"expected text, got {type(v).__name__}")
 
 
+_PLAIN_INT = re.compile(r"^-?\d{1,15}$")
+
+
 def _number(v: Any) -> str:
     if isinstance(v, bool):
         raise BadValue("expected a number, got a boolean")
@@ -65,8 +68,12 @@ def _number(v: Any) -> str:
         if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
         v = repr(v)
+        if "e" not in v:
+            return v  # the shortest round-trip repr is already canonical ("1.5", "-0.25")
     if isinstance(v, str):
         s = v.strip().replace(",", "") if "," in v else v.strip()
+        if _PLAIN_INT.match(s):
+            return str(int(s))
         try:
             d = Decimal(s)
         except InvalidOperation:

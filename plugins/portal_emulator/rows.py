@@ -17,6 +17,7 @@ from typing import Any
 
 from . import ids
 from .datatypes import BadValue, normalizer
+from .datatypes import _text  # identity for str values: skipped in the hot loop
 from .errors import SocrataError, bad_request
 from .store import Dataset, Store
 
@@ -117,24 +118,25 @@ def write_rows(store: Store, dataset_id: str, rows: list[Any], *, replace: bool,
             row_sid = None
             bad = False
             for k, v in raw.items():
-                if k and k[0] == ":":
-                    if k == ":deleted":
-                        deleted = _truthy(v)
-                    elif k == ":id" and v not in (None, ""):
+                norm = norms.get(k)
+                if norm is not None:
+                    if v is None or (is_csv and v == ""):
+                        values[k] = None
+                    elif norm is _text and type(v) is str:
+                        values[k] = v  # the common case, without a call
+                    else:
+                        try:
+                            values[k] = norm(v)
+                        except BadValue:
+                            bad = True
+                elif k == ":deleted":
+                    deleted = _truthy(v)
+                elif k == ":id":
+                    if v not in (None, ""):
                         row_sid = ids.sid_of(str(v))
                         bad = bad or row_sid is None
-                    continue  # other system fields (:created_at, ...) are read-only
-                norm = norms.get(k)
-                if norm is None:
+                elif not k.startswith(":"):  # other system fields (:created_at, ...) are read-only
                     unknown.add(k)
-                    continue
-                if v is None or (is_csv and v == ""):
-                    values[k] = None
-                    continue
-                try:
-                    values[k] = norm(v)
-                except BadValue:
-                    bad = True
             if bad:
                 rep.errors += 1
                 continue

@@ -156,8 +156,9 @@ def data_json(request: Request) -> Response:
                  "mediaType": "application/json"},
             ],
         }
-        if lic and lic.get("termsLink"):
-            entry["license"] = lic["termsLink"]
+        license_url = (lic or {}).get("termsLink") or _POD_LICENSE_URLS.get((lic or {}).get("id"))
+        if license_url:
+            entry["license"] = license_url
         if doc.get("category"):
             entry["theme"] = [doc["category"]]
         datasets.append(entry)
@@ -166,6 +167,10 @@ def data_json(request: Request) -> Response:
         "@type": "dcat:Catalog", "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
         "describedBy": "https://project-open-data.cio.gov/v1.1/schema/catalog.json", "dataset": datasets,
     })
+
+
+# POD wants a license URL; licenses without terms links get the conventional one.
+_POD_LICENSE_URLS = {"PUBLIC_DOMAIN": "http://www.usa.gov/publicdomain/label/1.0/"}
 
 
 def _date(t: float) -> str:
