@@ -6,6 +6,7 @@ The hook owns the Airflow connection, the sodapy 2.2.0 client and the requests s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -671,29 +672,41 @@ class SocrataHook(BaseHook):
 
     # -- catalog / freshness ------------------------------------------------------------------
     def list_asset_freshness(
-        self, ids: Iterable[str] | None = None, *, batch_size: int = 100, page_size: int = 1000
+        self,
+        ids: Iterable[str] | None = None,
+        *,
+        batch_size: int = 100,
+        page_size: int = 1000,
+        with_comments: bool = False,
     ) -> dict[str, AssetFreshness]:
         """``data_updated_at``, ``metadata_updated_at`` and audience per asset, in bulk.
 
         Uses the Discovery API on the portal host (``GET /api/catalog/v1``, authenticated with
         ``X-Socrata-Host`` so private assets are included) with ``show_visibility=true``.
         ``ids`` are sent ``batch_size`` per request (keeps URLs short); ``ids=None`` lists every
-        asset of the domain, ``page_size`` per request. ``number_of_comments`` is not in the
-        Discovery API and stays ``None``. Ids the catalog does not return are missing from the
-        result (and logged).
+        asset of the domain, ``page_size`` per request. Ids the catalog does not return are
+        missing from the result (and logged).
+
+        ``number_of_comments`` is not in the Discovery API; it stays ``None`` unless
+        ``with_comments=True``, which costs one extra ``GET /api/views/{id}.json`` per asset.
         """
         out: dict[str, AssetFreshness] = {}
         if ids is None:
             self._catalog_pages([], page_size, out)
-            return out
-        wanted = list(dict.fromkeys(_check_id(i) for i in ids))
-        for batch in chunked(wanted, batch_size):
-            self._catalog_pages([("ids", i) for i in batch], len(batch), out)
-        missing = [i for i in wanted if i not in out]
-        if missing:
-            self.log.warning(
-                "Catalog returned no entry for %d asset(s): %s", len(missing), ", ".join(missing)
-            )
+        else:
+            wanted = list(dict.fromkeys(_check_id(i) for i in ids))
+            for batch in chunked(wanted, batch_size):
+                self._catalog_pages([("ids", i) for i in batch], len(batch), out)
+            missing = [i for i in wanted if i not in out]
+            if missing:
+                self.log.warning(
+                    "Catalog returned no entry for %d asset(s): %s", len(missing), ", ".join(missing)
+                )
+        if with_comments:
+            for asset_id, item in list(out.items()):
+                if _DATASET_ID.match(asset_id):
+                    comments = self.get_view(asset_id).number_of_comments
+                    out[asset_id] = dataclasses.replace(item, number_of_comments=comments)
         return out
 
     def _catalog_pages(
