@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import os
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
 from .approvals import Workflow
+from .auth import current_account
 from .config import EmulatorConfig
 from .errors import SocrataError, error_response, from_exception
 from .faults import EmulatorMiddleware, FaultInjector
@@ -31,9 +32,12 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
     app.state.workflow = Workflow(app.state.store, config)
     app.state.pid = os.getpid()
 
+    # Every API request with credentials has them checked, even where anonymous access would do,
+    # so a client with a wrong password fails at once. Pages answer with their own HTML challenge.
     # Order matters only where paths overlap: the metadata API before /api/views/{id}.{ext}.
-    for module in (admin, metadata, approvals, views, resource, catalog, pages):
-        app.include_router(module.router)
+    for module in (admin, metadata, approvals, views, resource, catalog):
+        app.include_router(module.router, dependencies=[Depends(current_account)])
+    app.include_router(pages.router)
 
     @app.exception_handler(SocrataError)
     async def socrata_error(_: Request, exc: SocrataError):

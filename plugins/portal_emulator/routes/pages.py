@@ -149,7 +149,7 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     approvals = s.approvals_for(ds.pk)
     fields, rows = _rows(request, ds, PAGE_ROWS)
     return _page("dataset.html", account=account, ds=ds, approvals=list(reversed(approvals)),
-                 status=approval_status(ds, approvals), fields=fields, rows=rows,
+                 approval_state=approval_status(ds, approvals), fields=fields, rows=rows,
                  license=licenses.find(ds.doc.get("licenseId")), custom=custom_fields(ds),
                  base=base_url(request))
 
