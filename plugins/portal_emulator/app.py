@@ -46,8 +46,12 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
-        return error_response(400, "invalid_request", f"Invalid request: {first.get('msg', 'bad parameters')}",
-                              {"errors": [str(e.get("loc")) for e in exc.errors()]})
+        return error_response(
+            400,
+            "invalid_request",
+            f"Invalid request: {first.get('msg', 'bad parameters')}",
+            {"errors": [str(e.get("loc")) for e in exc.errors()]},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -42,31 +42,52 @@ class Workflow:
         expected = "pending" if self.config.approvals_enabled else "approved"
 
         def option(workflow_id: int, name: str, expected_state: str) -> dict[str, Any]:
-            return {"workflowId": workflow_id, "displayName": name,
-                    "submissionUrl": f"{views}?method=startWorkflowSubmission", "expectedState": expected_state}
+            return {
+                "workflowId": workflow_id,
+                "displayName": name,
+                "submissionUrl": f"{views}?method=startWorkflowSubmission",
+                "expectedState": expected_state,
+            }
 
-        submission = {"object": "public_audience_request", "outcome": "change_audience",
-                      "details": {"id": ds.id}}
+        submission = {
+            "object": "public_audience_request",
+            "outcome": "change_audience",
+            "details": {"id": ds.id},
+        }
         public = {
             "currentState": state,
             "currentOutcome": latest.outcome if latest and state != "submittable" else None,
             "currentOutcomeStatus": "in_progress" if pending else None,
             "submissionId": latest.submission_id if latest and state != "submittable" else None,
             "updateUrl": f"{views}/{pending.submission_id}" if pending else None,
-            "withdrawUrl": f"{views}/{pending.submission_id}?method=cancelWorkflowSubmission" if pending else None,
-            "toChangeAudience": {"queueOptions": [option(PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
-                                 "submission": submission},
+            "withdrawUrl": f"{views}/{pending.submission_id}?method=cancelWorkflowSubmission"
+            if pending
+            else None,
+            "toChangeAudience": {
+                "queueOptions": [option(PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
+                "submission": submission,
+            },
             "toPublishAndChangeAudience": {
                 "queueOptions": [option(PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
-                "submission": {**submission, "outcome": "publish_and_change_audience"}},
+                "submission": {**submission, "outcome": "publish_and_change_audience"},
+            },
         }
         internal_state = "approved" if ds.audience in ("site", "public") else "submittable"
         internal = {
-            "currentState": internal_state, "currentOutcome": None, "currentOutcomeStatus": None,
-            "submissionId": None, "updateUrl": None, "withdrawUrl": None,
-            "toChangeAudience": {"queueOptions": [option(INTERNAL_WORKFLOW_ID, "Internal datasets", "approved")],
-                                 "submission": {"object": "internal_audience_request",
-                                                "outcome": "change_audience", "details": {"id": ds.id}}},
+            "currentState": internal_state,
+            "currentOutcome": None,
+            "currentOutcomeStatus": None,
+            "submissionId": None,
+            "updateUrl": None,
+            "withdrawUrl": None,
+            "toChangeAudience": {
+                "queueOptions": [option(INTERNAL_WORKFLOW_ID, "Internal datasets", "approved")],
+                "submission": {
+                    "object": "internal_audience_request",
+                    "outcome": "change_audience",
+                    "details": {"id": ds.id},
+                },
+            },
         }
         return {"public": public, "internal": internal}
 
@@ -75,8 +96,11 @@ class Workflow:
     def submit(self, dataset_id: str, account: Account, obj: str, outcome: str) -> Approval:
         """startWorkflowSubmission; a second submission while one is pending returns the pending one."""
         if obj != "public_audience_request":
-            raise bad_request(f"Submission object {obj!r} is not supported by this emulator "
-                              f"(supported: public_audience_request)", code="approvals.unsupported")
+            raise bad_request(
+                f"Submission object {obj!r} is not supported by this emulator "
+                f"(supported: public_audience_request)",
+                code="approvals.unsupported",
+            )
         with self.store.writing() as c:
             ds = self._dataset(c, dataset_id)
             approvals = self.store.approvals_for(ds.pk, c)
@@ -113,8 +137,9 @@ class Workflow:
                 raise bad_request("Only a pending submission can be withdrawn", code="approvals.not_pending")
             c.execute("DELETE FROM approvals WHERE submission_id=?", (submission_id,))
 
-    def review(self, dataset_id: str | None, record_id: int, state: str, notes: str | None,
-               reviewer: Account) -> Approval:
+    def review(
+        self, dataset_id: str | None, record_id: int, state: str, notes: str | None, reviewer: Account
+    ) -> Approval:
         if state not in ("approved", "rejected"):
             raise bad_request("state must be 'approved' or 'rejected'", code="approvals.invalid_state")
         now = time.time()
@@ -123,10 +148,19 @@ class Workflow:
             if a is None or (dataset_id and a.dataset_id != dataset_id):
                 raise SocrataError(404, "not_found", "Approval record not found", {"id": record_id})
             if a.state != "pending":
-                raise SocrataError(409, "approvals.already_reviewed",
-                                   f"This submission was already {a.state}", {"id": record_id})
-            values = {"state": state, "reviewed_at": now, "reviewer_id": reviewer.user_id,
-                      "reviewer_name": reviewer.name, "notes": notes or ""}
+                raise SocrataError(
+                    409,
+                    "approvals.already_reviewed",
+                    f"This submission was already {a.state}",
+                    {"id": record_id},
+                )
+            values = {
+                "state": state,
+                "reviewed_at": now,
+                "reviewer_id": reviewer.user_id,
+                "reviewer_name": reviewer.name,
+                "notes": notes or "",
+            }
             ds = self.store.get_dataset(a.dataset_id, c)
             if state == "approved":
                 self._approve(c, ds, values, now)
@@ -152,12 +186,26 @@ class Workflow:
 
     def _file(self, c, ds: Dataset, account: Account, outcome: str) -> int:
         now = time.time()
-        values = {"ds": ds.pk, "object": "public_audience_request", "outcome": outcome,
-                  "target_audience": "public", "state": "pending", "workflow_id": PUBLIC_WORKFLOW_ID,
-                  "submitted_at": now, "submitter_id": account.user_id, "submitter_name": account.name}
+        values = {
+            "ds": ds.pk,
+            "object": "public_audience_request",
+            "outcome": outcome,
+            "target_audience": "public",
+            "state": "pending",
+            "workflow_id": PUBLIC_WORKFLOW_ID,
+            "submitted_at": now,
+            "submitter_id": account.user_id,
+            "submitter_name": account.name,
+        }
         if not self.config.approvals_enabled:
-            values.update(state="approved", reviewed_at=now, reviewed_automatically=1, notes="",
-                          reviewer_id=None, reviewer_name=None)
+            values.update(
+                state="approved",
+                reviewed_at=now,
+                reviewed_automatically=1,
+                notes="",
+                reviewer_id=None,
+                reviewer_name=None,
+            )
             self._approve(c, ds, values, now)
         return self.store.insert_approval(c, **values)
 

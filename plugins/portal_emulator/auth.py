@@ -19,8 +19,9 @@ REALM = 'Basic realm="Socrata portal emulator"'
 
 
 def _invalid() -> SocrataError:
-    return SocrataError(401, "invalid_credentials", "Invalid username or password",
-                        headers={"WWW-Authenticate": REALM})
+    return SocrataError(
+        401, "invalid_credentials", "Invalid username or password", headers={"WWW-Authenticate": REALM}
+    )
 
 
 def current_account(request: Request) -> Account | None:
@@ -60,7 +61,11 @@ def _record_app_token(request: Request) -> None:
 def sees_private(request: Request) -> Account | None:
     """The account whose private view applies: Discovery/Metadata need X-Socrata-Host when strict."""
     account = current_account(request)
-    if account and request.app.state.config.require_socrata_host and not request.headers.get("x-socrata-host"):
+    if (
+        account
+        and request.app.state.config.require_socrata_host
+        and not request.headers.get("x-socrata-host")
+    ):
         return None
     return account
 

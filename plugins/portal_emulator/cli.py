@@ -18,26 +18,48 @@ DEFAULT_PASSWORD_ENV = "PORTAL_EMULATOR_PASSWORD"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m portal_emulator", description="A local Socrata portal emulator.")
+    p = argparse.ArgumentParser(
+        prog="python -m portal_emulator", description="A local Socrata portal emulator."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("serve", help="run the emulator HTTP server")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--state", required=True, help="SQLite file holding all portal state")
-    s.add_argument("--account", action="append", default=[], metavar="NAME:PASSWORD:ROLE",
-                   help=f"an account (roles: publisher, reviewer, admin); repeatable; also ${ACCOUNTS_ENV}")
+    s.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD:ROLE",
+        help=f"an account (roles: publisher, reviewer, admin); repeatable; also ${ACCOUNTS_ENV}",
+    )
     s.add_argument("--domain", help="domain name the portal reports (default: the request's Host)")
-    s.add_argument("--approvals", action=argparse.BooleanOptionalAction, default=True,
-                   help="public audience needs a reviewer's approval (--no-approvals: public at once)")
-    s.add_argument("--approval-applies-audience", action=argparse.BooleanOptionalAction, default=True,
-                   help="approving a public audience request makes the dataset public")
-    s.add_argument("--require-socrata-host", action="store_true",
-                   help="authenticated Discovery/Metadata calls see private assets only with X-Socrata-Host")
+    s.add_argument(
+        "--approvals",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="public audience needs a reviewer's approval (--no-approvals: public at once)",
+    )
+    s.add_argument(
+        "--approval-applies-audience",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="approving a public audience request makes the dataset public",
+    )
+    s.add_argument(
+        "--require-socrata-host",
+        action="store_true",
+        help="authenticated Discovery/Metadata calls see private assets only with X-Socrata-Host",
+    )
     s.add_argument("--fault-rate", type=float, default=0.0)
     s.add_argument("--fault-kinds", default="500", help="comma list of 429,500,502,503,504,202,timeout,slow")
-    s.add_argument("--fault-after-ratio", type=float, default=0.25,
-                   help="share of faults that strike after the request was applied")
+    s.add_argument(
+        "--fault-after-ratio",
+        type=float,
+        default=0.25,
+        help="share of faults that strike after the request was applied",
+    )
     s.add_argument("--fault-seed", type=int)
     s.add_argument("--slow-seconds", type=float, default=2.0)
     s.add_argument("--timeout-seconds", type=float, default=15.0)
@@ -46,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
     r.add_argument("--url", default="http://127.0.0.1:8765")
     r.add_argument("--user", required=True)
-    r.add_argument("--password-env", default=DEFAULT_PASSWORD_ENV, help="environment variable holding the password")
+    r.add_argument(
+        "--password-env", default=DEFAULT_PASSWORD_ENV, help="environment variable holding the password"
+    )
     rs = r.add_subparsers(dest="action", required=True)
     rs.add_parser("list", help="datasets waiting for approval")
     for action in ("approve", "reject"):
@@ -69,28 +93,57 @@ def serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .faults import validate
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     log = logging.getLogger("portal_emulator")
     try:
         accounts = parse_accounts(args.account, os.environ.get(ACCOUNTS_ENV))
-        faults = validate(FaultSettings(rate=args.fault_rate, kinds=[k for k in args.fault_kinds.split(",") if k],
-                                        slow_seconds=args.slow_seconds, timeout_seconds=args.timeout_seconds,
-                                        after_ratio=args.fault_after_ratio, seed=args.fault_seed))
+        faults = validate(
+            FaultSettings(
+                rate=args.fault_rate,
+                kinds=[k for k in args.fault_kinds.split(",") if k],
+                slow_seconds=args.slow_seconds,
+                timeout_seconds=args.timeout_seconds,
+                after_ratio=args.fault_after_ratio,
+                seed=args.fault_seed,
+            )
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    config = EmulatorConfig(state_path=args.state, accounts=accounts, approvals_enabled=args.approvals,
-                            approval_applies_audience=args.approval_applies_audience,
-                            require_socrata_host=args.require_socrata_host, domain=args.domain, faults=faults)
+    config = EmulatorConfig(
+        state_path=args.state,
+        accounts=accounts,
+        approvals_enabled=args.approvals,
+        approval_applies_audience=args.approval_applies_audience,
+        require_socrata_host=args.require_socrata_host,
+        domain=args.domain,
+        faults=faults,
+    )
     _, asgi = create_app(config)
     # Names and roles only: passwords are never logged.
-    log.info("accounts: %s", ", ".join(f"{a.name} ({a.role})" for a in accounts.values()) or "none (read-only)")
-    log.info("state %s, approvals %s, faults %.2f %s", args.state, "on" if args.approvals else "off",
-             faults.rate, ",".join(faults.kinds))
+    log.info(
+        "accounts: %s", ", ".join(f"{a.name} ({a.role})" for a in accounts.values()) or "none (read-only)"
+    )
+    log.info(
+        "state %s, approvals %s, faults %.2f %s",
+        args.state,
+        "on" if args.approvals else "off",
+        faults.rate,
+        ",".join(faults.kinds),
+    )
     # uvicorn's own access log is off: ours (faults.py) adds the account name and the fault, and
     # redacts app tokens. Short graceful shutdown so held "timeout" requests do not delay exit.
-    uvicorn.run(asgi, host=args.host, port=args.port, access_log=False, log_level=args.log_level,
-                timeout_graceful_shutdown=2, log_config=None)
+    uvicorn.run(
+        asgi,
+        host=args.host,
+        port=args.port,
+        access_log=False,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=2,
+        log_config=None,
+    )
     return 0
 
 
@@ -108,8 +161,9 @@ def review(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             return _list(session, base)
-        return _decide(session, base, args.dataset_id, "approved" if args.action == "approve" else "rejected",
-                       args.notes)
+        return _decide(
+            session, base, args.dataset_id, "approved" if args.action == "approve" else "rejected", args.notes
+        )
     except requests.RequestException as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -126,7 +180,9 @@ def _check(resp) -> dict:
 
 
 def _list(session, base: str) -> int:
-    found = _check(session.get(f"{base}/api/catalog/v1", params={"approval_status": "pending", "limit": 10000}))
+    found = _check(
+        session.get(f"{base}/api/catalog/v1", params={"approval_status": "pending", "limit": 10000})
+    )
     if not found["results"]:
         print("Nothing is waiting for approval.")
         return 0
@@ -144,10 +200,17 @@ def _list(session, base: str) -> int:
 
 
 def _decide(session, base: str, dataset_id: str, state: str, notes: str) -> int:
-    guidance = _check(session.get(f"{base}/api/views/{dataset_id}/approvals",
-                                  params={"method": "guidance_v2", "assetId": dataset_id}))["public"]
+    guidance = _check(
+        session.get(
+            f"{base}/api/views/{dataset_id}/approvals",
+            params={"method": "guidance_v2", "assetId": dataset_id},
+        )
+    )["public"]
     if guidance["currentState"] != "pending" or not guidance.get("updateUrl"):
-        print(f"error: {dataset_id} has no pending approval (state: {guidance['currentState']})", file=sys.stderr)
+        print(
+            f"error: {dataset_id} has no pending approval (state: {guidance['currentState']})",
+            file=sys.stderr,
+        )
         return 1
     result = _check(session.put(guidance["updateUrl"], json={"state": state, "notes": notes}))
     print(f"{dataset_id}: {result['state']} (submission {result['submissionId']})")

@@ -64,9 +64,9 @@ class FaultSettings:
     timeout_seconds: float = 15.0
     # Share of faults that strike after the request was applied (the answer is lost).
     after_ratio: float = 0.25
-    methods: list[str] | None = None        # only these HTTP methods (None = all)
+    methods: list[str] | None = None  # only these HTTP methods (None = all)
     path_prefixes: list[str] | None = None  # only paths starting with one of these (None = all API paths)
-    count: int | None = None                # fault exactly the next N matching requests, ignoring rate
+    count: int | None = None  # fault exactly the next N matching requests, ignoring rate
     seed: int | None = None
 
 

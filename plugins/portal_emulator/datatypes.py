@@ -22,17 +22,42 @@ class BadValue(ValueError):
 
 # View-JSON dataTypeName -> SODA2 type name used in X-SODA2-Types (docs/datatypes, reference §2.5).
 SODA2_TYPE = {
-    "text": "text", "number": "number", "checkbox": "checkbox", "calendar_date": "floating_timestamp",
-    "date": "fixed_timestamp", "url": "url", "point": "point", "multipoint": "multipoint",
-    "line": "line", "multiline": "multiline", "polygon": "polygon", "multipolygon": "multipolygon",
-    "location": "location", "money": "money", "percent": "number", "double": "double",
-    "email": "text", "phone": "text", "html": "text",
+    "text": "text",
+    "number": "number",
+    "checkbox": "checkbox",
+    "calendar_date": "floating_timestamp",
+    "date": "fixed_timestamp",
+    "url": "url",
+    "point": "point",
+    "multipoint": "multipoint",
+    "line": "line",
+    "multiline": "multiline",
+    "polygon": "polygon",
+    "multipolygon": "multipolygon",
+    "location": "location",
+    "money": "money",
+    "percent": "number",
+    "double": "double",
+    "email": "text",
+    "phone": "text",
+    "html": "text",
 }
 # Names accepted at create time that mean one of the canonical view types above.
-ALIASES = {"floating_timestamp": "calendar_date", "fixed_timestamp": "date", "string": "text",
-           "bool": "checkbox", "boolean": "checkbox"}
-GEO_TYPES = {"point": "Point", "multipoint": "MultiPoint", "line": "LineString",
-             "multiline": "MultiLineString", "polygon": "Polygon", "multipolygon": "MultiPolygon"}
+ALIASES = {
+    "floating_timestamp": "calendar_date",
+    "fixed_timestamp": "date",
+    "string": "text",
+    "bool": "checkbox",
+    "boolean": "checkbox",
+}
+GEO_TYPES = {
+    "point": "Point",
+    "multipoint": "MultiPoint",
+    "line": "LineString",
+    "multiline": "MultiLineString",
+    "polygon": "Polygon",
+    "multipolygon": "MultiPolygon",
+}
 
 
 def canonical_type(name: str) -> str:
@@ -43,6 +68,7 @@ def canonical_type(name: str) -> str:
 
 
 # ---- normalizers: input value (JSON or CSV string) -> stored SODA2 form; None means null ----
+
 
 def _text(v: Any) -> Any:
     if isinstance(v, str):
@@ -182,10 +208,20 @@ def _location(v: Any) -> dict:
 
 
 NORMALIZERS: dict[str, Callable[[Any], Any]] = {
-    "text": _text, "email": _text, "phone": _text, "html": _text,
-    "number": _number, "money": _number, "percent": _number, "double": _number,
-    "checkbox": _checkbox, "calendar_date": _floating, "date": _fixed, "url": _url,
-    "location": _location, **{k: _geo(k) for k in GEO_TYPES},
+    "text": _text,
+    "email": _text,
+    "phone": _text,
+    "html": _text,
+    "number": _number,
+    "money": _number,
+    "percent": _number,
+    "double": _number,
+    "checkbox": _checkbox,
+    "calendar_date": _floating,
+    "date": _fixed,
+    "url": _url,
+    "location": _location,
+    **{k: _geo(k) for k in GEO_TYPES},
 }
 
 
@@ -194,6 +230,7 @@ def normalizer(data_type: str) -> Callable[[Any], Any]:
 
 
 # ---- rendering stored values for CSV output ----
+
 
 def to_csv_cell(v: Any) -> str:
     if v is None:

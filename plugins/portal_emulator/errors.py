@@ -14,8 +14,14 @@ from starlette.responses import Response
 
 
 class SocrataError(Exception):
-    def __init__(self, status: int, code: str, message: str, data: dict[str, Any] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -24,13 +30,19 @@ class SocrataError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, data: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    data: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = {"code": code, "error": True, "message": message, "data": data or {}}
     h = {"X-Error-Code": code, "X-Error-Message": message.encode("ascii", "replace").decode()[:200]}
     h.update(headers or {})
-    return Response(json.dumps(body), status_code=status, headers=h,
-                    media_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(body), status_code=status, headers=h, media_type="application/json; charset=utf-8"
+    )
 
 
 class DiscoveryError(SocrataError):
@@ -42,8 +54,11 @@ class DiscoveryError(SocrataError):
 
 def from_exception(exc: SocrataError) -> Response:
     if isinstance(exc, DiscoveryError):
-        return Response(json.dumps({"error": exc.message}), status_code=exc.status,
-                        media_type="application/json; charset=utf-8")
+        return Response(
+            json.dumps({"error": exc.message}),
+            status_code=exc.status,
+            media_type="application/json; charset=utf-8",
+        )
     return error_response(exc.status, exc.code, exc.message, exc.data, exc.headers)
 
 
@@ -64,7 +79,9 @@ def permission_denied(message: str = "You do not have permission to perform this
     return SocrataError(403, "permission_denied", message)
 
 
-def bad_request(message: str, code: str = "invalid_request", data: dict[str, Any] | None = None) -> SocrataError:
+def bad_request(
+    message: str, code: str = "invalid_request", data: dict[str, Any] | None = None
+) -> SocrataError:
     return SocrataError(400, code, message, data)
 
 

@@ -8,6 +8,7 @@ That is the case that makes blind retries of non-idempotent writes dangerous, so
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import secrets
@@ -74,26 +75,32 @@ class FaultInjector:
             return kind, phase
 
 
+_JSON_FAULTS = {
+    "429": ("too_many_requests", "Too many requests, you have been throttled"),
+    "500": ("internal_error", "Internal error"),
+    "503": ("service_unavailable", "Service temporarily unavailable"),
+}
+_HTML_TITLES = {"502": "502 Bad Gateway", "504": "504 Gateway Time-out", "timeout": "504 Gateway Time-out"}
+
+
 def fault_response(kind: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, headers and body of an injected failure, shaped like what the portal's edge sends."""
+    """Status, headers and body of an injected failure, shaped like what the portal's edge sends:
+    Socrata JSON errors from the application, HTML pages from the load balancer (502/504)."""
     json_ct = (b"content-type", b"application/json; charset=utf-8")
-    html_ct = (b"content-type", b"text/html")
-    if kind == "429":
-        body = b'{"code":"too_many_requests","error":true,"message":"Too many requests, you have been throttled"}'
-        return 429, [json_ct, (b"x-error-code", b"too_many_requests")], body
-    if kind == "500":
-        return 500, [json_ct, (b"x-error-code", b"internal_error")], \
-            b'{"code":"internal_error","error":true,"message":"Internal error","data":{}}'
-    if kind == "503":
-        return 503, [json_ct, (b"x-error-code", b"service_unavailable")], \
-            b'{"code":"service_unavailable","error":true,"message":"Service temporarily unavailable","data":{}}'
+    if kind in _JSON_FAULTS:
+        code, message = _JSON_FAULTS[kind]
+        body = json.dumps({"code": code, "error": True, "message": message, "data": {}}).encode()
+        return int(kind), [json_ct, (b"x-error-code", code.encode())], body
     if kind == "202":
-        return 202, [json_ct], (b'{"code":"request_processing","error":false,"message":"Request Processing:'
-                                b' retry your request, and when it is complete you will get a 200"}')
-    title = {"502": b"502 Bad Gateway", "504": b"504 Gateway Time-out", "timeout": b"504 Gateway Time-out"}[kind]
-    status = 502 if kind == "502" else 504
-    return status, [html_ct], b"<html><head><title>" + title + b"</title></head><body><center><h1>" + \
-        title + b"</h1></center></body></html>"
+        message = "Request Processing: retry your request, and when it is complete you will get a 200"
+        return (
+            202,
+            [json_ct],
+            json.dumps({"code": "request_processing", "error": False, "message": message}).encode(),
+        )
+    title = _HTML_TITLES[kind]
+    body = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>"
+    return int(title[:3]), [(b"content-type", b"text/html")], body.encode()
 
 
 class EmulatorMiddleware:
@@ -146,11 +153,21 @@ class EmulatorMiddleware:
             account = scope.get("emulator.account")
             query = scope.get("query_string", b"").decode("latin-1")
             if "app_token" in query:
-                query = "&".join(p if "app_token" not in p.split("=")[0] else p.split("=")[0] + "=***"
-                                 for p in query.split("&"))
-            log.info("%s %s%s %s %.0fms user=%s fault=%s rid=%s", scope["method"], scope["path"],
-                     f"?{query}" if query else "", status_seen, (time.monotonic() - started) * 1000,
-                     account.name if account else "-", "/".join(decision) if decision else "-", request_id)
+                query = "&".join(
+                    p if "app_token" not in p.split("=")[0] else p.split("=")[0] + "=***"
+                    for p in query.split("&")
+                )
+            log.info(
+                "%s %s%s %s %.0fms user=%s fault=%s rid=%s",
+                scope["method"],
+                scope["path"],
+                f"?{query}" if query else "",
+                status_seen,
+                (time.monotonic() - started) * 1000,
+                account.name if account else "-",
+                "/".join(decision) if decision else "-",
+                request_id,
+            )
 
     async def _with_fault(self, decision, scope, receive, send):
         kind, phase = decision
@@ -180,6 +197,11 @@ class EmulatorMiddleware:
             if kind == "timeout":
                 await asyncio.sleep(s.timeout_seconds)
         status, headers, body = fault_response(kind)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

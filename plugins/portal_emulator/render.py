@@ -17,8 +17,18 @@ from .store import Approval, Dataset
 
 PUBLIC_WORKFLOW_ID = 2285
 INTERNAL_WORKFLOW_ID = 2286
-OWNER_RIGHTS = ["read", "write", "add", "delete", "grant", "add_column", "remove_column", "update_column",
-                "update_view", "delete_view"]
+OWNER_RIGHTS = [
+    "read",
+    "write",
+    "add",
+    "delete",
+    "grant",
+    "add_column",
+    "remove_column",
+    "update_column",
+    "update_view",
+    "delete_view",
+]
 
 
 def epoch(t: float | None) -> int | None:
@@ -55,12 +65,18 @@ def approval_status(ds: Dataset, approvals: list[Approval]) -> str:
 
 # ---- view JSON (/api/views/{id}.json) ----
 
+
 def column_json(col: dict[str, Any]) -> dict[str, Any]:
     out = {
-        "id": col["id"], "name": col["name"], "dataTypeName": col["dataTypeName"],
-        "description": col.get("description", ""), "fieldName": col["fieldName"],
-        "position": col["position"], "renderTypeName": col.get("renderTypeName", col["dataTypeName"]),
-        "tableColumnId": col.get("tableColumnId", col["id"]), "format": col.get("format", {}),
+        "id": col["id"],
+        "name": col["name"],
+        "dataTypeName": col["dataTypeName"],
+        "description": col.get("description", ""),
+        "fieldName": col["fieldName"],
+        "position": col["position"],
+        "renderTypeName": col.get("renderTypeName", col["dataTypeName"]),
+        "tableColumnId": col.get("tableColumnId", col["id"]),
+        "format": col.get("format", {}),
     }
     out["cachedContents"] = col.get("cachedContents", {})
     return out
@@ -68,9 +84,14 @@ def column_json(col: dict[str, Any]) -> dict[str, Any]:
 
 def approval_json(a: Approval) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "reviewedAutomatically": a.reviewed_automatically, "state": a.state, "submissionId": a.submission_id,
-        "submissionObject": a.object, "submissionOutcome": a.outcome, "submittedAt": epoch(a.submitted_at),
-        "targetAudience": a.target_audience, "workflowId": a.workflow_id,
+        "reviewedAutomatically": a.reviewed_automatically,
+        "state": a.state,
+        "submissionId": a.submission_id,
+        "submissionObject": a.object,
+        "submissionOutcome": a.outcome,
+        "submittedAt": epoch(a.submitted_at),
+        "targetAudience": a.target_audience,
+        "workflowId": a.workflow_id,
         "submissionDetails": {"permissionType": "READ"},
         "submitter": {"id": a.submitter_id, "displayName": a.submitter_name},
     }
@@ -79,8 +100,12 @@ def approval_json(a: Approval) -> dict[str, Any]:
         out["reviewer"] = {"id": a.reviewer_id, "displayName": a.reviewer_name}
         out["notes"] = a.notes or ""
     if a.applied_at is not None:
-        out["submissionOutcomeApplication"] = {"endedAt": epoch(a.applied_at), "failureCount": 0,
-                                               "startedAt": epoch(a.applied_at), "status": "success"}
+        out["submissionOutcomeApplication"] = {
+            "endedAt": epoch(a.applied_at),
+            "failureCount": 0,
+            "startedAt": epoch(a.applied_at),
+            "status": "success",
+        }
     return out
 
 
@@ -100,22 +125,48 @@ def view_json(ds: Dataset, approvals: list[Approval], account: Account | None) -
     if doc.get("rowIdentifierColumnId") is not None:
         metadata["rowIdentifier"] = doc["rowIdentifierColumnId"]
     out: dict[str, Any] = {
-        "id": ds.id, "name": doc["name"], "assetType": "dataset", "attribution": doc.get("attribution"),
-        "attributionLink": doc.get("attributionLink"), "averageRating": 0, "category": doc.get("category"),
-        "clientContext": {}, "createdAt": epoch(ds.created_at), "description": doc.get("description", ""),
-        "diciBackend": False, "displayType": "table", "downloadCount": 0,
-        "flags": ["default", "restorable", "restorePossibleForType"], "grants": grants(ds),
+        "id": ds.id,
+        "name": doc["name"],
+        "assetType": "dataset",
+        "attribution": doc.get("attribution"),
+        "attributionLink": doc.get("attributionLink"),
+        "averageRating": 0,
+        "category": doc.get("category"),
+        "clientContext": {},
+        "createdAt": epoch(ds.created_at),
+        "description": doc.get("description", ""),
+        "diciBackend": False,
+        "displayType": "table",
+        "downloadCount": 0,
+        "flags": ["default", "restorable", "restorePossibleForType"],
+        "grants": grants(ds),
         "hideFromCatalog": bool(doc.get("hideFromCatalog", False)),
         "hideFromDataJson": bool(doc.get("hideFromDataJson", False)),
-        "indexUpdatedAt": epoch(ds.data_updated_at), "locale": "", "locked": False, "metadata": metadata,
-        "newBackend": True, "numberOfComments": ds.number_of_comments, "oid": ds.pk, "owner": owner,
-        "provenance": "official", "publicationAppendEnabled": False,
-        "publicationDate": epoch(ds.publication_date), "publicationGroup": ds.pk,
-        "publicationStage": ds.publication_stage, "query": {},
-        "rights": OWNER_RIGHTS if account else ["read"], "rowClass": "",
-        "rowsUpdatedAt": epoch(ds.data_updated_at), "rowsUpdatedBy": ds.rows_updated_by or owner["id"],
-        "tableAuthor": owner, "tableId": ds.pk, "tags": list(doc.get("tags") or []), "totalTimesRated": 0,
-        "viewCount": 0, "viewLastModified": epoch(ds.metadata_updated_at), "viewType": "tabular",
+        "indexUpdatedAt": epoch(ds.data_updated_at),
+        "locale": "",
+        "locked": False,
+        "metadata": metadata,
+        "newBackend": True,
+        "numberOfComments": ds.number_of_comments,
+        "oid": ds.pk,
+        "owner": owner,
+        "provenance": "official",
+        "publicationAppendEnabled": False,
+        "publicationDate": epoch(ds.publication_date),
+        "publicationGroup": ds.pk,
+        "publicationStage": ds.publication_stage,
+        "query": {},
+        "rights": OWNER_RIGHTS if account else ["read"],
+        "rowClass": "",
+        "rowsUpdatedAt": epoch(ds.data_updated_at),
+        "rowsUpdatedBy": ds.rows_updated_by or owner["id"],
+        "tableAuthor": owner,
+        "tableId": ds.pk,
+        "tags": list(doc.get("tags") or []),
+        "totalTimesRated": 0,
+        "viewCount": 0,
+        "viewLastModified": epoch(ds.metadata_updated_at),
+        "viewType": "tabular",
         "columns": [column_json(c) for c in sorted(ds.columns, key=lambda c: c["position"])],
         "approvals": [approval_json(a) for a in approvals],
     }
@@ -131,20 +182,31 @@ def view_json(ds: Dataset, approvals: list[Approval], account: Account | None) -
 
 # ---- Metadata API v1 (/api/views/metadata/v1/{id}) ----
 
+
 def metadata_json(ds: Dataset, domain: str, base_url: str) -> dict[str, Any]:
     doc = ds.doc
     lic = licenses.find(doc.get("licenseId"))
     return {
-        "id": ds.id, "name": doc["name"], "attribution": doc.get("attribution"),
-        "attributionLink": doc.get("attributionLink"), "category": doc.get("category"),
-        "createdAt": iso_offset(ds.created_at), "customFields": custom_fields(ds),
-        "dataUpdatedAt": iso_offset(ds.data_updated_at), "dataUri": f"{base_url}/resource/{ds.id}",
-        "description": doc.get("description", ""), "domain": domain, "externalId": doc.get("externalId"),
+        "id": ds.id,
+        "name": doc["name"],
+        "attribution": doc.get("attribution"),
+        "attributionLink": doc.get("attributionLink"),
+        "category": doc.get("category"),
+        "createdAt": iso_offset(ds.created_at),
+        "customFields": custom_fields(ds),
+        "dataUpdatedAt": iso_offset(ds.data_updated_at),
+        "dataUri": f"{base_url}/resource/{ds.id}",
+        "description": doc.get("description", ""),
+        "domain": domain,
+        "externalId": doc.get("externalId"),
         "hideFromCatalog": bool(doc.get("hideFromCatalog", False)),
         "hideFromDataJson": bool(doc.get("hideFromDataJson", False)),
-        "license": lic["name"] if lic else None, "metadataUpdatedAt": iso_offset(ds.metadata_updated_at),
-        "provenance": "OFFICIAL", "tags": list(doc.get("tags") or []),
-        "updatedAt": iso_offset(ds.updated_at), "webUri": f"{base_url}/d/{ds.id}",
+        "license": lic["name"] if lic else None,
+        "metadataUpdatedAt": iso_offset(ds.metadata_updated_at),
+        "provenance": "OFFICIAL",
+        "tags": list(doc.get("tags") or []),
+        "updatedAt": iso_offset(ds.updated_at),
+        "webUri": f"{base_url}/d/{ds.id}",
         "contactPoint": doc.get("contactPoint"),
     }
 
@@ -155,59 +217,104 @@ def custom_fields(ds: Dataset) -> dict[str, dict[str, str]]:
 
 # ---- Permissions API (/api/views/{id}/permissions) ----
 
+
 def permissions_json(ds: Dataset) -> dict[str, Any]:
     owner = ds.doc["owner"]
     levels = [{"name": "viewer", "version": "published"}] if ds.audience != "private" else []
-    return {"scope": ds.audience, "accessLevels": levels,
-            "users": [{"id": owner["id"], "type": "interactive", "displayName": owner["displayName"],
-                       "accessLevels": [{"name": "current_owner", "version": "all"}]}]}
+    return {
+        "scope": ds.audience,
+        "accessLevels": levels,
+        "users": [
+            {
+                "id": owner["id"],
+                "type": "interactive",
+                "displayName": owner["displayName"],
+                "accessLevels": [{"name": "current_owner", "version": "all"}],
+            }
+        ],
+    }
 
 
 # ---- Discovery (/api/catalog/v1) ----
 
-def catalog_entry(ds: Dataset, approvals: list[Approval], domain: str, base_url: str,
-                  show_visibility: bool) -> dict[str, Any]:
+
+def catalog_entry(
+    ds: Dataset, approvals: list[Approval], domain: str, base_url: str, show_visibility: bool
+) -> dict[str, Any]:
     doc = ds.doc
     cols = sorted(ds.columns, key=lambda c: c["position"])
     lic = licenses.find(doc.get("licenseId"))
-    owner = {"id": doc["owner"]["id"], "user_type": "interactive", "display_name": doc["owner"]["displayName"]}
-    domain_metadata = [{"key": f"{slug(fs)}_{slug(f)}", "value": v}
-                       for fs, fields in custom_fields(ds).items() for f, v in (fields or {}).items()]
+    owner = {
+        "id": doc["owner"]["id"],
+        "user_type": "interactive",
+        "display_name": doc["owner"]["displayName"],
+    }
+    domain_metadata = [
+        {"key": f"{slug(fs)}_{slug(f)}", "value": v}
+        for fs, fields in custom_fields(ds).items()
+        for f, v in (fields or {}).items()
+    ]
     entry: dict[str, Any] = {
         "resource": {
-            "name": doc["name"], "id": ds.id, "parent_fxf": [], "description": doc.get("description", ""),
-            "attribution": doc.get("attribution"), "attribution_link": doc.get("attributionLink"),
-            "contact_email": (doc.get("contactPoint") or {}).get("hasEmail"), "type": "dataset",
-            "updatedAt": iso_z(ds.updated_at), "createdAt": iso_z(ds.created_at),
-            "metadata_updated_at": iso_z(ds.metadata_updated_at), "data_updated_at": iso_z(ds.data_updated_at),
+            "name": doc["name"],
+            "id": ds.id,
+            "parent_fxf": [],
+            "description": doc.get("description", ""),
+            "attribution": doc.get("attribution"),
+            "attribution_link": doc.get("attributionLink"),
+            "contact_email": (doc.get("contactPoint") or {}).get("hasEmail"),
+            "type": "dataset",
+            "updatedAt": iso_z(ds.updated_at),
+            "createdAt": iso_z(ds.created_at),
+            "metadata_updated_at": iso_z(ds.metadata_updated_at),
+            "data_updated_at": iso_z(ds.data_updated_at),
             "publication_date": iso_z(ds.publication_date),
             "page_views": {"page_views_last_week": 0, "page_views_last_month": 0, "page_views_total": 0},
-            "columns_name": [c["name"] for c in cols], "columns_field_name": [c["fieldName"] for c in cols],
-            "columns_datatype": [_DISCOVERY_TYPE.get(c["dataTypeName"], c["dataTypeName"].replace("_", " ").capitalize()) for c in cols],
+            "columns_name": [c["name"] for c in cols],
+            "columns_field_name": [c["fieldName"] for c in cols],
+            "columns_datatype": [
+                _DISCOVERY_TYPE.get(c["dataTypeName"], c["dataTypeName"].replace("_", " ").capitalize())
+                for c in cols
+            ],
             "columns_description": [c.get("description", "") for c in cols],
-            "columns_format": [c.get("format", {}) for c in cols], "download_count": 0,
-            "provenance": "official", "lens_view_type": "tabular", "blob_mime_type": None,
+            "columns_format": [c.get("format", {}) for c in cols],
+            "download_count": 0,
+            "provenance": "official",
+            "lens_view_type": "tabular",
+            "blob_mime_type": None,
             "hide_from_data_json": bool(doc.get("hideFromDataJson", False)),
         },
         "classification": {
-            "categories": [], "tags": [], "domain_category": doc.get("category"),
-            "domain_tags": list(doc.get("tags") or []), "domain_metadata": domain_metadata,
+            "categories": [],
+            "tags": [],
+            "domain_category": doc.get("category"),
+            "domain_tags": list(doc.get("tags") or []),
+            "domain_metadata": domain_metadata,
             "domain_private_metadata": [],
         },
         "metadata": {"domain": domain, "license": lic["name"] if lic else None},
         "permalink": f"{base_url}/d/{ds.id}",
         "link": f"{base_url}/{slug(doc.get('category') or 'dataset')}/{slug(doc['name'])}/{ds.id}",
-        "owner": owner, "creator": owner, "published_copy": None,
+        "owner": owner,
+        "creator": owner,
+        "published_copy": None,
     }
     if show_visibility:
         hidden = bool(doc.get("hideFromCatalog", False))
         status = approval_status(ds, approvals)
-        entry["metadata"].update({
-            "is_public": ds.is_public, "is_published": ds.is_published, "is_hidden": hidden,
-            "visible_to_anonymous": ds.is_public and ds.is_published and not hidden and status == "approved",
-            "visible_to_site": ds.audience in ("site", "public") and ds.is_published and not hidden,
-            "approval_status": status,
-        })
+        entry["metadata"].update(
+            {
+                "is_public": ds.is_public,
+                "is_published": ds.is_published,
+                "is_hidden": hidden,
+                "visible_to_anonymous": ds.is_public
+                and ds.is_published
+                and not hidden
+                and status == "approved",
+                "visible_to_site": ds.audience in ("site", "public") and ds.is_published and not hidden,
+                "approval_status": status,
+            }
+        )
     return entry
 
 

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ids
-from .datatypes import BadValue, normalizer
-from .datatypes import _text  # identity for str values: skipped in the hot loop
+from .datatypes import (
+    BadValue,
+    _text,  # identity for str values: skipped in the hot loop
+    normalizer,
+)
 from .errors import SocrataError, bad_request
 from .store import Dataset, Store
 
@@ -35,9 +38,14 @@ class Report:
     by_sid: int = 0
 
     def as_json(self) -> dict[str, int]:
-        return {"By RowIdentifier": self.by_row_identifier, "Rows Updated": self.updated,
-                "Rows Deleted": self.deleted, "Rows Created": self.created, "Errors": self.errors,
-                "By SID": self.by_sid}
+        return {
+            "By RowIdentifier": self.by_row_identifier,
+            "Rows Updated": self.updated,
+            "Rows Deleted": self.deleted,
+            "Rows Created": self.created,
+            "Errors": self.errors,
+            "By SID": self.by_sid,
+        }
 
 
 class _Entry:
@@ -88,15 +96,17 @@ def _truthy(v: Any) -> bool:
     return bool(v)
 
 
-def write_rows(store: Store, dataset_id: str, rows: list[Any], *, replace: bool, is_csv: bool,
-               user_id: str | None) -> tuple[Report, Dataset]:
+def write_rows(
+    store: Store, dataset_id: str, rows: list[Any], *, replace: bool, is_csv: bool, user_id: str | None
+) -> tuple[Report, Dataset]:
     """Apply an upsert (or a replace) inside one transaction and return the upsert report."""
     rep = Report()
     with store.writing() as c:
         ds = store.get_dataset(dataset_id, c)
         if ds is None:
-            raise SocrataError(404, "dataset.missing", f"Cannot find view with id {dataset_id}",
-                               {"dataset": dataset_id})
+            raise SocrataError(
+                404, "dataset.missing", f"Cannot find view with id {dataset_id}", {"dataset": dataset_id}
+            )
         columns = ds.column_by_field()
         norms = {f: normalizer(col["dataTypeName"]) for f, col in columns.items()}
         order = [col["fieldName"] for col in sorted(ds.columns, key=lambda x: x["position"])]
@@ -149,8 +159,11 @@ def write_rows(store: Store, dataset_id: str, rows: list[Any], *, replace: bool,
             else:  # a row identifier dataset needs the identifier; a delete needs something to match
                 rep.errors += 1
         if unknown:
-            raise bad_request(f"No such column: {sorted(unknown)[0]}", code="column.missing",
-                              data={"columns": sorted(unknown)})
+            raise bad_request(
+                f"No such column: {sorted(unknown)[0]}",
+                code="column.missing",
+                data={"columns": sorted(unknown)},
+            )
 
         # Pass 2: fetch the existing rows this request touches, in batches.
         entries: dict[Any, _Entry] = {}
@@ -215,24 +228,30 @@ def write_rows(store: Store, dataset_id: str, rows: list[Any], *, replace: bool,
         if dels:
             c.executemany("DELETE FROM rows WHERE sid=?", dels)
         if upds:
-            c.executemany("UPDATE rows SET data=?, updated_at=?, created_at=COALESCE(?, created_at)"
-                          " WHERE sid=?", upds)
+            c.executemany(
+                "UPDATE rows SET data=?, updated_at=?, created_at=COALESCE(?, created_at) WHERE sid=?", upds
+            )
         if ins:
-            c.executemany("INSERT INTO rows (ds, row_key, created_at, updated_at, data) VALUES (?,?,?,?,?)", ins)
+            c.executemany(
+                "INSERT INTO rows (ds, row_key, created_at, updated_at, data) VALUES (?,?,?,?,?)", ins
+            )
         if dels or upds or ins or removed:
             row_count = ds.row_count - removed - len(dels) + len(ins) if not replace else len(ins)
-            c.execute("UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
-                      (row_count, now, user_id, ds.pk))
+            c.execute(
+                "UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
+                (row_count, now, user_id, ds.pk),
+            )
     return rep, ds
 
 
 def _lookup(c, ds_pk: int, column: str, wanted: set, entries: dict, *, by_key: bool) -> None:
     wanted = list(wanted)
     for i in range(0, len(wanted), _LOOKUP_BATCH):
-        batch = wanted[i:i + _LOOKUP_BATCH]
+        batch = wanted[i : i + _LOOKUP_BATCH]
         marks = ",".join("?" * len(batch))
         for sid, key, data in c.execute(
-                f"SELECT sid, row_key, data FROM rows WHERE ds=? AND {column} IN ({marks})", (ds_pk, *batch)):
+            f"SELECT sid, row_key, data FROM rows WHERE ds=? AND {column} IN ({marks})", (ds_pk, *batch)
+        ):
             if by_key:
                 e = entries.get(key) or _Entry(sid, json.loads(data), key)
                 entries[key] = e
@@ -256,13 +275,15 @@ def _clean(values: dict, order: list[str]) -> dict:
 
 # ---- single rows ----
 
+
 def find_row(store: Store, ds: Dataset, row_ref: str) -> tuple[int, float, float, str] | None:
     """A row by ``:id`` or by row identifier value."""
     c = store.conn()
     sid = ids.sid_of(row_ref)
     if sid is not None:
-        row = c.execute("SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid=?",
-                        (ds.pk, sid)).fetchone()
+        row = c.execute(
+            "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid=?", (ds.pk, sid)
+        ).fetchone()
         if row:
             return row
     if ds.row_identifier_field:
@@ -271,8 +292,9 @@ def find_row(store: Store, ds: Dataset, row_ref: str) -> tuple[int, float, float
             key = key_of(normalizer(col["dataTypeName"])(row_ref))
         except BadValue:
             return None
-        return c.execute("SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND row_key=?",
-                         (ds.pk, key)).fetchone()
+        return c.execute(
+            "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND row_key=?", (ds.pk, key)
+        ).fetchone()
     return None
 
 
@@ -284,8 +306,10 @@ def delete_row(store: Store, dataset_id: str, row_ref: str, user_id: str | None)
             return None
         now = time.time()
         c.execute("DELETE FROM rows WHERE sid=?", (row[0],))
-        c.execute("UPDATE datasets SET row_count=row_count-1, data_updated_at=?, rows_updated_by=? WHERE pk=?",
-                  (now, user_id, ds.pk))
+        c.execute(
+            "UPDATE datasets SET row_count=row_count-1, data_updated_at=?, rows_updated_by=? WHERE pk=?",
+            (now, user_id, ds.pk),
+        )
         return ids.row_id(row[0])
 
 
@@ -299,13 +323,16 @@ def rekey(c, ds: Dataset, field_name: str | None) -> None:
     for sid, data in c.execute("SELECT sid, data FROM rows WHERE ds=?", (ds.pk,)).fetchall():
         value = json.loads(data).get(field_name)
         if value is None:
-            raise bad_request(f"Row identifier column {field_name} has null values", code="row_identifier.invalid")
+            raise bad_request(
+                f"Row identifier column {field_name} has null values", code="row_identifier.invalid"
+            )
         batch.append((key_of(value), sid))
     try:
         c.executemany("UPDATE rows SET row_key=? WHERE sid=?", batch)
     except Exception:
-        raise bad_request(f"Row identifier column {field_name} has duplicate values",
-                          code="row_identifier.invalid") from None
+        raise bad_request(
+            f"Row identifier column {field_name} has duplicate values", code="row_identifier.invalid"
+        ) from None
 
 
 def iter_all(store: Store, ds: Dataset, batch: int = 5000) -> Iterator[tuple[int, float, float, str]]:
@@ -313,8 +340,10 @@ def iter_all(store: Store, ds: Dataset, batch: int = 5000) -> Iterator[tuple[int
     last = 0
     c = store.conn()
     while True:
-        page = c.execute("SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>?"
-                         " ORDER BY sid LIMIT ?", (ds.pk, last, batch)).fetchall()
+        page = c.execute(
+            "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?",
+            (ds.pk, last, batch),
+        ).fetchall()
         if not page:
             return
         yield from page

@@ -23,13 +23,16 @@ MAX_LIMIT = 50000
 SYSTEM_FIELDS = (":id", ":created_at", ":updated_at")
 NUMERIC = {"number", "money", "percent", "double"}
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<str>'(?:[^']|'')*')
     | (?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<op><=|>=|!=|<>|=|<|>|\(|\)|,|\*)
     | (?P<ident>:?[A-Za-z_@][A-Za-z0-9_@]*|`[^`]+`|:\*)
-    )""", re.X)
+    )""",
+    re.X,
+)
 
 
 def no_such_column(name: str) -> SocrataError:
@@ -48,7 +51,7 @@ def tokenize(text: str) -> list[Tok]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise malformed_query(f"Could not parse SoQL near: {text[pos:pos + 20]!r}", {"position": pos})
+            raise malformed_query(f"Could not parse SoQL near: {text[pos : pos + 20]!r}", {"position": pos})
         kind = m.lastgroup
         out.append(Tok(kind, m.group(kind)))
         pos = m.end()
@@ -153,8 +156,9 @@ class Compiler:
             try:
                 return float(value)
             except (TypeError, ValueError):
-                raise SocrataError(400, "query.soql.type-mismatch",
-                                   f"Type mismatch: {name} is a number, {value!r} is not") from None
+                raise SocrataError(
+                    400, "query.soql.type-mismatch", f"Type mismatch: {name} is a number, {value!r} is not"
+                ) from None
         if t == "checkbox":
             v = str(value).lower()
             if v not in ("true", "false"):
@@ -290,8 +294,9 @@ class Compiler:
             self._take()
             negate = self._peek("NOT") and bool(self._take())
             self._expect("NULL")
-            return f"{self._operand_sql(left, left)[0]} IS {'NOT ' if negate else ''}NULL", \
-                self._operand_sql(left, left)[1]
+            return f"{self._operand_sql(left, left)[0]} IS {'NOT ' if negate else ''}NULL", self._operand_sql(
+                left, left
+            )[1]
         negate = self._peek("NOT") and bool(self._take())
         if self._peek("IN"):
             self._take()
@@ -385,7 +390,10 @@ def run_query(conn, ds_pk: int, q: Query) -> list[tuple]:
         return conn.execute(
             "SELECT sid, created_at, updated_at, data FROM rows WHERE sid IN ("
             " SELECT sid FROM rows WHERE ds=? ORDER BY sid LIMIT ? OFFSET ?) ORDER BY sid",
-            (ds_pk, q.limit, q.offset)).fetchall()
+            (ds_pk, q.limit, q.offset),
+        ).fetchall()
     return conn.execute(
         f"SELECT sid, created_at, updated_at, data FROM rows WHERE {where} ORDER BY {q.order}"
-        " LIMIT ? OFFSET ?", (*args, q.limit, q.offset)).fetchall()
+        " LIMIT ? OFFSET ?",
+        (*args, q.limit, q.offset),
+    ).fetchall()

@@ -65,7 +65,10 @@ class Stats:
                 "request_body_bytes": dict(self.body_bytes),
                 "request_body_bytes_total": sum(self.body_bytes.values()),
                 "rows": {ds: {k: c.get(k, 0) for k in ROW_KEYS} for ds, c in self.rows.items()},
-                "faults": {"total": sum(self.faults.values()), "by_kind": dict(self.faults),
-                           "after_apply": self.faults_after},
+                "faults": {
+                    "total": sum(self.faults.values()),
+                    "by_kind": dict(self.faults),
+                    "after_apply": self.faults_after,
+                },
                 "app_tokens": dict(self.app_tokens),
             }

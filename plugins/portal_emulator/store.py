@@ -177,24 +177,30 @@ class Store:
 
     # ---- datasets ----
 
-    _DS_COLS = ("pk, id, doc, audience, publication_stage, approved_for_public, created_at, data_updated_at,"
-                " metadata_updated_at, publication_date, row_count, number_of_comments, rows_updated_by")
+    _DS_COLS = (
+        "pk, id, doc, audience, publication_stage, approved_for_public, created_at, data_updated_at,"
+        " metadata_updated_at, publication_date, row_count, number_of_comments, rows_updated_by"
+    )
 
     @staticmethod
     def _ds(row: tuple) -> Dataset:
         return Dataset(row[0], row[1], json.loads(row[2]), row[3], row[4], bool(row[5]), *row[6:])
 
     def get_dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset | None:
-        row = (c or self.conn()).execute(
-            f"SELECT {self._DS_COLS} FROM datasets WHERE id=?", (dataset_id,)).fetchone()
+        row = (
+            (c or self.conn())
+            .execute(f"SELECT {self._DS_COLS} FROM datasets WHERE id=?", (dataset_id,))
+            .fetchone()
+        )
         return self._ds(row) if row else None
 
     def list_datasets(self) -> list[Dataset]:
         rows = self.conn().execute(f"SELECT {self._DS_COLS} FROM datasets ORDER BY pk").fetchall()
         return [self._ds(r) for r in rows]
 
-    def create_dataset(self, doc: dict[str, Any], columns: list[dict[str, Any]],
-                       row_identifier: str | int | None) -> Dataset:
+    def create_dataset(
+        self, doc: dict[str, Any], columns: list[dict[str, Any]], row_identifier: str | int | None
+    ) -> Dataset:
         """Insert a dataset; columns get ids/positions and the row identifier becomes a column id."""
         now = time.time()
         with self.writing() as c:
@@ -210,12 +216,15 @@ class Store:
                 if not c.execute("SELECT 1 FROM datasets WHERE id=?", (new_id,)).fetchone():
                     break
             c.execute(
-                "INSERT INTO datasets (id, doc, created_at, data_updated_at, metadata_updated_at, publication_date)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (new_id, json.dumps(doc), now, now, now, now))
+                "INSERT INTO datasets (id, doc, created_at, data_updated_at, metadata_updated_at,"
+                " publication_date) VALUES (?, ?, ?, ?, ?, ?)",
+                (new_id, json.dumps(doc), now, now, now, now),
+            )
             return self.get_dataset(new_id, c)
 
-    def update_dataset(self, c: sqlite3.Connection, ds: Dataset, *, touch_metadata: bool = True,
-                       **fields: Any) -> None:
+    def update_dataset(
+        self, c: sqlite3.Connection, ds: Dataset, *, touch_metadata: bool = True, **fields: Any
+    ) -> None:
         """Write back ``ds.doc`` and the given scalar columns inside an open transaction."""
         fields["doc"] = json.dumps(ds.doc)
         if touch_metadata:
@@ -235,9 +244,11 @@ class Store:
 
     # ---- approvals ----
 
-    _AP_COLS = ("a.submission_id, a.ds, a.object, a.outcome, a.target_audience, a.state, a.workflow_id,"
-                " a.submitted_at, a.submitter_id, a.submitter_name, a.reviewed_at, a.reviewer_id,"
-                " a.reviewer_name, a.reviewed_automatically, a.notes, a.applied_at, d.id")
+    _AP_COLS = (
+        "a.submission_id, a.ds, a.object, a.outcome, a.target_audience, a.state, a.workflow_id,"
+        " a.submitted_at, a.submitter_id, a.submitter_name, a.reviewed_at, a.reviewer_id,"
+        " a.reviewer_name, a.reviewed_automatically, a.notes, a.applied_at, d.id"
+    )
 
     @staticmethod
     def _ap(row: tuple) -> Approval:
@@ -246,30 +257,45 @@ class Store:
         return a
 
     def approvals_for(self, ds_pk: int, c: sqlite3.Connection | None = None) -> list[Approval]:
-        rows = (c or self.conn()).execute(
-            f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
-            " WHERE a.ds=? ORDER BY a.submission_id", (ds_pk,)).fetchall()
+        rows = (
+            (c or self.conn())
+            .execute(
+                f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
+                " WHERE a.ds=? ORDER BY a.submission_id",
+                (ds_pk,),
+            )
+            .fetchall()
+        )
         return [self._ap(r) for r in rows]
 
     def approvals_where(self, where: str, params: tuple = (), limit: int | None = None) -> list[Approval]:
-        sql = (f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds WHERE {where}"
-               " ORDER BY a.submission_id DESC")
+        sql = (
+            f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds WHERE {where}"
+            " ORDER BY a.submission_id DESC"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [self._ap(r) for r in self.conn().execute(sql, params).fetchall()]
 
     def get_approval(self, submission_id: int, c: sqlite3.Connection | None = None) -> Approval | None:
-        row = (c or self.conn()).execute(
-            f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
-            " WHERE a.submission_id=?", (submission_id,)).fetchone()
+        row = (
+            (c or self.conn())
+            .execute(
+                f"SELECT {self._AP_COLS} FROM approvals a JOIN datasets d ON d.pk=a.ds"
+                " WHERE a.submission_id=?",
+                (submission_id,),
+            )
+            .fetchone()
+        )
         return self._ap(row) if row else None
 
     def insert_approval(self, c: sqlite3.Connection, **values: Any) -> int:
         sid = self.next_counter(c, "submission_id", FIRST_SUBMISSION_ID)
         values["submission_id"] = sid
         cols = ", ".join(values)
-        c.execute(f"INSERT INTO approvals ({cols}) VALUES ({', '.join('?' * len(values))})",
-                  tuple(values.values()))
+        c.execute(
+            f"INSERT INTO approvals ({cols}) VALUES ({', '.join('?' * len(values))})", tuple(values.values())
+        )
         return sid
 
     def update_approval(self, c: sqlite3.Connection, submission_id: int, **values: Any) -> None:

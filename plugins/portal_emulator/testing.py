@@ -47,7 +47,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _accounts_env(accounts: Mapping[str, tuple[str, str]] | Iterable[tuple[str, str, str]]) -> tuple[str, dict]:
+def _accounts_env(
+    accounts: Mapping[str, tuple[str, str]] | Iterable[tuple[str, str, str]],
+) -> tuple[str, dict]:
     """``{role: (name, password)}`` or ``[(name, password, role), ...]`` -> env value and role map."""
     if isinstance(accounts, Mapping):
         triples = [(name, password, role) for role, (name, password) in accounts.items()]
@@ -70,8 +72,9 @@ def _epoch(value: datetime | float | int) -> float:
 class Emulator:
     """A running emulator; see :func:`run_emulator`."""
 
-    def __init__(self, state_dir: Path, accounts_env: str, accounts: dict[str, tuple[str, str]],
-                 args: list[str]):
+    def __init__(
+        self, state_dir: Path, accounts_env: str, accounts: dict[str, tuple[str, str]], args: list[str]
+    ):
         self.state_dir = state_dir
         self.state_path = state_dir / STATE_FILE
         self.log_path = state_dir / LOG_FILE
@@ -109,12 +112,24 @@ class Emulator:
     # ---- process control ----
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "portal_emulator", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-               "--state", str(self.state_path), *self._args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "portal_emulator",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--state",
+            str(self.state_path),
+            *self._args,
+        ]
         env = {**os.environ, ACCOUNTS_ENV: self._accounts_env, "PYTHONUNBUFFERED": "1"}
         self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -159,21 +174,40 @@ class Emulator:
     # ---- admin helpers (test-only endpoints, as the admin account) ----
 
     def _admin(self, method: str, path: str, **kw) -> Any:
-        r = requests.request(method, f"{self.url}/__emulator{path}", auth=self.auth("admin"), timeout=30, **kw)
+        r = requests.request(
+            method, f"{self.url}/__emulator{path}", auth=self.auth("admin"), timeout=30, **kw
+        )
         if r.status_code != 200:
             raise EmulatorError(f"{method} {path}: HTTP {r.status_code} {r.text}")
         return r.json()
 
-    def set_faults(self, rate: float = 1.0, kinds: Iterable[str] = ("500",), *, slow_seconds: float | None = None,
-                   timeout_seconds: float | None = None, after_ratio: float | None = None,
-                   methods: Iterable[str] | None = None, path_prefixes: Iterable[str] | None = None,
-                   count: int | None = None, seed: int | None = None) -> dict:
+    def set_faults(
+        self,
+        rate: float = 1.0,
+        kinds: Iterable[str] = ("500",),
+        *,
+        slow_seconds: float | None = None,
+        timeout_seconds: float | None = None,
+        after_ratio: float | None = None,
+        methods: Iterable[str] | None = None,
+        path_prefixes: Iterable[str] | None = None,
+        count: int | None = None,
+        seed: int | None = None,
+    ) -> dict:
         """Inject faults from now on. ``count`` faults exactly the next N matching requests."""
-        body: dict[str, Any] = {"rate": rate, "kinds": [str(k) for k in kinds], "count": count, "seed": seed,
-                                "methods": list(methods) if methods else None,
-                                "path_prefixes": list(path_prefixes) if path_prefixes else None}
-        for key, value in (("slow_seconds", slow_seconds), ("timeout_seconds", timeout_seconds),
-                           ("after_ratio", after_ratio)):
+        body: dict[str, Any] = {
+            "rate": rate,
+            "kinds": [str(k) for k in kinds],
+            "count": count,
+            "seed": seed,
+            "methods": list(methods) if methods else None,
+            "path_prefixes": list(path_prefixes) if path_prefixes else None,
+        }
+        for key, value in (
+            ("slow_seconds", slow_seconds),
+            ("timeout_seconds", timeout_seconds),
+            ("after_ratio", after_ratio),
+        ):
             if value is not None:
                 body[key] = value
         return self._admin("POST", "/faults", json=body)
@@ -190,13 +224,25 @@ class Emulator:
     def set_comments(self, dataset_id: str, n: int) -> dict:
         return self._admin("POST", f"/datasets/{dataset_id}/comments", json={"numberOfComments": n})
 
-    def set_timestamps(self, dataset_id: str, *, data_updated_at: datetime | float | None = None,
-                       metadata_updated_at: datetime | float | None = None,
-                       created_at: datetime | float | None = None,
-                       publication_date: datetime | float | None = None) -> dict:
-        body = {key: _epoch(value) for key, value in (
-            ("dataUpdatedAt", data_updated_at), ("metadataUpdatedAt", metadata_updated_at),
-            ("createdAt", created_at), ("publicationDate", publication_date)) if value is not None}
+    def set_timestamps(
+        self,
+        dataset_id: str,
+        *,
+        data_updated_at: datetime | float | None = None,
+        metadata_updated_at: datetime | float | None = None,
+        created_at: datetime | float | None = None,
+        publication_date: datetime | float | None = None,
+    ) -> dict:
+        body = {
+            key: _epoch(value)
+            for key, value in (
+                ("dataUpdatedAt", data_updated_at),
+                ("metadataUpdatedAt", metadata_updated_at),
+                ("createdAt", created_at),
+                ("publicationDate", publication_date),
+            )
+            if value is not None
+        }
         return self._admin("POST", f"/datasets/{dataset_id}/timestamps", json=body)
 
     # ---- the reviewer's side ----
@@ -204,8 +250,11 @@ class Emulator:
     def review(self, dataset_id: str, state: str, notes: str = "") -> dict:
         """Approve or reject the dataset's pending request through the HTTP Approvals API."""
         s = self.session("reviewer")
-        r = s.get(f"{self.url}/api/views/{dataset_id}/approvals",
-                  params={"method": "guidance_v2", "assetId": dataset_id}, timeout=30)
+        r = s.get(
+            f"{self.url}/api/views/{dataset_id}/approvals",
+            params={"method": "guidance_v2", "assetId": dataset_id},
+            timeout=30,
+        )
         if r.status_code != 200:
             raise EmulatorError(f"guidance for {dataset_id}: HTTP {r.status_code} {r.text}")
         guidance = r.json()["public"]
@@ -218,10 +267,14 @@ class Emulator:
 
 
 @contextmanager
-def run_emulator(state_dir: str | os.PathLike, *,
-                 accounts: Mapping[str, tuple[str, str]] | Iterable[tuple[str, str, str]] | None = None,
-                 fault_rate: float = 0.0, fault_kinds: Iterable[str] | None = None,
-                 extra_args: Iterable[str] = ()) -> Iterator[Emulator]:
+def run_emulator(
+    state_dir: str | os.PathLike,
+    *,
+    accounts: Mapping[str, tuple[str, str]] | Iterable[tuple[str, str, str]] | None = None,
+    fault_rate: float = 0.0,
+    fault_kinds: Iterable[str] | None = None,
+    extra_args: Iterable[str] = (),
+) -> Iterator[Emulator]:
     """Start ``python -m portal_emulator serve`` on a free port; stop it (and close its log) on exit."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)

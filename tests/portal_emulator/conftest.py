@@ -28,8 +28,14 @@ def sodapy_client(emu, role: str | None = "publisher", timeout: float = 10) -> S
     if role is None:
         return Socrata(emu.host, "anon-token", session_adapter=emu.session_adapter(), timeout=timeout)
     name, password = emu.auth(role)
-    return Socrata(emu.host, "test-app-token", username=name, password=password,
-                   session_adapter=emu.session_adapter(), timeout=timeout)
+    return Socrata(
+        emu.host,
+        "test-app-token",
+        username=name,
+        password=password,
+        session_adapter=emu.session_adapter(),
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +50,20 @@ def anon(emu):
         yield c
 
 
-def new_dataset(client: Socrata, name: str = "Building permits", row_identifier: str | None = "permit_id",
-                columns=None, **kw) -> str:
-    kwargs = {"description": f"{name} (test)", "columns": columns or COLUMNS, "category": "Housing",
-              "tags": ["permits", "housing"], **kw}
+def new_dataset(
+    client: Socrata,
+    name: str = "Building permits",
+    row_identifier: str | None = "permit_id",
+    columns=None,
+    **kw,
+) -> str:
+    kwargs = {
+        "description": f"{name} (test)",
+        "columns": columns or COLUMNS,
+        "category": "Housing",
+        "tags": ["permits", "housing"],
+        **kw,
+    }
     if row_identifier:
         kwargs["row_identifier"] = row_identifier
     return client.create(name, **kwargs)["id"]

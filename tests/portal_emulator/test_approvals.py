@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from portal_emulator.testing import run_emulator
+from portal_emulator.testing import EmulatorError, run_emulator
 
 from .conftest import http, make_public, new_dataset, sodapy_client
 
@@ -13,7 +13,9 @@ SUBMIT = {"object": "public_audience_request", "outcome": "change_audience"}
 
 
 def _guidance(emu, ds, role="publisher", prefix="/api/views"):
-    r = http(emu, role).get(f"{emu.url}{prefix}/{ds}/approvals", params={"method": "guidance_v2", "assetId": ds})
+    r = http(emu, role).get(
+        f"{emu.url}{prefix}/{ds}/approvals", params={"method": "guidance_v2", "assetId": ds}
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -58,7 +60,9 @@ def test_permissions_api_and_private_again(emu, client):
     perms = s.get(f"{emu.url}/api/views/{ds}/permissions").json()
     assert perms["scope"] == "private" and perms["users"][0]["accessLevels"][0]["name"] == "current_owner"
     # PUT scope public goes through the queue like setPermission.
-    assert s.put(f"{emu.url}/api/views/{ds}/permissions", json={"scope": "public"}).json()["scope"] == "private"
+    assert (
+        s.put(f"{emu.url}/api/views/{ds}/permissions", json={"scope": "public"}).json()["scope"] == "private"
+    )
     emu.review(ds, "approved", notes="fine")
     assert s.get(f"{emu.url}/api/views/{ds}/permissions").json()["scope"] == "public"
     client.set_permission(ds, "private")
@@ -79,6 +83,7 @@ def test_catalog_visibility_anonymous_vs_authenticated(emu, client, anon):
     assert auth_ids == {public, private}
 
     s = http(emu)
+
     def ids(**params):
         r = s.get(f"{emu.url}/api/catalog/v1", params={"tags": "zebra", **params})
         assert r.status_code == 200, r.text
@@ -123,7 +128,10 @@ def test_no_approvals_makes_public_at_once(tmp_path):
 
 
 def test_approval_that_does_not_change_audience(tmp_path):
-    with run_emulator(tmp_path, extra_args=["--no-approval-applies-audience"]) as emu, sodapy_client(emu) as client:
+    with (
+        run_emulator(tmp_path, extra_args=["--no-approval-applies-audience"]) as emu,
+        sodapy_client(emu) as client,
+    ):
         ds = new_dataset(client, "Approved only")
         client.set_permission(ds, "public")
         emu.review(ds, "approved", notes="ok")
@@ -134,5 +142,5 @@ def test_approval_that_does_not_change_audience(tmp_path):
         # Once approved, setPermission goes through without queueing.
         client.set_permission(ds, "public")
         assert client.get_metadata(ds)["grants"][0]["flags"] == ["public"]
-        with pytest.raises(Exception):
-            emu.review(ds, "approved")  # nothing pending
+        with pytest.raises(EmulatorError, match="no pending approval"):
+            emu.review(ds, "approved")

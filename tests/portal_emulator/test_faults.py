@@ -19,8 +19,9 @@ def _no_faults_left(emu):
     emu.clear_faults()
 
 
-@pytest.mark.parametrize("kind,status", [("429", 429), ("500", 500), ("502", 502), ("503", 503), ("504", 504),
-                                         ("202", 202)])
+@pytest.mark.parametrize(
+    "kind,status", [("429", 429), ("500", 500), ("502", 502), ("503", 503), ("504", 504), ("202", 202)]
+)
 def test_each_status_kind(emu, kind, status):
     emu.set_faults(kinds=[kind], count=1, after_ratio=0)
     r = requests.get(f"{emu.url}/api/licenses")
@@ -95,8 +96,14 @@ def test_stats_count_requests_bytes_and_rows(emu, client):
     assert stats["requests"]["GET /resource/{dataset_id}.{ext}"] == 1
     sent = len(json.dumps(rows)) + len(json.dumps(rows[:10] + [{"permit_id": "R0", ":deleted": True}]))
     assert stats["request_body_bytes"]["POST /resource/{dataset_id}.{ext}"] == sent
-    assert stats["rows"][ds] == {"requests": 2, "received": 61, "created": 50, "updated": 10, "deleted": 1,
-                                 "errors": 0}
+    assert stats["rows"][ds] == {
+        "requests": 2,
+        "received": 61,
+        "created": 50,
+        "updated": 10,
+        "deleted": 1,
+        "errors": 0,
+    }
     assert stats["app_tokens"].get("test-app-token", 0) >= 3
     assert emu.reset_stats()["requests_total"] == 0
 

@@ -14,25 +14,37 @@ import requests
 
 from .conftest import http, new_dataset, sodapy_client
 
-VIEW_KEYS = (
-    "id name assetType attribution averageRating category clientContext columns createdAt description "
-    "diciBackend displayType downloadCount flags grants hideFromCatalog hideFromDataJson locale locked metadata "
-    "newBackend numberOfComments oid owner provenance publicationAppendEnabled publicationDate publicationGroup "
-    "publicationStage query rights rowClass rowIdentifierColumnId rowsUpdatedAt rowsUpdatedBy tableAuthor tableId "
-    "tags totalTimesRated viewCount viewLastModified viewType approvals attributionLink licenseId license "
-    "indexUpdatedAt"
-).split()
-COLUMN_KEYS = "id name dataTypeName description fieldName position renderTypeName tableColumnId cachedContents format"
-APPROVAL_KEYS = ("reviewedAt reviewedAutomatically state submissionId submissionObject submissionOutcome "
-                 "submittedAt targetAudience workflowId submissionDetails submissionOutcomeApplication submitter")
+VIEW_KEYS = """
+    id name assetType attribution averageRating category clientContext columns createdAt description
+    diciBackend displayType downloadCount flags grants hideFromCatalog hideFromDataJson locale locked metadata
+    newBackend numberOfComments oid owner provenance publicationAppendEnabled publicationDate publicationGroup
+    publicationStage query rights rowClass rowIdentifierColumnId rowsUpdatedAt rowsUpdatedBy tableAuthor
+    tableId tags totalTimesRated viewCount viewLastModified viewType approvals attributionLink licenseId
+    license indexUpdatedAt
+""".split()
+COLUMN_KEYS = (
+    "id name dataTypeName description fieldName position renderTypeName tableColumnId cachedContents format"
+)
+APPROVAL_KEYS = (
+    "reviewedAt reviewedAutomatically state submissionId submissionObject submissionOutcome "
+    "submittedAt targetAudience workflowId submissionDetails submissionOutcomeApplication submitter"
+)
 ISO_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 ROWS = 2500
 
 
 def _rows(start: int, n: int) -> list[dict]:
-    return [{"permit_id": f"P{i:05d}", "amount": i * 1.5, "issued": "2014-10-13", "active": i % 2 == 0,
-             "site": {"type": "Point", "coordinates": [-87.6, 41.8]}} for i in range(start, start + n)]
+    return [
+        {
+            "permit_id": f"P{i:05d}",
+            "amount": i * 1.5,
+            "issued": "2014-10-13",
+            "active": i % 2 == 0,
+            "site": {"type": "Point", "coordinates": [-87.6, 41.8]},
+        }
+        for i in range(start, start + n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +57,14 @@ def dataset(emu, client):
 
 
 def test_create_returns_unpublished_private_view_with_column_ids(client):
-    view = client.create("Created", columns=[{"fieldName": "foo", "name": "Foo", "dataTypeName": "text"},
-                                             {"fieldName": "bar", "name": "Bar", "dataTypeName": "number"}],
-                         row_identifier="bar")
+    view = client.create(
+        "Created",
+        columns=[
+            {"fieldName": "foo", "name": "Foo", "dataTypeName": "text"},
+            {"fieldName": "bar", "name": "Bar", "dataTypeName": "number"},
+        ],
+        row_identifier="bar",
+    )
     assert view["publicationStage"] == "unpublished"
     assert view["grants"] == []
     ids = [c["id"] for c in view["columns"]]
@@ -67,10 +84,16 @@ def test_lifecycle_private_to_public(emu, client, anon, dataset):
     assert err.value.response.json()["message"] == "You must be logged in to access this resource"
     assert len(list(client.get_all(dataset, order=":id"))) == ROWS
 
-    meta = http(emu).patch(f"{emu.url}/api/views/metadata/v1/{dataset}", json={
-        "description": "Permits issued by the city", "license": "Public Domain", "attribution": "Dept. of Buildings",
-        "attributionLink": "https://example.org/buildings",
-        "customFields": {"Update": {"Automation": "Yes", "Update Frequency": "Daily"}}})
+    meta = http(emu).patch(
+        f"{emu.url}/api/views/metadata/v1/{dataset}",
+        json={
+            "description": "Permits issued by the city",
+            "license": "Public Domain",
+            "attribution": "Dept. of Buildings",
+            "attributionLink": "https://example.org/buildings",
+            "customFields": {"Update": {"Automation": "Yes", "Update Frequency": "Daily"}},
+        },
+    )
     assert meta.status_code == 200, meta.text
     client.publish(dataset)
 
@@ -106,7 +129,13 @@ def test_view_json_fields_and_types(client, dataset, emu):
     assert view["metadata"]["custom_fields"] == {"Update": {"Automation": "Yes", "Update Frequency": "Daily"}}
     for col in view["columns"]:
         assert set(COLUMN_KEYS.split()) <= set(col)
-    assert [c["dataTypeName"] for c in view["columns"]] == ["text", "number", "calendar_date", "checkbox", "point"]
+    assert [c["dataTypeName"] for c in view["columns"]] == [
+        "text",
+        "number",
+        "calendar_date",
+        "checkbox",
+        "point",
+    ]
     approval = view["approvals"][-1]
     assert set(APPROVAL_KEYS.split()) <= set(approval)
     assert approval["notes"] == "Looks good" and approval["reviewer"]["displayName"] == "cdo"
@@ -121,9 +150,24 @@ def test_metadata_api_fields_and_types(emu, dataset):
     meta = requests.get(f"{emu.url}/api/views/metadata/v1/{dataset}").json()
     for key in ("createdAt", "updatedAt", "dataUpdatedAt", "metadataUpdatedAt"):
         assert ISO_OFFSET.match(meta[key]), (key, meta[key])
-    for key in ("id", "domain", "dataUri", "webUri", "provenance", "hideFromCatalog", "hideFromDataJson", "name",
-                "description", "category", "tags", "license", "attribution", "attributionLink", "externalId",
-                "customFields"):
+    for key in (
+        "id",
+        "domain",
+        "dataUri",
+        "webUri",
+        "provenance",
+        "hideFromCatalog",
+        "hideFromDataJson",
+        "name",
+        "description",
+        "category",
+        "tags",
+        "license",
+        "attribution",
+        "attributionLink",
+        "externalId",
+        "customFields",
+    ):
         assert key in meta, key
     assert meta["license"] == "Public Domain" and meta["domain"] == emu.host
 
@@ -133,22 +177,49 @@ def test_discovery_and_data_json_list_the_public_dataset(emu, anon, dataset):
     assert len(results) == 1
     entry = results[0]
     res = entry["resource"]
-    for key in ("id", "name", "description", "attribution", "type", "updatedAt", "createdAt",
-                "metadata_updated_at", "data_updated_at", "columns_field_name", "columns_datatype"):
+    for key in (
+        "id",
+        "name",
+        "description",
+        "attribution",
+        "type",
+        "updatedAt",
+        "createdAt",
+        "metadata_updated_at",
+        "data_updated_at",
+        "columns_field_name",
+        "columns_datatype",
+    ):
         assert key in res, key
     for key in ("updatedAt", "createdAt", "metadata_updated_at", "data_updated_at"):
         assert ISO_Z.match(res[key]), key
     assert res["columns_field_name"] == ["permit_id", "amount", "issued", "active", "site"]
     assert set(entry) >= {"resource", "classification", "metadata", "permalink", "link", "owner"}
-    assert entry["classification"]["domain_metadata"] == [{"key": "Update_Automation", "value": "Yes"},
-                                                          {"key": "Update_Update-Frequency", "value": "Daily"}]
+    assert entry["classification"]["domain_metadata"] == [
+        {"key": "Update_Automation", "value": "Yes"},
+        {"key": "Update_Update-Frequency", "value": "Daily"},
+    ]
     assert entry["metadata"]["domain"] == emu.host
 
     catalog = requests.get(f"{emu.url}/data.json").json()
     assert set(catalog) >= {"@context", "@id", "@type", "conformsTo", "describedBy", "dataset"}
     entry = next(d for d in catalog["dataset"] if d["identifier"].endswith(dataset))
-    for key in ("issued", "modified", "keyword", "@type", "landingPage", "theme", "title", "accessLevel",
-                "distribution", "description", "identifier", "publisher", "contactPoint", "license"):
+    for key in (
+        "issued",
+        "modified",
+        "keyword",
+        "@type",
+        "landingPage",
+        "theme",
+        "title",
+        "accessLevel",
+        "distribution",
+        "description",
+        "identifier",
+        "publisher",
+        "contactPoint",
+        "license",
+    ):
         assert key in entry, key
     download = requests.get(entry["distribution"][0]["downloadURL"])
     assert download.status_code == 200 and len(download.text.strip().splitlines()) == ROWS + 1
@@ -158,10 +229,17 @@ def test_plain_sodapy_reads(emu, anon, dataset):
     rows = anon.get(dataset, order="amount DESC", limit=2, select="permit_id, amount")
     assert rows == [{"permit_id": "P02499", "amount": "3748.5"}, {"permit_id": "P02498", "amount": "3747"}]
     row = anon.get(dataset, permit_id="P00002")[0]
-    assert row == {"permit_id": "P00002", "amount": "3", "issued": "2014-10-13T00:00:00.000", "active": True,
-                   "site": {"type": "Point", "coordinates": [-87.6, 41.8]}}
+    assert row == {
+        "permit_id": "P00002",
+        "amount": "3",
+        "issued": "2014-10-13T00:00:00.000",
+        "active": True,
+        "site": {"type": "Point", "coordinates": [-87.6, 41.8]},
+    }
     csv_rows = anon.get(dataset, content_type="csv", where="permit_id = 'P00001'")
-    assert csv_rows == [["permit_id", "amount", "issued", "active", "site"],
-                        ["P00001", "1.5", "2014-10-13T00:00:00.000", "false", "POINT (-87.6 41.8)"]]
+    assert csv_rows == [
+        ["permit_id", "amount", "issued", "active", "site"],
+        ["P00001", "1.5", "2014-10-13T00:00:00.000", "false", "POINT (-87.6 41.8)"],
+    ]
     with sodapy_client(emu, "publisher") as c:
         assert len(c.datasets()) >= 2  # authenticated: private datasets too

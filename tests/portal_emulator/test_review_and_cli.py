@@ -16,9 +16,25 @@ from .conftest import http, make_public, new_dataset, sodapy_client
 
 def _cli(emu, *args, password="cdo-secret", user="cdo"):
     env = {**os.environ, "REVIEWER_PW": password}
-    return subprocess.run([sys.executable, "-m", "portal_emulator", "review", "--url", emu.url, "--user", user,
-                           "--password-env", "REVIEWER_PW", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "portal_emulator",
+            "review",
+            "--url",
+            emu.url,
+            "--user",
+            user,
+            "--password-env",
+            "REVIEWER_PW",
+            *args,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_review_page_lists_and_approves(emu, client):
@@ -36,9 +52,11 @@ def test_review_page_lists_and_approves(emu, client):
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
     assert "Street trees" in page.text and ds in page.text and "publisher" in page.text
     assert f'href="/d/{ds}"' in page.text and f'href="/d/{ds}/preview"' in page.text
-    submission = re.search(rf'action="/review/(\d+)"', page.text).group(1)
+    submission = re.search(r'action="/review/(\d+)"', page.text).group(1)
 
-    done = reviewer.post(f"{emu.url}/review/{submission}", data={"decision": "approve", "notes": "Good to go"})
+    done = reviewer.post(
+        f"{emu.url}/review/{submission}", data={"decision": "approve", "notes": "Good to go"}
+    )
     assert done.status_code == 200 and "approved" in done.text  # followed the 303 back to the queue
     view = client.get_metadata(ds)
     assert view["grants"][0]["flags"] == ["public"]
@@ -123,4 +141,6 @@ def test_accounts_from_the_environment_and_roles(tmp_path):
         assert created.status_code == 200 and created.json()["owner"]["displayName"] == "alice"
         assert requests.get(f"{emu.url}/__emulator/stats", auth=("boss", "b-pw")).status_code == 200
         assert http(emu, "admin").get(f"{emu.url}/__emulator/stats").status_code == 200
-        assert requests.get(f"{emu.url}/api/licenses", auth=("publisher", "publisher-secret")).status_code == 401
+        assert (
+            requests.get(f"{emu.url}/api/licenses", auth=("publisher", "publisher-secret")).status_code == 401
+        )

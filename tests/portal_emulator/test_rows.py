@@ -25,7 +25,11 @@ def test_upsert_report_and_deleted_rows_are_idempotent(client):
     ds = new_dataset(client, "Upsert report")
     first = client.upsert(ds, [{"permit_id": "A", "amount": 1}, {"permit_id": "B", "amount": 2}])
     assert set(first) == REPORT_KEYS and _counts(first) == _report(created=2)
-    batch = [{"permit_id": "A", "amount": 10}, {"permit_id": "B", ":deleted": True}, {"permit_id": "C", "amount": 3}]
+    batch = [
+        {"permit_id": "A", "amount": 10},
+        {"permit_id": "B", ":deleted": True},
+        {"permit_id": "C", "amount": 3},
+    ]
     assert _counts(client.upsert(ds, batch)) == _report(created=1, updated=1, deleted=1)
     # The documented retry: the deleted row is already gone (an error), the others update.
     retry = client.upsert(ds, batch)
@@ -49,7 +53,9 @@ def test_without_row_identifier_rows_append_and_match_on_id(client):
     assert _counts(client.upsert(ds, [{"permit_id": "A"}, {"permit_id": "A"}])) == _report(created=2)
     rows = client.get(ds, select=":id, permit_id", order=":id")
     assert all(r[":id"].startswith("row-") and len(r[":id"]) == 18 for r in rows)
-    report = client.upsert(ds, [{":id": rows[0][":id"], "permit_id": "Z"}, {":id": rows[1][":id"], ":deleted": True}])
+    report = client.upsert(
+        ds, [{":id": rows[0][":id"], "permit_id": "Z"}, {":id": rows[1][":id"], ":deleted": True}]
+    )
     assert _counts(report) == _report(updated=1, deleted=1) and report["By SID"] == 2
     assert client.get(ds) == [{"permit_id": "Z"}]
     assert _counts(client.upsert(ds, [{":id": "row-2222-2222-2222", "permit_id": "Q"}])) == _report(errors=1)
@@ -57,9 +63,16 @@ def test_without_row_identifier_rows_append_and_match_on_id(client):
 
 def test_bad_values_count_as_errors_and_unknown_columns_are_refused(client):
     ds = new_dataset(client, "Validation")
-    report = client.upsert(ds, [{"permit_id": "A", "amount": "12.50"}, {"permit_id": "B", "amount": "lots"},
-                                {"permit_id": "C", "active": "maybe"}, {"permit_id": "D", "issued": "not a date"},
-                                {"amount": 5}])
+    report = client.upsert(
+        ds,
+        [
+            {"permit_id": "A", "amount": "12.50"},
+            {"permit_id": "B", "amount": "lots"},
+            {"permit_id": "C", "active": "maybe"},
+            {"permit_id": "D", "issued": "not a date"},
+            {"amount": 5},
+        ],
+    )
     assert _counts(report) == _report(created=1, errors=4)
     assert client.get(ds) == [{"permit_id": "A", "amount": "12.5"}]
     with pytest.raises(requests.HTTPError) as err:
@@ -78,11 +91,13 @@ def test_replace_replaces_everything(client):
 def test_csv_upsert_with_deleted_column_and_empty_cells_as_null(client):
     ds = new_dataset(client, "CSV")
     client.upsert(ds, [{"permit_id": "A", "amount": 1, "active": True}, {"permit_id": "B", "amount": 2}])
-    body = io.StringIO('permit_id,amount,active,:deleted\nA,,true,false\nB,,,true\nC,7.25,false,false\n')
+    body = io.StringIO("permit_id,amount,active,:deleted\nA,,true,false\nB,,,true\nC,7.25,false,false\n")
     report = client.upsert(ds, body)
     assert _counts(report) == _report(created=1, updated=1, deleted=1)
-    assert client.get(ds, order="permit_id") == [{"permit_id": "A", "active": True},
-                                                 {"permit_id": "C", "amount": "7.25", "active": False}]
+    assert client.get(ds, order="permit_id") == [
+        {"permit_id": "A", "active": True},
+        {"permit_id": "C", "amount": "7.25", "active": False},
+    ]
     # A CSV replace through sodapy's file path.
     assert _counts(client.replace(ds, io.StringIO("permit_id,issued\nX,2020-01-31\n"))) == _report(created=1)
     assert client.get(ds) == [{"permit_id": "X", "issued": "2020-01-31T00:00:00.000"}]
@@ -92,7 +107,9 @@ def test_paging_with_order_id_returns_every_row_once(emu, client):
     ds = new_dataset(client, "Paging")
     total = 5300
     for start in range(0, total, 2000):
-        client.upsert(ds, [{"permit_id": f"P{i}", "amount": i} for i in range(start, min(start + 2000, total))])
+        client.upsert(
+            ds, [{"permit_id": f"P{i}", "amount": i} for i in range(start, min(start + 2000, total))]
+        )
     # Updates in between must not move rows between pages.
     client.upsert(ds, [{"permit_id": "P5", "amount": -1}])
     seen = [r["permit_id"] for r in client.get_all(ds, order=":id", limit=1000)]
@@ -105,10 +122,15 @@ def test_paging_with_order_id_returns_every_row_once(emu, client):
 
 def test_soql_where_order_select_and_limits(emu, client):
     ds = new_dataset(client, "SoQL")
-    client.upsert(ds, [{"permit_id": "A", "amount": 5, "issued": "2020-01-01", "active": True},
-                       {"permit_id": "B", "amount": 15, "issued": "2021-06-01", "active": False},
-                       {"permit_id": "C", "amount": 25},
-                       {"permit_id": "D's", "amount": 100, "issued": "2022-01-01T12:30:00"}])
+    client.upsert(
+        ds,
+        [
+            {"permit_id": "A", "amount": 5, "issued": "2020-01-01", "active": True},
+            {"permit_id": "B", "amount": 15, "issued": "2021-06-01", "active": False},
+            {"permit_id": "C", "amount": 25},
+            {"permit_id": "D's", "amount": 100, "issued": "2022-01-01T12:30:00"},
+        ],
+    )
 
     def ids(**kw):
         return [r["permit_id"] for r in client.get(ds, order="permit_id", **kw)]
@@ -125,15 +147,17 @@ def test_soql_where_order_select_and_limits(emu, client):
     rows = client.get(ds, select=":*,*", where="permit_id = 'A'")
     assert set(rows[0]) == {":id", ":created_at", ":updated_at", "permit_id", "amount", "issued", "active"}
     assert client.get(ds, select="permit_id AS p", where="permit_id='A'") == [{"p": "A"}]
-    assert client.get(ds, where=f"permit_id='A'", exclude_system_fields="false")[0][":id"].startswith("row-")
+    assert client.get(ds, where="permit_id='A'", exclude_system_fields="false")[0][":id"].startswith("row-")
 
     s = http(emu)
-    for params, code in (({"$where": "amount >"}, "query.compiler.malformed"),
-                         ({"$where": "nope = 1"}, "query.soql.no-such-column"),
-                         ({"$order": "nope"}, "query.soql.no-such-column"),
-                         ({"$limit": "50001"}, "query.compiler.malformed"),
-                         ({"$limit": "-1"}, "query.compiler.malformed"),
-                         ({"$group": "amount"}, "query.compiler.malformed")):
+    for params, code in (
+        ({"$where": "amount >"}, "query.compiler.malformed"),
+        ({"$where": "nope = 1"}, "query.soql.no-such-column"),
+        ({"$order": "nope"}, "query.soql.no-such-column"),
+        ({"$limit": "50001"}, "query.compiler.malformed"),
+        ({"$limit": "-1"}, "query.compiler.malformed"),
+        ({"$group": "amount"}, "query.compiler.malformed"),
+    ):
         r = s.get(f"{emu.url}/resource/{ds}.json", params=params)
         assert r.status_code == 400 and r.json()["code"] == code, params
         assert r.json()["error"] is True and r.headers["X-Error-Code"] == code
@@ -145,7 +169,13 @@ def test_response_headers(emu, client):
     r = http(emu).get(f"{emu.url}/resource/{ds}.json")
     assert r.headers["X-Socrata-RequestId"]
     assert json.loads(r.headers["X-SODA2-Fields"]) == ["permit_id", "amount", "issued", "active", "site"]
-    assert json.loads(r.headers["X-SODA2-Types"]) == ["text", "number", "floating_timestamp", "checkbox", "point"]
+    assert json.loads(r.headers["X-SODA2-Types"]) == [
+        "text",
+        "number",
+        "floating_timestamp",
+        "checkbox",
+        "point",
+    ]
     assert r.headers["Last-Modified"].endswith("GMT")
     assert r.headers["Content-Type"].startswith("application/json")
     csv = http(emu).get(f"{emu.url}/resource/{ds}.csv")
@@ -173,7 +203,9 @@ def test_writes_need_credentials(emu, anon, client):
     with pytest.raises(requests.HTTPError) as err:
         anon.upsert(ds, [{"permit_id": "A"}])
     assert err.value.response.status_code == 403
-    bad = requests.post(f"{emu.url}/resource/{ds}.json", json=[{"permit_id": "A"}], auth=("publisher", "wrong"))
+    bad = requests.post(
+        f"{emu.url}/resource/{ds}.json", json=[{"permit_id": "A"}], auth=("publisher", "wrong")
+    )
     assert bad.status_code == 401 and bad.json()["error"] is True
     unknown = requests.get(f"{emu.url}/api/views/{ds}.json", auth=("nobody", "x"))
     assert unknown.status_code == 401

@@ -17,9 +17,14 @@ from ..errors import bad_request, not_found_view
 from .common import json_body, json_response, stats, store
 
 router = APIRouter(prefix="/__emulator")
-TIMESTAMP_FIELDS = {"dataUpdatedAt": "data_updated_at", "rowsUpdatedAt": "data_updated_at",
-                    "metadataUpdatedAt": "metadata_updated_at", "viewLastModified": "metadata_updated_at",
-                    "createdAt": "created_at", "publicationDate": "publication_date"}
+TIMESTAMP_FIELDS = {
+    "dataUpdatedAt": "data_updated_at",
+    "rowsUpdatedAt": "data_updated_at",
+    "metadataUpdatedAt": "metadata_updated_at",
+    "viewLastModified": "metadata_updated_at",
+    "createdAt": "created_at",
+    "publicationDate": "publication_date",
+}
 
 
 @router.get("/health")
@@ -105,5 +110,12 @@ async def set_timestamps(request: Request, dataset_id: str) -> Response:
     ds = store(request).set_admin_fields(dataset_id, **values)
     if ds is None:
         raise not_found_view(dataset_id)
-    return json_response({"id": ds.id, "createdAt": ds.created_at, "dataUpdatedAt": ds.data_updated_at,
-                          "metadataUpdatedAt": ds.metadata_updated_at, "publicationDate": ds.publication_date})
+    return json_response(
+        {
+            "id": ds.id,
+            "createdAt": ds.created_at,
+            "dataUpdatedAt": ds.data_updated_at,
+            "metadataUpdatedAt": ds.metadata_updated_at,
+            "publicationDate": ds.publication_date,
+        }
+    )

@@ -43,9 +43,13 @@ async def submit(request: Request, dataset_id: str) -> Response:
     if not isinstance(body, dict):
         raise bad_request("The body must be a JSON object", code="approvals.invalid")
     writable_view(request, dataset_id)
-    approval = await run_in_threadpool(workflow(request).submit, dataset_id, account,
-                                       body.get("object", "public_audience_request"),
-                                       body.get("outcome", "change_audience"))
+    approval = await run_in_threadpool(
+        workflow(request).submit,
+        dataset_id,
+        account,
+        body.get("object", "public_audience_request"),
+        body.get("outcome", "change_audience"),
+    )
     return json_response(submission_json(approval))
 
 
@@ -61,10 +65,17 @@ async def review(request: Request, dataset_id: str, record_id: str) -> Response:
     reviewer = require_reviewer(request)
     body = await json_body(request)
     if not isinstance(body, dict) or "state" not in body:
-        raise bad_request('The body must be {"state": "approved"|"rejected", "notes": "..."}',
-                          code="approvals.invalid")
-    approval = await run_in_threadpool(workflow(request).review, dataset_id, _record_id(record_id),
-                                       body["state"], body.get("notes"), reviewer)
+        raise bad_request(
+            'The body must be {"state": "approved"|"rejected", "notes": "..."}', code="approvals.invalid"
+        )
+    approval = await run_in_threadpool(
+        workflow(request).review,
+        dataset_id,
+        _record_id(record_id),
+        body["state"],
+        body.get("notes"),
+        reviewer,
+    )
     return json_response(submission_json(approval))
 
 

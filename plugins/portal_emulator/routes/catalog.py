@@ -18,9 +18,29 @@ from .common import base_url, domain, json_response, store
 
 router = APIRouter()
 MULTI = ("ids", "domains", "names", "categories", "tags", "only", "column_names", "shared_to")
-SINGLE = ("q", "min_should_match", "attribution", "license", "provenance", "for_user", "public", "visibility",
-          "audience", "published", "approval_status", "explicitly_hidden", "data_json_hidden", "derived",
-          "derived_from", "order", "offset", "limit", "scroll_id", "show_visibility", "search_context")
+SINGLE = (
+    "q",
+    "min_should_match",
+    "attribution",
+    "license",
+    "provenance",
+    "for_user",
+    "public",
+    "visibility",
+    "audience",
+    "published",
+    "approval_status",
+    "explicitly_hidden",
+    "data_json_hidden",
+    "derived",
+    "derived_from",
+    "order",
+    "offset",
+    "limit",
+    "scroll_id",
+    "show_visibility",
+    "search_context",
+)
 DEFAULT_LIMIT, MAX_LIMIT = 100, 10000
 
 
@@ -39,8 +59,11 @@ def _bool(value: str | None) -> bool | None:
 def _custom_match(ds: Dataset, key: str, value: str) -> bool:
     """Unknown parameters are custom metadata searches (``Fieldset_Field=value``), like Discovery."""
     custom = (ds.doc.get("metadata") or {}).get("custom_fields") or {}
-    return any(f"{slug(fs)}_{slug(f)}".lower() == key.lower() and str(v).lower() == value.lower()
-               for fs, fields in custom.items() for f, v in (fields or {}).items())
+    return any(
+        f"{slug(fs)}_{slug(f)}".lower() == key.lower() and str(v).lower() == value.lower()
+        for fs, fields in custom.items()
+        for f, v in (fields or {}).items()
+    )
 
 
 @router.get("/api/catalog/v1")
@@ -49,7 +72,9 @@ def catalog(request: Request) -> Response:
     qp = request.query_params
     multi = {k: [v for v in qp.getlist(k) if v] for k in MULTI if k in qp}
     single = {k: qp.get(k) for k in SINGLE if k in qp}
-    custom = [(k, v) for k, v in qp.multi_items() if k not in MULTI and k not in SINGLE and not k.startswith("$")]
+    custom = [
+        (k, v) for k, v in qp.multi_items() if k not in MULTI and k not in SINGLE and not k.startswith("$")
+    ]
     try:
         limit = int(single.get("limit") or DEFAULT_LIMIT)
         offset = int(single.get("offset") or 0)
@@ -74,16 +99,24 @@ def catalog(request: Request) -> Response:
 
     order = (single.get("order") or "").split()
     if order:
-        key = {"name": lambda r: r[0].doc["name"].lower(), "createdAt": lambda r: r[0].created_at,
-               "updatedAt": lambda r: r[0].updated_at, "dataUpdatedAt": lambda r: r[0].data_updated_at}.get(order[0])
+        key = {
+            "name": lambda r: r[0].doc["name"].lower(),
+            "createdAt": lambda r: r[0].created_at,
+            "updatedAt": lambda r: r[0].updated_at,
+            "dataUpdatedAt": lambda r: r[0].data_updated_at,
+        }.get(order[0])
         if key is None:
             raise _discovery_error(f"Unsupported order {order[0]!r}")
         results.sort(key=key, reverse=len(order) > 1 and order[1].upper() == "DESC")
     show = _bool(single.get("show_visibility")) or False
-    page = [catalog_entry(ds, a, dom, base_url(request), show) for ds, a in results[offset:offset + limit]]
-    return json_response({"results": page, "resultSetSize": len(results),
-                          "timings": {"serviceMillis": int((time.monotonic() - started) * 1000),
-                                      "searchMillis": [0, 0]}})
+    page = [catalog_entry(ds, a, dom, base_url(request), show) for ds, a in results[offset : offset + limit]]
+    return json_response(
+        {
+            "results": page,
+            "resultSetSize": len(results),
+            "timings": {"serviceMillis": int((time.monotonic() - started) * 1000), "searchMillis": [0, 0]},
+        }
+    )
 
 
 def _matches(ds: Dataset, status: str, hidden: bool, dom: str, multi, single, custom) -> bool:
@@ -96,17 +129,28 @@ def _matches(ds: Dataset, status: str, hidden: bool, dom: str, multi, single, cu
         return False
     if "only" in multi and not {o.lower() for o in multi["only"]} & {"dataset", "datasets"}:
         return False
-    if "categories" in multi and (doc.get("category") or "").lower() not in [c.lower() for c in multi["categories"]]:
+    if "categories" in multi and (doc.get("category") or "").lower() not in [
+        c.lower() for c in multi["categories"]
+    ]:
         return False
-    if "tags" in multi and not {t.lower() for t in doc.get("tags") or []} & {t.lower() for t in multi["tags"]}:
+    if "tags" in multi and not {t.lower() for t in doc.get("tags") or []} & {
+        t.lower() for t in multi["tags"]
+    }:
         return False
     if "column_names" in multi:
         names = {c["name"].lower() for c in ds.columns} | {c["fieldName"] for c in ds.columns}
         if not all(n.lower() in names for n in multi["column_names"]):
             return False
     if single.get("q"):
-        text = " ".join([doc["name"], doc.get("description") or "", " ".join(doc.get("tags") or []),
-                         doc.get("category") or "", " ".join(c["name"] for c in ds.columns)]).lower()
+        text = " ".join(
+            [
+                doc["name"],
+                doc.get("description") or "",
+                " ".join(doc.get("tags") or []),
+                doc.get("category") or "",
+                " ".join(c["name"] for c in ds.columns),
+            ]
+        ).lower()
         if not all(word in text for word in single["q"].lower().split()):
             return False
     lic = licenses.find(doc.get("licenseId"))
@@ -121,8 +165,9 @@ def _matches(ds: Dataset, status: str, hidden: bool, dom: str, multi, single, cu
         "data_json_hidden": lambda v: bool(doc.get("hideFromDataJson", False)) == _bool(v),
         "provenance": lambda v: v.lower() == "official",
         "derived": lambda v: _bool(v) is False,
-        "visibility": lambda v: (v == "open") == (ds.is_public and ds.is_published and status == "approved"
-                                                  and not hidden),
+        "visibility": lambda v: (
+            (v == "open") == (ds.is_public and ds.is_published and status == "approved" and not hidden)
+        ),
     }
     for key, check in checks.items():
         if single.get(key) is not None and not check(single[key]):
@@ -142,18 +187,32 @@ def data_json(request: Request) -> Response:
         lic = licenses.find(doc.get("licenseId"))
         contact = doc.get("contactPoint") or {}
         entry = {
-            "@type": "dcat:Dataset", "identifier": f"{base}/api/views/{ds.id}", "title": doc["name"],
-            "description": doc.get("description") or doc["name"], "keyword": list(doc.get("tags") or []) or [dom],
-            "issued": _date(ds.publication_date or ds.created_at), "modified": _date(ds.updated_at),
+            "@type": "dcat:Dataset",
+            "identifier": f"{base}/api/views/{ds.id}",
+            "title": doc["name"],
+            "description": doc.get("description") or doc["name"],
+            "keyword": list(doc.get("tags") or []) or [dom],
+            "issued": _date(ds.publication_date or ds.created_at),
+            "modified": _date(ds.updated_at),
             "publisher": {"@type": "org:Organization", "name": doc.get("attribution") or dom},
-            "contactPoint": {"@type": "vcard:Contact", "fn": contact.get("fn") or doc["owner"]["displayName"],
-                             "hasEmail": contact.get("hasEmail") or f"mailto:opendata@{dom.split(':')[0]}"},
-            "accessLevel": "public", "landingPage": f"{base}/d/{ds.id}",
+            "contactPoint": {
+                "@type": "vcard:Contact",
+                "fn": contact.get("fn") or doc["owner"]["displayName"],
+                "hasEmail": contact.get("hasEmail") or f"mailto:opendata@{dom.split(':')[0]}",
+            },
+            "accessLevel": "public",
+            "landingPage": f"{base}/d/{ds.id}",
             "distribution": [
-                {"@type": "dcat:Distribution", "downloadURL": f"{base}/api/views/{ds.id}/rows.csv?accessType=DOWNLOAD",
-                 "mediaType": "text/csv"},
-                {"@type": "dcat:Distribution", "downloadURL": f"{base}/api/views/{ds.id}/rows.json?accessType=DOWNLOAD",
-                 "mediaType": "application/json"},
+                {
+                    "@type": "dcat:Distribution",
+                    "downloadURL": f"{base}/api/views/{ds.id}/rows.csv?accessType=DOWNLOAD",
+                    "mediaType": "text/csv",
+                },
+                {
+                    "@type": "dcat:Distribution",
+                    "downloadURL": f"{base}/api/views/{ds.id}/rows.json?accessType=DOWNLOAD",
+                    "mediaType": "application/json",
+                },
             ],
         }
         license_url = (lic or {}).get("termsLink") or _POD_LICENSE_URLS.get((lic or {}).get("id"))
@@ -162,11 +221,16 @@ def data_json(request: Request) -> Response:
         if doc.get("category"):
             entry["theme"] = [doc["category"]]
         datasets.append(entry)
-    return json_response({
-        "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld", "@id": f"{base}/data.json",
-        "@type": "dcat:Catalog", "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
-        "describedBy": "https://project-open-data.cio.gov/v1.1/schema/catalog.json", "dataset": datasets,
-    })
+    return json_response(
+        {
+            "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld",
+            "@id": f"{base}/data.json",
+            "@type": "dcat:Catalog",
+            "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
+            "describedBy": "https://project-open-data.cio.gov/v1.1/schema/catalog.json",
+            "dataset": datasets,
+        }
+    )
 
 
 # POD wants a license URL; licenses without terms links get the conventional one.

@@ -18,10 +18,31 @@ from ..store import Dataset
 from .common import base_url, domain, json_body, json_response, store
 
 router = APIRouter()
-WRITABLE = ("name", "description", "category", "tags", "license", "attribution", "attributionLink",
-            "externalId", "customFields", "contactPoint")
-READ_ONLY = ("id", "domain", "dataUri", "webUri", "createdAt", "updatedAt", "dataUpdatedAt",
-             "metadataUpdatedAt", "provenance", "hideFromCatalog", "hideFromDataJson")
+WRITABLE = (
+    "name",
+    "description",
+    "category",
+    "tags",
+    "license",
+    "attribution",
+    "attributionLink",
+    "externalId",
+    "customFields",
+    "contactPoint",
+)
+READ_ONLY = (
+    "id",
+    "domain",
+    "dataUri",
+    "webUri",
+    "createdAt",
+    "updatedAt",
+    "dataUpdatedAt",
+    "metadataUpdatedAt",
+    "provenance",
+    "hideFromCatalog",
+    "hideFromDataJson",
+)
 _STRING_OR_NULL = ("description", "category", "attribution", "attributionLink", "externalId")
 
 
@@ -36,7 +57,7 @@ def list_metadata(request: Request, limit: int = 100, page: int = 1) -> Response
     private = sees_private(request) is not None
     found = [ds for ds in store(request).list_datasets() if private or ds.is_public]
     start = (page - 1) * limit
-    return json_response([_render(request, ds) for ds in found[start:start + limit]])
+    return json_response([_render(request, ds) for ds in found[start : start + limit]])
 
 
 @router.get("/api/views/metadata/v1/{dataset_id}")
@@ -68,7 +89,9 @@ async def patch_metadata(request: Request, dataset_id: str) -> Response:
     if validate_only:
         return json_response({"valid": not errors, "errors": errors, "warnings": warnings})
     if errors:
-        raise SocrataError(400, "metadata.invalid", errors[0]["message"], {"errors": errors, "warnings": warnings})
+        raise SocrataError(
+            400, "metadata.invalid", errors[0]["message"], {"errors": errors, "warnings": warnings}
+        )
 
     def save() -> Dataset:
         s = store(request)
@@ -106,7 +129,9 @@ def apply_patch(doc: dict[str, Any], patch: dict[str, Any], current: dict[str, A
             else:
                 doc[key] = value if key != "description" else (value or "")
         elif key == "tags":
-            if value is not None and (not isinstance(value, list) or not all(isinstance(t, str) for t in value)):
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(t, str) for t in value)
+            ):
                 err(key, "tags must be a list of strings")
             else:
                 doc["tags"] = value or []

@@ -26,8 +26,10 @@ from ..soql import Compiler, run_query
 from .common import base_url, store, workflow
 
 router = APIRouter()
-_env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
-                   autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 PREVIEW_ROWS = 100
 PAGE_ROWS = 10
 
@@ -44,8 +46,14 @@ def _page(template: str, status: int = 200, headers: dict[str, str] | None = Non
 
 
 def _challenge(message: str) -> HTMLResponse:
-    return _page("message.html", 401, {"WWW-Authenticate": REALM}, title="Sign in required", message=message,
-                 account=None)
+    return _page(
+        "message.html",
+        401,
+        {"WWW-Authenticate": REALM},
+        title="Sign in required",
+        message=message,
+        account=None,
+    )
 
 
 def _account(request: Request) -> Account | None | HTMLResponse:
@@ -61,28 +69,45 @@ def home(request: Request) -> Response:
     if isinstance(account, Response):
         return account
     s = store(request)
-    items = [(ds, approval_status(ds, s.approvals_for(ds.pk))) for ds in s.list_datasets()
-             if account or ds.is_public]
+    items = [
+        (ds, approval_status(ds, s.approvals_for(ds.pk)))
+        for ds in s.list_datasets()
+        if account or ds.is_public
+    ]
     return _page("home.html", account=account, items=items)
 
 
 @router.get("/review", response_class=HTMLResponse)
-def review_queue(request: Request, done: str | None = None, dataset: str | None = None,
-                 error: str | None = None) -> Response:
+def review_queue(
+    request: Request, done: str | None = None, dataset: str | None = None, error: str | None = None
+) -> Response:
     account = _account(request)
     if isinstance(account, Response):
         return account
     if account is None:
         return _challenge("The approval queue is for reviewers. Sign in with a reviewer account.")
     if not account.can_review():
-        return _page("message.html", 403, title="Reviewers only", account=account,
-                     message=f"{account.name} is a {account.role}; reviewing needs a reviewer or admin account.")
+        return _page(
+            "message.html",
+            403,
+            title="Reviewers only",
+            account=account,
+            message=f"{account.name} is a {account.role}; reviewing needs a reviewer or admin account.",
+        )
     s = store(request)
     pending = list(reversed(s.approvals_where("a.state = 'pending'")))
     decided = s.approvals_where("a.state != 'pending'", limit=15)
     datasets = {a.dataset_id: s.get_dataset(a.dataset_id) for a in pending + decided}
-    return _page("review.html", account=account, pending=pending, decided=decided, datasets=datasets,
-                 done=done, done_dataset=dataset, error=error)
+    return _page(
+        "review.html",
+        account=account,
+        pending=pending,
+        decided=decided,
+        datasets=datasets,
+        done=done,
+        done_dataset=dataset,
+        error=error,
+    )
 
 
 @router.post("/review/{submission_id}")
@@ -95,18 +120,26 @@ async def review_decision(request: Request, submission_id: int) -> Response:
     origin = request.headers.get("origin")
     if origin and origin != "null" and urlparse(origin).netloc != request.headers.get("host"):
         # A cross-site form post riding on the browser's Basic credentials: refuse it.
-        return _page("message.html", 403, title="Refused", account=account,
-                     message="The form was posted from another site.")
+        return _page(
+            "message.html",
+            403,
+            title="Refused",
+            account=account,
+            message="The form was posted from another site.",
+        )
     form = await request.form()
     decision = str(form.get("decision", ""))
     notes = str(form.get("notes", "")).strip()
     state = {"approve": "approved", "reject": "rejected"}.get(decision, decision)
     try:
-        approval = await run_in_threadpool(workflow(request).review, None, submission_id, state, notes, account)
+        approval = await run_in_threadpool(
+            workflow(request).review, None, submission_id, state, notes, account
+        )
     except SocrataError as exc:
         return RedirectResponse(f"/review?{urlencode({'error': exc.message})}", status_code=303)
-    return RedirectResponse(f"/review?{urlencode({'done': approval.state, 'dataset': approval.dataset_id})}",
-                            status_code=303)
+    return RedirectResponse(
+        f"/review?{urlencode({'done': approval.state, 'dataset': approval.dataset_id})}", status_code=303
+    )
 
 
 def _readable(request: Request, dataset_id: str):
@@ -115,8 +148,13 @@ def _readable(request: Request, dataset_id: str):
         return account, None
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
-        return _page("message.html", 404, title="Not found", account=account,
-                     message=f"There is no dataset {dataset_id} on this portal."), None
+        return _page(
+            "message.html",
+            404,
+            title="Not found",
+            account=account,
+            message=f"There is no dataset {dataset_id} on this portal.",
+        ), None
     if not ds.is_public and account is None:
         return _challenge("This dataset is private. Sign in to see it."), None
     return account, ds
@@ -148,10 +186,18 @@ def dataset_page(request: Request, dataset_id: str) -> Response:
     s = store(request)
     approvals = s.approvals_for(ds.pk)
     fields, rows = _rows(request, ds, PAGE_ROWS)
-    return _page("dataset.html", account=account, ds=ds, approvals=list(reversed(approvals)),
-                 approval_state=approval_status(ds, approvals), fields=fields, rows=rows,
-                 license=licenses.find(ds.doc.get("licenseId")), custom=custom_fields(ds),
-                 base=base_url(request))
+    return _page(
+        "dataset.html",
+        account=account,
+        ds=ds,
+        approvals=list(reversed(approvals)),
+        approval_state=approval_status(ds, approvals),
+        fields=fields,
+        rows=rows,
+        license=licenses.find(ds.doc.get("licenseId")),
+        custom=custom_fields(ds),
+        base=base_url(request),
+    )
 
 
 @router.get("/d/{dataset_id}/preview", response_class=HTMLResponse)

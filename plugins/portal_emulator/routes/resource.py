@@ -43,9 +43,12 @@ def _readable(request: Request, dataset_id: str) -> Dataset:
 def _data_headers(ds: Dataset, fields: list[str], types: list[str]) -> dict[str, str]:
     modified = http_date(ds.data_updated_at)
     return {
-        "X-SODA2-Fields": json.dumps(fields), "X-SODA2-Types": json.dumps(types),
-        "Last-Modified": modified, "X-SODA2-Truth-Last-Modified": modified,
-        "X-SODA2-Secondary-Last-Modified": modified, "X-SODA2-Data-Out-Of-Date": "false",
+        "X-SODA2-Fields": json.dumps(fields),
+        "X-SODA2-Types": json.dumps(types),
+        "Last-Modified": modified,
+        "X-SODA2-Truth-Last-Modified": modified,
+        "X-SODA2-Secondary-Last-Modified": modified,
+        "X-SODA2-Data-Out-Of-Date": "false",
         "ETag": f'W/"{ds.id}.{int(ds.data_updated_at * 1000)}"',
     }
 
@@ -83,13 +86,18 @@ def read_rows(request: Request, dataset_id: str, ext: str) -> Response:
         n = ds.row_count if not q.where else run_query(c, ds.pk, q)[0][0]
         headers = _data_headers(ds, [q.count_alias], ["number"])
         if fmt == "csv":
-            return Response(f'"{q.count_alias}"\n"{n}"\n', media_type="text/csv; charset=utf-8", headers=headers)
+            return Response(
+                f'"{q.count_alias}"\n"{n}"\n', media_type="text/csv; charset=utf-8", headers=headers
+            )
         return json_response([{q.count_alias: str(n)}], headers=headers)
     found = run_query(c, ds.pk, q)
     headers = _data_headers(ds, [a for _, a in q.columns], soda2_types(q.columns, types))
     if fmt == "csv":
-        return Response(_csv(_shape(found, q.columns), [a for _, a in q.columns]),
-                        media_type="text/csv; charset=utf-8", headers=headers)
+        return Response(
+            _csv(_shape(found, q.columns), [a for _, a in q.columns]),
+            media_type="text/csv; charset=utf-8",
+            headers=headers,
+        )
     if q.default_select and not include_system:
         # Rows are stored in their output form: splice them without decoding.
         return Response("[" + ",".join(r[3] for r in found) + "]", media_type=JSON, headers=headers)
@@ -114,8 +122,9 @@ async def _write(request: Request, dataset_id: str, ext: str, replace: bool) -> 
 
     def work():
         payload, is_csv = rows.parse_body(body, content_type)
-        report, _ = rows.write_rows(store(request), dataset_id, payload, replace=replace, is_csv=is_csv,
-                                    user_id=account.user_id)
+        report, _ = rows.write_rows(
+            store(request), dataset_id, payload, replace=replace, is_csv=is_csv, user_id=account.user_id
+        )
         out = report.as_json()
         stats(request).rows_written(dataset_id, len(payload), out)
         return out

@@ -24,8 +24,15 @@ router = APIRouter()
 _FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Keys that PUT /api/views/{id}.json may replace; anything else is read-only and ignored, as the
 # portal silently ignores keys that cannot be changed this way (reference §1, sodapy PR #23).
-_SIMPLE_KEYS = ("name", "description", "category", "attribution", "attributionLink", "hideFromCatalog",
-                "hideFromDataJson")
+_SIMPLE_KEYS = (
+    "name",
+    "description",
+    "category",
+    "attribution",
+    "attributionLink",
+    "hideFromCatalog",
+    "hideFromDataJson",
+)
 
 
 def _view(request: Request, ds: Dataset) -> dict[str, Any]:
@@ -48,9 +55,14 @@ def _new_column(col: Any) -> dict[str, Any]:
         data_type = canonical_type(col.get("dataTypeName") or "text")
     except ValueError as exc:
         raise bad_request(str(exc), code="column.invalid") from None
-    return {"name": str(col.get("name") or field), "fieldName": field, "dataTypeName": data_type,
-            "renderTypeName": data_type, "description": str(col.get("description") or ""),
-            "format": col.get("format") or {}}
+    return {
+        "name": str(col.get("name") or field),
+        "fieldName": field,
+        "dataTypeName": data_type,
+        "renderTypeName": data_type,
+        "description": str(col.get("description") or ""),
+        "format": col.get("format") or {},
+    }
 
 
 @router.post("/api/views.json")
@@ -67,22 +79,33 @@ async def create_view(request: Request) -> Response:
     row_identifier = body.get("rowIdentifierColumnId", metadata.pop("rowIdentifier", None))
     lic = licenses.find(body.get("licenseId") or (body.get("license") or {}).get("name"))
     doc = {
-        "name": body["name"], "description": body.get("description") or "", "category": body.get("category"),
-        "tags": _tags(body.get("tags")), "attribution": body.get("attribution"),
-        "attributionLink": body.get("attributionLink"), "licenseId": lic["id"] if lic else None,
-        "metadata": metadata, "owner": _owner(account),
+        "name": body["name"],
+        "description": body.get("description") or "",
+        "category": body.get("category"),
+        "tags": _tags(body.get("tags")),
+        "attribution": body.get("attribution"),
+        "attributionLink": body.get("attributionLink"),
+        "licenseId": lic["id"] if lic else None,
+        "metadata": metadata,
+        "owner": _owner(account),
     }
     try:
         ds = await run_in_threadpool(store(request).create_dataset, doc, columns, row_identifier)
     except KeyError:
-        raise bad_request(f"Row identifier {row_identifier!r} is not a column", code="row_identifier.invalid") \
-            from None
+        raise bad_request(
+            f"Row identifier {row_identifier!r} is not a column", code="row_identifier.invalid"
+        ) from None
     return json_response(_view(request, ds))
 
 
 def _owner(account) -> dict[str, Any]:
-    return {"id": account.user_id, "displayName": account.name, "screenName": account.name,
-            "type": "interactive", "flags": []}
+    return {
+        "id": account.user_id,
+        "displayName": account.name,
+        "screenName": account.name,
+        "type": "interactive",
+        "flags": [],
+    }
 
 
 def _tags(value: Any) -> list[str]:
@@ -104,8 +127,9 @@ async def put_view(request: Request, dataset_id: str, ext: str) -> Response:
     method = request.query_params.get("method")
     if method == "setPermission":
         value = request.query_params.get("value", "")
-        audience = {"public.read": "public", "public": "public", "private": "private",
-                    "site": "site"}.get(value)
+        audience = {"public.read": "public", "public": "public", "private": "private", "site": "site"}.get(
+            value
+        )
         if audience is None:
             raise bad_request(f"Unknown permission value {value!r}", code="permission.invalid")
         writable_view(request, dataset_id)
@@ -152,8 +176,9 @@ def _update_view(request: Request, dataset_id: str, body: dict[str, Any]) -> Dat
         try:
             new_rid = resolve_column_id(doc["columns"], new_rid)
         except KeyError:
-            raise bad_request(f"Row identifier {new_rid!r} is not a column", code="row_identifier.invalid") \
-                from None
+            raise bad_request(
+                f"Row identifier {new_rid!r} is not a column", code="row_identifier.invalid"
+            ) from None
         if new_rid != doc.get("rowIdentifierColumnId"):
             doc["rowIdentifierColumnId"] = new_rid
             rows.rekey(c, ds, ds.row_identifier_field)
@@ -182,10 +207,13 @@ def _merge_columns(s, c, ds: Dataset, incoming: Any) -> None:
             by_field[new["fieldName"]] = new
             continue
         if "dataTypeName" in item and canonical_type(item["dataTypeName"]) != col["dataTypeName"]:
-            raise bad_request("Changing a column's type is not supported by this emulator", code="column.invalid")
+            raise bad_request(
+                "Changing a column's type is not supported by this emulator", code="column.invalid"
+            )
         if "fieldName" in item and item["fieldName"] != col["fieldName"]:
-            raise bad_request("Renaming a column's fieldName is not supported by this emulator",
-                              code="column.invalid")
+            raise bad_request(
+                "Renaming a column's fieldName is not supported by this emulator", code="column.invalid"
+            )
         for key in ("name", "description", "format"):
             if key in item:
                 col[key] = item[key]
@@ -195,16 +223,19 @@ def _merge_columns(s, c, ds: Dataset, incoming: Any) -> None:
 def delete_view(request: Request, dataset_id: str, ext: str) -> Response:
     require_writer(request)
     writable_view(request, dataset_id)
-    raise SocrataError(403, "deletion_disabled", "Dataset deletion is disabled on this emulator",
-                       {"id": dataset_id})
+    raise SocrataError(
+        403, "deletion_disabled", "Dataset deletion is disabled on this emulator", {"id": dataset_id}
+    )
 
 
 @router.post("/api/views/{dataset_id}/publication.{ext}")
 def publish(request: Request, dataset_id: str, ext: str) -> Response:
     require_writer(request)
     if request.query_params.get("method"):
-        raise bad_request("Working copies (method=copy/copySchema) are not supported by this emulator",
-                          code="method.unsupported")
+        raise bad_request(
+            "Working copies (method=copy/copySchema) are not supported by this emulator",
+            code="method.unsupported",
+        )
     writable_view(request, dataset_id)
     s = store(request)
     with s.writing() as c:
