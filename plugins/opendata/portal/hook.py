@@ -7,6 +7,7 @@ The hook owns the Airflow connection, the sodapy 2.2.0 client and the requests s
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 import time
@@ -48,7 +49,7 @@ from opendata.portal.models import (
     parse_catalog_page,
 )
 from opendata.portal.redaction import Redactor
-from opendata.portal.serialization import deletion_rows, iter_chunks, known_total, peek_empty
+from opendata.portal.serialization import deletion_rows, iter_chunks, known_total
 from opendata.portal.transport import NON_IDEMPOTENT, SocrataHTTPAdapter
 
 _DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
@@ -455,20 +456,31 @@ class SocrataHook(BaseHook):
         "updated" the second time, so check the portal's row count when exactness matters.
         """
         _check_id(dataset_id)
-        idempotent = True
-        if require_row_identifier:
-            view = self.get_view(dataset_id)
-            if not view.has_row_identifier:
-                raise SocrataForbiddenOperation(
-                    f"Dataset {dataset_id} has no row identifier: retried upserts would append duplicate "
-                    "rows. Set a row identifier, or pass require_row_identifier=False.",
-                    path=f"/resource/{dataset_id}.json",
-                )
-        else:
-            idempotent = False
+        idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)
+        size = self._resolve_chunk_size(chunk_size)
+        total = total if total is not None else known_total(rows)
         return self._write_chunks(
-            dataset_id, rows, chunk_size, total, replace_first=False, idempotent=idempotent
+            dataset_id, iter_chunks(rows, size), total, replace_first=False, idempotent=idempotent
         )
+
+    def _writes_are_idempotent(self, dataset_id: str, require_row_identifier: bool) -> bool:
+        """Check the dataset has a row identifier (so retried writes cannot duplicate rows)."""
+        if not require_row_identifier:
+            return False
+        view = self.get_view(dataset_id)
+        if not view.has_row_identifier:
+            raise SocrataForbiddenOperation(
+                f"Dataset {dataset_id} has no row identifier: retried writes would append duplicate "
+                "rows. Set a row identifier, or pass require_row_identifier=False.",
+                path=f"/resource/{dataset_id}.json",
+            )
+        return True
+
+    def _resolve_chunk_size(self, chunk_size: int | None) -> int:
+        size = chunk_size or self.chunk_size
+        if size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        return size
 
     def upsert_deletions(
         self, dataset_id: str, row_id_field: str, ids: Iterable[Any], *, chunk_size: int | None = None
@@ -487,6 +499,7 @@ class SocrataHook(BaseHook):
         chunk_size: int | None = None,
         total: int | None = None,
         allow_empty: bool = False,
+        require_row_identifier: bool = True,
     ) -> UpsertResult:
         """Replace all rows: the first chunk with ``PUT /resource/{id}.json``, the rest upserted.
 
@@ -496,37 +509,36 @@ class SocrataHook(BaseHook):
         are future work. Prefer :meth:`upsert` with ``:deleted`` rows for incremental loads.
 
         :param allow_empty: an empty input would truncate the dataset; refused unless ``True``.
+        :param require_row_identifier: as for :meth:`upsert` (the chunks after the first are upserts).
         """
         _check_id(dataset_id)
-        empty, rows = peek_empty(rows if not isinstance(rows, pd.DataFrame) else [rows])
-        if empty or (total == 0):
+        size = self._resolve_chunk_size(chunk_size)
+        total = total if total is not None else known_total(rows)
+        chunks = iter_chunks(rows, size)
+        first = next(chunks, None)
+        if first is None:
             if not allow_empty:
                 raise ValueError("Refusing to replace a dataset with no rows; pass allow_empty=True")
-            client = self.get_conn()
-            report = self._sodapy("replace", client.replace, dataset_id, [])
-            return UpsertResult.from_json(report)
-        return self._write_chunks(dataset_id, rows, chunk_size, total, replace_first=True, idempotent=True)
+            first = []
+        idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)
+        return self._write_chunks(
+            dataset_id, itertools.chain([first], chunks), total, replace_first=True, idempotent=idempotent
+        )
 
     def _write_chunks(
         self,
         dataset_id: str,
-        rows: Any,
-        chunk_size: int | None,
+        chunks: Iterable[list[dict[str, Any]]],
         total: int | None,
         *,
         replace_first: bool,
         idempotent: bool,
     ) -> UpsertResult:
-        size = chunk_size or self.chunk_size
-        if size < 1:
-            raise ValueError("chunk_size must be >= 1")
-        if total is None:
-            total = known_total(rows)
         client = self.get_conn()
         verb = "replace" if replace_first else "upsert"
         result = UpsertResult()
         started = time.monotonic()
-        for index, chunk in enumerate(iter_chunks(rows, size)):
+        for index, chunk in enumerate(chunks):
             if replace_first and index == 0:
                 report = self._sodapy("replace", client.replace, dataset_id, chunk)
             else:

@@ -20,7 +20,6 @@ Value rules (:func:`to_soda_value`):
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -174,13 +173,3 @@ def known_total(rows: Any) -> int | None:
         if not any(isinstance(item, pd.DataFrame) for item in rows):
             return len(rows)
     return None
-
-
-def peek_empty(rows: Iterable[Any]) -> tuple[bool, Iterable[Any]]:
-    """``(is_empty, rows)`` without losing the first item of an iterator."""
-    iterator = iter(rows)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        return True, []
-    return False, itertools.chain([first], iterator)

@@ -303,15 +303,20 @@ def test_upsert_deletions_and_auth_errors():
 def test_replace_puts_first_chunk_then_upserts():
     router = (
         Router()
+        .on("GET", f"/api/views/{DSID}.json", (200, view_json()))
         .on("PUT", f"/resource/{DSID}.json", upsert_echo)
         .on("POST", f"/resource/{DSID}.json", upsert_echo)
     )
     hook, script = hook_with(router)
     result = hook.replace(DSID, ({"permit_id": str(i)} for i in range(7)))
-    assert [(s.method, len(s.body)) for s in script.seen] == [("PUT", 3), ("POST", 3), ("POST", 1)]
+    writes = [(s.method, len(s.body)) for s in script.seen if s.method != "GET"]
+    assert writes == [("PUT", 3), ("POST", 3), ("POST", 1)]
     assert result.rows_created == 7
-    with pytest.raises(ValueError, match="no rows"):
-        hook.replace(DSID, [])
+    script.seen.clear()
+    for empty in ([], pd.DataFrame({"permit_id": []}), [pd.DataFrame()]):
+        with pytest.raises(ValueError, match="no rows"):
+            hook.replace(DSID, empty)
+    assert script.seen == []
     hook.replace(DSID, iter([]), allow_empty=True)
     assert (script.seen[-1].method, script.seen[-1].body) == ("PUT", [])
 
