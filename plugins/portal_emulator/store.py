@@ -151,7 +151,7 @@ class Store:
             # Survives process restarts (the requirement); fsync for power loss is not worth the time.
             c.execute("PRAGMA synchronous=OFF")
             c.execute("PRAGMA busy_timeout=30000")
-            c.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
+            c.execute("PRAGMA cache_size=-16384")  # 16 MiB page cache per connection (one per thread)
             c.execute("PRAGMA temp_store=MEMORY")
             self._local.conn = c
         return c

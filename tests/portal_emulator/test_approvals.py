@@ -144,3 +144,12 @@ def test_approval_that_does_not_change_audience(tmp_path):
         assert client.get_metadata(ds)["grants"][0]["flags"] == ["public"]
         with pytest.raises(EmulatorError, match="no pending approval"):
             emu.review(ds, "approved")
+
+
+def test_strict_socrata_host(tmp_path):
+    with run_emulator(tmp_path, extra_args=["--require-socrata-host"]) as emu, sodapy_client(emu) as client:
+        ds = new_dataset(client, "Strict host")
+        # sodapy sends no X-Socrata-Host: authenticated, but Discovery answers as for anonymous.
+        assert client.datasets(ids=[ds]) == []
+        found = http(emu).get(f"{emu.url}/api/catalog/v1", params={"ids": ds}).json()  # sends the header
+        assert found["resultSetSize"] == 1

@@ -214,3 +214,18 @@ def test_writes_need_credentials(emu, anon, client):
         client.delete(ds)
     assert err.value.response.status_code == 403
     assert "disabled" in err.value.response.json()["message"]
+
+
+def test_malformed_bodies_are_refused(emu, client):
+    ds = new_dataset(client, "Malformed")
+    s = http(emu)
+    for body in (b"{not json", b'"a string"', b"42"):
+        r = s.post(f"{emu.url}/resource/{ds}.json", data=body)
+        assert r.status_code == 400 and r.json()["code"] == "json.malformed", body
+    r = s.post(f"{emu.url}/api/views.json", data=b"[1, 2")
+    assert r.status_code == 400 and r.json()["error"] is True
+    r = s.post(
+        f"{emu.url}/api/views.json",
+        json={"name": "x", "columns": [{"fieldName": "a", "dataTypeName": "blob"}]},
+    )
+    assert r.status_code == 400 and "dataTypeName" in r.json()["message"]
