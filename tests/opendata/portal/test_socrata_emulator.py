@@ -191,7 +191,11 @@ def test_lifecycle_private_to_public(emu, hook):
 def test_rejection_then_resubmission(emu, hook):
     dataset_id = new_dataset(hook, "Building permits (rejected)")
     hook.upsert(dataset_id, make_rows(0, 3))
-    assert hook.submit_for_public_approval(dataset_id).submitted
+    # Asking for public directly only queues the request on a portal with approvals (reference §4.2).
+    hook.set_audience(dataset_id, Audience.PUBLIC)
+    assert hook.get_audience(dataset_id) is Audience.PRIVATE
+    assert hook.get_approval_status(dataset_id).state is ApprovalState.PENDING
+    assert not hook.submit_for_public_approval(dataset_id).submitted  # already pending
     emu.review(dataset_id, "rejected", notes="Zip codes contain letters")
     status = hook.get_approval_status(dataset_id)
     assert status.state is ApprovalState.REJECTED and status.notes == "Zip codes contain letters"

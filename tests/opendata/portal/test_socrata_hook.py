@@ -431,7 +431,7 @@ def _calls(tree):
             yield node
 
 
-def test_portal_source_never_sends_delete():
+def test_portal_source_never_sends_delete_nor_unordered_get_all():
     root = Path(opendata.portal.__file__).parent
     offenders = []
     for path in sorted(root.glob("*.py")):
@@ -440,6 +440,8 @@ def test_portal_source_never_sends_delete():
             func = call.func
             if isinstance(func, ast.Attribute) and func.attr == "delete":
                 offenders.append(f"{path.name}:{call.lineno} .delete(...)")
+            if isinstance(func, ast.Attribute) and func.attr == "get_all":  # pages without $order
+                offenders.append(f"{path.name}:{call.lineno} sodapy get_all")
             values = list(call.args[:1]) + [k.value for k in call.keywords if k.arg == "method"]
             for value in values:
                 if isinstance(value, ast.Constant) and str(value.value).upper() == "DELETE":
