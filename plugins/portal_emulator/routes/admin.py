@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -81,7 +82,7 @@ async def set_comments(request: Request, dataset_id: str) -> Response:
     n = body.get("numberOfComments") if isinstance(body, dict) else None
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise bad_request('Send {"numberOfComments": <non-negative int>}')
-    ds = store(request).set_admin_fields(dataset_id, number_of_comments=n)
+    ds = await run_in_threadpool(store(request).set_admin_fields, dataset_id, number_of_comments=n)
     if ds is None:
         raise not_found_view(dataset_id)
     return json_response({"id": ds.id, "numberOfComments": ds.number_of_comments})
@@ -107,7 +108,8 @@ async def set_timestamps(request: Request, dataset_id: str) -> Response:
     if not isinstance(body, dict) or not body or set(body) - set(TIMESTAMP_FIELDS):
         raise bad_request(f"Send an object with keys among {sorted(TIMESTAMP_FIELDS)}")
     values = {TIMESTAMP_FIELDS[k]: _epoch(v) for k, v in body.items()}
-    ds = store(request).set_admin_fields(dataset_id, **values)
+    # In a worker thread: the write lock may be held by an upsert, and the event loop must not wait.
+    ds = await run_in_threadpool(store(request).set_admin_fields, dataset_id, **values)
     if ds is None:
         raise not_found_view(dataset_id)
     return json_response(
