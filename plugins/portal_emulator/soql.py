@@ -280,6 +280,8 @@ class Compiler:
         if t.kind == "ident" and t.value.upper() == "NULL":
             return ("lit", None)
         if t.kind == "ident":
+            if self._peek("("):
+                raise malformed_query(f"SoQL function {t.value}() is not supported by this emulator")
             return ("field", self._field(t.value))
         raise malformed_query(f"Unexpected {t.value!r} in $where")
 

@@ -157,6 +157,7 @@ def test_soql_where_order_select_and_limits(emu, client):
         ({"$limit": "50001"}, "query.compiler.malformed"),
         ({"$limit": "-1"}, "query.compiler.malformed"),
         ({"$group": "amount"}, "query.compiler.malformed"),
+        ({"$where": "starts_with(permit_id, 'A')"}, "query.compiler.malformed"),
     ):
         r = s.get(f"{emu.url}/resource/{ds}.json", params=params)
         assert r.status_code == 400 and r.json()["code"] == code, params
@@ -222,6 +223,8 @@ def test_malformed_bodies_are_refused(emu, client):
     for body in (b"{not json", b'"a string"', b"42"):
         r = s.post(f"{emu.url}/resource/{ds}.json", data=body)
         assert r.status_code == 400 and r.json()["code"] == "json.malformed", body
+    gz = s.post(f"{emu.url}/resource/{ds}.json", data=b"x", headers={"Content-Encoding": "gzip"})
+    assert gz.status_code == 415
     r = s.post(f"{emu.url}/api/views.json", data=b"[1, 2")
     assert r.status_code == 400 and r.json()["error"] is True
     r = s.post(

@@ -115,6 +115,13 @@ def _csv(records: list[dict], header: list[str]) -> str:
 
 async def _write(request: Request, dataset_id: str, ext: str, replace: bool) -> Response:
     account = require_writer(request)
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding != "identity":
+        # The reference documents no compressed request bodies, so accepting them here could hide
+        # a client feature that fails on the real portal.
+        raise SocrataError(
+            415, "content_encoding.unsupported", f"Content-Encoding {encoding} is not supported"
+        )
     body = await request.body()
     content_type = request.headers.get("content-type", "")
     if ext == "csv":
