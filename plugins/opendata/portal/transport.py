@@ -256,8 +256,14 @@ def _not_sent(err: BaseException) -> bool:
             seen.add(id(cause))
             if isinstance(cause, NewConnectionError):
                 return True
+            reason = getattr(cause, "reason", None)
             nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
-            cause = getattr(cause, "reason", None) or nxt or cause.__cause__ or cause.__context__
+            cause = (
+                (reason if isinstance(reason, BaseException) else None)
+                or nxt
+                or cause.__cause__
+                or cause.__context__
+            )
     return False
 
 

@@ -241,3 +241,29 @@ def test_every_attempt_is_logged_without_query_secrets(caplog):
     assert "req-1" in attempts[0] and "req-2" in attempts[1]
     assert all(" in " in line and "s (X-Socrata-RequestId" in line for line in attempts)
     assert not any("tok-SECRET" in line or "data.example.gov" in line for line in lines)
+
+
+def test_refused_connection_is_retried_even_when_not_idempotent():
+    import socket
+
+    from opendata.portal.errors import SocrataConnectionError
+    from opendata.portal.transport import SocrataHTTPAdapter
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    sleeps: list[float] = []
+    adapter = SocrataHTTPAdapter(
+        policy=RetryPolicy(max_retries=2, backoff_base=0.01),
+        connect_timeout=1,
+        read_timeout=1,
+        sleep=sleeps.append,
+    )
+    token = NON_IDEMPOTENT.set(True)
+    try:
+        with pytest.raises(SocrataConnectionError) as info:
+            session_with(adapter, "http://").post(f"http://127.0.0.1:{port}/api/views.json", data="{}")
+    finally:
+        NON_IDEMPOTENT.reset(token)
+    assert adapter.attempts == 3 and len(sleeps) == 2  # refused: the portal never saw it, so safe to retry
+    assert "after 3 attempt(s)" in info.value.message
