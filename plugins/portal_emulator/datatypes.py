@@ -70,7 +70,7 @@ def canonical_type(name: str) -> str:
 # ---- normalizers: input value (JSON or CSV string) -> stored SODA2 form; None means null ----
 
 
-def _text(v: Any) -> Any:
+def normalize_text(v: Any) -> Any:
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
@@ -208,10 +208,10 @@ def _location(v: Any) -> dict:
 
 
 NORMALIZERS: dict[str, Callable[[Any], Any]] = {
-    "text": _text,
-    "email": _text,
-    "phone": _text,
-    "html": _text,
+    "text": normalize_text,
+    "email": normalize_text,
+    "phone": normalize_text,
+    "html": normalize_text,
     "number": _number,
     "money": _number,
     "percent": _number,

@@ -18,7 +18,7 @@ from typing import Any
 from . import ids
 from .datatypes import (
     BadValue,
-    _text,  # identity for str values: skipped in the hot loop
+    normalize_text,  # identity for str values: skipped in the hot loop
     normalizer,
 )
 from .errors import SocrataError, bad_request
@@ -132,7 +132,7 @@ def write_rows(
                 if norm is not None:
                     if v is None or (is_csv and v == ""):
                         values[k] = None
-                    elif norm is _text and type(v) is str:
+                    elif norm is normalize_text and type(v) is str:
                         values[k] = v  # the common case, without a call
                     else:
                         try:
@@ -208,6 +208,9 @@ def write_rows(
             else:
                 merged = dict(e.data)
                 merged.update(values)
+                if rid is not None and merged.get(rid) is None:
+                    rep.errors += 1  # the row identifier cannot be cleared
+                    continue
                 e.data = _clean(merged, order)
                 rep.updated += 1
                 _count_match(rep, kind)
