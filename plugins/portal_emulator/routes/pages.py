@@ -29,6 +29,8 @@ router = APIRouter()
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
     autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
 )
 PREVIEW_ROWS = 100
 PAGE_ROWS = 10
