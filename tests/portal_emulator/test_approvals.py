@@ -153,3 +153,14 @@ def test_strict_socrata_host(tmp_path):
         assert client.datasets(ids=[ds]) == []
         found = http(emu).get(f"{emu.url}/api/catalog/v1", params={"ids": ds}).json()  # sends the header
         assert found["resultSetSize"] == 1
+
+
+def test_catalog_domain_follows_x_socrata_host(emu, client):
+    ds = new_dataset(client, "Named domain")
+    s = http(emu)
+    s.headers["X-Socrata-Host"] = "data.city.example"
+    found = s.get(f"{emu.url}/api/catalog/v1", params={"ids": ds, "domains": "data.city.example"}).json()
+    assert found["resultSetSize"] == 1
+    assert found["results"][0]["metadata"]["domain"] == "data.city.example"
+    meta = s.get(f"{emu.url}/api/views/metadata/v1/{ds}").json()
+    assert meta["domain"] == "data.city.example"

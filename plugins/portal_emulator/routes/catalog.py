@@ -14,7 +14,7 @@ from ..auth import sees_private
 from ..errors import DiscoveryError
 from ..render import approval_status, catalog_entry, slug
 from ..store import Dataset
-from .common import base_url, domain, json_response, store
+from .common import base_url, domain, domain_aliases, json_response, store
 
 router = APIRouter()
 MULTI = ("ids", "domains", "names", "categories", "tags", "only", "column_names", "shared_to")
@@ -84,6 +84,7 @@ def catalog(request: Request) -> Response:
         raise _discovery_error(f"limit must be between 0 and {MAX_LIMIT}, offset non-negative")
     private = sees_private(request) is not None
     dom = domain(request)
+    aliases = domain_aliases(request)
     s = store(request)
 
     results = []
@@ -93,7 +94,7 @@ def catalog(request: Request) -> Response:
         hidden = bool(ds.doc.get("hideFromCatalog", False))
         if not private and not (ds.is_public and ds.is_published and status == "approved" and not hidden):
             continue  # anonymous callers see public, published, approved, unhidden assets only
-        if not _matches(ds, status, hidden, dom, multi, single, custom):
+        if not _matches(ds, status, hidden, aliases, multi, single, custom):
             continue
         results.append((ds, approvals))
 
@@ -119,11 +120,11 @@ def catalog(request: Request) -> Response:
     )
 
 
-def _matches(ds: Dataset, status: str, hidden: bool, dom: str, multi, single, custom) -> bool:
+def _matches(ds: Dataset, status: str, hidden: bool, aliases: set[str], multi, single, custom) -> bool:
     doc = ds.doc
     if "ids" in multi and ds.id not in multi["ids"]:
         return False
-    if "domains" in multi and dom.lower() not in [d.lower() for d in multi["domains"]]:
+    if "domains" in multi and not aliases & {d.lower() for d in multi["domains"]}:
         return False
     if "names" in multi and doc["name"].lower() not in [n.lower() for n in multi["names"]]:
         return False

@@ -35,8 +35,20 @@ def stats(request: Request) -> Stats:
 
 
 def domain(request: Request) -> str:
-    """The portal domain: configured, else the Host the client used (what sodapy passes as ``domains``)."""
-    return config(request).domain or request.headers.get("host") or "localhost"
+    """The portal domain: configured, else the ``X-Socrata-Host`` the client named, else the Host it
+    connected to (which is what sodapy passes as ``domains``)."""
+    return (
+        config(request).domain
+        or request.headers.get("x-socrata-host")
+        or request.headers.get("host")
+        or "localhost"
+    )
+
+
+def domain_aliases(request: Request) -> set[str]:
+    """Every name this single-domain portal answers to, for Discovery's ``domains`` filter."""
+    names = {domain(request), request.headers.get("x-socrata-host"), request.headers.get("host")}
+    return {n.lower() for n in names if n}
 
 
 def base_url(request: Request) -> str:
