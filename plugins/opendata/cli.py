@@ -3,6 +3,8 @@
     opendata lint [--include DIR]          check every dataset file and the governance file
     opendata samples generate [--out DIR]  write the seeded sample sources
     opendata samples load-sql URL          load the building-permits sample into a database
+    opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
+    opendata demo [--check]                run the whole demo (make run); --check exits once ready
 
 ``lint`` exits 1 on any error, for pre-commit hooks and CI.
 """
@@ -47,6 +49,26 @@ def _load_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_api(args: argparse.Namespace) -> int:
+    from opendata.samples.api_server import make_server
+
+    server = make_server(settings.include_dir() / "sample_sources" / "restaurant_inspections.json",
+                         args.host, args.port)
+    print(f"serving the inspections sample at http://{args.host}:{server.server_address[1]}/api/v1/inspections",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from opendata.demo import main as demo_main
+
+    return demo_main(check_only=args.check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     load_sql.add_argument("url", help="SQLAlchemy URL, e.g. sqlite:////tmp/permits.sqlite")
     load_sql.add_argument("--csv", help="the generated building_permits.csv")
     load_sql.set_defaults(func=_load_sql)
+    serve_api = sample_commands.add_parser("serve-api", help="serve the inspections sample as a paged JSON API")
+    serve_api.add_argument("--host", default="127.0.0.1")
+    serve_api.add_argument("--port", type=int, default=8766)
+    serve_api.set_defaults(func=_serve_api)
+
+    demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
+    demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")
+    demo.set_defaults(func=_demo)
     return parser
 
 
