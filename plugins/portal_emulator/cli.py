@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
         help="share of faults that strike after the request was applied",
     )
     s.add_argument("--fault-seed", type=int)
+    s.add_argument("--fault-retry-after", type=float, help="send Retry-After (seconds) with 429/503 faults")
     s.add_argument("--slow-seconds", type=float, default=2.0)
     s.add_argument("--timeout-seconds", type=float, default=15.0)
     s.add_argument("--log-level", default="info")
@@ -106,6 +107,7 @@ def serve(args: argparse.Namespace) -> int:
                 slow_seconds=args.slow_seconds,
                 timeout_seconds=args.timeout_seconds,
                 after_ratio=args.fault_after_ratio,
+                retry_after=args.fault_retry_after,
                 seed=args.fault_seed,
             )
         )

@@ -68,6 +68,7 @@ class FaultSettings:
     path_prefixes: list[str] | None = None  # only paths starting with one of these (None = all API paths)
     count: int | None = None  # fault exactly the next N matching requests, ignoring rate
     seed: int | None = None
+    retry_after: float | None = None  # Retry-After seconds on 429/503 (the reference documents none)
 
 
 @dataclass

@@ -197,6 +197,8 @@ class EmulatorMiddleware:
             if kind == "timeout":
                 await asyncio.sleep(s.timeout_seconds)
         status, headers, body = fault_response(kind)
+        if s.retry_after is not None and status in (429, 503):
+            headers = [*headers, (b"retry-after", str(max(1, round(s.retry_after))).encode())]
         await send(
             {
                 "type": "http.response.start",

@@ -193,6 +193,7 @@ class Emulator:
         path_prefixes: Iterable[str] | None = None,
         count: int | None = None,
         seed: int | None = None,
+        retry_after: float | None = None,
     ) -> dict:
         """Inject faults from now on. ``count`` faults exactly the next N matching requests."""
         body: dict[str, Any] = {
@@ -200,6 +201,7 @@ class Emulator:
             "kinds": [str(k) for k in kinds],
             "count": count,
             "seed": seed,
+            "retry_after": retry_after,
             "methods": list(methods) if methods else None,
             "path_prefixes": list(path_prefixes) if path_prefixes else None,
         }

@@ -30,6 +30,13 @@ def test_each_status_kind(emu, kind, status):
     assert requests.get(f"{emu.url}/api/licenses").status_code == 200  # count=1: only one fault
 
 
+def test_retry_after_is_optional(emu):
+    emu.set_faults(kinds=["429"], count=1)
+    assert "Retry-After" not in requests.get(f"{emu.url}/api/licenses").headers
+    emu.set_faults(kinds=["503"], count=1, retry_after=2)
+    assert requests.get(f"{emu.url}/api/licenses").headers["Retry-After"] == "2"
+
+
 def test_fault_before_apply_does_not_write(emu, client):
     ds = new_dataset(client, "Faulted before")
     emu.set_faults(kinds=["500"], count=1, after_ratio=0, methods=["POST"], path_prefixes=["/resource/"])
