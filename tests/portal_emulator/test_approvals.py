@@ -97,6 +97,8 @@ def test_catalog_visibility_anonymous_vs_authenticated(emu, client, anon):
     assert ids(q="catalog public") == {public}
     assert ids(only="dataset", categories="Housing") == {public, private}
     assert ids(domains="elsewhere.example") == set()
+    owner = client.get_metadata(public)["owner"]["id"]
+    assert ids(for_user=owner) == {public, private} and ids(for_user="zzzz-zzzz") == set()
     assert ids(Unknown_Param="x") == set()  # unknown parameters are custom-metadata searches
     r = s.get(f"{emu.url}/api/catalog/v1", params={"ids": public, "show_visibility": "true"}).json()
     assert r["resultSetSize"] == 1

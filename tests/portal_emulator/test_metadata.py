@@ -144,6 +144,8 @@ def test_metadata_list_licenses_comments_and_anonymous_access(emu, client, anon)
     missing = http(emu).get(f"{emu.url}/api/views/metadata/v1/zzzz-zzzz")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
 
+    helped = http(emu, None).get(f"{emu.url}/api/views/metadata/v1", params={"method": "help"}).json()
+    assert "customFields" in helped["writableFields"]
     licenses = http(emu, None).get(f"{emu.url}/api/licenses").json()
     assert {
         "PUBLIC_DOMAIN",

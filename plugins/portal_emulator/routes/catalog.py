@@ -165,6 +165,7 @@ def _matches(ds: Dataset, status: str, hidden: bool, aliases: set[str], multi, s
         "explicitly_hidden": lambda v: hidden == _bool(v),
         "data_json_hidden": lambda v: bool(doc.get("hideFromDataJson", False)) == _bool(v),
         "provenance": lambda v: v.lower() == "official",
+        "for_user": lambda v: doc["owner"]["id"] == v,
         "derived": lambda v: _bool(v) is False,
         "visibility": lambda v: (
             (v == "open") == (ds.is_public and ds.is_published and status == "approved" and not hidden)

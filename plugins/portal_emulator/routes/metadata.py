@@ -51,7 +51,21 @@ def _render(request: Request, ds: Dataset) -> dict[str, Any]:
 
 
 @router.get("/api/views/metadata/v1")
-def list_metadata(request: Request, limit: int = 100, page: int = 1) -> Response:
+def list_metadata(request: Request, limit: int = 100, page: int = 1, method: str | None = None) -> Response:
+    if method == "help":
+        return json_response(
+            {
+                "endpoints": [
+                    "GET /api/views/metadata/v1?limit=&page=",
+                    "GET /api/views/metadata/v1/{id}",
+                    "PATCH /api/views/metadata/v1/{id}[?validateOnly=true][&strict=true]",
+                ],
+                "writableFields": list(WRITABLE),
+                "readOnlyFields": list(READ_ONLY),
+                "customFields": "{fieldset: {field: value}}; null wipes all, {fieldset: null} one fieldset, "
+                "{fieldset: {field: null}} one field",
+            }
+        )
     if limit < 1 or page < 1:
         raise bad_request("limit and page must be positive", code="invalid_parameter")
     private = sees_private(request) is not None
