@@ -99,6 +99,9 @@ def environment(config: DemoConfig) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update({
         "AIRFLOW_HOME": str(local / "airflow"),
+        # The embedded default: a SQLite metadata database (production uses PostgreSQL).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{local / 'airflow' / 'airflow.db'}",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__DAGS_FOLDER": str(config.root / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.root / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
