@@ -1,3 +1,5 @@
-from opendata.cli import main
 import sys
+
+from opendata.cli import main
+
 sys.exit(main())

@@ -14,6 +14,10 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ") if value not in (None, "") else "—"
 
 
+def _with_details(value: str, details: str | None) -> str:
+    return f"{value} — {details}" if details else value
+
+
 def checklist_rows(spec: DatasetSpec) -> list[tuple[str, str]]:
     coverage = spec.coverage
     existing = spec.existing_publication
@@ -32,12 +36,11 @@ def checklist_rows(spec: DatasetSpec) -> list[tuple[str, str]]:
         ("Update frequency", spec.update_frequency.value),
         ("Collection frequency", spec.collection_frequency.value),
         ("Existing publication", f"Y ({existing.link})" if existing.published else "N"),
-        ("Priority/value", spec.priority.level.value + (f" — {spec.priority.comments}" if spec.priority.comments else "")),
+        ("Priority/value", _with_details(spec.priority.level.value, spec.priority.comments)),
         ("Technical challenges", spec.technical_challenges or ""),
-        ("Data classification", f"{classification.category.value.upper()}, level {classification.level}"
-         + (f" — {classification.details}" if classification.details else "")),
-        ("Data quality", spec.data_quality.rating.value
-         + (f" — {spec.data_quality.details}" if spec.data_quality.details else "")),
+        ("Data classification", _with_details(
+            f"{classification.category.value.upper()}, level {classification.level}", classification.details)),
+        ("Data quality", _with_details(spec.data_quality.rating.value, spec.data_quality.details)),
         ("Portal category", spec.publishing.category),
         ("Tags", ", ".join(spec.publishing.tags)),
         ("License", LICENSES[spec.publishing.license]),

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from socrata_fakes import Router, hook_with
 
 import opendata.portal
 from opendata.portal import (
@@ -27,6 +26,7 @@ from opendata.portal import (
     SocrataServerError,
     SocrataUnexpectedResponse,
 )
+from tests.opendata.portal.socrata_fakes import Router, hook_with
 
 DSID = "abcd-1234"
 PASSWORD = "pw-unit-SECRET-9f2"
@@ -211,7 +211,7 @@ def test_non_json_success_is_typed():
     router = Router().on("GET", f"/api/views/{DSID}.json", (200, "<html>maintenance</html>"))
 
     def html(seen):
-        from socrata_fakes import make_response
+        from tests.opendata.portal.socrata_fakes import make_response
 
         return make_response(
             requests.Request("GET", "https://x/").prepare(), 200, "<html/>", content_type="text/html"

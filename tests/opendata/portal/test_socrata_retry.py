@@ -9,7 +9,6 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-from socrata_fakes import scripted, session_with
 
 from opendata.portal.errors import (
     SocrataForbiddenOperation,
@@ -21,6 +20,7 @@ from opendata.portal.errors import (
 )
 from opendata.portal.retry import DEFAULT_RETRY_STATUSES, RetryPolicy, parse_retry_after
 from opendata.portal.transport import NON_IDEMPOTENT, is_dataset_delete
+from tests.opendata.portal.socrata_fakes import scripted, session_with
 
 URL = "https://data.example.gov"
 
