@@ -147,6 +147,8 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    # Ctrl-C must work even when started from a shell that ignores SIGINT in the background.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _prepare_sources(config)
         portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join([
