@@ -232,3 +232,14 @@ def test_malformed_bodies_are_refused(emu, client):
         json={"name": "x", "columns": [{"fieldName": "a", "dataTypeName": "blob"}]},
     )
     assert r.status_code == 400 and "dataTypeName" in r.json()["message"]
+
+
+def test_bad_credentials_are_refused_before_the_dataset_is_looked_up(emu):
+    wrong = ("publisher", "not-the-password")
+    for path in ["/resource/zzzz-9999.json", "/api/views/zzzz-9999.json", "/api/views/metadata/v1/zzzz-9999"]:
+        response = requests.get(emu.url + path, auth=wrong, timeout=10)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "invalid_credentials"
+    # With good credentials the same paths are plain "not found".
+    response = requests.get(emu.url + "/resource/zzzz-9999.json", auth=emu.auth("publisher"), timeout=10)
+    assert (response.status_code, response.json()["code"]) == (404, "dataset.missing")

@@ -65,6 +65,7 @@ def can_read(ds: Dataset, request: Request) -> bool:
 
 def readable_view(request: Request, dataset_id: str) -> Dataset:
     """A dataset the caller may read through /api/views: 404 not_found, 403 for anonymous on private."""
+    current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
         raise not_found_view(dataset_id)
@@ -74,6 +75,7 @@ def readable_view(request: Request, dataset_id: str) -> Dataset:
 
 
 def writable_view(request: Request, dataset_id: str) -> Dataset:
+    current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
         raise not_found_view(dataset_id)

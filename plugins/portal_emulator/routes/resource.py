@@ -32,6 +32,7 @@ def _format(ext: str) -> str:
 
 
 def _readable(request: Request, dataset_id: str) -> Dataset:
+    current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
         raise dataset_missing(dataset_id)
