@@ -214,6 +214,50 @@ class HttpSource(_SourceBase):
 Source = Annotated[SqlSource | FileSource | HttpSource, Field(discriminator="kind")]
 
 
+class RecordedApproval(StrictModel):
+    """An approval given outside Airflow and recorded in the file (who, when)."""
+
+    # A person key from the governance file.
+    approved_by: Slug
+    approved_at: dt.date
+
+
+class Publication(StrictModel):
+    """How the dataset goes public (playbook Steps 1-3)."""
+
+    # Step 1 already given by department leadership: the DAG skips its approval task.
+    department_approval: RecordedApproval | None = None
+    # Step 3, strategic publication: never public before this moment, even if approved.
+    not_before: dt.datetime | None = None
+    # Remind the Chief Data Officer when the Stage 1 review has waited this long...
+    review_reminder_days: Annotated[float, Field(gt=0, le=365)] = 3
+    # ...and stop waiting (the run fails; the next run waits again) after this long.
+    review_timeout_days: Annotated[float, Field(gt=0, le=365)] = 30
+    # How often the portal's approval state is polled while waiting.
+    review_poll_minutes: Annotated[float, Field(ge=0.01, le=24 * 60)] = 10
+
+    @field_validator("not_before")
+    @classmethod
+    def _timezone_given(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone offset, for example 2026-12-01T09:00:00-08:00")
+        return value
+
+    @model_validator(mode="after")
+    def _reminder_before_timeout(self) -> Publication:
+        if self.review_reminder_days >= self.review_timeout_days:
+            raise ValueError("review_reminder_days must be less than review_timeout_days")
+        return self
+
+
+class RefreshPolicy(StrictModel):
+    """Limits on what a scheduled refresh may do to the public dataset."""
+
+    # Rows gone from the source are deleted on the portal only up to this share of the
+    # published rows; beyond it the refresh stops before touching the portal.
+    max_deleted_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
 class DagSettings(StrictModel):
     """How Airflow runs the dataset's DAG; everything has a sensible default."""
 
@@ -264,6 +308,8 @@ class DatasetSpec(StrictModel):
     publishing: Publishing
     source: Source
     columns: list[Column] = Field(min_length=1)
+    publication: Publication = Field(default_factory=Publication)
+    refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
     dag: DagSettings = Field(default_factory=DagSettings)
 
     @model_validator(mode="after")

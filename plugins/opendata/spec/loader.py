@@ -121,6 +121,12 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
             problems.append((("coordinator",),
                              f"{spec.coordinator!r} is not a coordinator of {spec.department} in governance.yaml",
                              did_you_mean(spec.coordinator, department.coordinators)))
+        recorded = spec.publication.department_approval
+        if department is not None and recorded is not None and recorded.approved_by not in department.leadership:
+            problems.append((("publication", "department_approval", "approved_by"),
+                             f"{recorded.approved_by!r} is not in the leadership of {spec.department} "
+                             f"in governance.yaml; Step 1 approval comes from department leadership",
+                             did_you_mean(recorded.approved_by, department.leadership)))
     return problems
 
 
