@@ -1,0 +1,344 @@
+"""Build a notification from an event, a dataset and the governance file. Pure: no I/O
+beyond reading the bundled templates, no Airflow, no network.
+
+``details`` carries what only the caller knows. Every key is optional; a missing or empty one
+is left out of the message:
+
+====================  =====================================================================
+``portal_url``        the dataset's page on the portal (http/https; other schemes are shown,
+                      never linked)
+``portal_id``         the portal's four-by-four id
+``report_path``       where the Data Submission Checklist report was written
+``report_url``        a link to that report (preferred over ``report_path`` for the link)
+``validation_summary``  a short, possibly multi-line summary of the data checks
+``reviewer``          who approved or rejected (a name)
+``notes``             the reviewer's notes
+``reviewed_at``       when (datetime, date or text)
+``days_pending``      how long the Stage 1 review has waited (number of days);
+                      default for REVIEW_REMINDER: the dataset's ``review_reminder_days``
+``not_before``        when the dataset goes public (datetime or text); default: the dataset's
+                      ``publication.not_before``
+``airflow_url``       a link to the Airflow run, task or its log
+``run_id``            the Airflow run id
+``task_id``           the Airflow task id
+``error``             the error (only its first lines are kept)
+``rows``              counts, e.g. ``{"upserted": 1200, "deleted": 3}``
+====================  =====================================================================
+
+Unknown keys are ignored. Nothing here reads connections, so a message can never carry a
+credential unless a caller puts one in ``details``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import getaddresses
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+
+from opendata.notify.events import RECIPIENTS, NotificationEvent, Role
+from opendata.spec.base import Contact
+from opendata.spec.dataset import DatasetSpec
+from opendata.spec.governance import Governance
+
+SUBJECT_PREFIX = "[Open Data]"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+#: The keys templates understand (see the module docstring).
+DETAIL_KEYS = (
+    "portal_url", "portal_id", "report_path", "report_url", "validation_summary", "reviewer", "notes",
+    "reviewed_at", "days_pending", "not_before", "airflow_url", "run_id", "task_id", "error", "rows",
+)
+
+#: Only this much of an error reaches a message; the log link has the rest.
+ERROR_MAX_LINES = 15
+ERROR_MAX_CHARS = 2000
+
+_ROLE_LABELS = {
+    Role.CDO: "the Chief Data Officer",
+    Role.POLICY_TEAM: "the Mayor's Office policy team",
+    Role.COMMUNICATIONS: "the Mayor's Office communications team",
+    Role.LEADERSHIP: "department leadership",
+    Role.COORDINATORS: "the department's open data coordinators",
+    Role.STEWARD: "the dataset's data steward",
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification, ready to send. Addresses are ``"Name <email>"``."""
+
+    subject: str
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    text: str
+    html: str
+    event: str = ""
+    dataset_id: str = ""
+
+    @property
+    def envelope_recipients(self) -> tuple[str, ...]:
+        """The bare addresses of To and Cc, for the SMTP envelope."""
+        return tuple(addr for _, addr in getaddresses([*self.to, *self.cc]) if addr)
+
+
+class RecipientError(ValueError):
+    """The governance file cannot name who should receive a notification."""
+
+
+# --- recipients ---------------------------------------------------------------------------
+
+
+def _people(governance: Governance, keys: Iterable[str], what: str) -> list[Contact]:
+    found = []
+    for key in keys:
+        if key not in governance.people:
+            raise RecipientError(f"{what}: {key!r} is not a person in the governance file")
+        found.append(governance.people[key])
+    return found
+
+
+def role_contacts(role: Role, spec: DatasetSpec, governance: Governance) -> list[Contact]:
+    """The people a role means for this dataset, in a stable order."""
+    department = governance.departments.get(spec.department)
+    if role is Role.CDO:
+        return _people(governance, [governance.chief_data_officer], "chief_data_officer")
+    if role is Role.POLICY_TEAM:
+        return _people(governance, governance.policy_team, "policy_team")
+    if role is Role.COMMUNICATIONS:
+        return _people(governance, governance.communications, "communications")
+    if role is Role.LEADERSHIP:
+        return _people(governance, department.leadership if department else [], f"{spec.department} leadership")
+    if role is Role.COORDINATORS:
+        keys = [spec.coordinator, *(department.coordinators if department else [])]
+        return _people(governance, dict.fromkeys(keys), f"{spec.id} coordinator")
+    if role is Role.STEWARD:
+        return [spec.steward]
+    raise ValueError(f"unknown role {role!r}")
+
+
+def format_address(contact: Contact) -> str:
+    """``Name <email>``, quoting the name when it needs it (a comma, for instance)."""
+    return str(Address(display_name=contact.name, addr_spec=contact.email))
+
+
+def resolve_recipients(event: NotificationEvent, spec: DatasetSpec,
+                       governance: Governance) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(To, Cc) for an event: one copy per e-mail address, To winning over Cc."""
+    row = RECIPIENTS[NotificationEvent(event)]
+    seen: set[str] = set()
+
+    def collect(roles: Iterable[Role]) -> tuple[str, ...]:
+        out = []
+        for role in roles:
+            for contact in role_contacts(role, spec, governance):
+                key = contact.email.lower()
+                if key not in seen:
+                    seen.add(key)
+                    out.append(format_address(contact))
+        return tuple(out)
+
+    to = collect(row.to)
+    cc = collect(row.cc)
+    if not to:
+        raise RecipientError(f"no recipients for {event} of {spec.id}: check the governance file")
+    return to, cc
+
+
+# --- formatting helpers (plain Python so both templates agree) ------------------------------
+
+
+def format_when(value: Any) -> str | None:
+    """A datetime as ``2026-12-01 09:00 (UTC-08:00)``; dates and text as given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return f"{value:%Y-%m-%d %H:%M}"
+        offset = value.strftime("%z")
+        zone = "UTC" if offset in ("+0000", "-0000") else f"UTC{offset[:3]}:{offset[3:]}"
+        return f"{value:%Y-%m-%d %H:%M} ({zone})"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def format_days(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    shown = f"{number:.1f}".rstrip("0").rstrip(".")
+    return f"{shown} day" if shown == "1" else f"{shown} days"
+
+
+def error_excerpt(error: Any) -> str | None:
+    """The first lines of an error, bounded in lines and characters."""
+    if error is None:
+        return None
+    text = str(error).strip()
+    if not text:
+        return None
+    lines = text.splitlines()
+    kept = "\n".join(lines[:ERROR_MAX_LINES])
+    cut = len(lines) > ERROR_MAX_LINES
+    if len(kept) > ERROR_MAX_CHARS:
+        kept, cut = kept[:ERROR_MAX_CHARS].rstrip(), True
+    return kept + ("\n[... see the log for the rest]" if cut else "")
+
+
+def safe_link(url: Any) -> str | None:
+    """``url`` if it is an http(s) or mailto link, else None (it is then shown, not linked)."""
+    if not url:
+        return None
+    url = str(url).strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https", "mailto") else None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+@dataclass(frozen=True)
+class Fact:
+    label: str
+    value: str
+    url: str | None = None
+
+
+def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> list[Fact]:
+    facts = [Fact("Dataset", f"{spec.name} ({spec.id})"), Fact("Department", department_name)]
+    if view["portal_url"]:
+        facts.append(Fact("Portal page", view["portal_url"], safe_link(view["portal_url"])))
+    if view["portal_id"]:
+        facts.append(Fact("Portal id", view["portal_id"]))
+    if view["report_url"] or view["report_path"]:
+        shown = view["report_path"] or view["report_url"]
+        facts.append(Fact("Checklist report", shown, safe_link(view["report_url"])))
+    if view["reviewer"]:
+        facts.append(Fact("Reviewer", view["reviewer"]))
+    if view["reviewed_at"]:
+        facts.append(Fact("Reviewed at", view["reviewed_at"]))
+    if view["days_pending"]:
+        facts.append(Fact("Waiting for", view["days_pending"]))
+    if view["not_before"]:
+        facts.append(Fact("Public from", view["not_before"]))
+    if view["run_id"]:
+        facts.append(Fact("Airflow run", view["run_id"]))
+    if view["task_id"]:
+        facts.append(Fact("Airflow task", view["task_id"]))
+    if view["airflow_url"]:
+        facts.append(Fact("In Airflow", view["airflow_url"], safe_link(view["airflow_url"])))
+    for name, count in view["rows"]:
+        facts.append(Fact(f"Rows {name}", count))
+    return facts
+
+
+def _rows(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, Mapping):
+        return []
+    out = []
+    for name, count in value.items():
+        shown = f"{count:,}" if isinstance(count, int) and not isinstance(count, bool) else str(count)
+        out.append((str(name).replace("_", " "), shown))
+    return out
+
+
+def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalized details: every documented key present, formatted, None when absent."""
+    get = details.get
+    days = get("days_pending")
+    if days in (None, "") and event is NotificationEvent.REVIEW_REMINDER:
+        days = spec.publication.review_reminder_days
+    not_before = get("not_before")
+    if not_before in (None, "") and event in (NotificationEvent.SCHEDULED_GO_LIVE, NotificationEvent.WENT_LIVE):
+        not_before = spec.publication.not_before
+    return {
+        "portal_url": _text(get("portal_url")),
+        "portal_id": _text(get("portal_id")),
+        "report_path": _text(get("report_path")),
+        "report_url": _text(get("report_url")),
+        "validation_summary": _text(get("validation_summary")),
+        "reviewer": _text(get("reviewer")),
+        "notes": _text(get("notes")),
+        "reviewed_at": format_when(get("reviewed_at")),
+        "days_pending": format_days(days),
+        "not_before": format_when(not_before),
+        "airflow_url": _text(get("airflow_url")),
+        "run_id": _text(get("run_id")),
+        "task_id": _text(get("task_id")),
+        "error": error_excerpt(get("error")),
+        "rows": _rows(get("rows")),
+    }
+
+
+# --- templates ----------------------------------------------------------------------------
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Text templates are ``<event>.txt``, HTML ones ``<event>.html`` (autoescaped)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(safe_link=safe_link, when=format_when, days=format_days)
+    return env
+
+
+def _audience(event: NotificationEvent) -> str:
+    row = RECIPIENTS[event]
+    labels = list(dict.fromkeys(_ROLE_LABELS[role] for role in (*row.to, *row.cc)))
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def compose(event: NotificationEvent | str, spec: DatasetSpec, governance: Governance,
+            details: Mapping[str, Any] | None = None) -> Message:
+    """The message for ``event`` about ``spec``; recipients from ``governance``."""
+    event = NotificationEvent(event)
+    to, cc = resolve_recipients(event, spec, governance)
+    view = _view(event, spec, details or {})
+    department = governance.departments.get(spec.department)
+    department_name = department.name if department else spec.department
+    coordinator = governance.people.get(spec.coordinator)
+    context = {
+        "event": event,
+        "spec": spec,
+        "name": spec.name,
+        "department": department_name,
+        "steward": spec.steward,
+        "coordinator": coordinator,
+        "cdo": governance.cdo,
+        "d": view,
+        "facts": _facts(view, spec, department_name),
+        "audience": _audience(event),
+    }
+    env = environment()
+    text_template = env.get_template(f"{event.value}.txt")
+    subject_parts = text_template.blocks["subject"](text_template.new_context(context))
+    subject = f"{SUBJECT_PREFIX} " + " ".join("".join(subject_parts).split())
+    context["subject"] = subject
+    text = text_template.render(context)
+    html = env.get_template(f"{event.value}.html").render(context)
+    return Message(subject=subject, to=to, cc=cc, text=text, html=html, event=event.value, dataset_id=spec.id)
