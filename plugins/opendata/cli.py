@@ -5,6 +5,7 @@
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
+    opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
 ``lint`` exits 1 on any error, for pre-commit hooks and CI.
 """
@@ -69,6 +70,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(check_only=args.check)
 
 
+def _mailbox(args: argparse.Namespace) -> int:
+    from opendata.notify.mailbox import serve
+
+    return serve(args.dir, args.host, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
     demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")
     demo.set_defaults(func=_demo)
+
+    mailbox = commands.add_parser("mailbox", help="a local SMTP server that stores every message as an .eml file")
+    mailbox.add_argument("--host", default="127.0.0.1")
+    mailbox.add_argument("--port", type=int, default=8025)
+    mailbox.add_argument("--dir", default=".local/mail", help="where messages are stored (default: .local/mail)")
+    mailbox.set_defaults(func=_mailbox)
     return parser
 
 

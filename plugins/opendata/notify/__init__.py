@@ -1,0 +1,37 @@
+"""Notifications of the publication workflow: e-mail (SMTP provider) and optionally Slack.
+
+    events    NotificationEvent, Role, RECIPIENTS (the one recipient table)
+    compose   compose(event, spec, governance, details) -> Message (pure)
+    send      send(message, smtp_conn_id=..., slack_conn_id=...)
+    notifier  OpenDataNotifier (an Airflow BaseNotifier) and notify(...) for task code
+    mailbox   a local mail catcher for the demo and tests (opendata mailbox)
+
+Names are imported lazily, so ``import opendata.notify`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "NotificationEvent": "opendata.notify.events",
+    "Role": "opendata.notify.events",
+    "RECIPIENTS": "opendata.notify.events",
+    "Message": "opendata.notify.compose",
+    "compose": "opendata.notify.compose",
+    "send": "opendata.notify.send",
+    "NotificationError": "opendata.notify.send",
+    "OpenDataNotifier": "opendata.notify.notifier",
+    "notify": "opendata.notify.notifier",
+    "start_mailbox": "opendata.notify.mailbox",
+    "local_smtp_connection": "opendata.notify.mailbox",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

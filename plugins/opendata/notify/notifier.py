@@ -1,0 +1,209 @@
+"""The Airflow side: a notifier for callbacks, HITL operators and task code.
+
+    # A task's final failure (a refresh that failed after its retries):
+    ExtractDatasetOperator(..., on_failure_callback=OpenDataNotifier(
+        event=NotificationEvent.REFRESH_FAILED, dataset_id="building-permits"))
+
+    # Step 1 approval in Airflow: leadership gets an e-mail with a link to the task.
+    ApprovalOperator(..., notifiers=[OpenDataNotifier(
+        event=NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED, dataset_id="building-permits")])
+
+    # From task code, with what only the task knows:
+    notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, "building-permits",
+           portal_url=url, portal_id=fourfour, report_path=str(report))
+
+The dataset and governance files are read when the notification is sent (never at DAG
+parse time), so recipients follow the current governance file.
+
+``details`` given to the constructor are Jinja-rendered against the Airflow context when the
+notifier is invoked as a callback or HITL notifier (like ``SmtpNotifier``'s fields), e.g.
+``details={"portal_url": "{{ ti.xcom_pull(task_ids='push') }}"}``. Values passed to
+:func:`notify` or to :meth:`OpenDataNotifier.notify` are never rendered, so text from people
+(reviewer notes) cannot inject template code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow.sdk import BaseNotifier
+
+from opendata.notify.events import NotificationEvent
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
+
+
+def scrub(text: str) -> str:
+    """Mask what Airflow knows to be secret (connection passwords it has handed out) and any
+    ``user:password@`` in URLs, so an error message cannot leak a credential into an e-mail."""
+    text = _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    try:
+        from airflow.sdk._shared.secrets_masker import redact
+
+        masked = redact(text)
+        return masked if isinstance(masked, str) else text
+    except Exception:  # the masker is an internal module; without it, the URL scrub stays
+        return text
+
+
+def _base_url() -> str | None:
+    from airflow.providers.common.compat.sdk import conf
+
+    base = conf.get("api", "base_url", fallback=None)
+    return base.rstrip("/") if base else None
+
+
+def _task_url(base: str, ti: Any) -> str:
+    """The task instance's page (its log) in the Airflow UI, as ``RuntimeTaskInstance.log_url``."""
+    url = f"{base}/dags/{ti.dag_id}/runs/{quote(ti.run_id)}/tasks/{ti.task_id}"
+    map_index = getattr(ti, "map_index", None)
+    if isinstance(map_index, int) and map_index >= 0:
+        url += f"/mapped/{map_index}"
+    try_number = getattr(ti, "try_number", None)
+    if isinstance(try_number, int) and try_number > 0:
+        url += f"?try_number={try_number}"
+    return url
+
+
+def _airflow_url(event: NotificationEvent, context: Mapping[str, Any], ti: Any, run_id: str | None) -> str | None:
+    base = _base_url()
+    if not base:
+        return None
+    if event is NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED and ti is not None:
+        # A HITL task: link to its "required actions" page, where Approve / Reject are.
+        try:
+            from airflow.providers.standard.operators.hitl import HITLOperator
+
+            if isinstance(context.get("task"), HITLOperator):
+                return HITLOperator.generate_link_to_ui_from_context(context=context, base_url=base)  # type: ignore[arg-type]
+        except Exception:
+            pass
+    if ti is not None and getattr(ti, "task_id", None) and getattr(ti, "run_id", None):
+        return _task_url(base, ti)
+    dag = context.get("dag")
+    dag_id = getattr(dag, "dag_id", None) or getattr(context.get("dag_run"), "dag_id", None)
+    if dag_id and run_id:
+        return f"{base}/dags/{dag_id}/runs/{quote(run_id)}"
+    return None
+
+
+def context_details(event: NotificationEvent, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a notification can learn from an Airflow context: run, task, error, link."""
+    if not context:
+        return {}
+    ti = context.get("task_instance") or context.get("ti")
+    run_id = context.get("run_id") or getattr(context.get("dag_run"), "run_id", None) or getattr(ti, "run_id", None)
+    task_id = getattr(ti, "task_id", None) or getattr(context.get("task"), "task_id", None)
+    details: dict[str, Any] = {}
+    if run_id:
+        details["run_id"] = str(run_id)
+    if task_id:
+        details["task_id"] = str(task_id)
+    exception = context.get("exception")
+    if exception is not None:
+        message = str(exception).strip()
+        name = type(exception).__name__ if isinstance(exception, BaseException) else ""
+        details["error"] = scrub(f"{name}: {message}" if name and message else (name or message))
+    elif event is NotificationEvent.REFRESH_FAILED and context.get("reason"):
+        details["error"] = f"The DAG run failed ({context['reason']})."
+    url = _airflow_url(event, context, ti, details.get("run_id"))
+    if url:
+        details["airflow_url"] = url
+    return details
+
+
+class OpenDataNotifier(BaseNotifier):
+    """Compose and send one :class:`NotificationEvent` for one dataset.
+
+    :param event: what happened
+    :param dataset_id: the dataset file's id
+    :param details: message details (see :mod:`opendata.notify.compose`); templated
+    :param smtp_conn_id: the Airflow SMTP connection
+    :param slack_conn_id: an Airflow connection with a Slack webhook; skipped when it does
+        not exist; None turns Slack off
+    """
+
+    template_fields = ("dataset_id", "details", "smtp_conn_id", "slack_conn_id")
+
+    def __init__(
+        self,
+        event: NotificationEvent | str,
+        dataset_id: str,
+        details: Mapping[str, Any] | None = None,
+        smtp_conn_id: str = "smtp_default",
+        slack_conn_id: str | None = "opendata_slack",
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.event = NotificationEvent(event)
+        self.dataset_id = dataset_id
+        self.details = dict(details or {})
+        self.smtp_conn_id = smtp_conn_id
+        self.slack_conn_id = slack_conn_id
+
+    def __repr__(self) -> str:
+        return f"OpenDataNotifier(event={self.event.value!r}, dataset_id={self.dataset_id!r})"
+
+    def __call__(self, *args: Any) -> None:
+        # BaseNotifier renders template fields in place; render a copy instead, so one
+        # instance (a DAG's callback) serves every run with its own context.
+        clone = copy.copy(self)
+        clone.details = copy.deepcopy(self.details)
+        return BaseNotifier.__call__(clone, *args)
+
+    def notify(self, context: Context | Mapping[str, Any]) -> None:
+        from opendata.lifecycle.context import load_spec
+        from opendata.notify.compose import compose
+        from opendata.notify.send import send
+
+        spec = load_spec(self.dataset_id)
+        governance = _load_governance()
+        details = {**context_details(self.event, context), **self.details}
+        message = compose(self.event, spec, governance, details)
+        send(message, smtp_conn_id=self.smtp_conn_id, slack_conn_id=self.slack_conn_id)
+        self.log.info("Sent the %s notification for %s", self.event.value, self.dataset_id)
+
+    async def async_notify(self, context: Context | Mapping[str, Any]) -> None:
+        """For the triggerer (e.g. a Deadline Alert's ``AsyncCallback``): the same, in a thread."""
+        await asyncio.to_thread(self.notify, context)
+
+
+def _load_governance():
+    from opendata import settings
+    from opendata.spec.errors import SpecFileError
+    from opendata.spec.loader import load_governance
+
+    governance, errors = load_governance(settings.governance_file())
+    if governance is None:
+        raise SpecFileError(errors)
+    return governance
+
+
+def notify(
+    event: NotificationEvent | str,
+    dataset_id: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    smtp_conn_id: str = "smtp_default",
+    slack_conn_id: str | None = "opendata_slack",
+    **details: Any,
+) -> None:
+    """Send a notification from task code. Without ``context`` the running task's context is
+    used when there is one (run id, task id, log link); ``details`` are not templated."""
+    if context is None:
+        try:
+            from airflow.sdk import get_current_context
+
+            context = get_current_context()
+        except Exception:  # not inside a task
+            context = {}
+    OpenDataNotifier(event, dataset_id, details=details, smtp_conn_id=smtp_conn_id,
+                     slack_conn_id=slack_conn_id).notify(context)

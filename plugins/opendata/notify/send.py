@@ -1,0 +1,168 @@
+"""Deliver a composed :class:`~opendata.notify.compose.Message`: e-mail through the SMTP
+provider, plus an optional Slack incoming webhook.
+
+E-mail is the record and must succeed; Slack is a courtesy copy and never fails a send.
+
+The SMTP provider's ``send_email_smtp`` only builds HTML-only messages, so the message
+(multipart/alternative: text, then HTML) is built here and handed to the client the hook
+opened. The hook still does everything connection-related from the Airflow connection:
+host, port, SSL or STARTTLS (``disable_ssl`` / ``disable_tls`` extras), login when one is
+set, OAuth2, timeout, and the sender (``from_email`` extra).
+
+Slack: an Airflow connection (``opendata_slack`` by default) holding an incoming-webhook URL,
+either in the extra ``webhook_url`` or as the whole URL in ``host``, or as an HTTP
+connection URI (``AIRFLOW_CONN_OPENDATA_SLACK=https://hooks.slack.com/services/T/B/X``).
+The webhook URL is a secret: it is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from opendata.notify.compose import Message
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FROM = "opendata@localhost"
+SLACK_TIMEOUT_SECONDS = 10
+SLACK_MAX_CHARS = 3500
+
+
+class NotificationError(RuntimeError):
+    """A notification could not be e-mailed."""
+
+
+def build_email(message: Message, from_email: str) -> EmailMessage:
+    """The MIME message: multipart/alternative with the text part first, the HTML part last."""
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = from_email
+    mail["To"] = ", ".join(message.to)
+    if message.cc:
+        mail["Cc"] = ", ".join(message.cc)
+    mail["Date"] = formatdate(localtime=True)
+    domain = from_email.rpartition("@")[2].strip("> ") or "localhost"
+    mail["Message-ID"] = make_msgid(domain=domain)
+    if message.event:
+        mail["X-OpenData-Event"] = message.event
+    if message.dataset_id:
+        mail["X-OpenData-Dataset"] = message.dataset_id
+    mail.set_content(message.text)
+    mail.add_alternative(message.html, subtype="html")
+    return mail
+
+
+def _describe(message: Message) -> str:
+    event = message.event or "notification"
+    return f"{event} notification for {message.dataset_id}" if message.dataset_id else f"{event} notification"
+
+
+def _quit_quietly(client: Any) -> None:
+    try:
+        client.quit()
+    except Exception:  # the message is delivered; a server dropping the line at QUIT is fine
+        pass
+
+
+def send_email(message: Message, *, smtp_conn_id: str = "smtp_default") -> None:
+    """E-mail ``message`` through the Airflow SMTP connection ``smtp_conn_id``.
+
+    Raises :class:`NotificationError` naming the event and dataset (never a credential).
+    """
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    recipients = list(message.envelope_recipients)
+    try:
+        with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
+            from_email = hook.from_email or DEFAULT_FROM
+            mail = build_email(message, from_email)
+            client = getattr(hook, "_smtp_client", None)
+            if client is None:  # a future provider without the attribute: HTML-only, but delivered
+                hook.send_email_smtp(to=list(message.to), cc=list(message.cc) or None, subject=message.subject,
+                                     html_content=message.html, from_email=from_email)
+            else:
+                client.send_message(mail, from_addr=from_email, to_addrs=recipients)
+                _quit_quietly(client)
+    except Exception as exc:
+        raise NotificationError(
+            f"could not e-mail the {_describe(message)} through connection {smtp_conn_id!r}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    log.info("E-mailed %s to %s", _describe(message), ", ".join(recipients))
+
+
+def slack_webhook_url(conn: Any) -> str | None:
+    """The webhook URL an Airflow connection holds, or None."""
+    extra = conn.extra_dejson or {}
+    if extra.get("webhook_url"):
+        return str(extra["webhook_url"])
+    host = (conn.host or "").strip()
+    if not host:
+        return None
+    if host.startswith(("http://", "https://")):
+        return host
+    scheme = extra.get("scheme") or (conn.conn_type if conn.conn_type in ("http", "https") else "https")
+    port = f":{conn.port}" if conn.port else ""
+    path = (conn.schema or "").strip("/")
+    return f"{scheme}://{host}{port}/{path}"
+
+
+def slack_text(message: Message) -> str:
+    text = f"*{message.subject}*\n{message.text.strip()}"
+    return text if len(text) <= SLACK_MAX_CHARS else text[: SLACK_MAX_CHARS - 20].rstrip() + "\n[... truncated]"
+
+
+def post_to_slack(message: Message, *, slack_conn_id: str = "opendata_slack") -> bool:
+    """Post ``message`` to the Slack webhook in ``slack_conn_id``; True if it was accepted.
+
+    No connection: skipped (debug log). Any failure: a warning, never an exception.
+    """
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        conn = BaseHook.get_connection(slack_conn_id)
+    except AirflowNotFoundException:
+        log.debug("No %r connection: not posting the %s to Slack", slack_conn_id, _describe(message))
+        return False
+    except Exception as exc:
+        log.warning("Could not read the %r connection (%s); not posting to Slack", slack_conn_id, type(exc).__name__)
+        return False
+    url = slack_webhook_url(conn)
+    if not url:
+        log.warning("Connection %r holds no webhook URL; not posting to Slack", slack_conn_id)
+        return False
+
+    import requests
+
+    try:
+        response = requests.post(url, json={"text": slack_text(message)}, timeout=SLACK_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        # The exception text would contain the URL, which is the secret: report the type only.
+        log.warning("Slack webhook (%r) failed for the %s: %s", slack_conn_id, _describe(message), type(exc).__name__)
+        return False
+    if response.status_code >= 300:
+        log.warning("Slack webhook (%r) answered HTTP %s for the %s", slack_conn_id, response.status_code,
+                    _describe(message))
+        return False
+    return True
+
+
+def send(message: Message, *, smtp_conn_id: str = "smtp_default", slack_conn_id: str | None = "opendata_slack") -> None:
+    """E-mail ``message``, and post it to Slack when ``slack_conn_id`` exists.
+
+    Slack is tried even when the e-mail failed; the e-mail error is raised afterwards.
+    ``slack_conn_id=None`` turns Slack off.
+    """
+    email_error: NotificationError | None = None
+    try:
+        send_email(message, smtp_conn_id=smtp_conn_id)
+    except NotificationError as exc:
+        email_error = exc
+    if slack_conn_id:
+        post_to_slack(message, slack_conn_id=slack_conn_id)
+    if email_error is not None:
+        raise email_error
