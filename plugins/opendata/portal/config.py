@@ -41,6 +41,9 @@ EXTRA_DEFAULTS: dict[str, Any] = {
     "page_size": 10_000,
     "socrata_host": None,
     "allow_insecure_http": False,
+    # Whether approving a public-audience request makes the asset public at once (Socrata's
+    # behaviour). The pipeline then holds the request until a dataset's planned go-live.
+    "approval_changes_audience": True,
 }
 
 _KNOWN_EXTRAS = frozenset(EXTRA_DEFAULTS)
@@ -65,6 +68,7 @@ class SocrataConnectionConfig:
     :param chunk_size: rows per upsert/replace request.
     :param page_size: rows per paged read request.
     :param socrata_host: value of ``X-Socrata-Host``; defaults to ``domain``.
+    :param approval_changes_audience: approving a public-audience request makes the asset public.
     """
 
     domain: str
@@ -81,6 +85,7 @@ class SocrataConnectionConfig:
     chunk_size: int = EXTRA_DEFAULTS["chunk_size"]
     page_size: int = EXTRA_DEFAULTS["page_size"]
     socrata_host: str | None = None
+    approval_changes_audience: bool = True
 
     @property
     def base_url(self) -> str:
@@ -171,6 +176,7 @@ class SocrataConnectionConfig:
             chunk_size=_chunk(extras, "chunk_size"),
             page_size=_chunk(extras, "page_size"),
             socrata_host=(str(extras["socrata_host"]).strip() or None) if extras["socrata_host"] else None,
+            approval_changes_audience=_as_bool(extras["approval_changes_audience"]),
         )
 
 

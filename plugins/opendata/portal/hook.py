@@ -302,7 +302,7 @@ class SocrataHook(BaseHook):
         name: str,
         columns: Sequence[ColumnSpec | Mapping[str, Any]],
         *,
-        row_identifier: str,
+        row_identifier: str | None,
         metadata: DatasetMetadata | None = None,
         new_backend: bool = False,
     ) -> str:
@@ -313,7 +313,8 @@ class SocrataHook(BaseHook):
         audience. Creation is not retried on ambiguous failures (it is not idempotent).
 
         :param columns: :class:`ColumnSpec` or mappings with fieldName/name/dataTypeName/description.
-        :param row_identifier: field name of the row identifier column (makes upserts idempotent).
+        :param row_identifier: field name of the row identifier column (makes upserts idempotent);
+            ``None`` for a dataset that is only ever replaced.
         :param metadata: description, category, tags, license, attribution, custom fields.
         :param new_backend: create with ``?nbe=true``.
         """
@@ -323,12 +324,12 @@ class SocrataHook(BaseHook):
         field_names = [c.field_name for c in specs]
         if len(set(field_names)) != len(field_names):
             raise ValueError("Duplicate column field names")
-        if row_identifier not in field_names:
+        if row_identifier is not None and row_identifier not in field_names:
             raise ValueError(f"row_identifier {row_identifier!r} is not one of the columns")
         meta = metadata or DatasetMetadata()
         payload = meta.to_view_json()
         payload.pop("name", None)
-        view_metadata: dict[str, Any] = {"rowIdentifier": row_identifier}
+        view_metadata: dict[str, Any] = {"rowIdentifier": row_identifier} if row_identifier else {}
         if meta.custom_fields:
             view_metadata["custom_fields"] = {
                 k: dict(v) for k, v in meta.custom_fields.items() if v is not None

@@ -14,6 +14,8 @@ from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
 
 class Person(Contact):
     title: str | None = None
+    # Their user id in Airflow, for human-in-the-loop tasks assigned to them (default: the key).
+    airflow_user: str | None = None
 
 
 class Department(StrictModel):
@@ -47,6 +49,10 @@ class Governance(StrictModel):
 
     def people_for(self, keys: list[str]) -> list[Person]:
         return [self.people[key] for key in keys]
+
+    def hitl_users(self, keys: list[str]) -> list[dict[str, str]]:
+        """Airflow HITL assignees (``{"id", "name"}``) for these people."""
+        return [{"id": self.people[key].airflow_user or key, "name": self.people[key].name} for key in keys]
 
     @property
     def cdo(self) -> Person:

@@ -1,0 +1,97 @@
+"""Which path a dataset run takes, from what the portal and the registry say.
+
+Pure: no I/O. The portal is the source of truth for audience and approval; the registry says
+what the pipeline already recorded (and so already announced). Every task of the dataset DAG
+asks the plan whether it has work to do, so any task can be re-run safely: a second run of a
+step finds the dataset already created, submitted or public and carries on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from opendata.portal.models import ApprovalState, Audience
+from opendata.registry.stages import Stage
+
+
+class RunPath(StrEnum):
+    # Nothing on the portal yet: Step 1 approval, Stage 1 push, review, go public.
+    FIRST_PUBLICATION = "first-publication"
+    # Private on the portal but not (or no longer) submitted: push and submit.
+    SUBMIT = "submit"
+    # Private and waiting for the reviewer: refresh the private copy, keep waiting.
+    AWAIT_REVIEW = "await-review"
+    # Rejected, and the coordinator asked to submit again after fixing it.
+    RESUBMIT = "resubmit"
+    # Rejected; nothing to do until the department fixes it and asks to resubmit.
+    REJECTED = "rejected"
+    # Approved but still private (a planned go-live, or a portal whose approval does not
+    # change the audience): make it public at the right moment.
+    GO_PUBLIC = "go-public"
+    # Public on the portal, but the pipeline has not recorded it yet (approved while no run
+    # was watching): record it and tell people.
+    RECORD_PUBLIC = "record-public"
+    # Public and recorded: a routine refresh.
+    REFRESH = "refresh"
+
+
+# Which tasks of the dataset DAG act on which path (the others skip themselves).
+TASK_PATHS: dict[str, frozenset[RunPath]] = {
+    "department_approval": frozenset({RunPath.FIRST_PUBLICATION}),
+    "push_private": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
+                               RunPath.RESUBMIT}),
+    "await_public_approval": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
+                                        RunPath.RESUBMIT, RunPath.GO_PUBLIC}),
+    "go_public": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW, RunPath.RESUBMIT,
+                            RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC}),
+    "refresh": frozenset({RunPath.REFRESH}),
+}
+
+
+@dataclass(frozen=True)
+class PortalSnapshot:
+    """What the portal says about the dataset right now."""
+
+    audience: Audience
+    approval: ApprovalState
+    reviewer: str | None = None
+    review_notes: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    path: RunPath
+    stage: Stage
+    reason: str
+
+    def acts(self, task_id: str) -> bool:
+        return self.path in TASK_PATHS[task_id]
+
+    def as_dict(self) -> dict:
+        return {"path": self.path.value, "stage": self.stage.value, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunPlan:
+        return cls(RunPath(data["path"]), Stage(data["stage"]), data["reason"])
+
+
+def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, resubmit: bool = False) -> RunPlan:
+    """The path of this run. ``portal`` is None when the dataset does not exist there yet."""
+    if portal is None:
+        return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY, "not on the portal yet")
+    if portal.audience is Audience.PUBLIC:
+        if recorded_stage is not None and recorded_stage.is_public:
+            return RunPlan(RunPath.REFRESH, recorded_stage, "public; refreshing")
+        return RunPlan(RunPath.RECORD_PUBLIC, Stage.STAGE_2, "public on the portal; recording it")
+    if portal.approval is ApprovalState.APPROVED:
+        stage = Stage.SCHEDULED if recorded_stage is Stage.SCHEDULED else Stage.STAGE_1
+        return RunPlan(RunPath.GO_PUBLIC, stage, "approved, still private; making it public when due")
+    if portal.approval is ApprovalState.PENDING:
+        return RunPlan(RunPath.AWAIT_REVIEW, Stage.STAGE_1, "private, waiting for the reviewer")
+    if portal.approval is ApprovalState.REJECTED:
+        reason = f"rejected by {portal.reviewer or 'the reviewer'}: {portal.review_notes or 'no notes'}"
+        if resubmit:
+            return RunPlan(RunPath.RESUBMIT, Stage.REJECTED, reason + "; resubmitting as asked")
+        return RunPlan(RunPath.REJECTED, Stage.REJECTED, reason)
+    return RunPlan(RunPath.SUBMIT, Stage.STAGE_1, "private, not submitted for public approval")

@@ -1,0 +1,80 @@
+"""What tasks of a dataset DAG share at run time: the portal, the registry, the run's plan.
+
+Task code stays thin: it asks these helpers for the dataset, the portal's current state and
+the plan, then calls the library function that does the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from opendata import settings
+from opendata.lifecycle.plan import PortalSnapshot, RunPlan, plan_run
+from opendata.portal.errors import SocrataNotFound
+from opendata.registry import DatasetState, Registry, Stage
+
+PLAN_TASK_ID = "plan"
+
+
+class DatasetMissingOnPortal(RuntimeError):
+    """The registry knows a portal id the portal no longer has. Never recreated silently:
+    the pipeline does not delete datasets, so someone did, and people must look at it."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def portal_hook():
+    from opendata.portal import SocrataHook
+
+    return SocrataHook()
+
+
+def portal_snapshot(hook, portal_id: str | None) -> PortalSnapshot | None:
+    if portal_id is None:
+        return None
+    try:
+        view = hook.get_view(portal_id)
+        status = hook.get_approval_status(portal_id)
+    except SocrataNotFound as exc:
+        raise DatasetMissingOnPortal(
+            f"the registry records portal dataset {portal_id}, but the portal has no such dataset; "
+            f"the pipeline never deletes datasets, so find out who did before publishing again") from exc
+    review = status.latest_review
+    return PortalSnapshot(audience=view.audience, approval=status.state,
+                          reviewer=review.reviewer if review else None, review_notes=review.notes if review else None)
+
+
+def current_plan(hook, registry: Registry, dataset_id: str, *, resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
+    state = registry.get_state(dataset_id)
+    snapshot = portal_snapshot(hook, state.portal_id if state else None)
+    return plan_run(snapshot, state.stage if state else None, resubmit=resubmit), state
+
+
+def plan_of_run(context) -> RunPlan:
+    """The plan the run's first task made (every later task follows it)."""
+    data = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID)
+    return RunPlan.from_dict(data)
+
+
+def portal_url(hook, portal_id: str) -> str:
+    return f"{hook.config.base_url}/d/{portal_id}"
+
+
+def fingerprint_path(dataset_id: str) -> Path:
+    return settings.state_dir() / "fingerprints" / f"{dataset_id}.parquet"
+
+
+def report_dir(dataset_id: str, run_id: str) -> Path:
+    from opendata.operators.extract import staging_path_for
+
+    return staging_path_for(dataset_id, run_id).parent / "report"
+
+
+def show_stage(dataset_id: str, stage: Stage) -> None:
+    """Refresh the stage snapshot the DAG factory reads for the ``stage:`` tag."""
+    from opendata.lifecycle.stage_snapshot import write_stage
+
+    write_stage(dataset_id, stage.value)

@@ -1,0 +1,89 @@
+"""Step 1 of the playbook: department leadership approves the dataset leaving the department.
+
+A human-in-the-loop task (Airflow 3's HITL ApprovalOperator) assigned to the department's
+leadership from the governance file, showing the checklist and the validation summary. An
+approval already recorded in the dataset file, or given in an earlier run, skips it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowSkipException
+
+from opendata.operators.base import ReportedFailure
+
+VALIDATION_SUMMARY = "{{ (ti.xcom_pull(task_ids='validate') or {}).get('summary', 'not available') }}"
+
+
+class DepartmentApprovalOperator(ApprovalOperator):
+    ui_color = "#fef7e0"
+
+    def __init__(self, *, dataset_id: str, dataset_name: str, department_name: str, checklist: str,
+                 leadership: list[dict[str, str]], **kwargs: Any):
+        from opendata.notify import NotificationEvent, OpenDataNotifier
+
+        body = "\n".join([
+            f"**{department_name}** asks for Step 1 approval to publish **{dataset_name}**: it will be pushed "
+            "privately to the open data portal for the Chief Data Officer's review (Stage 1).",
+            "",
+            f"**Validation:** {VALIDATION_SUMMARY}",
+            "",
+            "Approve to send it on; reject with a reason to stop this run.",
+            "",
+            checklist,
+        ])
+        super().__init__(
+            subject=f"Step 1: approve {dataset_name} for publication",
+            body=body,
+            assigned_users=leadership or None,
+            params={"reason": Param("", type="string", title="Reason (when rejecting)",
+                                    description="Tell the coordinator and steward what to fix.")},
+            notifiers=[OpenDataNotifier(event=NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED,
+                                        dataset_id=dataset_id)],
+            **kwargs,
+        )
+        self.dataset_id = dataset_id
+
+    def execute(self, context):
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.runtime import plan_of_run
+        from opendata.registry import Registry
+
+        plan = plan_of_run(context)
+        if not plan.acts(self.task_id):
+            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
+        registry = Registry.from_settings()
+        recorded = load_spec(self.dataset_id).publication.department_approval
+        if recorded is not None:
+            state = registry.get_state(self.dataset_id)
+            if state is None or state.department_approved_by != recorded.approved_by:
+                import datetime as dt
+
+                registry.record_department_approval(
+                    self.dataset_id, by=recorded.approved_by, source="dataset file", run_id=context["run_id"],
+                    at=dt.datetime.combine(recorded.approved_at, dt.time(), tzinfo=dt.UTC))
+            raise AirflowSkipException(f"Step 1 approval recorded in the dataset file: {recorded.approved_by} "
+                                       f"on {recorded.approved_at}")
+        state = registry.get_state(self.dataset_id)
+        if state is not None and state.department_approved_by:
+            raise AirflowSkipException(f"Step 1 already approved by {state.department_approved_by} "
+                                       f"on {state.department_approved_at:%Y-%m-%d}")
+        return super().execute(context)
+
+    def execute_complete(self, context, event: dict[str, Any]):
+        from opendata.registry import Registry
+
+        # HITLOperator's handling only: ApprovalOperator would merely skip downstream on reject.
+        result = HITLOperator.execute_complete(self, context, event)
+        user = result["responded_by_user"] or {}
+        who = user.get("name") or user.get("id") or "unknown"
+        if result["chosen_options"][0] != self.APPROVE:
+            reason = (result["params_input"] or {}).get("reason") or "no reason given"
+            raise ReportedFailure(f"Step 1 rejected by {who}: {reason}")
+        Registry.from_settings().record_department_approval(
+            self.dataset_id, by=who, at=result["responded_at"], source="airflow", run_id=context["run_id"])
+        self.log.info("Step 1 approved by %s", who)
+        return result

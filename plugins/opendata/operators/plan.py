@@ -1,0 +1,36 @@
+"""The first task of every dataset run: where does the dataset stand, which path to take."""
+
+from __future__ import annotations
+
+from opendata.operators.base import DatasetOperator, ReportedFailure
+
+
+class PlanRunOperator(DatasetOperator):
+    """Read the portal (the source of truth) and the registry, and decide the run's path.
+
+    Also records the run in the registry and refreshes the stage shown as the DAG's tag.
+    A rejected dataset stops here with the reviewer's notes until the coordinator triggers
+    the DAG with ``resubmit`` after fixing it.
+    """
+
+    ui_color = "#f3e8fd"
+
+    def execute(self, context) -> dict:
+        from opendata.lifecycle.plan import RunPath
+        from opendata.lifecycle.runtime import current_plan, portal_hook, show_stage
+        from opendata.registry import Registry
+
+        resubmit = bool(context["params"].get("resubmit", False))
+        registry = Registry.from_settings()
+        hook = portal_hook()
+        plan, state = current_plan(hook, registry, self.dataset_id, resubmit=resubmit)
+        self.log.info("Dataset %s: stage %s, path %s (%s)", self.dataset_id, plan.stage.value, plan.path.value,
+                      plan.reason)
+        registry.start_run(self.dataset_id, context["run_id"],
+                           kind="refresh" if plan.path is RunPath.REFRESH else "publication")
+        show_stage(self.dataset_id, plan.stage)
+        if plan.path is RunPath.REJECTED:
+            raise ReportedFailure(
+                f"{self.dataset_id} was {plan.reason}. Fix the data or the dataset file, then trigger the DAG "
+                f"with the parameter resubmit=true to send it for review again.")
+        return {**plan.as_dict(), "portal_id": state.portal_id if state else None}

@@ -1,0 +1,50 @@
+"""From Stage 2 on: each scheduled run refreshes the public dataset with what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opendata.operators.base import DatasetOperator
+
+
+class RefreshPublicOperator(DatasetOperator):
+    """Upsert new and changed rows by row identifier and delete (``:deleted``) rows gone from
+    the source, within the dataset file's limit; a dataset without a row identifier is
+    replaced. Stops before touching the portal when the limit would be exceeded."""
+
+    ui_color = "#e8f0fe"
+
+    def execute(self, context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from opendata.lifecycle.assets import dataset_asset
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.runtime import fingerprint_path, portal_hook, portal_url, show_stage
+        from opendata.lifecycle.sync import ShrinkGuardError, sync_to_portal
+        from opendata.registry import Registry, Stage
+
+        self.skip_unless_planned(context)
+        spec = load_spec(self.dataset_id)
+        registry = Registry.from_settings()
+        state = registry.get_state(self.dataset_id)
+        hook = portal_hook()
+        staged = context["ti"].xcom_pull(task_ids="extract")
+        try:
+            result = sync_to_portal(
+                hook, spec, state.portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
+                previous_fingerprint=Path(state.fingerprint_path) if state.fingerprint_path else None,
+                published_rows=state.published_rows, apply_shrink_guard=True)
+        except ShrinkGuardError as exc:
+            raise AirflowFailException(f"{self.dataset_id}: {exc}") from exc
+        self.log.info("Refreshed %s: %s", state.portal_id, result.as_dict())
+        registry.record_published_data(self.dataset_id, rows=result.rows_in_extract, checksum=staged["checksum"],
+                                       fingerprint_path=result.fingerprint_path, refreshed=True,
+                                       run_id=context["run_id"])
+        registry.update_run(self.dataset_id, context["run_id"], rows_created=result.rows_created,
+                            rows_updated=result.rows_updated, rows_deleted=result.rows_deleted)
+        show_stage(self.dataset_id, Stage.REFRESHING)
+        extra = {"portal_id": state.portal_id, "url": portal_url(hook, state.portal_id), "event": "refreshed",
+                 "rows": result.rows_in_extract, "changed": result.rows_changed, "deleted": result.rows_deleted,
+                 "checksum": staged["checksum"]}
+        context["outlet_events"][dataset_asset(spec)].extra = extra
+        return result.as_dict()

@@ -1,0 +1,48 @@
+"""Validate: the quality, privacy and documentation gates every extract passes before it
+leaves the department."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opendata.operators.base import DatasetOperator
+
+
+class ValidateDatasetOperator(DatasetOperator):
+    """Run the dataset file's checks over the staged extract and write the checklist report.
+
+    Fails the run (nothing reaches the portal) when any error-severity check fails; warnings
+    are reported only. Returns the result summary for the next tasks and notifications.
+    """
+
+    ui_color = "#e6f4ea"
+
+    def execute(self, context) -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.plan import RunPath
+        from opendata.lifecycle.runtime import report_dir
+        from opendata.registry import Registry
+        from opendata.validation import validate_staged
+
+        spec = load_spec(self.dataset_id)
+        staged = context["ti"].xcom_pull(task_ids="extract")
+        plan = self.plan(context)
+        registry = Registry.from_settings()
+        state = registry.get_state(self.dataset_id)
+        result = validate_staged(
+            spec, staged,
+            previous_rows=state.published_rows if state else None,
+            first_publication=plan.path is not RunPath.REFRESH,
+            report_dir=report_dir(self.dataset_id, context["run_id"]),
+        )
+        self.log.info("Validation: %s", result.summary)
+        self.log.info("Data Submission Checklist report: %s (HTML: %s)", result.report_markdown, result.report_html)
+        registry.update_run(self.dataset_id, context["run_id"], rows_extracted=staged["rows"],
+                            rows_validated=staged["rows"] if result.passed else None, checksum=staged["checksum"])
+        if not result.passed:
+            raise AirflowFailException(f"{self.dataset_id} did not pass validation: {result.summary}. "
+                                       f"See the report: {result.report_markdown}")
+        return {**result.as_dict(), "summary": result.summary, "report_markdown": str(result.report_markdown),
+                "report_html": str(Path(result.report_html))}

@@ -1,0 +1,289 @@
+"""SQLAlchemy tables of the registry and the few operations the pipeline needs.
+
+SQLite by default (a file in the state folder), PostgreSQL in production
+(``OPENDATA_REGISTRY_URL`` or an Airflow connection ``opendata_registry``). Each operation is
+one transaction; stage changes are also appended to a history table, so "who approved what
+and when" survives later changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from opendata import settings
+from opendata.registry.stages import Stage
+
+metadata = sa.MetaData()
+
+dataset_state = sa.Table(
+    "opendata_dataset_state", metadata,
+    sa.Column("dataset_id", sa.String(100), primary_key=True),
+    sa.Column("portal_id", sa.String(20)),
+    sa.Column("stage", sa.String(20), nullable=False),
+    sa.Column("department_approved_by", sa.String(100)),
+    sa.Column("department_approved_at", sa.DateTime(timezone=True)),
+    sa.Column("department_approval_source", sa.String(20)),
+    sa.Column("submitted_at", sa.DateTime(timezone=True)),
+    sa.Column("review_state", sa.String(20)),
+    sa.Column("reviewed_by", sa.String(200)),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True)),
+    sa.Column("review_notes", sa.Text),
+    sa.Column("public_at", sa.DateTime(timezone=True)),
+    sa.Column("last_refresh_at", sa.DateTime(timezone=True)),
+    sa.Column("published_rows", sa.BigInteger),
+    sa.Column("published_checksum", sa.String(64)),
+    sa.Column("fingerprint_path", sa.Text),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+stage_change = sa.Table(
+    "opendata_stage_change", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.String(100), nullable=False, index=True),
+    sa.Column("stage_from", sa.String(20)),
+    sa.Column("stage_to", sa.String(20), nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("by", sa.String(200)),
+    sa.Column("notes", sa.Text),
+    sa.Column("run_id", sa.String(250)),
+)
+
+run_log = sa.Table(
+    "opendata_run", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.String(100), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("kind", sa.String(20)),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("ended_at", sa.DateTime(timezone=True)),
+    sa.Column("rows_extracted", sa.BigInteger),
+    sa.Column("rows_validated", sa.BigInteger),
+    sa.Column("rows_created", sa.BigInteger),
+    sa.Column("rows_updated", sa.BigInteger),
+    sa.Column("rows_deleted", sa.BigInteger),
+    sa.Column("checksum", sa.String(64)),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.UniqueConstraint("dataset_id", "run_id", name="uq_opendata_run"),
+)
+
+
+@dataclass(frozen=True)
+class DatasetState:
+    dataset_id: str
+    portal_id: str | None
+    stage: Stage
+    department_approved_by: str | None
+    department_approved_at: dt.datetime | None
+    department_approval_source: str | None
+    submitted_at: dt.datetime | None
+    review_state: str | None
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    review_notes: str | None
+    public_at: dt.datetime | None
+    last_refresh_at: dt.datetime | None
+    published_rows: int | None
+    published_checksum: str | None
+    fingerprint_path: str | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StageChange:
+    dataset_id: str
+    stage_from: Stage | None
+    stage_to: Stage
+    at: dt.datetime
+    by: str | None
+    notes: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    dataset_id: str
+    run_id: str
+    kind: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    rows_extracted: int | None
+    rows_validated: int | None
+    rows_created: int | None
+    rows_updated: int | None
+    rows_deleted: int | None
+    checksum: str | None
+    outcome: str
+    error: str | None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def registry_url() -> str:
+    """Where the registry lives: env, then an Airflow connection, then a local SQLite file."""
+    url = os.environ.get("OPENDATA_REGISTRY_URL")
+    if url:
+        return url
+    try:
+        from airflow.sdk import BaseHook
+
+        return BaseHook.get_connection("opendata_registry").get_uri()
+    except Exception:  # not defined: the embedded default
+        path = settings.state_dir() / "registry.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+
+
+class Registry:
+    def __init__(self, url: str):
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        metadata.create_all(self.engine)
+
+    @classmethod
+    def from_settings(cls) -> Registry:
+        return cls(registry_url())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get_state(self, dataset_id: str) -> DatasetState | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(dataset_state).where(dataset_state.c.dataset_id == dataset_id)).first()
+        return _state(row) if row is not None else None
+
+    def all_states(self) -> list[DatasetState]:
+        with self.engine.connect() as conn:
+            return [_state(row) for row in conn.execute(sa.select(dataset_state).order_by(dataset_state.c.dataset_id))]
+
+    def history(self, dataset_id: str) -> list[StageChange]:
+        query = sa.select(stage_change).where(stage_change.c.dataset_id == dataset_id).order_by(stage_change.c.id)
+        with self.engine.connect() as conn:
+            return [StageChange(r.dataset_id, Stage(r.stage_from) if r.stage_from else None, Stage(r.stage_to),
+                                _aware(r.at), r.by, r.notes, r.run_id) for r in conn.execute(query)]
+
+    def runs(self, dataset_id: str) -> list[RunRecord]:
+        query = sa.select(run_log).where(run_log.c.dataset_id == dataset_id).order_by(run_log.c.id)
+        with self.engine.connect() as conn:
+            return [RunRecord(r.dataset_id, r.run_id, r.kind, _aware(r.started_at), _aware(r.ended_at),
+                              r.rows_extracted, r.rows_validated, r.rows_created, r.rows_updated, r.rows_deleted,
+                              r.checksum, r.outcome, r.error) for r in conn.execute(query)]
+
+    # --- writing: each call records something the portal (or the department) confirmed ------------
+
+    def record_portal_dataset(self, dataset_id: str, portal_id: str, *, run_id: str | None = None) -> None:
+        """The dataset now exists (privately) on the portal as ``portal_id``."""
+        self._update(dataset_id, {"portal_id": portal_id}, run_id=run_id)
+
+    def record_department_approval(self, dataset_id: str, *, by: str, at: dt.datetime, source: str,
+                                   run_id: str | None = None) -> None:
+        """Step 1: department leadership approved the dataset leaving the department."""
+        self._update(dataset_id, {"department_approved_by": by, "department_approved_at": at,
+                                  "department_approval_source": source}, run_id=run_id,
+                     note=f"Step 1 approved by {by} ({source})")
+
+    def record_submission(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
+        """Stage 1: private on the portal with its data, submitted for public approval."""
+        self._update(dataset_id, {"submitted_at": at, "review_state": "pending", "reviewed_by": None,
+                                  "reviewed_at": None, "review_notes": None},
+                     stage=Stage.STAGE_1, run_id=run_id)
+
+    def record_review(self, dataset_id: str, *, approved: bool, by: str | None, at: dt.datetime | None,
+                      notes: str | None, scheduled: bool = False, run_id: str | None = None) -> None:
+        """The reviewer's decision as read from the portal."""
+        stage = (Stage.SCHEDULED if scheduled else None) if approved else Stage.REJECTED
+        self._update(dataset_id, {"review_state": "approved" if approved else "rejected", "reviewed_by": by,
+                                  "reviewed_at": at, "review_notes": notes},
+                     stage=stage, run_id=run_id, by=by, note=notes)
+
+    def record_public(self, dataset_id: str, *, at: dt.datetime, rows: int | None = None,
+                      checksum: str | None = None, run_id: str | None = None) -> None:
+        """Stage 2: the portal reports the dataset public."""
+        self._update(dataset_id, {"public_at": at, "published_rows": rows, "published_checksum": checksum},
+                     stage=Stage.STAGE_2, run_id=run_id)
+
+    def record_published_data(self, dataset_id: str, *, rows: int, checksum: str, fingerprint_path: str | None,
+                              refreshed: bool, run_id: str | None = None) -> None:
+        """The portal confirmed a load of ``rows`` rows (Stage 1 push or a refresh)."""
+        values: dict[str, Any] = {"published_rows": rows, "published_checksum": checksum,
+                                  "fingerprint_path": fingerprint_path}
+        stage = None
+        if refreshed:
+            values["last_refresh_at"] = _now()
+            stage = Stage.REFRESHING
+        self._update(dataset_id, values, stage=stage, run_id=run_id)
+
+    def start_run(self, dataset_id: str, run_id: str, *, kind: str) -> None:
+        """Idempotent: a retried task keeps the first start time."""
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(run_log.c.id).where(run_log.c.dataset_id == dataset_id,
+                                                                run_log.c.run_id == run_id)).first()
+            if exists is None:
+                conn.execute(run_log.insert().values(dataset_id=dataset_id, run_id=run_id, kind=kind,
+                                                     started_at=_now(), outcome="running"))
+            else:
+                conn.execute(run_log.update().where(run_log.c.id == exists.id).values(kind=kind))
+
+    def update_run(self, dataset_id: str, run_id: str, **values: Any) -> None:
+        allowed = {"rows_extracted", "rows_validated", "rows_created", "rows_updated", "rows_deleted", "checksum",
+                   "outcome", "error", "kind"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown run fields: {', '.join(sorted(unknown))}")
+        if values.get("outcome") in ("success", "failed"):
+            values["ended_at"] = _now()
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(run_log.c.id).where(run_log.c.dataset_id == dataset_id,
+                                                                run_log.c.run_id == run_id)).first()
+            if exists is None:
+                conn.execute(run_log.insert().values(dataset_id=dataset_id, run_id=run_id, started_at=_now(),
+                                                     **{"outcome": "running", **values}))
+            else:
+                conn.execute(run_log.update().where(run_log.c.id == exists.id).values(**values))
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _update(self, dataset_id: str, values: dict[str, Any], *, stage: Stage | None = None,
+                run_id: str | None = None, by: str | None = None, note: str | None = None) -> None:
+        now = _now()
+        with self.engine.begin() as conn:
+            current = conn.execute(sa.select(dataset_state.c.stage).where(
+                dataset_state.c.dataset_id == dataset_id).with_for_update()).first()
+            previous = Stage(current.stage) if current is not None else None
+            new_stage = stage or previous or Stage.NOT_READY
+            row = {**values, "stage": new_stage.value, "updated_at": now}
+            if current is None:
+                conn.execute(dataset_state.insert().values(dataset_id=dataset_id, **row))
+            else:
+                conn.execute(dataset_state.update().where(dataset_state.c.dataset_id == dataset_id).values(**row))
+            if previous != new_stage or note:
+                conn.execute(stage_change.insert().values(
+                    dataset_id=dataset_id, stage_from=previous.value if previous else None,
+                    stage_to=new_stage.value, at=now, by=by, notes=note, run_id=run_id))
+
+
+def _state(row: sa.Row) -> DatasetState:
+    data = dict(row._mapping)
+    for key, value in data.items():
+        if isinstance(value, dt.datetime):
+            data[key] = _aware(value)
+    data["stage"] = Stage(data["stage"])
+    return DatasetState(**data)

@@ -1,0 +1,1 @@
+"""Deferrable sensors of the dataset DAG."""

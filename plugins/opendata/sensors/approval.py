@@ -1,0 +1,195 @@
+"""Stage 2 of the playbook: wait, deferred, for the Chief Data Officer's review on the portal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from opendata.operators.base import ReportedFailure
+from opendata.triggers.approval import APPROVED, REJECTED, REMIND, TIMEOUT, PublicApprovalTrigger
+
+
+def next_reminder(submitted_at: dt.datetime, now: dt.datetime, every: dt.timedelta) -> dt.datetime:
+    """The first reminder moment (submitted + k * every, k >= 1) after ``now`` (pure)."""
+    elapsed = max(now - submitted_at, dt.timedelta(0))
+    cycles = int(elapsed / every) + 1
+    return submitted_at + cycles * every
+
+
+class PublicApprovalSensor(BaseSensorOperator):
+    """Wait until the portal says the public-audience request is approved or rejected.
+
+    Deferrable: a :class:`PublicApprovalTrigger` polls the portal from the triggerer, so no
+    worker slot is held. Approved: the task succeeds and the registry records the review.
+    Rejected: the coordinator and steward get the reviewer's notes and the run fails with
+    them. Still pending after ``publication.review_reminder_days``: the CDO is reminded and
+    the wait goes on, up to ``publication.review_timeout_days``. A dataset held until its
+    go-live (see PushPrivateOperator) is submitted here, at ``publication.not_before``.
+    """
+
+    ui_color = "#fce8e6"
+    template_fields = ("dataset_id",)
+
+    def __init__(self, *, dataset_id: str, socrata_conn_id: str = "socrata_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dataset_id = dataset_id
+        self.socrata_conn_id = socrata_conn_id
+
+    # BaseSensorOperator's poke loop is not used (the task always defers); poke answers the
+    # same question synchronously for anyone calling it directly.
+    def poke(self, context) -> bool:
+        return self._portal_status(self._state().portal_id).state.value in (APPROVED, REJECTED)
+
+    def execute(self, context) -> Any:
+        from opendata.lifecycle.runtime import plan_of_run
+
+        plan = plan_of_run(context)
+        if not plan.acts(self.task_id):
+            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
+        return self._check(context)
+
+    def _check(self, context, event: dict | None = None):
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.runtime import utcnow
+        from opendata.portal.models import ApprovalState
+
+        spec = load_spec(self.dataset_id)
+        state = self._state()
+        status = self._portal_status(state.portal_id)
+        review = status.latest_review
+        if status.state is ApprovalState.APPROVED:
+            return self._approved(context, spec, {"reviewer": review.reviewer if review else None,
+                                                  "notes": review.notes if review else None,
+                                                  "reviewed_at": review.reviewed_at.isoformat()
+                                                  if review and review.reviewed_at else None})
+        if status.state is ApprovalState.REJECTED:
+            return self._rejected(context, {"reviewer": review.reviewer if review else None,
+                                            "notes": review.notes if review else None,
+                                            "reviewed_at": review.reviewed_at.isoformat()
+                                            if review and review.reviewed_at else None})
+        if status.state is not ApprovalState.PENDING:
+            not_before = spec.publication.not_before
+            if not_before is not None and not_before > utcnow():
+                from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+
+                self.log.info("Held until its go-live: submitting for public approval at %s", not_before)
+                self.defer(trigger=DateTimeTrigger(moment=not_before), method_name="submit_when_due")
+            self._submit(context, state.portal_id)
+        return self._wait(context, spec)
+
+    def submit_when_due(self, context, event: Any = None):
+        return self._check(context)
+
+    def _submit(self, context, portal_id: str) -> None:
+        from opendata.lifecycle.runtime import portal_hook, utcnow
+        from opendata.registry import Registry
+
+        if portal_hook().submit_for_public_approval(portal_id).submitted:
+            Registry.from_settings().record_submission(self.dataset_id, at=utcnow(), run_id=context["run_id"])
+            self.log.info("Submitted %s for public approval", portal_id)
+
+    def _wait(self, context, spec, remind_at: dt.datetime | None = None):
+        from opendata.lifecycle.runtime import utcnow
+
+        state = self._state()
+        publication = spec.publication
+        submitted_at = state.submitted_at or utcnow()
+        give_up_at = submitted_at + dt.timedelta(days=publication.review_timeout_days)
+        every = dt.timedelta(days=publication.review_reminder_days)
+        remind_at = remind_at or next_reminder(submitted_at, utcnow(), every)
+        if remind_at >= give_up_at:
+            remind_at = None
+        self.log.info("Waiting for the review of %s (submitted %s); reminder at %s, giving up at %s",
+                      state.portal_id, submitted_at.isoformat(timespec="minutes"),
+                      remind_at.isoformat(timespec="minutes") if remind_at else "never",
+                      give_up_at.isoformat(timespec="minutes"))
+        self.defer(
+            trigger=PublicApprovalTrigger(
+                portal_id=state.portal_id, conn_id=self.socrata_conn_id,
+                poll_seconds=publication.review_poll_minutes * 60, give_up_at=give_up_at.isoformat(),
+                remind_at=remind_at.isoformat() if remind_at else None),
+            method_name="execute_complete",
+            kwargs={"remind_at": remind_at.isoformat() if remind_at else None},
+        )
+
+    def execute_complete(self, context, event: dict[str, Any], remind_at: str | None = None):
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.runtime import utcnow
+        from opendata.notify import NotificationEvent, notify
+
+        spec = load_spec(self.dataset_id)
+        status = event.get("status")
+        if status == APPROVED:
+            return self._approved(context, spec, event)
+        if status == REJECTED:
+            return self._rejected(context, event)
+        if status == REMIND:
+            state = self._state()
+            days = (utcnow() - state.submitted_at).total_seconds() / 86400 if state.submitted_at else None
+            notify(NotificationEvent.REVIEW_REMINDER, self.dataset_id, context, portal_id=state.portal_id,
+                   portal_url=self._portal_url(state.portal_id), days_pending=round(days, 1) if days else None)
+            after = dt.datetime.fromisoformat(remind_at) + dt.timedelta(days=spec.publication.review_reminder_days)
+            return self._wait(context, spec, remind_at=after)
+        if status == TIMEOUT:
+            raise AirflowFailException(
+                f"{self.dataset_id} is still waiting for its review after "
+                f"{spec.publication.review_timeout_days:g} days; the next run keeps waiting")
+        raise AirflowFailException(f"cannot read the approval state of {self.dataset_id}: {event.get('message')}")
+
+    def _approved(self, context, spec, review: dict) -> dict:
+        from opendata.lifecycle.runtime import utcnow
+        from opendata.registry import Registry
+
+        not_before = spec.publication.not_before
+        scheduled = bool(not_before and not_before > utcnow())
+        registry = Registry.from_settings()
+        state = registry.get_state(self.dataset_id)
+        if state.review_state != "approved":
+            registry.record_review(self.dataset_id, approved=True, by=review.get("reviewer"),
+                                   at=_when(review.get("reviewed_at")), notes=review.get("notes"),
+                                   scheduled=scheduled, run_id=context["run_id"])
+        self.log.info("Approved by %s%s", review.get("reviewer") or "the reviewer",
+                      f"; going public at {not_before}" if scheduled else "")
+        return {"state": "approved", **review}
+
+    def _rejected(self, context, review: dict):
+        from opendata.lifecycle.runtime import show_stage
+        from opendata.notify import NotificationEvent, notify
+        from opendata.registry import Registry, Stage
+
+        registry = Registry.from_settings()
+        state = registry.get_state(self.dataset_id)
+        registry.record_review(self.dataset_id, approved=False, by=review.get("reviewer"),
+                               at=_when(review.get("reviewed_at")), notes=review.get("notes"),
+                               run_id=context["run_id"])
+        show_stage(self.dataset_id, Stage.REJECTED)
+        notify(NotificationEvent.REJECTED, self.dataset_id, context, portal_id=state.portal_id,
+               portal_url=self._portal_url(state.portal_id), reviewer=review.get("reviewer"),
+               notes=review.get("notes"), reviewed_at=review.get("reviewed_at"))
+        raise ReportedFailure(f"{self.dataset_id} was rejected by {review.get('reviewer') or 'the reviewer'}: "
+                              f"{review.get('notes') or 'no notes'}")
+
+    def _state(self):
+        from opendata.registry import Registry
+
+        state = Registry.from_settings().get_state(self.dataset_id)
+        if state is None or state.portal_id is None:
+            raise AirflowFailException(f"{self.dataset_id} has no portal dataset yet; the Stage 1 push must run first")
+        return state
+
+    def _portal_status(self, portal_id: str):
+        from opendata.lifecycle.runtime import portal_hook
+
+        return portal_hook().get_approval_status(portal_id)
+
+    def _portal_url(self, portal_id: str) -> str:
+        from opendata.lifecycle.runtime import portal_hook, portal_url
+
+        return portal_url(portal_hook(), portal_id)
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None

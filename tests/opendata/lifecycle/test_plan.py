@@ -1,0 +1,60 @@
+"""The run's path from portal and registry state (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from opendata.lifecycle.plan import PortalSnapshot, RunPath, plan_run
+from opendata.portal.models import ApprovalState, Audience
+from opendata.registry import Stage
+
+PRIVATE_PENDING = PortalSnapshot(Audience.PRIVATE, ApprovalState.PENDING)
+REJECTED = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED, reviewer="cdo", review_notes="missing units")
+
+
+@pytest.mark.parametrize("portal,recorded,resubmit,path,stage", [
+    (None, None, False, RunPath.FIRST_PUBLICATION, Stage.NOT_READY),
+    (PortalSnapshot(Audience.PRIVATE, ApprovalState.SUBMITTABLE), Stage.STAGE_1, False, RunPath.SUBMIT,
+     Stage.STAGE_1),
+    (PRIVATE_PENDING, Stage.STAGE_1, False, RunPath.AWAIT_REVIEW, Stage.STAGE_1),
+    (REJECTED, Stage.REJECTED, False, RunPath.REJECTED, Stage.REJECTED),
+    (REJECTED, Stage.REJECTED, True, RunPath.RESUBMIT, Stage.REJECTED),
+    (PortalSnapshot(Audience.PRIVATE, ApprovalState.APPROVED), Stage.SCHEDULED, False, RunPath.GO_PUBLIC,
+     Stage.SCHEDULED),
+    (PortalSnapshot(Audience.PRIVATE, ApprovalState.APPROVED), Stage.STAGE_1, False, RunPath.GO_PUBLIC,
+     Stage.STAGE_1),
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), Stage.STAGE_1, False, RunPath.RECORD_PUBLIC,
+     Stage.STAGE_2),
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), Stage.STAGE_2, False, RunPath.REFRESH,
+     Stage.STAGE_2),
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), Stage.REFRESHING, False, RunPath.REFRESH,
+     Stage.REFRESHING),
+    # The portal wins over the registry: public there means public, whatever was recorded.
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), None, False, RunPath.RECORD_PUBLIC, Stage.STAGE_2),
+])
+def test_plan(portal, recorded, resubmit, path, stage):
+    plan = plan_run(portal, recorded, resubmit=resubmit)
+    assert (plan.path, plan.stage) == (path, stage)
+
+
+def test_rejection_reason_carries_reviewer_and_notes():
+    assert plan_run(REJECTED, Stage.REJECTED).reason == "rejected by cdo: missing units"
+
+
+@pytest.mark.parametrize("path,acting", [
+    (RunPath.FIRST_PUBLICATION, {"department_approval", "push_private", "await_public_approval", "go_public"}),
+    (RunPath.AWAIT_REVIEW, {"push_private", "await_public_approval", "go_public"}),
+    (RunPath.GO_PUBLIC, {"await_public_approval", "go_public"}),
+    (RunPath.RECORD_PUBLIC, {"go_public"}),
+    (RunPath.REFRESH, {"refresh"}),
+])
+def test_which_tasks_act_on_each_path(path, acting):
+    plan = plan_run(None, None)
+    plan = type(plan)(path, plan.stage, "")
+    tasks = {"department_approval", "push_private", "await_public_approval", "go_public", "refresh"}
+    assert {task for task in tasks if plan.acts(task)} == acting
+
+
+def test_plan_round_trips_through_xcom():
+    plan = plan_run(PRIVATE_PENDING, Stage.STAGE_1)
+    assert type(plan).from_dict(plan.as_dict()) == plan

@@ -1,0 +1,52 @@
+"""Change detection between a staged extract and the last confirmed load (pure parts)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from opendata.lifecycle.sync import FINGERPRINT_SCHEMA, ShrinkGuardError, check_shrink, diff_fingerprints, row_fingerprint
+
+
+def fingerprint(rows: dict[str, int]) -> pa.Table:
+    return pa.table([pa.array(list(rows), pa.string()), pa.array(list(rows.values()), pa.uint64())],
+                    schema=FINGERPRINT_SCHEMA)
+
+
+def test_diff_finds_new_changed_and_gone_rows():
+    previous = fingerprint({"a": 1, "b": 2, "c": 3})
+    current = fingerprint({"a": 1, "b": 20, "d": 4})
+    changes = diff_fingerprints(current, previous)
+    assert sorted(changes.changed_ids.to_pylist()) == ["b", "d"]
+    assert changes.deleted_ids.to_pylist() == ["c"]
+    assert changes.unchanged == 1
+
+
+def test_no_change_sends_nothing():
+    same = fingerprint({"a": 1, "b": 2})
+    changes = diff_fingerprints(same, same)
+    assert (changes.changed, changes.deleted, changes.unchanged) == (0, 0, 2)
+
+
+def test_unknown_hashes_count_as_changed():
+    previous = pa.table([pa.array(["a", "b"]), pa.nulls(2, pa.uint64())], schema=FINGERPRINT_SCHEMA)
+    changes = diff_fingerprints(fingerprint({"a": 1}), previous)
+    assert changes.changed_ids.to_pylist() == ["a"]
+    assert changes.deleted_ids.to_pylist() == ["b"]
+
+
+def test_row_hash_changes_with_any_value_and_only_then():
+    batch = pa.RecordBatch.from_pydict({"id": ["x", "y"], "n": [1.0, 2.0], "t": ["a", None]})
+    again = pa.RecordBatch.from_pydict({"id": ["x", "y"], "n": [1.0, 2.5], "t": ["a", None]})
+    first, second = row_fingerprint(batch, "id"), row_fingerprint(again, "id")
+    assert first["hash"][0] == second["hash"][0]
+    assert first["hash"][1] != second["hash"][1]
+
+
+def test_shrink_guard():
+    check_shrink(5, 100, 0.05, remaining=95)
+    with pytest.raises(ShrinkGuardError, match=r"delete 6 of 100 published rows \(6.0%\), more than the 5%"):
+        check_shrink(6, 100, 0.05, remaining=94)
+    with pytest.raises(ShrinkGuardError, match="would empty the dataset"):
+        check_shrink(100, 100, 1.0, remaining=0)
+    check_shrink(0, 0, 0.05, remaining=10)   # nothing published yet: nothing to guard

@@ -1,0 +1,73 @@
+"""The registry on SQLite (the default) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from opendata.registry import Registry, Stage
+from tests.conftest import create_pg_database, drop_pg_database, pg_url
+
+T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def registry(request, tmp_path):
+    if request.param == "sqlite":
+        reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+        yield reg
+        reg.close()
+        return
+    name = create_pg_database(f"opendata_registry_{tmp_path.name[-8:].replace('-', '_')}")
+    reg = Registry(pg_url(name))
+    yield reg
+    reg.close()
+    drop_pg_database(name)
+
+
+def test_a_dataset_through_its_stages_with_history(registry):
+    registry.record_department_approval("permits", by="alicia-grant", at=T0, source="airflow", run_id="r1")
+    registry.record_portal_dataset("permits", "abcd-1234", run_id="r1")
+    registry.record_submission("permits", at=T0, run_id="r1")
+    registry.record_review("permits", approved=True, by="cdo", at=T0, notes="fine", run_id="r1")
+    registry.record_public("permits", at=T0, rows=4000, checksum="c0ffee", run_id="r1")
+    registry.record_published_data("permits", rows=4010, checksum="beef", fingerprint_path="/fp", refreshed=True,
+                                   run_id="r2")
+    state = registry.get_state("permits")
+    assert state.portal_id == "abcd-1234"
+    assert state.stage is Stage.REFRESHING
+    assert (state.department_approved_by, state.department_approval_source) == ("alicia-grant", "airflow")
+    assert (state.review_state, state.reviewed_by, state.review_notes) == ("approved", "cdo", "fine")
+    assert state.public_at == T0
+    assert (state.published_rows, state.published_checksum, state.fingerprint_path) == (4010, "beef", "/fp")
+    stages = [(c.stage_from, c.stage_to) for c in registry.history("permits")]
+    assert stages == [(None, Stage.NOT_READY), (Stage.NOT_READY, Stage.STAGE_1), (Stage.STAGE_1, Stage.STAGE_1),
+                      (Stage.STAGE_1, Stage.STAGE_2), (Stage.STAGE_2, Stage.REFRESHING)]
+    assert registry.history("permits")[0].notes == "Step 1 approved by alicia-grant (airflow)"
+
+
+def test_rejection_and_scheduled_go_live(registry):
+    registry.record_submission("a", at=T0)
+    registry.record_review("a", approved=False, by="cdo", at=T0, notes="add units")
+    assert registry.get_state("a").stage is Stage.REJECTED
+    registry.record_submission("b", at=T0)
+    registry.record_review("b", approved=True, by="cdo", at=T0, notes=None, scheduled=True)
+    assert registry.get_state("b").stage is Stage.SCHEDULED
+
+
+def test_one_row_per_run_with_counts_and_outcome(registry):
+    registry.start_run("permits", "r1", kind="publication")
+    registry.start_run("permits", "r1", kind="publication")   # a retried task
+    registry.update_run("permits", "r1", rows_extracted=4000, rows_created=4000, checksum="c0ffee")
+    registry.update_run("permits", "r1", outcome="success")
+    (run,) = registry.runs("permits")
+    assert (run.rows_extracted, run.rows_created, run.outcome, run.checksum) == (4000, 4000, "success", "c0ffee")
+    assert run.ended_at is not None and run.ended_at >= run.started_at
+    with pytest.raises(ValueError, match="unknown run fields: rows"):
+        registry.update_run("permits", "r1", rows=1)
+
+
+def test_unknown_dataset_has_no_state(registry):
+    assert registry.get_state("nothing") is None
+    assert registry.runs("nothing") == []
