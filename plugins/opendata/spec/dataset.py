@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
+from opendata.spec.privacy import Privacy
+from opendata.spec.quality import Quality
 from opendata.spec.vocab import (
     LICENSES,
     ClassificationCategory,
@@ -66,6 +68,9 @@ class Classification(StrictModel):
     # Level 1 unrestricted, level 2 restricted or policy-sensitive, level 3 never published.
     level: Annotated[int, Field(ge=1, le=3)]
     details: str | None = None
+    # Level 2 publishes only with an explicit approval recorded here (the Chief Data Officer
+    # or the department's leadership); validation blocks the run without it.
+    approval: RecordedApproval | None = None
 
     @field_validator("level")
     @classmethod
@@ -311,6 +316,11 @@ class DatasetSpec(StrictModel):
     publication: Publication = Field(default_factory=Publication)
     refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
     dag: DagSettings = Field(default_factory=DagSettings)
+    quality: Quality = Field(default_factory=Quality)
+    privacy: Privacy = Field(default_factory=Privacy)
+    # Term -> plain-English definition, for terms the documentation check flags as unclear
+    # (acronyms and jargon in descriptions) or a reviewer asked to explain.
+    glossary: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _dictionary_consistent(self) -> DatasetSpec:
