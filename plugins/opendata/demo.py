@@ -3,6 +3,7 @@
 Brings up, on one machine and with nothing to configure:
 - the local Socrata portal emulator (state in .local/portal/, reviewer page at /review),
 - the sample sources (a SQLite database, the bundled CSV, a paged JSON API),
+- a local mailbox that keeps every notification e-mail as a file (.local/mail),
 - Airflow standalone (SQLite metadata database, LocalExecutor with low parallelism),
 and checks that every dataset DAG parsed without import errors before saying it is ready.
 Ctrl-C stops everything cleanly.
@@ -26,6 +27,7 @@ from pathlib import Path
 import requests
 
 from opendata import settings
+from opendata.notify.mailbox import local_smtp_connection
 
 # Restores default SIGINT handling in the child: a process started in the background from a
 # non-interactive shell inherits SIGINT as ignored, and `airflow standalone` only shuts its
@@ -40,6 +42,7 @@ class DemoConfig:
     airflow_port: int = 8080
     portal_port: int = 8765
     source_api_port: int = 8766
+    mail_port: int = 8025
     publisher: tuple[str, str] = ("opendata-pipeline", "")
     reviewer: tuple[str, str] = ("cdo", "")
 
@@ -122,6 +125,10 @@ def environment(config: DemoConfig) -> dict[str, str]:
         }),
         "AIRFLOW_CONN_PERMITS_DB": f"sqlite:///{local / 'sources' / 'permits.sqlite'}",
         "AIRFLOW_CONN_INSPECTIONS_API": f"http://127.0.0.1:{config.source_api_port}",
+        # Every notification lands in the local mailbox (.local/mail) instead of real inboxes.
+        "AIRFLOW_CONN_SMTP_DEFAULT": local_smtp_connection(config.mail_port),
+        # Check the portal for the CDO's decision every 15 s instead of every 10 minutes.
+        "OPENDATA_REVIEW_POLL_SECONDS": "15",
     })
     return env
 
@@ -136,6 +143,7 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
         airflow_port=int(os.environ.get("OPENDATA_AIRFLOW_PORT", 8080)),
         portal_port=int(os.environ.get("OPENDATA_PORTAL_PORT", 8765)),
         source_api_port=int(os.environ.get("OPENDATA_SOURCE_API_PORT", 8766)),
+        mail_port=int(os.environ.get("OPENDATA_MAIL_PORT", 8025)),
         publisher=("opendata-pipeline", _secret("OPENDATA_PORTAL_PASSWORD")),
         reviewer=("cdo", _secret("OPENDATA_REVIEWER_PASSWORD")),
     )
@@ -151,14 +159,18 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _prepare_sources(config)
-        portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join([
-            f"{config.publisher[0]}:{config.publisher[1]}:publisher",
-            f"{config.reviewer[0]}:{config.reviewer[1]}:reviewer",
-        ]))
+        accounts = [f"{config.publisher[0]}:{config.publisher[1]}:publisher",
+                    f"{config.reviewer[0]}:{config.reviewer[1]}:reviewer"]
+        if os.environ.get("OPENDATA_PORTAL_ADMIN_PASSWORD"):
+            # Only when asked for: the emulator's counters and fault injection (tests use them).
+            accounts.append(f"admin:{os.environ['OPENDATA_PORTAL_ADMIN_PASSWORD']}:admin")
+        portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join(accounts))
         (config.local / "portal").mkdir(parents=True, exist_ok=True)
         processes.start("portal", [sys.executable, "-m", "portal_emulator", "serve", "--host", "127.0.0.1",
                                    "--port", str(config.portal_port),
                                    "--state", str(config.local / "portal" / "state.sqlite")], portal_env, logs)
+        processes.start("mailbox", [sys.executable, "-m", "opendata", "mailbox", "--port", str(config.mail_port),
+                                    "--dir", str(config.local / "mail")], env, logs)
         processes.start("source-api", [sys.executable, "-m", "opendata", "samples", "serve-api",
                                        "--port", str(config.source_api_port)], env, logs)
         airflow = str(Path(sys.executable).with_name("airflow"))
@@ -247,6 +259,7 @@ def _print_banner(config: DemoConfig, logs: Path) -> None:
         f"  Airflow UI:        {config.airflow_url}   (dataset DAGs: {', '.join(ids)})",
         f"  Portal emulator:   {config.portal_url}",
         f"  CDO review page:   {config.portal_url}/review   ({login})",
+        f"  Notifications:     {config.local / 'mail'}   (every e-mail the pipeline sends, as .eml files)",
         f"  Logs:              {logs}",
         "Press Ctrl-C to stop.",
         "",

@@ -47,7 +47,8 @@ def portal_snapshot(hook, portal_id: str | None) -> PortalSnapshot | None:
                           reviewer=review.reviewer if review else None, review_notes=review.notes if review else None)
 
 
-def current_plan(hook, registry: Registry, dataset_id: str, *, resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
+def current_plan(hook, registry: Registry, dataset_id: str, *,
+                 resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
     state = registry.get_state(dataset_id)
     snapshot = portal_snapshot(hook, state.portal_id if state else None)
     return plan_run(snapshot, state.stage if state else None, resubmit=resubmit), state

@@ -15,66 +15,49 @@ Layout (one concern per module):
 * :mod:`~opendata.portal.aio`: async approval-state read for triggers.
 """
 
-from opendata.portal.approvals import ApprovalReview, ApprovalStatus, SubmissionResult
-from opendata.portal.config import SocrataConnectionConfig
-from opendata.portal.errors import (
-    SocrataApprovalError,
-    SocrataAuthError,
-    SocrataBadRequest,
-    SocrataClientError,
-    SocrataConfigError,
-    SocrataConnectionError,
-    SocrataError,
-    SocrataForbiddenOperation,
-    SocrataNotFound,
-    SocrataRateLimited,
-    SocrataServerError,
-    SocrataStillProcessing,
-    SocrataTimeout,
-    SocrataUnexpectedResponse,
-)
-from opendata.portal.hook import SocrataHook
-from opendata.portal.models import (
-    ApprovalState,
-    AssetFreshness,
-    AssetMetadata,
-    Audience,
-    ColumnSpec,
-    DatasetMetadata,
-    PublicationStage,
-    UpsertResult,
-    ViewMetadata,
-)
-from opendata.portal.retry import RetryPolicy
+from __future__ import annotations
 
-__all__ = [
-    "ApprovalReview",
-    "ApprovalState",
-    "ApprovalStatus",
-    "AssetFreshness",
-    "AssetMetadata",
-    "Audience",
-    "ColumnSpec",
-    "DatasetMetadata",
-    "PublicationStage",
-    "RetryPolicy",
-    "SocrataApprovalError",
-    "SocrataAuthError",
-    "SocrataBadRequest",
-    "SocrataClientError",
-    "SocrataConfigError",
-    "SocrataConnectionConfig",
-    "SocrataConnectionError",
-    "SocrataError",
-    "SocrataForbiddenOperation",
-    "SocrataHook",
-    "SocrataNotFound",
-    "SocrataRateLimited",
-    "SocrataServerError",
-    "SocrataStillProcessing",
-    "SocrataTimeout",
-    "SocrataUnexpectedResponse",
-    "SubmissionResult",
-    "UpsertResult",
-    "ViewMetadata",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ApprovalReview": "opendata.portal.approvals",
+    "ApprovalStatus": "opendata.portal.approvals",
+    "SubmissionResult": "opendata.portal.approvals",
+    "SocrataConnectionConfig": "opendata.portal.config",
+    "SocrataApprovalError": "opendata.portal.errors",
+    "SocrataAuthError": "opendata.portal.errors",
+    "SocrataBadRequest": "opendata.portal.errors",
+    "SocrataClientError": "opendata.portal.errors",
+    "SocrataConfigError": "opendata.portal.errors",
+    "SocrataConnectionError": "opendata.portal.errors",
+    "SocrataError": "opendata.portal.errors",
+    "SocrataForbiddenOperation": "opendata.portal.errors",
+    "SocrataNotFound": "opendata.portal.errors",
+    "SocrataRateLimited": "opendata.portal.errors",
+    "SocrataServerError": "opendata.portal.errors",
+    "SocrataStillProcessing": "opendata.portal.errors",
+    "SocrataTimeout": "opendata.portal.errors",
+    "SocrataUnexpectedResponse": "opendata.portal.errors",
+    "SocrataHook": "opendata.portal.hook",
+    "ApprovalState": "opendata.portal.models",
+    "AssetFreshness": "opendata.portal.models",
+    "AssetMetadata": "opendata.portal.models",
+    "Audience": "opendata.portal.models",
+    "ColumnSpec": "opendata.portal.models",
+    "DatasetMetadata": "opendata.portal.models",
+    "PublicationStage": "opendata.portal.models",
+    "UpsertResult": "opendata.portal.models",
+    "ViewMetadata": "opendata.portal.models",
+    "RetryPolicy": "opendata.portal.retry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that DAG files can import the small modules of this package (models, errors)
+    # at parse time without pulling in sodapy, pandas and requests.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'opendata.portal' has no attribute {name!r}")
