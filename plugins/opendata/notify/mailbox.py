@@ -63,8 +63,8 @@ def _recipients_header(addresses: list[str]) -> str:
 
 
 def summary_line(when: dt.datetime, message: EmailMessage) -> str:
-    to = ", ".join(v for v in (message.get("To"), message.get("Cc")) if v)
-    return f"{when:%Y-%m-%d %H:%M:%S}  To: {to}  Subject: {message.get('Subject', '')}"
+    cc = f"  Cc: {message['Cc']}" if message.get("Cc") else ""
+    return f"{when:%Y-%m-%d %H:%M:%S}  To: {message.get('To', '')}{cc}  Subject: {message.get('Subject', '')}"
 
 
 class _SaveHandler:
@@ -82,7 +82,7 @@ class _SaveHandler:
         if isinstance(content, str):
             content = content.encode("utf-8")
         head = (f"X-MailFrom: {envelope.mail_from}\r\n"
-                f"X-RcptTo: {_recipients_header(envelope.rcpt_tos)}\r\n").encode("utf-8")
+                f"X-RcptTo: {_recipients_header(envelope.rcpt_tos)}\r\n").encode()
         with self._lock:
             self._seq += 1
             name = f"{now:%Y%m%dT%H%M%S.%f}-{os.getpid()}-{self._seq:04d}.eml"

@@ -159,6 +159,15 @@ class OpenDataNotifier(BaseNotifier):
         clone.details = copy.deepcopy(self.details)
         return BaseNotifier.__call__(clone, *args)
 
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        dag = context.get("dag")
+        if jinja_env is None and dag is not None and not hasattr(dag, "get_template_env"):
+            # dag.test() hands DAG-level callbacks the scheduler's SerializedDAG, which has no
+            # template environment; render with a plain sandboxed one instead of failing.
+            jinja_env = self.get_template_env()
+            self.render_template_as_native_obj = False
+        super().render_template_fields(context, jinja_env)
+
     def notify(self, context: Context | Mapping[str, Any]) -> None:
         from opendata.lifecycle.context import load_spec
         from opendata.notify.compose import compose

@@ -1,0 +1,129 @@
+"""send(): real SMTP delivery to the project's mail catcher, and the optional Slack webhook."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from opendata.notify.compose import compose
+from opendata.notify.events import NotificationEvent
+from opendata.notify.mailbox import local_smtp_connection, local_smtp_connection_uri
+from opendata.notify.send import NotificationError, send
+
+from .conftest import JORGE, LUIS, MARIA, SlackReceiver
+
+DETAILS = {"notes": "Column <valuation> needs a definition.", "reviewer": "Maria Alvarez",
+           "portal_url": "http://portal.example/d/bp01-perm"}
+
+
+@pytest.fixture
+def rejected(permits_spec, governance):
+    return compose(NotificationEvent.REJECTED, permits_spec, governance, DETAILS)
+
+
+def test_email_is_delivered_multipart_to_and_cc(mailbox, rejected):
+    send(rejected)
+    [mail] = mailbox.messages()
+    assert mail["Subject"] == "[Open Data] Stage 1: Building Permits was rejected"
+    assert mail["From"] == "opendata@localhost"
+    assert [str(a) for a in mail["To"].addresses] == [JORGE, LUIS]
+    assert [str(a) for a in mail["Cc"].addresses] == [MARIA]
+    # The SMTP envelope reaches every To and Cc address.
+    assert mail["X-RcptTo"] == "jorge.ramos@ladbs.lacity.example, luis.herrera@ladbs.lacity.example, " \
+                               "cdo@opendata.lacity.example"
+    assert mail["X-OpenData-Event"] == "rejected" and mail["X-OpenData-Dataset"] == "building-permits"
+    assert mail.get_content_type() == "multipart/alternative"
+    text = mail.get_body(preferencelist=("plain",))
+    html = mail.get_body(preferencelist=("html",))
+    assert "Column <valuation> needs a definition." in text.get_content()
+    assert "Column &lt;valuation&gt; needs a definition." in html.get_content()
+    assert [p.get_content_type() for p in mail.iter_parts()] == ["text/plain", "text/html"]
+
+
+def test_from_address_comes_from_the_connection(mailbox, monkeypatch, rejected):
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", local_smtp_connection(mailbox.port, from_email="data@city.example"))
+    send(rejected)
+    [mail] = mailbox.messages()
+    assert mail["From"] == "data@city.example"
+    assert mail["X-MailFrom"] == "data@city.example"
+
+
+def test_uri_form_of_the_local_connection_works(mailbox, monkeypatch, rejected):
+    monkeypatch.setenv("AIRFLOW_CONN_MAIL_URI", local_smtp_connection_uri(mailbox.port))
+    send(rejected, smtp_conn_id="mail_uri")
+    assert len(mailbox.messages()) == 1
+
+
+def test_smtp_failure_names_event_and_dataset(mailbox, monkeypatch, rejected):
+    port = mailbox.port
+    mailbox.stop()  # nothing listens there any more
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "login": "mailer", "password": "s3cret-pw",
+         "extra": {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 2}}))
+    with pytest.raises(NotificationError) as caught:
+        send(rejected)
+    message = str(caught.value)
+    assert "rejected notification for building-permits" in message
+    assert "smtp_default" in message
+    assert "s3cret-pw" not in message and "mailer" not in message
+
+
+def test_missing_smtp_connection_is_a_clear_error(mailbox, monkeypatch, rejected):
+    with pytest.raises(NotificationError, match="rejected notification for building-permits.*'no_such_smtp'"):
+        send(rejected, smtp_conn_id="no_such_smtp")
+
+
+def test_slack_webhook_receives_the_message(mailbox, monkeypatch, slack, rejected):
+    monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", json.dumps({"conn_type": "http", "host": slack.url}))
+    send(rejected)
+    [post] = slack.posts
+    assert post["path"] == "/services/T000/B000/secret-token"
+    assert post["content_type"] == "application/json"
+    assert post["json"]["text"].startswith("*[Open Data] Stage 1: Building Permits was rejected*")
+    assert "Column <valuation> needs a definition." in post["json"]["text"]
+    assert len(mailbox.messages()) == 1
+
+
+def test_slack_webhook_url_in_extra_or_as_uri(mailbox, monkeypatch, slack, rejected):
+    monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", json.dumps(
+        {"conn_type": "http", "extra": {"webhook_url": slack.url}}))
+    send(rejected)
+    monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", slack.url)  # http://127.0.0.1:port/services/...
+    send(rejected)
+    assert [p["path"] for p in slack.posts] == ["/services/T000/B000/secret-token"] * 2
+
+
+def test_without_slack_connection_nothing_is_posted(mailbox, slack, rejected, caplog):
+    with caplog.at_level(logging.DEBUG, logger="opendata.notify.send"):
+        send(rejected)
+    assert slack.posts == []
+    assert len(mailbox.messages()) == 1
+    assert "No 'opendata_slack' connection" in caplog.text
+
+
+def test_slack_error_does_not_stop_the_email(mailbox, monkeypatch, rejected, caplog):
+    failing = SlackReceiver(status=500)
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", json.dumps({"conn_type": "http", "host": failing.url}))
+        with caplog.at_level(logging.WARNING, logger="opendata.notify.send"):
+            send(rejected)
+    finally:
+        failing.stop()
+    assert len(failing.posts) == 1  # one attempt, no retries
+    assert len(mailbox.messages()) == 1
+    assert "answered HTTP 500" in caplog.text
+    assert "secret-token" not in caplog.text
+
+
+def test_unreachable_slack_is_a_warning_without_the_url(mailbox, monkeypatch, rejected, caplog):
+    dead = SlackReceiver()
+    url = dead.url
+    dead.stop()
+    monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", json.dumps({"conn_type": "http", "host": url}))
+    with caplog.at_level(logging.WARNING, logger="opendata.notify.send"):
+        send(rejected)
+    assert len(mailbox.messages()) == 1
+    assert "Slack webhook" in caplog.text and "ConnectionError" in caplog.text
+    assert "secret-token" not in caplog.text
