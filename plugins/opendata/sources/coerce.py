@@ -19,6 +19,7 @@ import pyarrow as pa
 from opendata.spec.dataset import Column, DatasetSpec
 from opendata.spec.errors import did_you_mean
 from opendata.spec.vocab import SocrataType
+from opendata.validation.masking import mask
 
 ARROW_TYPES: dict[SocrataType, pa.DataType] = {
     SocrataType.TEXT: pa.string(),
@@ -74,7 +75,8 @@ def check_columns(spec: DatasetSpec, source_columns: list[str]) -> list[str]:
 
 
 def coerce_chunk(spec: DatasetSpec, chunk: pd.DataFrame, report: CoercionReport) -> pa.RecordBatch:
-    """Rename, reorder and type one chunk; record values that could not be converted."""
+    """Rename, reorder and type one chunk; record values that could not be converted; mask
+    the columns the file's privacy section says to mask, before the batch goes anywhere."""
     row_ids = _row_ids(spec, chunk)
     arrays = []
     for column in spec.columns:
@@ -83,6 +85,9 @@ def coerce_chunk(spec: DatasetSpec, chunk: pd.DataFrame, report: CoercionReport)
         lost = raw.notna() & _is_present(raw) & converted.isna()
         if lost.any():
             report.add(column.field_name, int(lost.sum()), [str(v) for v in row_ids[lost].head(MAX_SAMPLES)])
+        rule = spec.privacy.mask.get(column.field_name)
+        if rule is not None:
+            converted = mask(converted, rule)
         arrays.append(pa.array(converted, type=ARROW_TYPES[column.type], from_pandas=True))
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(spec))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -36,6 +36,8 @@ class StagedExtract:
     seconds: float
     unpublished_source_columns: list[str]
     coercion: dict
+    # What the privacy section did: source columns removed on read, published columns masked.
+    privacy: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -49,10 +51,18 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
     digest = hashlib.sha256()
     rows = 0
     unpublished: list[str] = []
+    removed: list[str] = []
     writer: pq.ParquetWriter | None = None
     try:
         for chunk in read_chunks(spec.source):
+            # Columns the file marks for removal go first, before anything else sees the chunk.
+            present = [name for name in spec.privacy.remove if name in chunk.columns]
+            if present:
+                chunk = chunk.drop(columns=present)
+                removed += [name for name in present if name not in removed]
             if writer is None:
+                if removed:
+                    log.info("Source columns removed on read (privacy.remove): %s", ", ".join(removed))
                 unpublished = check_columns(spec, [str(c) for c in chunk.columns])
                 if unpublished:
                     log.info("Source columns not in the data dictionary (not published): %s",
@@ -83,5 +93,6 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
                     ", ".join(report.samples.get(column, [])))
     seconds = time.monotonic() - started
     log.info("Staged %s rows to %s in %.1f s", f"{rows:,}", out_path, seconds)
+    privacy = {"removed": removed, "masked": {name: rule.method.value for name, rule in spec.privacy.mask.items()}}
     return StagedExtract(spec.id, str(out_path), rows, digest.hexdigest(), out_path.stat().st_size,
-                         round(seconds, 3), unpublished, report.as_dict())
+                         round(seconds, 3), unpublished, report.as_dict(), privacy)

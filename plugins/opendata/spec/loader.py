@@ -15,7 +15,9 @@ from opendata import settings
 from opendata.spec.dataset import DatasetSpec, SqlSource
 from opendata.spec.errors import SpecError, SpecFileError, did_you_mean
 from opendata.spec.governance import Governance
+from opendata.spec.privacy import MaskMethod
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
+from opendata.spec.vocab import SocrataType
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
             existing = [p.name for p in sql_dir.glob("*.sql")] if sql_dir.is_dir() else []
             problems.append((("source", "query_file"), f"no such file in {sql_dir}",
                              did_you_mean(spec.source.query_file, existing)))
+    problems += _quality_problems(spec) + _privacy_problems(spec, governance)
     if governance is not None:
         department = governance.departments.get(spec.department)
         if department is None:
@@ -127,6 +130,103 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
                              f"{recorded.approved_by!r} is not in the leadership of {spec.department} "
                              f"in governance.yaml; Step 1 approval comes from department leadership",
                              did_you_mean(recorded.approved_by, department.leadership)))
+    return problems
+
+
+Problem = tuple[tuple, str, str | None]
+
+_NUMBER = {SocrataType.NUMBER}
+_TIMESTAMPS = {SocrataType.FLOATING_TIMESTAMP, SocrataType.FIXED_TIMESTAMP}
+_TEXTS = {SocrataType.TEXT, SocrataType.URL, SocrataType.POINT}
+# Which quality checks make sense for which column types (not_null and unique: all of them).
+_CHECK_TYPES = {"range": (_NUMBER, "number"), "date_range": (_TIMESTAMPS, "timestamp"), "pattern": (_TEXTS, "text")}
+_MASK_TYPES = {MaskMethod.KEEP_FIRST: ({SocrataType.TEXT}, "text"),
+               MaskMethod.HUNDRED_BLOCK: ({SocrataType.TEXT}, "text"),
+               MaskMethod.MONTH: (_TIMESTAMPS, "timestamp"), MaskMethod.YEAR: (_TIMESTAMPS, "timestamp")}
+
+
+def _unknown_column(loc: tuple, name: str, spec: DatasetSpec) -> Problem:
+    return loc, f"{name!r} is not a column of the data dictionary", did_you_mean(name, spec.field_names)
+
+
+def _quality_problems(spec: DatasetSpec) -> list[Problem]:
+    """Column names in quality: exist, and each check suits its column's type."""
+    problems: list[Problem] = []
+    types = {c.field_name: c.type for c in spec.columns}
+    for name, checks in spec.quality.columns.items():
+        loc = ("quality", "columns", name)
+        if name not in types:
+            problems.append(_unknown_column(loc, name, spec))
+            continue
+        for check, (allowed, words) in _CHECK_TYPES.items():
+            if getattr(checks, check) is not None and types[name] not in allowed:
+                problems.append((loc + (check,), f"{check} applies to {words} columns; {name} is {types[name].value}",
+                                 None))
+        if checks.allowed_values is not None:
+            values = checks.allowed_values.values
+            if types[name] in _TEXTS and not all(isinstance(v, str) for v in values):
+                problems.append((loc + ("allowed_values", "values"),
+                                 f"{name} is a text column: give every value as text (quote numbers, '311')", None))
+            elif types[name] is SocrataType.NUMBER and not all(type(v) in (int, float) for v in values):
+                problems.append((loc + ("allowed_values", "values"), f"{name} is a number column: give numbers", None))
+            elif types[name] is SocrataType.CHECKBOX and not all(isinstance(v, bool) for v in values):
+                problems.append((loc + ("allowed_values", "values"),
+                                 f"{name} is a checkbox column: give true or false", None))
+            elif types[name] in _TIMESTAMPS:
+                problems.append((loc + ("allowed_values",), "allowed_values does not apply to timestamp columns; "
+                                 "use date_range", None))
+    for i, comparison in enumerate(spec.quality.table.comparisons):
+        loc = ("quality", "table", "comparisons", i)
+        known = True
+        for key in ("column", "other"):
+            name = getattr(comparison, key)
+            if name not in types:
+                problems.append(_unknown_column(loc + (key,), name, spec))
+                known = False
+        if known and types[comparison.column] is not types[comparison.other]:
+            problems.append((loc, f"cannot compare {comparison.column} ({types[comparison.column].value}) with "
+                             f"{comparison.other} ({types[comparison.other].value})", None))
+    return problems
+
+
+def _privacy_problems(spec: DatasetSpec, governance: Governance | None) -> list[Problem]:
+    """Column names in privacy: exist (removed ones must not); masks suit the column's type;
+    a level 2 approval comes from someone who may give it."""
+    problems: list[Problem] = []
+    privacy = spec.privacy
+    types = {c.field_name: c.type for c in spec.columns}
+    for name in privacy.allowed:
+        if name not in types:
+            problems.append(_unknown_column(("privacy", "allowed", name), name, spec))
+    for name, rule in privacy.mask.items():
+        loc = ("privacy", "mask", name)
+        if name not in types:
+            problems.append(_unknown_column(loc, name, spec))
+            continue
+        if name == spec.publishing.row_identifier:
+            problems.append((loc, "the row identifier cannot be masked: refreshes find rows by it", None))
+        allowed, words = _MASK_TYPES.get(rule.method, (None, ""))
+        if allowed is not None and types[name] not in allowed:
+            problems.append((loc + ("method",), f"{rule.method.value} masks {words} columns; {name} is "
+                             f"{types[name].value}", None))
+    published = {c.source_name: i for i, c in enumerate(spec.columns)}
+    for i, name in enumerate(privacy.remove):
+        if name in published:
+            problems.append((("privacy", "remove", i), f"{name!r} is a published column (columns[{published[name]}]); "
+                             f"take it out of the data dictionary, or mask it instead", None))
+    if privacy.quasi_identifiers is not None:
+        for i, name in enumerate(privacy.quasi_identifiers.columns):
+            if name not in types:
+                problems.append(_unknown_column(("privacy", "quasi_identifiers", "columns", i), name, spec))
+    approval = spec.classification.approval
+    if approval is not None and governance is not None:
+        department = governance.departments.get(spec.department)
+        approvers = [governance.chief_data_officer] + (department.leadership if department else [])
+        if approval.approved_by not in approvers:
+            problems.append((("classification", "approval", "approved_by"),
+                             f"{approval.approved_by!r} may not approve level 2 data: the Chief Data Officer or "
+                             f"the department's leadership in governance.yaml may",
+                             did_you_mean(approval.approved_by, approvers)))
     return problems
 
 

@@ -13,6 +13,19 @@ The playbook's criteria, checked automatically: high quality (``quality.py``, ``
 
 from __future__ import annotations
 
-from opendata.validation.run import ValidationResult, validate_staged
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opendata.validation.run import ValidationResult, validate_staged
 
 __all__ = ["ValidationResult", "validate_staged"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the extract step imports masking.py from this package and must
+    # not pull in pandera (nor import the staging code back, which run.py needs).
+    if name in __all__:
+        from opendata.validation import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
