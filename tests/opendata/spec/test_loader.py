@@ -80,6 +80,52 @@ MISTAKES = [
      ["2: id: must match the file name 'service-requests-311' (did you mean 'service-requests-311'?)"]),
     ("broken YAML", "  tags: [", "  tags: [[",
      ["36: (file): invalid YAML: expected ',' or ']', but got '<scalar>'"]),
+    # quality and privacy sections: column names checked against the dictionary, checks against types
+    ("quality check on an unknown column", "    zip_code:\n      pattern:", "    zip_cod:\n      pattern:",
+     ["111: quality.columns.zip_cod: 'zip_cod' is not a column of the data dictionary (did you mean 'zip_code'?)"]),
+    ("range on a text column", "    zip_code:\n      pattern: {regex: '\\d{5}', severity: warning}",
+     "    zip_code:\n      range: {min: 0}",
+     ["112: quality.columns.zip_code.range: range applies to number columns; zip_code is text"]),
+    ("unknown severity", "      pattern: {regex: '1-\\d{10}', severity: warning}",
+     "      pattern: {regex: '1-\\d{10}', severity: warnig}",
+     ["97: quality.columns.sr_number.pattern.severity: Input should be 'error' or 'warning' "
+      "(did you mean 'warning'?)"]),
+    ("invalid regular expression", "      pattern: {regex: '1-\\d{10}', severity: warning}",
+     "      pattern: {regex: '1-[0-9', severity: warning}",
+     ["97: quality.columns.sr_number.pattern.regex: not a valid regular expression: unterminated character set "
+      "at position 2"]),
+    ("number among a text column's allowed values", "{values: [Open, Pending, Closed, Cancelled]}",
+     "{values: [Open, 1]}",
+     ["106: quality.columns.status.allowed_values.values: status is a text column: give every value as text "
+      "(quote numbers, '311')"]),
+    ("comparison with an unknown column", "other: created_date", "other: created_dat",
+     ["123: quality.table.comparisons[0].other: 'created_dat' is not a column of the data dictionary "
+      "(did you mean 'created_date'?)"]),
+    ("misspelt table check", "  table:\n    row_count:", "  table:\n    row_cout:",
+     ["120: quality.table.row_cout: unknown field (did you mean 'row_count'?)"]),
+    ("allowed personal data in an unknown column", "  allowed:\n    address:", "  allowed:\n    adress:",
+     ["126: privacy.allowed.adress: 'adress' is not a column of the data dictionary (did you mean 'address'?)"]),
+    ("unknown kind of personal data", "      kinds: [street_address]", "      kinds: [street_adress]",
+     ["127: privacy.allowed.address.kinds[0]: Input should be 'ssn', 'email', 'phone', 'credit_card', "
+      "'date_of_birth', 'street_address', 'drivers_license', 'passport', 'government_id', 'person_name', "
+      "'medical_record', 'bank_account', 'tax_id' or 'ip_address' (did you mean 'street_address'?)"]),
+    ("removing a published column", "privacy:\n", "privacy:\n  remove: [zip_code]\n",
+     ["125: privacy.remove[0]: 'zip_code' is a published column (columns[7]); take it out of the data dictionary, "
+      "or mask it instead"]),
+    ("mask that does not suit the column", "privacy:\n",
+     "privacy:\n  mask:\n    council_district: {method: hundred_block}\n",
+     ["126: privacy.mask.council_district.method: hundred_block masks text columns; council_district is number"]),
+    ("keep_first without keep", "privacy:\n", "privacy:\n  mask:\n    zip_code: {method: keep_first}\n",
+     ["126: privacy.mask.zip_code: keep_first needs keep: the number of characters to keep"]),
+    ("quasi-identifier misspelt", "privacy:\n",
+     "privacy:\n  quasi_identifiers: {columns: [zip_code, council_distrct], k: 5}\n",
+     ["125: privacy.quasi_identifiers.columns[1]: 'council_distrct' is not a column of the data dictionary "
+      "(did you mean 'council_district'?)"]),
+    ("level 2 approved by a coordinator", "  category: public\n  level: 1",
+     "  category: sensitive\n  level: 2\n  details: Media interest.\n"
+     "  approval: {approved_by: samuel-okafor, approved_at: 2026-11-01}",
+     ["31: classification.approval.approved_by: 'samuel-okafor' may not approve level 2 data: the Chief Data "
+      "Officer or the department's leadership in governance.yaml may"]),
 ]
 
 
