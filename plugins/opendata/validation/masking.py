@@ -22,21 +22,23 @@ def hundred_block(text: str) -> str:
     The style police departments publish incident locations in: the block, not the door.
     Text without a leading house number (an intersection, a landmark) is left as it is.
     """
-    match = _HOUSE_NUMBER.match(text)
-    if not match:
-        return text
+    return _HOUSE_NUMBER.sub(_block, text, count=1)
+
+
+def _block(match: re.Match) -> str:
     hundreds = int(match.group(1)) // 100
-    return (f"{hundreds}XX" if hundreds else "XX") + text[match.end():]
+    return f"{hundreds}XX" if hundreds else "XX"
 
 
 def mask(values: pd.Series, rule: MaskRule) -> pd.Series:
     """The column's values with ``rule`` applied; empty values stay empty."""
     if rule.method is MaskMethod.REDACT:
-        return pd.Series(pd.NA, index=values.index, dtype=values.dtype if values.dtype != object else "string")
+        return values.mask(values.notna())
     if rule.method is MaskMethod.KEEP_FIRST:
         return values.str.slice(0, rule.keep)
     if rule.method is MaskMethod.HUNDRED_BLOCK:
-        return values.map(lambda v: hundred_block(v) if isinstance(v, str) else v)
+        # str.replace keeps the column's text type even when every value is empty.
+        return values.str.replace(_HOUSE_NUMBER, _block, regex=True)
     if rule.method in (MaskMethod.MONTH, MaskMethod.YEAR):
         return _truncate(values, "M" if rule.method is MaskMethod.MONTH else "Y")
     raise ValueError(f"unknown mask method {rule.method}")

@@ -40,12 +40,18 @@ def seeded_rows() -> list[dict]:
 
 def test_ten_kinds_of_personal_data_block_the_run_each_named_and_no_value_leaks(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    spec = make_spec(COLUMNS)
+    # Quality checks that fail on the personal data too: pandera's failure cases hold the values.
+    spec = make_spec(COLUMNS, quality={"columns": {"contact": {"pattern": {"regex": "x"}},
+                                                   "first_name": {"allowed_values": {"values": ["Ann"]}},
+                                                   "reference": {"unique": {}}}})
     rows = seeded_rows()
+    rows[7]["reference"] = rows[3]["reference"]
     staged = stage(spec, rows, tmp_path)
     result = validate(spec, staged, tmp_path)
 
     assert not result.passed
+    assert {r.label for r in result.errors if r.area.value == "quality"} == {
+        "pattern(contact)", "allowed_values(first_name)", "unique(reference)"}
     found = {(r.column, r.kind) for r in result.privacy_findings}
     assert found == {(column, kind) for column, (kind, _) in SEEDED.items()}
     assert len({kind for _, kind in found}) == 10
@@ -126,19 +132,21 @@ def test_personal_data_in_the_row_identifier_hides_every_row_identifier(tmp_path
 
 def test_remove_and_mask_happen_before_anything_is_written(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
-    spec = make_spec({"id": "text", "location": "text", "zip_code": "text", "reported": "floating_timestamp"},
+    spec = make_spec({"id": "text", "location": "text", "zip_code": "text", "reported": "floating_timestamp",
+                      "caller": "text"},
                      privacy={"remove": ["caller_ssn"],
-                              "mask": {"location": {"method": "hundred_block"},
+                              "mask": {"location": {"method": "hundred_block"}, "caller": {"method": "redact"},
                                        "zip_code": {"method": "keep_first", "keep": 3},
                                        "reported": {"method": "month"}}})
     rows = [{"id": f"M{i}", "caller_ssn": f"123-45-{1000 + i}", "location": f"{1200 + i} W Olympic Blvd",
-             "zip_code": "90015", "reported": "2026-05-17T10:30:00"} for i in range(ROWS)]
+             "zip_code": "90015", "reported": "2026-05-17T10:30:00", "caller": f"Caller {i}"} for i in range(ROWS)]
     staged = stage(spec, rows, tmp_path)
-    assert staged.privacy == {"removed": ["caller_ssn"],
-                              "masked": {"location": "hundred_block", "zip_code": "keep_first", "reported": "month"}}
+    assert staged.privacy == {"removed": ["caller_ssn"], "masked": {
+        "location": "hundred_block", "caller": "redact", "zip_code": "keep_first", "reported": "month"}}
     assert staged.unpublished_source_columns == []
     table = pq.read_table(staged.path)
-    assert table.column_names == ["id", "location", "zip_code", "reported"]
+    assert table.column_names == ["id", "location", "zip_code", "reported", "caller"]
+    assert table.column("caller").null_count == ROWS
     assert set(table.column("location").to_pylist()) == {"12XX W Olympic Blvd", "13XX W Olympic Blvd",
                                                          "14XX W Olympic Blvd"}
     assert set(table.column("zip_code").to_pylist()) == {"900"}
