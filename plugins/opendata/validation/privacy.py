@@ -71,12 +71,16 @@ class PrivacyScan:
         (even allowed personal data: a report travels further than the portal dataset)."""
         return row_id in self.columns and not self.detected(row_id)
 
-    def results(self, rows: int) -> list[CheckResult]:
+    def results(self, rows: int, values_scanned: bool = True) -> list[CheckResult]:
+        """One result per column and kind found (one "no personal data" result for a clean
+        column); without ``values_scanned`` (the file could not be read), column names only."""
         privacy = self.spec.privacy
         reveal_ids = self.row_id is not None and self.row_ids_shareable(self.row_id)
         out = []
         for name, scan in self.columns.items():
             kinds = sorted(self.detected(name))
+            if not kinds and not values_scanned:
+                continue
             if not kinds:
                 checked = scan.non_null if scan.scan_values else None
                 basis = "values and column name" if scan.scan_values else "column name"

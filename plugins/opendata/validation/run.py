@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # Rows per record batch read from the staged file: bounds memory (a few tens of MB for 20
 # columns) while keeping pandera's and Arrow's per-call overhead small.
 BATCH_ROWS = 50_000
+# A progress line in the task log every this many rows.
+PROGRESS_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def validate_staged(spec: DatasetSpec, staged: Any, *, previous_rows: int | None
     else:
         # Another dictionary than the file's: row checks would only repeat that, wrongly.
         log.error("Staged file does not match the data dictionary (%s); row checks skipped", results[0].note)
-        results += privacy.results(rows)
+        results += privacy.results(rows, values_scanned=False)
     results += classification_results(spec)
     results += documentation_results(spec, first_publication)
 
@@ -200,6 +202,8 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
         privacy.add(batch)
         if cells is not None:
             cells.add(frame)
+        if (position + len(frame)) // PROGRESS_ROWS > position // PROGRESS_ROWS:
+            log.info("Validated %s of %s rows", f"{position + len(frame):,}", f"{rows:,}")
         position += len(frame)
         del frame, batch
 
