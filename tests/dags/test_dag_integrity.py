@@ -45,7 +45,10 @@ def test_dataset_dag_shape(dataset_id):
         assert task.retries >= 1
         assert task.retry_exponential_backoff
         assert task.owner != "airflow"  # the data steward owns the dataset's DAG
-    assert dag.tasks[0].task_id == "extract"
+    assert [task.task_id for task in dag.topological_sort()] == [
+        "plan", "extract", "validate", "department_approval", "push_private", "await_public_approval",
+        "go_public", "refresh", "finish"]
+    assert dag.params["resubmit"] is False
     assert "### Data Submission Checklist" in dag.doc_md
 
 

@@ -1,5 +1,12 @@
 """The DAG factory: one Airflow DAG per dataset file.
 
+Every dataset DAG is the same straight line; its first task reads where the dataset stands
+(portal + registry) and the tasks that have nothing to do on that path skip themselves:
+
+    plan -> extract -> validate -> department_approval (Step 1, HITL)
+         -> push_private (Stage 1) -> await_public_approval (deferred) -> go_public (Stage 2)
+         -> refresh (later runs) -> finish
+
 Parsing must stay cheap (the DAG processor re-parses often): this reads YAML files and a
 small stage snapshot, and touches no network or database. Task code imports its heavy
 libraries (pandas, pyarrow, sodapy) only when it runs.
@@ -10,15 +17,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param, TriggerRule
 
+from opendata.lifecycle.assets import dataset_asset
 from opendata.lifecycle.checklist import checklist_markdown
+from opendata.lifecycle.runtime import PLAN_TASK_ID
 from opendata.lifecycle.stage_snapshot import NOT_READY, read_stages
+from opendata.operators.department_approval import DepartmentApprovalOperator
 from opendata.operators.extract import ExtractDatasetOperator
+from opendata.operators.finish import FinishRunOperator, RunFailureHandler
+from opendata.operators.go_public import GoPublicOperator
+from opendata.operators.plan import PlanRunOperator
+from opendata.operators.push_private import PushPrivateOperator
+from opendata.operators.refresh import RefreshPublicOperator
+from opendata.operators.validate import ValidateDatasetOperator
+from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.errors import SpecFileError
+from opendata.spec.governance import Governance
 from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
 
 log = logging.getLogger(__name__)
+
+# Tasks after the Step 1 approval run when nothing upstream failed: a step with nothing to
+# do on this run's path is skipped, and that must not skip the rest.
+AFTER_OPTIONAL_STEP = TriggerRule.NONE_FAILED
 
 
 def dataset_tags(loaded: LoadedDataset, stage: str) -> list[str]:
@@ -31,10 +53,11 @@ def dataset_tags(loaded: LoadedDataset, stage: str) -> list[str]:
     ]
 
 
-def build_dag(loaded: LoadedDataset, stage: str = NOT_READY) -> DAG:
+def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governance | None = None) -> DAG:
     spec = loaded.spec
     settings = spec.dag
     steward = spec.steward
+    department = governance.departments.get(spec.department) if governance else None
     with DAG(
         dag_id=spec.id,
         description=f"{spec.name} ({spec.department})",
@@ -45,15 +68,35 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY) -> DAG:
         tags=dataset_tags(loaded, stage),
         owner_links={steward.name: f"mailto:{steward.email}"},
         doc_md=checklist_markdown(spec),
+        params={"resubmit": Param(False, type="boolean", title="Resubmit after a rejection",
+                                  description="Send a rejected dataset for review again once it is fixed.")},
         default_args={
             "owner": steward.name,
             "retries": settings.retries,
             "retry_delay": dt.timedelta(minutes=settings.retry_delay_minutes),
             "retry_exponential_backoff": 2.0,
             "max_retry_delay": dt.timedelta(minutes=settings.max_retry_delay_minutes),
+            "on_failure_callback": RunFailureHandler(spec.id),
         },
     ) as dag:
-        ExtractDatasetOperator(task_id="extract", dataset_id=spec.id)
+        plan = PlanRunOperator(task_id=PLAN_TASK_ID, dataset_id=spec.id)
+        extract = ExtractDatasetOperator(task_id="extract", dataset_id=spec.id)
+        validate = ValidateDatasetOperator(task_id="validate", dataset_id=spec.id)
+        approval = DepartmentApprovalOperator(
+            task_id="department_approval", dataset_id=spec.id, dataset_name=spec.name,
+            department_name=department.name if department else spec.department,
+            checklist=checklist_markdown(spec),
+            leadership=governance.hitl_users(department.leadership) if department and governance else [],
+        )
+        push = PushPrivateOperator(task_id="push_private", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP)
+        wait = PublicApprovalSensor(task_id="await_public_approval", dataset_id=spec.id,
+                                    trigger_rule=AFTER_OPTIONAL_STEP)
+        go_public = GoPublicOperator(task_id="go_public", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
+                                     outlets=[dataset_asset(spec)])
+        refresh = RefreshPublicOperator(task_id="refresh", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
+                                        outlets=[dataset_asset(spec)])
+        finish = FinishRunOperator(task_id="finish", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP)
+        plan >> extract >> validate >> approval >> push >> wait >> go_public >> refresh >> finish
     return dag
 
 
@@ -63,7 +106,8 @@ def build_all_dags(catalog: Catalog | None = None) -> dict[str, DAG]:
     for error in catalog.errors:
         log.warning("Dataset file skipped: %s", error)
     stages = read_stages()
-    return {loaded.spec.id: build_dag(loaded, stages.get(loaded.spec.id, NOT_READY)) for loaded in catalog.datasets}
+    return {loaded.spec.id: build_dag(loaded, stages.get(loaded.spec.id, NOT_READY), catalog.governance)
+            for loaded in catalog.datasets}
 
 
 def raise_for_broken_files(catalog: Catalog | None = None) -> None:

@@ -24,7 +24,7 @@ class ValidateDatasetOperator(DatasetOperator):
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.runtime import report_dir
         from opendata.registry import Registry
-        from opendata.validation.run import validate_staged
+        from opendata.validation import validate_staged
 
         spec = load_spec(self.dataset_id)
         staged = context["ti"].xcom_pull(task_ids="extract")

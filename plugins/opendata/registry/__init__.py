@@ -5,7 +5,7 @@ pipeline did there (portal id, stage changes, who approved what and when, one ro
 and is written only after the portal confirmed the change.
 """
 
-from opendata.registry.store import DatasetState, Registry, RunRecord, StageChange
 from opendata.registry.stages import Stage
+from opendata.registry.store import DatasetState, Registry, RunRecord, StageChange
 
 __all__ = ["DatasetState", "Registry", "RunRecord", "Stage", "StageChange"]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from opendata.lifecycle.sync import FINGERPRINT_SCHEMA, ShrinkGuardError, check_shrink, diff_fingerprints, row_fingerprint
+from opendata.lifecycle.sync import (
+    FINGERPRINT_SCHEMA,
+    ShrinkGuardError,
+    check_shrink,
+    diff_fingerprints,
+    row_fingerprint,
+)
 
 
 def fingerprint(rows: dict[str, int]) -> pa.Table:
