@@ -48,7 +48,6 @@ def test_dataset_dag_shape(dataset_id):
     assert [task.task_id for task in dag.topological_sort()] == [
         "plan", "extract", "validate", "department_approval", "push_private", "await_public_approval",
         "go_public", "refresh", "finish"]
-    assert dag.params["resubmit"] is False
     assert "### Data Submission Checklist" in dag.doc_md
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from airflow.sdk import DAG, Param, TriggerRule
+from airflow.sdk import DAG, TriggerRule
 
 from opendata.lifecycle.assets import dataset_asset
 from opendata.lifecycle.checklist import checklist_markdown
@@ -68,8 +68,6 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
         tags=dataset_tags(loaded, stage),
         owner_links={steward.name: f"mailto:{steward.email}"},
         doc_md=checklist_markdown(spec),
-        params={"resubmit": Param(False, type="boolean", title="Resubmit after a rejection",
-                                  description="Send a rejected dataset for review again once it is fixed.")},
         default_args={
             "owner": steward.name,
             "retries": settings.retries,

@@ -39,9 +39,9 @@ class DepartmentApprovalOperator(ApprovalOperator):
             subject=f"Step 1: approve {dataset_name} for publication",
             body=body,
             assigned_users=leadership or None,
-            # Airflow passes the DAG's params in too; the HITL form keeps only the task's own.
-            params={**(kwargs.pop("params", None) or {}),
-                    "reason": Param("", type="string", title="Reason (when rejecting)",
+            # The dataset DAG has no DAG-level params on purpose: in Airflow 3.3.2 they reach the
+            # resumed HITL task's params and fail its form validation.
+            params={"reason": Param("", type="string", title="Reason (when rejecting)",
                                     description="Tell the coordinator and steward what to fix.")},
             notifiers=[OpenDataNotifier(event=NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED,
                                         dataset_id=dataset_id)],

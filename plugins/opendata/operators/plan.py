@@ -10,7 +10,7 @@ class PlanRunOperator(DatasetOperator):
 
     Also records the run in the registry and refreshes the stage shown as the DAG's tag.
     A rejected dataset stops here with the reviewer's notes until the coordinator triggers
-    the DAG with ``resubmit`` after fixing it.
+    the DAG with the configuration ``{"resubmit": true}`` after fixing it.
     """
 
     ui_color = "#f3e8fd"
@@ -20,7 +20,8 @@ class PlanRunOperator(DatasetOperator):
         from opendata.lifecycle.runtime import current_plan, portal_hook, show_stage
         from opendata.registry import Registry
 
-        resubmit = bool(context["params"].get("resubmit", False))
+        # Triggered with the run configuration {"resubmit": true} after a rejection was fixed.
+        resubmit = bool((context["dag_run"].conf or {}).get("resubmit", False))
         registry = Registry.from_settings()
         hook = portal_hook()
         plan, state = current_plan(hook, registry, self.dataset_id, resubmit=resubmit)
@@ -32,5 +33,5 @@ class PlanRunOperator(DatasetOperator):
         if plan.path is RunPath.REJECTED:
             raise ReportedFailure(
                 f"{self.dataset_id} was {plan.reason}. Fix the data or the dataset file, then trigger the DAG "
-                f"with the parameter resubmit=true to send it for review again.")
+                f"with the configuration {{\"resubmit\": true}} to send it for review again.")
         return {**plan.as_dict(), "portal_id": state.portal_id if state else None}

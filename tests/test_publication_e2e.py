@@ -1,0 +1,183 @@
+"""The README's run command, driven the way people use it: the scheduler, the triggerer and
+the API server of a real `airflow standalone` (started by `opendata demo`), Step 1 approved
+through Airflow's HITL API, Stage 2 approved on the portal emulator, then a refresh."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+import requests
+
+DATASET = "building-permits"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what: str, check, timeout: float = 240, every: float = 1.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Demo:
+    def __init__(self, tmp_path: Path):
+        self.dir = tmp_path / "local"
+        self.ports = {name: free_port() for name in ("airflow", "portal", "source", "mail")}
+        self.reviewer_password = secrets.token_urlsafe(12)
+        self.admin_password = secrets.token_urlsafe(12)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OPENDATA_"))}
+        env.update({
+            "OPENDATA_DEMO_DIR": str(self.dir),
+            "OPENDATA_AIRFLOW_PORT": str(self.ports["airflow"]),
+            "OPENDATA_PORTAL_PORT": str(self.ports["portal"]),
+            "OPENDATA_SOURCE_API_PORT": str(self.ports["source"]),
+            "OPENDATA_MAIL_PORT": str(self.ports["mail"]),
+            "OPENDATA_REVIEWER_PASSWORD": self.reviewer_password,
+            "OPENDATA_PORTAL_ADMIN_PASSWORD": self.admin_password,
+        })
+        self.env = env
+        self.output: list[str] = []
+        self.process = subprocess.Popen([sys.executable, "-m", "opendata", "demo"], env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.ports['airflow']}/api/v2"
+
+    @property
+    def portal(self) -> str:
+        return f"http://127.0.0.1:{self.ports['portal']}"
+
+    def get(self, path: str, **params):
+        response = requests.get(self.api + path, params=params, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def task_state(self, run_id: str, task_id: str) -> str | None:
+        return self.get(f"/dags/{DATASET}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")
+
+    def run_state(self, run_id: str) -> str:
+        return self.get(f"/dags/{DATASET}/dagRuns/{run_id}")["state"]
+
+    def mail(self, subject_part: str) -> list:
+        messages = [BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+                    for path in sorted((self.dir / "mail").glob("*.eml"))]
+        return [m for m in messages if subject_part in m["Subject"] and "Building Permits" in m["Subject"]]
+
+    def portal_id(self) -> str | None:
+        database = self.dir / "state" / "registry.sqlite"
+        if not database.exists():
+            return None
+        with sqlite3.connect(database) as conn:
+            row = conn.execute("SELECT portal_id FROM opendata_dataset_state WHERE dataset_id = ?",
+                               (DATASET,)).fetchone()
+        return row[0] if row else None
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture
+def demo(tmp_path):
+    running = Demo(tmp_path)
+    try:
+        wait_for("the demo to be ready", lambda: any("Ready." in line for line in running.output)
+                 or running.process.poll() is not None, timeout=300)
+        assert running.process.poll() is None, "".join(running.output)
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.slow
+def test_step1_in_airflow_stage2_on_the_portal_then_a_refresh(demo):
+    run_id = wait_for("the first scheduled run", lambda: (demo.get(f"/dags/{DATASET}/dagRuns")["dag_runs"] or
+                                                          [None])[0], timeout=120)["dag_run_id"]
+
+    # Step 1: the department's leadership approves through Airflow's human-in-the-loop API.
+    wait_for("the Step 1 approval task to wait for input",
+             lambda: demo.task_state(run_id, "department_approval") == "awaiting_input")
+    # Airflow 3.3.2 race: a response that lands before the scheduler has processed the parked
+    # task's executor event makes the scheduler retry the task (and ask again). People take
+    # longer than a scheduler loop to answer; the test waits like one.
+    time.sleep(8)
+    details = demo.get(f"/dags/{DATASET}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
+    (request,) = [d for d in details if d["task_instance"]["task_id"] == "department_approval"]
+    assert request["subject"] == "Step 1: approve Building Permits for publication"
+    assert [u["id"] for u in request["assigned_users"]] == ["alicia-grant"]
+    response = requests.patch(
+        f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
+    assert response.status_code == 200, response.text
+
+    # Stage 1: private on the portal, the CDO e-mailed, the approval sensor deferred to the triggerer.
+    wait_for("the approval sensor to defer", lambda: demo.task_state(run_id, "await_public_approval") == "deferred")
+    portal_id = demo.portal_id()
+    assert requests.get(f"{demo.portal}/resource/{portal_id}.json", timeout=10).status_code == 403
+    (stage1,) = wait_for("the CDO's e-mail", lambda: demo.mail("Stage 1"), timeout=30)
+    assert "cdo@opendata.lacity.example" in stage1["To"]
+
+    # Stage 2: the CDO approves on the portal (the emulator's review command, as on the review page).
+    review = subprocess.run(
+        [sys.executable, "-m", "portal_emulator", "review", "--url", demo.portal, "--user", "cdo",
+         "approve", portal_id, "--notes", "Approved for publication"],
+        env={**demo.env, "PORTAL_EMULATOR_PASSWORD": demo.reviewer_password}, capture_output=True, text=True,
+        timeout=60)
+    assert review.returncode == 0, review.stdout + review.stderr
+    wait_for("the run to succeed", lambda: demo.run_state(run_id) in ("success", "failed"), timeout=180)
+    assert demo.run_state(run_id) == "success"
+    rows = requests.get(f"{demo.portal}/resource/{portal_id}.json", params={"$limit": 5000}, timeout=10).json()
+    assert len(rows) == 4000
+    (public,) = wait_for("the department's e-mail", lambda: demo.mail("public"), timeout=30)
+    for address in ["jorge.ramos@", "luis.herrera@", "alicia.grant@", "daniel.kim@", "priya.shah@"]:
+        assert address in f"{public['To']}, {public['Cc']}"
+    events = demo.get("/assets/events", limit=50)["asset_events"]
+    published = [e for e in events if e["uri"] == "opendata://building-and-safety/building-permits"]
+    assert [e["extra"]["event"] for e in published] == ["published"]
+
+    # The next run refreshes only the rows that changed in the source database.
+    with sqlite3.connect(demo.dir / "sources" / "permits.sqlite") as conn:
+        conn.execute("UPDATE building_permits SET status = 'Permit Finaled' WHERE permit_nbr IN "
+                     "(SELECT permit_nbr FROM building_permits WHERE status != 'Permit Finaled' "
+                     "ORDER BY permit_nbr LIMIT 6)")
+    admin = ("admin", demo.admin_password)
+    requests.post(f"{demo.portal}/__emulator/stats/reset", auth=admin, timeout=10).raise_for_status()
+    triggered = requests.post(f"{demo.api}/dags/{DATASET}/dagRuns", json={"logical_date": None}, timeout=10)
+    assert triggered.status_code == 200, triggered.text
+    refresh_id = triggered.json()["dag_run_id"]
+    wait_for("the refresh run", lambda: demo.run_state(refresh_id) in ("success", "failed"), timeout=180)
+    assert demo.run_state(refresh_id) == "success"
+    assert demo.task_state(refresh_id, "refresh") == "success"
+    assert demo.task_state(refresh_id, "department_approval") == "skipped"
+    counted = requests.get(f"{demo.portal}/__emulator/stats", auth=admin, timeout=10).json()["rows"][portal_id]
+    assert (counted["created"], counted["updated"], counted["deleted"]) == (0, 6, 0)
