@@ -118,6 +118,8 @@ def environment(config: DemoConfig) -> dict[str, str]:
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "OPENDATA_INCLUDE_DIR": str(config.root / "include"),
         "OPENDATA_STATE_DIR": str(local / "state"),
+        # The publication registry: a SQLite file by default (PostgreSQL in production).
+        "OPENDATA_REGISTRY_URL": f"sqlite:///{local / 'state' / 'registry.sqlite'}",
         "AIRFLOW_CONN_SOCRATA_DEFAULT": json.dumps({
             "conn_type": "socrata", "host": config.portal_url,
             "login": publisher_user, "password": publisher_password,
@@ -165,7 +167,8 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
             # Only when asked for: the emulator's counters and fault injection (tests use them).
             accounts.append(f"admin:{os.environ['OPENDATA_PORTAL_ADMIN_PASSWORD']}:admin")
         portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join(accounts))
-        (config.local / "portal").mkdir(parents=True, exist_ok=True)
+        for folder in ("portal", "state"):
+            (config.local / folder).mkdir(parents=True, exist_ok=True)
         processes.start("portal", [sys.executable, "-m", "portal_emulator", "serve", "--host", "127.0.0.1",
                                    "--port", str(config.portal_port),
                                    "--state", str(config.local / "portal" / "state.sqlite")], portal_env, logs)

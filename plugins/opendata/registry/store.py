@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +134,25 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+_READY: set[str] = set()
+
+
+def _ensure_schema(engine: sa.Engine, url: str) -> None:
+    """Create the tables once per process. Several tasks may start at the same moment on a
+    fresh registry; whoever loses the race to create a table just finds it there."""
+    if url in _READY:
+        return
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            break
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    _READY.add(url)
+
+
 def registry_url() -> str:
     """Where the registry lives: env, then an Airflow connection, then a local SQLite file."""
     url = os.environ.get("OPENDATA_REGISTRY_URL")
@@ -154,7 +174,7 @@ class Registry:
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
         self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        _ensure_schema(self.engine, url)
 
     @classmethod
     def from_settings(cls) -> Registry:

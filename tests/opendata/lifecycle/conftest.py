@@ -104,7 +104,10 @@ def world(tmp_path, monkeypatch, airflow_db, sample_connections) -> PublicationW
     state = tmp_path / "state"
     monkeypatch.setenv("OPENDATA_INCLUDE_DIR", str(include))
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(state))
-    monkeypatch.delenv("OPENDATA_REGISTRY_URL", raising=False)
+    # Explicit, so that the test's own threads read the registry without asking Airflow for a
+    # connection (Airflow's in-process task comms are not thread-safe).
+    monkeypatch.setenv("OPENDATA_REGISTRY_URL", f"sqlite:///{state / 'registry.sqlite'}")
+    state.mkdir()
     with run_emulator(tmp_path / "portal") as emu, start_mailbox(tmp_path / "mail") as mailbox:
         user, password = emu.auth("publisher")
         monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", json.dumps({

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 
 import requests
 
 from opendata.registry import Stage
 from opendata.samples.api_server import serve_in_thread
+from portal_emulator.testing import run_emulator
 from tests.conftest import SAMPLE_SOURCES
 
 DATASET = "restaurant-inspections"   # Step 1 recorded in its file: no human task in dag.test()
@@ -17,6 +20,15 @@ DATASET = "restaurant-inspections"   # Step 1 recorded in its file: no human tas
 
 def run_date(days: int) -> dt.datetime:
     return dt.datetime(2026, 11, 1, tzinfo=dt.UTC) + dt.timedelta(days=days)
+
+
+def wait_until(check, timeout: float = 15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    return check()
 
 
 def asset_events(uri: str) -> list:
@@ -43,7 +55,8 @@ def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
 
     def while_waiting(portal_id):
         observed["anonymous_status"] = world.anonymous_status(portal_id)
-        observed["cdo_mail"] = world.mail("Stage 1")
+        # The e-mail follows the submission by a moment.
+        observed["cdo_mail"] = wait_until(lambda: world.mail("Stage 1"))
 
     reviewer = world.review_when_pending(DATASET, "approved", notes="Looks good", before=while_waiting)
     run = world.dag(DATASET).test(logical_date=run_date(0))
@@ -114,3 +127,103 @@ def test_a_refresh_with_no_changes_sends_no_rows(world):
     portal_id = world.portal_id(DATASET)
     counted = world.emu.stats()["rows"].get(portal_id, {})
     assert [counted.get(key, 0) for key in ("received", "created", "updated", "deleted")] == [0, 0, 0, 0]
+
+
+def test_rejection_goes_back_to_the_department_then_resubmission(world):
+    dataset = "service-requests-311"
+    reviewer = world.review_when_pending(dataset, "rejected", notes="Explain the <request_source> codes")
+    # Step 1 is a human task; here it is marked approved, as dag.test() cannot answer it.
+    run = world.dag(dataset).test(logical_date=run_date(0), mark_success_pattern="department_approval")
+    reviewer.join(5)
+    assert reviewer.failures == []
+    assert run.state == "failed"
+    portal_id = world.portal_id(dataset)
+    state = world.registry().get_state(dataset)
+    assert (state.stage, state.review_state, state.review_notes) == (
+        Stage.REJECTED, "rejected", "Explain the <request_source> codes")
+    assert world.anonymous_status(portal_id) == 403
+    (rejected,) = world.mail("was rejected")
+    assert addresses(rejected, "To") == {"samuel.okafor@lasan.lacity.example", "grace.park@lasan.lacity.example"}
+    assert "Explain the <request_source> codes" in rejected.get_body(("plain",)).get_content()
+    assert "&lt;request_source&gt;" in rejected.get_body(("html",)).get_content()
+    assert world.mail("failed") == []   # the rejection e-mail says it all
+    assert world.registry().runs(dataset)[-1].outcome == "failed"
+
+    # A scheduled run stops at once with the reviewer's notes; nothing is sent again.
+    world.emu.reset_stats()
+    again = world.dag(dataset).test(logical_date=run_date(1))
+    assert again.state == "failed"
+    assert world.emu.stats()["rows"].get(portal_id, {}).get("received", 0) == 0
+    assert len(world.mail("was rejected")) == 1
+
+    # Fixed and resubmitted: reviewed again, approved, public.
+    reviewer = world.review_when_pending(dataset, "approved", notes="Thanks")
+    resubmitted = world.dag(dataset).test(logical_date=run_date(2), run_conf={"resubmit": True},
+                                          mark_success_pattern="department_approval")
+    reviewer.join(5)
+    assert reviewer.failures == []
+    assert resubmitted.state == "success"
+    assert world.anonymous_status(portal_id) == 200
+    assert world.registry().get_state(dataset).stage is Stage.STAGE_2
+    changes = [c.stage_to for c in world.registry().history(dataset) if c.stage_from != c.stage_to]
+    assert changes == [Stage.NOT_READY, Stage.STAGE_1, Stage.REJECTED, Stage.STAGE_1, Stage.STAGE_2]
+
+
+def test_not_before_holds_the_submission_until_the_go_live(world):
+    """On a portal where approval makes a dataset public at once (Socrata's behaviour), the
+    request for the public audience is only sent at the planned go-live."""
+    not_before = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=40)
+    world.set_in_dataset(DATASET, "publication.not_before", not_before.isoformat())
+    checked = {}
+
+    def before_go_live():
+        try:
+            deadline = not_before - dt.timedelta(seconds=5)
+            while dt.datetime.now(dt.UTC) < deadline:
+                portal_id = world.portal_id(DATASET)
+                if portal_id and world.mail("Stage 1"):
+                    checked["approval_before"] = world.approval_state(portal_id)
+                    checked["anonymous_before"] = world.anonymous_status(portal_id)
+                    return
+                time.sleep(0.5)
+            checked["timed_out"] = dt.datetime.now(dt.UTC).isoformat()
+        except Exception as exc:  # reported through the assertion below
+            checked["error"] = repr(exc)
+
+    watcher = threading.Thread(target=before_go_live, daemon=True)
+    watcher.start()
+    reviewer = world.review_when_pending(DATASET, "approved", notes="Go live with the press release", timeout=180)
+    run = world.dag(DATASET).test(logical_date=run_date(0))
+    reviewer.join(5)
+    watcher.join(5)
+    assert reviewer.failures == []
+    assert run.state == "success"
+    assert checked == {"approval_before": "submittable", "anonymous_before": 403}
+    state = world.registry().get_state(DATASET)
+    assert state.public_at >= not_before
+    assert state.reviewed_at >= not_before
+    (went_live,) = world.mail("is now public")
+    assert "press@mayor.lacity.example" in went_live["To"]
+
+
+def test_not_before_on_a_portal_whose_approval_leaves_the_audience_alone(world, tmp_path):
+    """Approval before the go-live; the pipeline itself makes it public at the planned time."""
+    with run_emulator(tmp_path / "portal-b", extra_args=["--no-approval-applies-audience"]) as emu:
+        user, password = emu.auth("publisher")
+        world.monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", json.dumps({
+            "conn_type": "socrata", "host": emu.url, "login": user, "password": password,
+            "extra": {"approval_changes_audience": False}}))
+        world.emu = emu
+        not_before = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=30)
+        world.set_in_dataset(DATASET, "publication.not_before", not_before.isoformat())
+        reviewer = world.review_when_pending(DATASET, "approved", notes="Approved; launch at the event")
+        run = world.dag(DATASET).test(logical_date=run_date(0))
+        reviewer.join(5)
+        assert reviewer.failures == []
+        assert run.state == "success"
+        state = world.registry().get_state(DATASET)
+        assert state.reviewed_at < not_before <= state.public_at
+        assert world.anonymous_status(state.portal_id) == 200
+        (scheduled,) = world.mail("goes public")
+        assert "press@mayor.lacity.example" in scheduled["To"]
+        assert len(world.mail("is now public")) == 1

@@ -71,3 +71,15 @@ def test_one_row_per_run_with_counts_and_outcome(registry):
 def test_unknown_dataset_has_no_state(registry):
     assert registry.get_state("nothing") is None
     assert registry.runs("nothing") == []
+
+
+def test_many_processes_may_open_a_fresh_registry_at_once(tmp_path):
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    code = f"from opendata.registry import Registry; Registry({url!r}).start_run('d', 'r', kind='x')"
+    processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0] * 6, errors
+    assert len(Registry(url).runs("d")) == 1
