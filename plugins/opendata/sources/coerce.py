@@ -109,12 +109,16 @@ def _is_present(raw: pd.Series) -> pd.Series:
 
 
 def _to_text(raw: pd.Series) -> pd.Series:
+    # Always a string dtype, even for a chunk where the column is entirely empty (pandas reads
+    # that as float NaN), so every chunk converts to the same Arrow type.
     if pd.api.types.is_float_dtype(raw):
         # 90012.0 read from a numeric column is the text "90012".
-        return raw.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
-    if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_integer_dtype(raw):
-        return raw.astype("string")
-    return raw.map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else _scalar_text(v))
+        text = raw.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+    elif pd.api.types.is_bool_dtype(raw) or pd.api.types.is_integer_dtype(raw):
+        text = raw
+    else:
+        text = raw.map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else _scalar_text(v))
+    return text.astype("string")
 
 
 def _scalar_text(value: object) -> str:

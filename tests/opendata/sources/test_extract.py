@@ -226,3 +226,19 @@ def test_http_errors_are_named_without_query_strings(static_server, tmp_path):
         "dataset restaurant-inspections: records_path 'items': no key 'items' in the response (it has: data)")
     assert fails({"url": f"{static_server}/building_permits.csv"}) == (
         f"dataset restaurant-inspections: {static_server}/building_permits.csv did not return JSON")
+
+
+def test_a_text_column_empty_in_a_whole_chunk(tmp_path):
+    """pandas reads an all-empty column as float NaN; it must still stage as text."""
+    rows = pd.read_csv(SAMPLE_SOURCES / "service_requests_311.csv", dtype=str, nrows=300)
+    rows.loc[:199, "address"] = None          # the whole first chunk has no address
+    rows.loc[:99, "closed_date"] = None
+    path = tmp_path / "requests.csv"
+    rows.to_csv(path, index=False)
+    spec = spec_with("service-requests-311", source={"kind": "file", "path": str(path), "chunk_size": 100})
+    staged = extract_to_stage(spec, tmp_path / "extract.parquet")
+    frame = pd.read_parquet(staged.path)
+    assert staged.rows == 300
+    assert frame["address"].isna().sum() == 200
+    assert frame["address"].iloc[250] == rows["address"].iloc[250]
+    assert staged.coercion["failures"] == {}
