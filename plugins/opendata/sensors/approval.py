@@ -99,7 +99,7 @@ class PublicApprovalSensor(BaseSensorOperator):
             Registry.from_settings().record_submission(self.dataset_id, at=utcnow(), run_id=context["run_id"])
             self.log.info("Submitted %s for public approval", portal_id)
 
-    def _wait(self, context, spec, remind_at: dt.datetime | None = None):
+    def _wait(self, context, spec):
         from opendata.lifecycle.runtime import utcnow
 
         state = self._state()
@@ -107,7 +107,8 @@ class PublicApprovalSensor(BaseSensorOperator):
         submitted_at = state.submitted_at or utcnow()
         give_up_at = submitted_at + dt.timedelta(days=publication.review_timeout_days)
         every = dt.timedelta(days=publication.review_reminder_days)
-        remind_at = remind_at or next_reminder(submitted_at, utcnow(), every)
+        # Recomputed from the submission time each time, so a restarted task reminds on schedule.
+        remind_at = next_reminder(submitted_at, utcnow(), every)
         if remind_at >= give_up_at:
             remind_at = None
         self.log.info("Waiting for the review of %s (submitted %s); reminder at %s, giving up at %s",
@@ -120,10 +121,9 @@ class PublicApprovalSensor(BaseSensorOperator):
                 poll_seconds=poll_seconds(publication.review_poll_minutes), give_up_at=give_up_at.isoformat(),
                 remind_at=remind_at.isoformat() if remind_at else None),
             method_name="execute_complete",
-            kwargs={"remind_at": remind_at.isoformat() if remind_at else None},
         )
 
-    def execute_complete(self, context, event: dict[str, Any], remind_at: str | None = None):
+    def execute_complete(self, context, event: dict[str, Any]):
         from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.runtime import utcnow
         from opendata.notify import NotificationEvent, notify
@@ -139,8 +139,7 @@ class PublicApprovalSensor(BaseSensorOperator):
             days = (utcnow() - state.submitted_at).total_seconds() / 86400 if state.submitted_at else None
             notify(NotificationEvent.REVIEW_REMINDER, self.dataset_id, context, portal_id=state.portal_id,
                    portal_url=self._portal_url(state.portal_id), days_pending=round(days, 1) if days else None)
-            after = dt.datetime.fromisoformat(remind_at) + dt.timedelta(days=spec.publication.review_reminder_days)
-            return self._wait(context, spec, remind_at=after)
+            return self._wait(context, spec)
         if status == TIMEOUT:
             raise AirflowFailException(
                 f"{self.dataset_id} is still waiting for its review after "
@@ -199,5 +198,9 @@ class PublicApprovalSensor(BaseSensorOperator):
         return portal_url(portal_hook(), portal_id)
 
 
-def _when(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
+def _when(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A moment passed through Airflow's trigger events and next_kwargs, which may hand back
+    either the ISO text we sent or a datetime."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value)

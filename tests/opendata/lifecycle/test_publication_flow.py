@@ -227,3 +227,21 @@ def test_not_before_on_a_portal_whose_approval_leaves_the_audience_alone(world, 
         (scheduled,) = world.mail("goes public")
         assert "press@mayor.lacity.example" in scheduled["To"]
         assert len(world.mail("is now public")) == 1
+
+
+def test_a_review_that_waits_too_long_reminds_the_cdo_then_gives_up(world):
+    world.set_in_dataset(DATASET, "publication.review_reminder_days", 0.0001)   # ~9 seconds
+    world.set_in_dataset(DATASET, "publication.review_timeout_days", 0.0003)    # ~26 seconds
+    world.set_in_dataset(DATASET, "dag.retries", 0)
+    run = world.dag(DATASET).test(logical_date=run_date(0))
+    assert run.state == "failed"
+    reminders = world.mail("Reminder")
+    assert len(reminders) == 2
+    assert addresses(reminders[0], "To") == {"cdo@opendata.lacity.example"}
+    state = world.registry().get_state(DATASET)
+    assert (state.stage, state.review_state) == (Stage.STAGE_1, "pending")
+    assert world.registry().runs(DATASET)[-1].error.startswith(
+        "await_public_approval: restaurant-inspections is still waiting for its review after 0.0003 days")
+    # The coordinator hears that the run failed, with the reason.
+    (failed,) = world.mail("failed")
+    assert "still waiting for its review" in failed.get_body(("plain",)).get_content()
