@@ -4,6 +4,7 @@
     opendata samples generate [--out DIR]  write the seeded sample sources
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
+    opendata registry init                 create the publication registry's database and tables
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
@@ -76,6 +77,19 @@ def _mailbox(args: argparse.Namespace) -> int:
     return serve(args.dir, args.host, args.port)
 
 
+def _registry_init(args: argparse.Namespace) -> int:
+    from opendata.registry import Registry
+    from opendata.registry.store import create_database_if_missing, registry_url
+
+    url = registry_url()
+    if create_database_if_missing(url):
+        print("created the registry database")
+    registry = Registry(url)
+    print(f"registry ready ({registry.engine.url.render_as_string(hide_password=True)})")
+    registry.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_api.add_argument("--host", default="127.0.0.1")
     serve_api.add_argument("--port", type=int, default=8766)
     serve_api.set_defaults(func=_serve_api)
+
+    registry = commands.add_parser("registry", help="the publication registry")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    registry_init = registry_commands.add_parser("init", help="create its database (PostgreSQL) and tables")
+    registry_init.set_defaults(func=_registry_init)
 
     demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
     demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")

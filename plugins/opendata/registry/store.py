@@ -153,6 +153,33 @@ def _ensure_schema(engine: sa.Engine, url: str) -> None:
     _READY.add(url)
 
 
+def create_database_if_missing(url: str) -> bool:
+    """For a PostgreSQL registry: create its database on the server if it is not there yet
+    (deployment set-up; SQLite files are created on first use). Returns True if created."""
+    target = sa.engine.make_url(url)
+    if not target.drivername.startswith("postgresql"):
+        return False
+    if target.drivername == "postgresql":
+        target = target.set(drivername="postgresql+psycopg")
+    probe = sa.create_engine(target)
+    try:
+        with probe.connect():
+            return False
+    except sa.exc.OperationalError as exc:
+        if "does not exist" not in str(exc.orig):
+            raise
+    finally:
+        probe.dispose()
+    # Every PostgreSQL server has the "postgres" maintenance database to connect to.
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    finally:
+        admin.dispose()
+    return True
+
+
 def registry_url() -> str:
     """Where the registry lives: env, then an Airflow connection, then a local SQLite file."""
     url = os.environ.get("OPENDATA_REGISTRY_URL")

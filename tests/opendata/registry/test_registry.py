@@ -83,3 +83,23 @@ def test_many_processes_may_open_a_fresh_registry_at_once(tmp_path):
     errors = [p.communicate(timeout=120)[1] for p in processes]
     assert [p.returncode for p in processes] == [0] * 6, errors
     assert len(Registry(url).runs("d")) == 1
+
+
+@pytest.mark.postgres
+def test_registry_init_creates_the_postgresql_database(monkeypatch):
+    import subprocess
+    import sys
+
+    name = f"opendata_registry_init_{__import__('secrets').token_hex(3)}"
+    monkeypatch.setenv("OPENDATA_REGISTRY_URL", pg_url(name).replace("+psycopg", ""))
+    try:
+        first = subprocess.run([sys.executable, "-m", "opendata", "registry", "init"], capture_output=True,
+                               text=True, timeout=120)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("created the registry database\nregistry ready")
+        again = subprocess.run([sys.executable, "-m", "opendata", "registry", "init"], capture_output=True,
+                               text=True, timeout=120)
+        assert again.stdout.startswith("registry ready")
+        assert Registry(pg_url(name)).all_states() == []
+    finally:
+        drop_pg_database(name)
