@@ -280,14 +280,7 @@ class Registry:
 
     def start_run(self, dataset_id: str, run_id: str, *, kind: str) -> None:
         """Idempotent: a retried task keeps the first start time."""
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(run_log.c.id).where(run_log.c.dataset_id == dataset_id,
-                                                                run_log.c.run_id == run_id)).first()
-            if exists is None:
-                conn.execute(run_log.insert().values(dataset_id=dataset_id, run_id=run_id, kind=kind,
-                                                     started_at=_now(), outcome="running"))
-            else:
-                conn.execute(run_log.update().where(run_log.c.id == exists.id).values(kind=kind))
+        self._upsert_run(dataset_id, run_id, {"kind": kind})
 
     def update_run(self, dataset_id: str, run_id: str, **values: Any) -> None:
         allowed = {"rows_extracted", "rows_validated", "rows_created", "rows_updated", "rows_deleted", "checksum",
@@ -297,14 +290,22 @@ class Registry:
             raise ValueError(f"unknown run fields: {', '.join(sorted(unknown))}")
         if values.get("outcome") in ("success", "failed"):
             values["ended_at"] = _now()
-        with self.engine.begin() as conn:
-            exists = conn.execute(sa.select(run_log.c.id).where(run_log.c.dataset_id == dataset_id,
-                                                                run_log.c.run_id == run_id)).first()
-            if exists is None:
-                conn.execute(run_log.insert().values(dataset_id=dataset_id, run_id=run_id, started_at=_now(),
-                                                     **{"outcome": "running", **values}))
-            else:
-                conn.execute(run_log.update().where(run_log.c.id == exists.id).values(**values))
+        self._upsert_run(dataset_id, run_id, values)
+
+    def _upsert_run(self, dataset_id: str, run_id: str, values: dict[str, Any]) -> None:
+        where = (run_log.c.dataset_id == dataset_id, run_log.c.run_id == run_id)
+        for _ in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.execute(run_log.update().where(*where).values(**values)).rowcount:
+                        return
+                    conn.execute(run_log.insert().values(dataset_id=dataset_id, run_id=run_id, started_at=_now(),
+                                                         **{"outcome": "running", **values}))
+                    return
+            except sa.exc.IntegrityError:
+                # Another process inserted this run between our update and insert: update it.
+                continue
+        raise RuntimeError(f"could not record run {run_id} of {dataset_id}")
 
     # --- internals -----------------------------------------------------------------------------
 
