@@ -96,3 +96,16 @@ def test_parsing_makes_no_network_or_database_calls(monkeypatch):
     bag = dagbag()
     assert bag.import_errors == {}
     assert len(bag.dag_ids) == 3
+
+
+def test_parsing_does_not_import_the_heavy_libraries():
+    """The DAG processor re-parses often: pandas, pyarrow, sodapy and pandera load in tasks only."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys; runpy.run_path(sys.argv[1]); "
+            "print(sorted(m for m in ('pandas', 'pyarrow', 'sodapy', 'pandera', 'requests') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, str(DAGS / "datasets.py")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -11,8 +11,7 @@ Names are imported lazily, so ``import opendata.notify`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from opendata._lazy import lazy_exports
 
 _EXPORTS = {
     "NotificationEvent": "opendata.notify.events",
@@ -30,8 +29,6 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Lazy, so that DAG files can import small modules of this package at parse time without
+# pulling in the heavy ones.
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -17,8 +17,7 @@ Layout (one concern per module):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from opendata._lazy import lazy_exports
 
 _EXPORTS = {
     "ApprovalReview": "opendata.portal.approvals",
@@ -54,10 +53,6 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    # Lazy, so that DAG files can import the small modules of this package (models, errors)
-    # at parse time without pulling in sodapy, pandas and requests.
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'opendata.portal' has no attribute {name!r}")
+# Lazy, so that DAG files can import small modules of this package at parse time without
+# pulling in the heavy ones.
+__getattr__ = lazy_exports(__name__, _EXPORTS)

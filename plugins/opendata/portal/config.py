@@ -27,6 +27,7 @@ from opendata.portal.errors import SocrataConfigError
 from opendata.portal.retry import RetryPolicy
 
 CONN_TYPE = "socrata"
+DEFAULT_CONN_ID = "socrata_default"
 
 #: Defaults of the connection's extra fields.
 EXTRA_DEFAULTS: dict[str, Any] = {

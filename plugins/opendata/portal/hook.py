@@ -28,7 +28,7 @@ from opendata.portal.approvals import (
     guidance_for_audience,
     submission_body,
 )
-from opendata.portal.config import CONN_TYPE, SocrataConnectionConfig
+from opendata.portal.config import CONN_TYPE, DEFAULT_CONN_ID, SocrataConnectionConfig
 from opendata.portal.errors import (
     SocrataApprovalError,
     SocrataConnectionError,
@@ -106,7 +106,7 @@ class SocrataHook(BaseHook):
     """
 
     conn_name_attr = "socrata_conn_id"
-    default_conn_name = "socrata_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = CONN_TYPE
     hook_name = "Socrata"
 

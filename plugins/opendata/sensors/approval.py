@@ -10,7 +10,15 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from opendata.operators.base import ReportedFailure
-from opendata.triggers.approval import APPROVED, REJECTED, REMIND, TIMEOUT, PublicApprovalTrigger
+from opendata.portal.config import DEFAULT_CONN_ID
+from opendata.triggers.approval import (
+    APPROVED,
+    REJECTED,
+    REMIND,
+    TIMEOUT,
+    PublicApprovalTrigger,
+    review_details,
+)
 
 
 def poll_seconds(file_minutes: float) -> float:
@@ -41,10 +49,9 @@ class PublicApprovalSensor(BaseSensorOperator):
     ui_color = "#fce8e6"
     template_fields = ("dataset_id",)
 
-    def __init__(self, *, dataset_id: str, socrata_conn_id: str = "socrata_default", **kwargs: Any):
+    def __init__(self, *, dataset_id: str, **kwargs: Any):
         super().__init__(**kwargs)
         self.dataset_id = dataset_id
-        self.socrata_conn_id = socrata_conn_id
 
     # BaseSensorOperator's poke loop is not used (the task always defers); poke answers the
     # same question synchronously for anyone calling it directly.
@@ -59,7 +66,7 @@ class PublicApprovalSensor(BaseSensorOperator):
             raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
         return self._check(context)
 
-    def _check(self, context, event: dict | None = None):
+    def _check(self, context):
         from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.runtime import utcnow
         from opendata.portal.models import ApprovalState
@@ -67,17 +74,10 @@ class PublicApprovalSensor(BaseSensorOperator):
         spec = load_spec(self.dataset_id)
         state = self._state()
         status = self._portal_status(state.portal_id)
-        review = status.latest_review
         if status.state is ApprovalState.APPROVED:
-            return self._approved(context, spec, {"reviewer": review.reviewer if review else None,
-                                                  "notes": review.notes if review else None,
-                                                  "reviewed_at": review.reviewed_at.isoformat()
-                                                  if review and review.reviewed_at else None})
+            return self._approved(context, spec, review_details(status.latest_review))
         if status.state is ApprovalState.REJECTED:
-            return self._rejected(context, {"reviewer": review.reviewer if review else None,
-                                            "notes": review.notes if review else None,
-                                            "reviewed_at": review.reviewed_at.isoformat()
-                                            if review and review.reviewed_at else None})
+            return self._rejected(context, review_details(status.latest_review))
         if status.state is not ApprovalState.PENDING:
             not_before = spec.publication.not_before
             if not_before is not None and not_before > utcnow():
@@ -117,7 +117,7 @@ class PublicApprovalSensor(BaseSensorOperator):
                       give_up_at.isoformat(timespec="minutes"))
         self.defer(
             trigger=PublicApprovalTrigger(
-                portal_id=state.portal_id, conn_id=self.socrata_conn_id,
+                portal_id=state.portal_id, conn_id=DEFAULT_CONN_ID,
                 poll_seconds=poll_seconds(publication.review_poll_minutes), give_up_at=give_up_at.isoformat(),
                 remind_at=remind_at.isoformat() if remind_at else None),
             method_name="execute_complete",

@@ -26,6 +26,12 @@ def _parse(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
+def review_details(review) -> dict:
+    """The reviewer, notes and time of the latest review (an ApprovalReview or None)."""
+    return {"reviewer": review.reviewer if review else None, "notes": review.notes if review else None,
+            "reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None}
+
+
 def due_event(state: ApprovalState, now: dt.datetime, remind_at: dt.datetime | None,
               give_up_at: dt.datetime) -> str | None:
     """Which event (if any) the trigger fires now (pure, unit-tested)."""
@@ -83,12 +89,7 @@ class PublicApprovalTrigger(BaseTrigger):
             event = due_event(state, now, remind_at, give_up_at)
             if event is not None:
                 review = status.latest_review if status is not None else None
-                yield TriggerEvent({
-                    "status": event,
-                    "reviewer": review.reviewer if review else None,
-                    "notes": review.notes if review else None,
-                    "reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None,
-                })
+                yield TriggerEvent({"status": event, **review_details(review)})
                 return
             next_deadline = min(d for d in (give_up_at, remind_at) if d is not None)
             await asyncio.sleep(max(0.0, min(self.poll_seconds, (next_deadline - now).total_seconds())))
