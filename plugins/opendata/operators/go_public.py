@@ -73,8 +73,16 @@ class GoPublicOperator(DatasetOperator):
 
         spec = load_spec(self.dataset_id)
         registry = Registry.from_settings()
+        hook = portal_hook()
         state = registry.get_state(self.dataset_id)
-        url = portal_url(portal_hook(), state.portal_id)
+        if state.review_state != "approved":
+            # Approved while no run was watching: take the review from the portal.
+            review = hook.get_approval_status(state.portal_id).latest_review
+            registry.record_review(self.dataset_id, approved=True, by=review.reviewer if review else None,
+                                   at=review.reviewed_at if review else None, notes=review.notes if review else None,
+                                   run_id=context["run_id"])
+            state = registry.get_state(self.dataset_id)
+        url = portal_url(hook, state.portal_id)
         now = utcnow()
         if not (state.stage.is_public and state.public_at):
             registry.record_public(self.dataset_id, at=now, rows=state.published_rows,
