@@ -229,7 +229,7 @@ def test_not_before_on_a_portal_whose_approval_leaves_the_audience_alone(world, 
         assert len(world.mail("is now public")) == 1
 
 
-def test_a_review_that_waits_too_long_reminds_the_cdo_then_gives_up(world):
+def test_a_review_that_waits_too_long_reminds_the_cdo_gives_up_and_is_recorded_later(world):
     world.set_in_dataset(DATASET, "publication.review_reminder_days", 0.0001)   # ~9 seconds
     world.set_in_dataset(DATASET, "publication.review_timeout_days", 0.0003)    # ~26 seconds
     world.set_in_dataset(DATASET, "dag.retries", 0)
@@ -245,3 +245,12 @@ def test_a_review_that_waits_too_long_reminds_the_cdo_then_gives_up(world):
     # The coordinator hears that the run failed, with the reason.
     (failed,) = world.mail("failed")
     assert "still waiting for its review" in failed.get_body(("plain",)).get_content()
+
+    # The CDO approves after the run gave up; the next run finds it public and records it.
+    portal_id = world.portal_id(DATASET)
+    world.emu.review(portal_id, "approved", notes="Sorry for the wait")
+    later = world.dag(DATASET).test(logical_date=run_date(1))
+    assert later.state == "success"
+    state = world.registry().get_state(DATASET)
+    assert (state.stage, state.reviewed_by, state.review_notes) == (Stage.STAGE_2, "cdo", "Sorry for the wait")
+    assert len(world.mail("approved and public")) == 1
