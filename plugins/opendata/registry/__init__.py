@@ -6,6 +6,6 @@ and is written only after the portal confirmed the change.
 """
 
 from opendata.registry.stages import Stage
-from opendata.registry.store import DatasetState, Registry, RunRecord, StageChange
+from opendata.registry.store import DatasetState, PublishedVersion, Registry, RunRecord, StageChange
 
-__all__ = ["DatasetState", "Registry", "RunRecord", "Stage", "StageChange"]
+__all__ = ["DatasetState", "PublishedVersion", "Registry", "RunRecord", "Stage", "StageChange"]

@@ -18,6 +18,8 @@ class Stage(StrEnum):
     STAGE_2 = "stage-2"
     # Public and kept up to date by scheduled refreshes.
     REFRESHING = "refreshing"
+    # No longer refreshed, with the Mayor's Office's approval; the data stays published.
+    RETIRED = "retired"
 
     @property
     def is_public(self) -> bool:

@@ -39,6 +39,10 @@ dataset_state = sa.Table(
     sa.Column("published_rows", sa.BigInteger),
     sa.Column("published_checksum", sa.String(64)),
     sa.Column("fingerprint_path", sa.Text),
+    # The highest watermark value the portal has confirmed (text; ISO for timestamps).
+    sa.Column("last_watermark", sa.Text),
+    sa.Column("retired_reason", sa.Text),
+    sa.Column("retired_by", sa.String(200)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -74,6 +78,20 @@ run_log = sa.Table(
 )
 
 
+version = sa.Table(
+    "opendata_version", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.String(100), nullable=False, index=True),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),        # full, incremental
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("archive_path", sa.Text),                      # None once pruned
+    sa.Column("pruned_at", sa.DateTime(timezone=True)),
+)
+
+
 @dataclass(frozen=True)
 class DatasetState:
     dataset_id: str
@@ -92,7 +110,22 @@ class DatasetState:
     published_rows: int | None
     published_checksum: str | None
     fingerprint_path: str | None
+    last_watermark: str | None
+    retired_reason: str | None
+    retired_by: str | None
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    dataset_id: str
+    run_id: str
+    kind: str
+    published_at: dt.datetime
+    rows: int
+    checksum: str
+    archive_path: str | None
+    pruned_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -145,12 +178,26 @@ def _ensure_schema(engine: sa.Engine, url: str) -> None:
     for attempt in range(5):
         try:
             metadata.create_all(engine)
+            _add_missing_columns(engine)
             break
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
             if attempt == 4:
                 raise
             time.sleep(0.2 * (attempt + 1))
     _READY.add(url)
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    """Additive schema changes for registries created by an earlier version: new nullable
+    columns are added in place (the registry's history is never dropped and recreated)."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def create_database_if_missing(url: str) -> bool:
@@ -277,6 +324,33 @@ class Registry:
             values["last_refresh_at"] = _now()
             stage = Stage.REFRESHING
         self._update(dataset_id, values, stage=stage, run_id=run_id)
+
+    def record_watermark(self, dataset_id: str, value: str, *, run_id: str | None = None) -> None:
+        """The portal confirmed every row up to this watermark."""
+        self._update(dataset_id, {"last_watermark": value}, run_id=run_id)
+
+    def record_retirement(self, dataset_id: str, *, reason: str, approved_by: str) -> None:
+        """Retired with the Mayor's Office's approval: refreshes stop; the dataset stays published."""
+        self._update(dataset_id, {"retired_reason": reason, "retired_by": approved_by}, stage=Stage.RETIRED,
+                     by=approved_by, note=reason)
+
+    def record_version(self, dataset_id: str, *, run_id: str, kind: str, rows: int, checksum: str,
+                       archive_path: str | None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(version.insert().values(dataset_id=dataset_id, run_id=run_id, kind=kind, rows=rows,
+                                                 checksum=checksum, archive_path=archive_path,
+                                                 published_at=_now()))
+
+    def versions(self, dataset_id: str) -> list[PublishedVersion]:
+        query = sa.select(version).where(version.c.dataset_id == dataset_id).order_by(version.c.id)
+        with self.engine.connect() as conn:
+            return [PublishedVersion(r.dataset_id, r.run_id, r.kind, _aware(r.published_at), r.rows, r.checksum,
+                                     r.archive_path, _aware(r.pruned_at)) for r in conn.execute(query)]
+
+    def mark_pruned(self, dataset_id: str, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(version.update().where(version.c.dataset_id == dataset_id, version.c.run_id == run_id)
+                         .values(archive_path=None, pruned_at=_now()))
 
     def start_run(self, dataset_id: str, run_id: str, *, kind: str) -> None:
         """Idempotent: a retried task keeps the first start time."""

@@ -151,6 +151,9 @@ class Column(StrictModel):
 class _SourceBase(StrictModel):
     # Rows read per chunk: bounds the memory an extract needs, whatever the table size.
     chunk_size: Annotated[int, Field(ge=100, le=1_000_000)] = 50_000
+    # A column (field_name) that only grows when a row changes: an updated-at timestamp or an
+    # increasing id. Refreshes then read only rows past the last confirmed watermark.
+    watermark: str | None = None
 
 
 class SqlSource(_SourceBase):
@@ -261,6 +264,15 @@ class RefreshPolicy(StrictModel):
     # Rows gone from the source are deleted on the portal only up to this share of the
     # published rows; beyond it the refresh stops before touching the portal.
     max_deleted_share: Annotated[float, Field(ge=0, le=1)] = 0.05
+    # "upsert" sends new/changed rows by row identifier; "replace" swaps the whole dataset
+    # atomically through a portal revision. Default: upsert with a row identifier, else replace.
+    mode: Literal["upsert", "replace"] | None = None
+
+
+class History(StrictModel):
+    """Every published version's staged extract is archived, for this many days."""
+
+    retention_days: Annotated[int, Field(ge=1, le=36500)] = 365
 
 
 class DagSettings(StrictModel):
@@ -315,6 +327,7 @@ class DatasetSpec(StrictModel):
     columns: list[Column] = Field(min_length=1)
     publication: Publication = Field(default_factory=Publication)
     refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
+    history: History = Field(default_factory=History)
     dag: DagSettings = Field(default_factory=DagSettings)
     quality: Quality = Field(default_factory=Quality)
     privacy: Privacy = Field(default_factory=Privacy)
@@ -333,6 +346,12 @@ class DatasetSpec(StrictModel):
     @property
     def field_names(self) -> list[str]:
         return [column.field_name for column in self.columns]
+
+    @property
+    def refresh_mode(self) -> str:
+        if self.refresh.mode:
+            return self.refresh.mode
+        return "upsert" if self.publishing.row_identifier else "replace"
 
     @property
     def schedule(self) -> str | None:

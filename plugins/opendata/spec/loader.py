@@ -108,6 +108,16 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
     if row_id is not None and row_id not in spec.field_names:
         problems.append((("publishing", "row_identifier"), f"{row_id!r} is not a column of the data dictionary",
                          did_you_mean(row_id, spec.field_names)))
+    watermark = spec.source.watermark
+    if watermark is not None and watermark not in spec.field_names:
+        problems.append((("source", "watermark"), f"{watermark!r} is not a column of the data dictionary",
+                         did_you_mean(watermark, spec.field_names)))
+    elif watermark is not None and next(c for c in spec.columns if c.field_name == watermark).type.value not in (
+            "number", "floating_timestamp", "fixed_timestamp"):
+        problems.append((("source", "watermark"), "a watermark must be a number or timestamp column", None))
+    if spec.refresh_mode == "upsert" and row_id is None:
+        problems.append((("refresh", "mode"), "upsert needs publishing.row_identifier; without one a dataset "
+                         "can only be replaced", "replace"))
     if isinstance(spec.source, SqlSource) and spec.source.query_file:
         sql_dir = include_dir / "sql"
         if not (sql_dir / spec.source.query_file).is_file():
