@@ -47,7 +47,7 @@ def test_dataset_dag_shape(dataset_id):
         assert task.owner != "airflow"  # the data steward owns the dataset's DAG
     assert [task.task_id for task in dag.topological_sort()] == [
         "plan", "extract", "validate", "department_approval", "push_private", "await_public_approval",
-        "go_public", "refresh", "finish"]
+        "go_public", "shrink_approval", "refresh", "finish"]
     assert "### Data Submission Checklist" in dag.doc_md
 
 

@@ -5,7 +5,7 @@ Every dataset DAG is the same straight line; its first task reads where the data
 
     plan -> extract -> validate -> department_approval (Step 1, HITL)
          -> push_private (Stage 1) -> await_public_approval (deferred) -> go_public (Stage 2)
-         -> refresh (later runs) -> finish
+         -> shrink_approval (HITL, only past the deletion limit) -> refresh (later runs) -> finish
 
 Parsing must stay cheap (the DAG processor re-parses often): this reads YAML files and a
 small stage snapshot, and touches no network or database. Task code imports its heavy
@@ -30,6 +30,7 @@ from opendata.operators.go_public import GoPublicOperator
 from opendata.operators.plan import PlanRunOperator
 from opendata.operators.push_private import PushPrivateOperator
 from opendata.operators.refresh import RefreshPublicOperator
+from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
 from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.errors import SpecFileError
@@ -91,10 +92,15 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
                                     trigger_rule=AFTER_OPTIONAL_STEP)
         go_public = GoPublicOperator(task_id="go_public", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
                                      outlets=[dataset_asset(spec)])
+        shrink = ShrinkApprovalOperator(
+            task_id="shrink_approval", dataset_id=spec.id, dataset_name=spec.name, trigger_rule=AFTER_OPTIONAL_STEP,
+            approvers=governance.hitl_users(list(dict.fromkeys(department.leadership + department.coordinators)))
+            if department and governance else [],
+        )
         refresh = RefreshPublicOperator(task_id="refresh", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
                                         outlets=[dataset_asset(spec)])
         finish = FinishRunOperator(task_id="finish", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP)
-        plan >> extract >> validate >> approval >> push >> wait >> go_public >> refresh >> finish
+        plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
     return dag
 
 

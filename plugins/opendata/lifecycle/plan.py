@@ -34,10 +34,18 @@ class RunPath(StrEnum):
     RECORD_PUBLIC = "record-public"
     # Public and recorded: a routine refresh.
     REFRESH = "refresh"
+    # Retired with the Mayor's Office's approval: nothing to do, ever again.
+    RETIRED = "retired"
+
+
+_WORKING_PATHS = frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW, RunPath.RESUBMIT,
+                            RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC, RunPath.REFRESH})
 
 
 # Which tasks of the dataset DAG act on which path (the others skip themselves).
 TASK_PATHS: dict[str, frozenset[RunPath]] = {
+    "extract": _WORKING_PATHS,
+    "validate": _WORKING_PATHS,
     "department_approval": frozenset({RunPath.FIRST_PUBLICATION}),
     "push_private": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
                                RunPath.RESUBMIT}),
@@ -45,6 +53,7 @@ TASK_PATHS: dict[str, frozenset[RunPath]] = {
                                         RunPath.RESUBMIT, RunPath.GO_PUBLIC}),
     "go_public": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW, RunPath.RESUBMIT,
                             RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC}),
+    "shrink_approval": frozenset({RunPath.REFRESH}),
     "refresh": frozenset({RunPath.REFRESH}),
 }
 
@@ -78,6 +87,8 @@ class RunPlan:
 
 def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, resubmit: bool = False) -> RunPlan:
     """The path of this run. ``portal`` is None when the dataset does not exist there yet."""
+    if recorded_stage is Stage.RETIRED:
+        return RunPlan(RunPath.RETIRED, Stage.RETIRED, "retired; no more refreshes")
     if portal is None:
         return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY, "not on the portal yet")
     if portal.audience is Audience.PUBLIC:

@@ -79,3 +79,19 @@ def show_stage(dataset_id: str, stage: Stage) -> None:
     from opendata.lifecycle.stage_snapshot import write_stage
 
     write_stage(dataset_id, stage.value)
+
+
+def record_confirmed_load(registry: Registry, spec, staged: dict, result, *, run_id: str, refreshed: bool) -> None:
+    """After the portal confirmed a load: the registry's counts, the watermark, the archive."""
+    from opendata.lifecycle.history import archive_version
+
+    registry.record_published_data(spec.id, rows=result.rows_published, checksum=staged["checksum"],
+                                   fingerprint_path=result.fingerprint_path, refreshed=refreshed, run_id=run_id)
+    registry.update_run(spec.id, run_id, rows_created=result.rows_created, rows_updated=result.rows_updated,
+                        rows_deleted=result.rows_deleted)
+    if staged.get("watermark"):
+        registry.record_watermark(spec.id, staged["watermark"], run_id=run_id)
+    if result.mode != "none":
+        archive_version(registry, spec.id, run_id=run_id, staged=staged,
+                        kind="incremental" if staged.get("since") else "full",
+                        retention_days=spec.history.retention_days)

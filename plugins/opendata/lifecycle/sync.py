@@ -2,11 +2,14 @@
 
 A fingerprint (row identifier -> hash of the row) of what the portal last confirmed is kept
 next to the state; the next load compares the new extract against it and upserts only new
-and changed rows, plus ``:deleted`` rows for identifiers gone from the source. The
+and changed rows, plus ``:deleted`` rows for identifiers gone from the source. An incremental
+extract (rows past a watermark) is compared the same way but deletes nothing. The
 fingerprint is replaced only after the portal confirmed every request, so a crash half way
 leaves the old fingerprint and the next attempt re-sends (idempotent upserts) what may be
 missing. Deletions are capped by the dataset file (the shrink guard) and checked before the
-portal is touched. A dataset without a row identifier is replaced as a whole, never appended.
+portal is touched. A dataset without a row identifier (or whose file asks for it) is replaced
+as a whole through a portal revision, atomically, never appended to; an unchanged extract
+(same content checksum) is not sent at all.
 
 Diffing happens in Arrow (joins over two columns), not Python sets, so memory stays small.
 """
@@ -50,9 +53,30 @@ class ChangeSet:
         return len(self.deleted_ids)
 
 
+@dataclass
+class SyncPlan:
+    """What a load would do, worked out before anything is sent."""
+
+    mode: str                 # "upsert", "replace" or "none" (nothing changed)
+    rows_in_extract: int
+    changed: int
+    unchanged: int
+    deleted: int
+    published: int
+    shrink_problem: str | None
+    changes: ChangeSet | None = None
+    fingerprint: pa.Table | None = None
+    merged_fingerprint: pa.Table | None = None
+
+    def counts(self) -> dict:
+        return {"mode": self.mode, "rows_in_extract": self.rows_in_extract, "changed": self.changed,
+                "unchanged": self.unchanged, "deleted": self.deleted, "published": self.published,
+                "shrink_problem": self.shrink_problem}
+
+
 @dataclass(frozen=True)
 class SyncResult:
-    mode: str                 # "upsert" or "replace"
+    mode: str                 # "upsert", "replace" or "none"
     rows_in_extract: int
     rows_changed: int
     rows_unchanged: int
@@ -62,6 +86,7 @@ class SyncResult:
     errors: int
     requests: int
     fingerprint_path: str | None
+    rows_published: int = 0   # rows the portal holds after the load
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,16 +112,28 @@ def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
     return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=current.num_rows - len(changed))
 
 
-def check_shrink(deleted: int, published: int, max_share: float, *, remaining: int) -> None:
-    """Refuse before touching the portal: emptying the dataset, or deleting too large a share."""
+def shrink_problem(deleted: int, published: int, max_share: float, *, remaining: int) -> str | None:
+    """Why a load must not go ahead without a person's approval, or None: it would empty the
+    dataset, or delete a larger share of the published rows than the dataset file allows."""
     if published and remaining == 0:
-        raise ShrinkGuardError(f"the refresh would empty the dataset ({published:,} published rows, "
-                               f"0 left); nothing was sent")
+        return f"the refresh would empty the dataset ({published:,} published rows, 0 left)"
     if published and deleted / published > max_share:
-        raise ShrinkGuardError(
-            f"the refresh would delete {deleted:,} of {published:,} published rows "
-            f"({deleted / published:.1%}), more than the {max_share:.0%} the dataset file allows "
-            f"(refresh.max_deleted_share); nothing was sent")
+        return (f"the refresh would delete {deleted:,} of {published:,} published rows "
+                f"({deleted / published:.1%}), more than the {max_share:.0%} the dataset file allows "
+                f"(refresh.max_deleted_share)")
+    return None
+
+
+def check_shrink(deleted: int, published: int, max_share: float, *, remaining: int) -> None:
+    problem = shrink_problem(deleted, published, max_share, remaining=remaining)
+    if problem:
+        raise ShrinkGuardError(problem + "; nothing was sent")
+
+
+def merge_fingerprints(previous: pa.Table, current: pa.Table) -> pa.Table:
+    """The published fingerprint after an incremental load: current rows replace their ids."""
+    kept = previous.join(current.select(["id"]), keys="id", join_type="left anti")
+    return pa.concat_tables([kept.select(["id", "hash"]).cast(FINGERPRINT_SCHEMA), current])
 
 
 # --- I/O -------------------------------------------------------------------------------------------
@@ -136,43 +173,89 @@ def _write_fingerprint(table: pa.Table, path: Path) -> None:
     os.replace(partial, path)
 
 
-def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, fingerprint_path: Path,
-                   previous_fingerprint: Path | None, published_rows: int | None,
-                   apply_shrink_guard: bool) -> SyncResult:
-    """Load the staged extract into portal dataset ``portal_id``, sending only what changed."""
-    row_id = spec.publishing.row_identifier
+def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, previous_fingerprint: Path | None,
+              published_rows: int | None, published_checksum: str | None, staged_checksum: str,
+              incremental: bool = False) -> SyncPlan:
+    """Work out the load without sending anything (the shrink guard looks at this)."""
     total = pq.read_metadata(staged_path).num_rows
-    if row_id is None:
-        log.info("No row identifier: replacing all %s rows of %s", f"{total:,}", portal_id)
-        result = hook.replace(portal_id, _all_frames(staged_path), total=total, require_row_identifier=False)
-        return SyncResult("replace", total, total, 0, result.rows_created, result.rows_updated,
-                          result.rows_deleted, result.errors, result.requests, None)
+    max_share = spec.refresh.max_deleted_share
+    if spec.refresh_mode == "replace":
+        published = published_rows or 0
+        if published_checksum is not None and published_checksum == staged_checksum:
+            return SyncPlan("none", total, 0, total, 0, published, None)
+        gone = max(published - total, 0)
+        return SyncPlan("replace", total, total, 0, gone, published,
+                        shrink_problem(gone, published, max_share, remaining=total))
 
+    row_id = spec.publishing.row_identifier
     current = fingerprint_extract(staged_path, row_id)
     if previous_fingerprint is not None and previous_fingerprint.is_file():
         previous = pq.read_table(previous_fingerprint)
         log.info("Comparing %s extracted rows with the fingerprint of the last confirmed load",
                  f"{current.num_rows:,}")
+    elif incremental:
+        previous = FINGERPRINT_SCHEMA.empty_table()
     else:
         previous = portal_fingerprint(hook, portal_id, row_id)
         log.info("No fingerprint of a confirmed load: the portal holds %s rows; sending every row",
                  f"{previous.num_rows:,}")
     changes = diff_fingerprints(current, previous)
-    log.info("%s new or changed rows, %s unchanged, %s gone from the source",
-             f"{changes.changed:,}", f"{changes.unchanged:,}", f"{changes.deleted:,}")
-    if apply_shrink_guard:
-        check_shrink(changes.deleted, published_rows if published_rows is not None else previous.num_rows,
-                     spec.refresh.max_deleted_share, remaining=current.num_rows)
+    if incremental:
+        # Rows past the watermark are all there is to know: absence means "unchanged".
+        changes = ChangeSet(changes.changed_ids, pa.array([], type=pa.string()), changes.unchanged)
+        merged = merge_fingerprints(previous, current)
+    else:
+        merged = current
+    published = published_rows if published_rows is not None else previous.num_rows
+    problem = None if incremental else shrink_problem(changes.deleted, published, max_share,
+                                                      remaining=current.num_rows)
+    mode = "upsert" if changes.changed or changes.deleted else "none"
+    return SyncPlan(mode, current.num_rows, changes.changed, changes.unchanged, changes.deleted, published, problem,
+                    changes, current, merged)
+
+
+def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
+               fingerprint_path: Path) -> SyncResult:
+    """Send what the plan says; record the new fingerprint once the portal confirmed it all."""
+    log.info("%s new or changed rows, %s unchanged, %s gone from the source (%s)", f"{plan.changed:,}",
+             f"{plan.unchanged:,}", f"{plan.deleted:,}", plan.mode)
+    if plan.mode == "replace":
+        audience = hook.get_audience(portal_id)
+        result = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
+                                           audience=audience)
+        return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
+                          result.rows_updated, plan.deleted, result.errors, result.requests, None,
+                          plan.rows_in_extract)
+    if plan.mode == "none" and plan.merged_fingerprint is None:
+        return SyncResult("none", plan.rows_in_extract, 0, plan.unchanged, 0, 0, 0, 0, 0, None, plan.published)
 
     created = updated = deleted = errors = requests = 0
-    if changes.changed:
-        result = hook.upsert(portal_id, _changed_frames(staged_path, row_id, changes.changed_ids),
-                             total=changes.changed)
+    row_id = spec.publishing.row_identifier
+    if plan.changes is not None and plan.changed:
+        result = hook.upsert(portal_id, _changed_frames(staged_path, row_id, plan.changes.changed_ids),
+                             total=plan.changed)
         created, updated, errors, requests = (result.rows_created, result.rows_updated, result.errors,
                                               result.requests)
-    if changes.deleted:
-        result = hook.upsert_deletions(portal_id, row_id, changes.deleted_ids.to_pylist())
+    if plan.changes is not None and plan.deleted:
+        result = hook.upsert_deletions(portal_id, row_id, plan.changes.deleted_ids.to_pylist())
         deleted, errors, requests = result.rows_deleted, errors + result.errors, requests + result.requests
-    _write_fingerprint(current, fingerprint_path)
-    return SyncResult("upsert", current.num_rows, changes.changed, changes.unchanged, created, updated, deleted,
-                      errors, requests, str(fingerprint_path))
+    fingerprint = None
+    if plan.merged_fingerprint is not None:
+        _write_fingerprint(plan.merged_fingerprint, fingerprint_path)
+        fingerprint = str(fingerprint_path)
+    published = plan.merged_fingerprint.num_rows if plan.merged_fingerprint is not None else plan.published
+    return SyncResult(plan.mode, plan.rows_in_extract, plan.changed, plan.unchanged, created, updated, deleted,
+                      errors, requests, fingerprint, published)
+
+
+def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, fingerprint_path: Path,
+                   previous_fingerprint: Path | None, published_rows: int | None, apply_shrink_guard: bool,
+                   published_checksum: str | None = None, staged_checksum: str = "",
+                   incremental: bool = False) -> SyncResult:
+    """Load the staged extract into portal dataset ``portal_id``, sending only what changed."""
+    plan = plan_sync(hook, spec, portal_id, staged_path, previous_fingerprint=previous_fingerprint,
+                     published_rows=published_rows, published_checksum=published_checksum,
+                     staged_checksum=staged_checksum, incremental=incremental)
+    if apply_shrink_guard and plan.shrink_problem:
+        raise ShrinkGuardError(plan.shrink_problem + "; nothing was sent")
+    return apply_sync(hook, spec, portal_id, staged_path, plan, fingerprint_path=fingerprint_path)

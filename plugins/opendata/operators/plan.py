@@ -27,6 +27,10 @@ class PlanRunOperator(DatasetOperator):
         plan, state = current_plan(hook, registry, self.dataset_id, resubmit=resubmit)
         self.log.info("Dataset %s: stage %s, path %s (%s)", self.dataset_id, plan.stage.value, plan.path.value,
                       plan.reason)
+        if plan.path is RunPath.RETIRED:
+            self.log.info("Retired by %s: %s. Every task of this run skips.", state.retired_by, state.retired_reason)
+            show_stage(self.dataset_id, plan.stage)
+            return {**plan.as_dict(), "portal_id": state.portal_id}
         registry.start_run(self.dataset_id, context["run_id"],
                            kind="refresh" if plan.path is RunPath.REFRESH else "publication")
         show_stage(self.dataset_id, plan.stage)

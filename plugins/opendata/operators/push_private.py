@@ -25,7 +25,14 @@ class PushPrivateOperator(DatasetOperator):
         from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.portal_metadata import columns, dataset_metadata
-        from opendata.lifecycle.runtime import fingerprint_path, portal_hook, portal_url, show_stage, utcnow
+        from opendata.lifecycle.runtime import (
+            fingerprint_path,
+            portal_hook,
+            portal_url,
+            record_confirmed_load,
+            show_stage,
+            utcnow,
+        )
         from opendata.lifecycle.sync import sync_to_portal
         from opendata.notify import NotificationEvent, notify
         from opendata.registry import Registry, Stage
@@ -54,13 +61,11 @@ class PushPrivateOperator(DatasetOperator):
             hook, spec, portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
             previous_fingerprint=Path(state.fingerprint_path) if state and state.fingerprint_path else None,
             published_rows=state.published_rows if state else None,
+            published_checksum=state.published_checksum if state else None, staged_checksum=staged["checksum"],
             apply_shrink_guard=False,  # a private copy nobody reads yet
         )
         self.log.info("Private load of %s: %s", portal_id, result.as_dict())
-        registry.record_published_data(self.dataset_id, rows=result.rows_in_extract, checksum=staged["checksum"],
-                                       fingerprint_path=result.fingerprint_path, refreshed=False, run_id=run_id)
-        registry.update_run(self.dataset_id, run_id, rows_created=result.rows_created,
-                            rows_updated=result.rows_updated, rows_deleted=result.rows_deleted)
+        record_confirmed_load(registry, spec, staged, result, run_id=run_id, refreshed=False)
 
         not_before = spec.publication.not_before
         hold = bool(not_before and not_before > utcnow() and hook.config.approval_changes_audience)

@@ -9,8 +9,9 @@ from opendata.operators.base import DatasetOperator
 
 class RefreshPublicOperator(DatasetOperator):
     """Upsert new and changed rows by row identifier and delete (``:deleted``) rows gone from
-    the source, within the dataset file's limit; a dataset without a row identifier is
-    replaced. Stops before touching the portal when the limit would be exceeded."""
+    the source, within the dataset file's limit, or replace the dataset atomically through a
+    revision; an unchanged extract sends nothing. Past the limit it runs only when a person
+    approved it in ``shrink_approval``."""
 
     ui_color = "#e8f0fe"
 
@@ -19,7 +20,13 @@ class RefreshPublicOperator(DatasetOperator):
 
         from opendata.lifecycle.assets import dataset_asset
         from opendata.lifecycle.context import load_spec
-        from opendata.lifecycle.runtime import fingerprint_path, portal_hook, portal_url, show_stage
+        from opendata.lifecycle.runtime import (
+            fingerprint_path,
+            portal_hook,
+            portal_url,
+            record_confirmed_load,
+            show_stage,
+        )
         from opendata.lifecycle.sync import ShrinkGuardError, sync_to_portal
         from opendata.registry import Registry, Stage
 
@@ -29,22 +36,26 @@ class RefreshPublicOperator(DatasetOperator):
         state = registry.get_state(self.dataset_id)
         hook = portal_hook()
         staged = context["ti"].xcom_pull(task_ids="extract")
+        approval = context["ti"].xcom_pull(task_ids="shrink_approval") or {}
+        approved = approval.get("chosen_options") == ["Approve"]
+        if approved:
+            self.log.info("Deleting beyond the file's limit as approved by %s",
+                          (approval.get("responded_by_user") or {}).get("name", "a person"))
         try:
             result = sync_to_portal(
                 hook, spec, state.portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
                 previous_fingerprint=Path(state.fingerprint_path) if state.fingerprint_path else None,
-                published_rows=state.published_rows, apply_shrink_guard=True)
+                published_rows=state.published_rows, apply_shrink_guard=not approved,
+                published_checksum=state.published_checksum, staged_checksum=staged["checksum"],
+                incremental=staged.get("since") is not None)
         except ShrinkGuardError as exc:
+            # Only reachable when the data changed between the approval check and now.
             raise AirflowFailException(f"{self.dataset_id}: {exc}") from exc
         self.log.info("Refreshed %s: %s", state.portal_id, result.as_dict())
-        registry.record_published_data(self.dataset_id, rows=result.rows_in_extract, checksum=staged["checksum"],
-                                       fingerprint_path=result.fingerprint_path, refreshed=True,
-                                       run_id=context["run_id"])
-        registry.update_run(self.dataset_id, context["run_id"], rows_created=result.rows_created,
-                            rows_updated=result.rows_updated, rows_deleted=result.rows_deleted)
+        record_confirmed_load(registry, spec, staged, result, run_id=context["run_id"], refreshed=True)
         show_stage(self.dataset_id, Stage.REFRESHING)
         extra = {"portal_id": state.portal_id, "url": portal_url(hook, state.portal_id), "event": "refreshed",
-                 "rows": result.rows_in_extract, "changed": result.rows_changed, "deleted": result.rows_deleted,
+                 "rows": result.rows_published, "changed": result.rows_changed, "deleted": result.rows_deleted,
                  "checksum": staged["checksum"]}
         context["outlet_events"][dataset_asset(spec)].extra = extra
         return result.as_dict()

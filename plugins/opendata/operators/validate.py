@@ -26,9 +26,9 @@ class ValidateDatasetOperator(DatasetOperator):
         from opendata.registry import Registry
         from opendata.validation import validate_staged
 
+        plan = self.skip_unless_planned(context)
         spec = load_spec(self.dataset_id)
         staged = context["ti"].xcom_pull(task_ids="extract")
-        plan = self.plan(context)
         registry = Registry.from_settings()
         state = registry.get_state(self.dataset_id)
         result = validate_staged(
@@ -36,6 +36,7 @@ class ValidateDatasetOperator(DatasetOperator):
             previous_rows=state.published_rows if state else None,
             first_publication=plan.path is not RunPath.REFRESH,
             report_dir=report_dir(self.dataset_id, context["run_id"]),
+            incremental=staged.get("since") is not None,
         )
         self.log.info("Validation: %s", result.summary)
         self.log.info("Data Submission Checklist report: %s (HTML: %s)", result.report_markdown, result.report_html)

@@ -10,13 +10,18 @@ from opendata.sources.base import ExtractError
 from opendata.spec.dataset import FileSource, HttpSource, SqlSource
 
 
-def read_chunks(source: SqlSource | FileSource | HttpSource) -> Iterator[pd.DataFrame]:
-    """Chunks of the source as the source gives them (names and types not yet mapped)."""
+def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None
+                ) -> Iterator[pd.DataFrame]:
+    """Chunks of the source as the source gives them (names and types not yet mapped).
+
+    ``since`` = (source column, value): a hint that only rows past the watermark are wanted.
+    A database is asked for just those; other sources are filtered after typing.
+    """
     # Imported here: each reader pulls in its own client libraries only when used.
     if isinstance(source, SqlSource):
         from opendata.sources.sql import read_sql_chunks
 
-        return read_sql_chunks(source)
+        return read_sql_chunks(source, since=since)
     if isinstance(source, FileSource):
         from opendata.sources.files import read_file_chunks
 

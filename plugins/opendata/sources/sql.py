@@ -47,14 +47,21 @@ def sqlalchemy_engine(conn_id: str) -> sa.Engine:
         ) from exc
 
 
-def read_sql_chunks(source: SqlSource) -> Iterator[pd.DataFrame]:
+def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) -> Iterator[pd.DataFrame]:
     query = query_text(source)
     engine = sqlalchemy_engine(source.conn_id)
+    params: dict[str, object] = {}
+    if since is not None:
+        # Incremental: the database filters, so only new or changed rows cross the network.
+        column, value = since
+        quoted = engine.dialect.identifier_preparer.quote(column)
+        query = f"SELECT * FROM ({query.strip().rstrip(';')}) AS opendata_source WHERE {quoted} > :since"
+        params["since"] = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
     try:
         # stream_results uses a server-side cursor where the driver has one (PostgreSQL),
         # so the database sends rows as we read them instead of all at once.
         with engine.connect().execution_options(stream_results=True, max_row_buffer=source.chunk_size) as conn:
-            yield from pd.read_sql_query(sa.text(query), conn, chunksize=source.chunk_size)
+            yield from pd.read_sql_query(sa.text(query), conn, params=params, chunksize=source.chunk_size)
     except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
         raise ExtractError(describe_database_error(exc, source.conn_id)) from exc
     finally:

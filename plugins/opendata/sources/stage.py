@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from opendata.sources import read_chunks
 from opendata.sources.base import ExtractError
 from opendata.sources.coerce import CoercionReport, SchemaMismatch, arrow_schema, check_columns, coerce_chunk
+from opendata.sources.watermark import batch_max, format_watermark, parse_watermark, past
 from opendata.spec.dataset import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,22 @@ class StagedExtract:
     coercion: dict
     # What the privacy section did: source columns removed on read, published columns masked.
     privacy: dict = field(default_factory=dict)
+    # Incremental extracts: the watermark read from, and the highest value staged (text).
+    since: str | None = None
+    watermark: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
+def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = None) -> StagedExtract:
+    """Stage the source; with ``since`` only rows whose ``source.watermark`` column is past it
+    (an empty increment is then normal and staged as an empty file)."""
     started = time.monotonic()
+    mark = next(c for c in spec.columns if c.field_name == spec.source.watermark) if spec.source.watermark else None
+    bound = parse_watermark(mark, since) if mark is not None and since is not None else None
+    highest = None
+    seen = 0  # source rows read, for row positions that mean the same row in every chunk
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_suffix(".partial")
     report = CoercionReport()
@@ -54,7 +64,8 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
     removed: list[str] = []
     writer: pq.ParquetWriter | None = None
     try:
-        for chunk in read_chunks(spec.source):
+        pushdown = (mark.source_name, bound) if bound is not None else None
+        for chunk in read_chunks(spec.source, since=pushdown):
             # Columns the file marks for removal go first, before anything else sees the chunk.
             present = [name for name in spec.privacy.remove if name in chunk.columns]
             if present:
@@ -69,11 +80,17 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
                              ", ".join(unpublished))
                 writer = pq.ParquetWriter(partial, arrow_schema(spec), compression="zstd")
             # Row positions continue across chunks, so "row 12345" means the same row everywhere.
-            chunk.index = pd.RangeIndex(rows, rows + len(chunk))
+            chunk.index = pd.RangeIndex(seen, seen + len(chunk))
+            seen += len(chunk)
             batch = coerce_chunk(spec, chunk, report)
+            if bound is not None:
+                batch = past(batch, mark.field_name, bound)
+            if mark is not None and batch.num_rows:
+                top = batch_max(batch, mark.field_name)
+                highest = top if highest is None or (top is not None and top > highest) else highest
             writer.write_batch(batch)
             digest.update(pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy().tobytes())
-            rows += len(chunk)
+            rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
     except SchemaMismatch as exc:
@@ -83,9 +100,12 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
     finally:
         if writer is not None:
             writer.close()
-    if rows == 0:
+    if rows == 0 and bound is None:
         partial.unlink(missing_ok=True)
         raise ExtractError(f"dataset {spec.id}: the source returned no rows; refusing to stage an empty extract")
+    if writer is None:
+        # An empty increment (or an empty first chunk of one): still a valid, typed file.
+        pq.write_table(arrow_schema(spec).empty_table(), partial, compression="zstd")
     partial.replace(out_path)
     for column, count in report.failures.items():
         log.warning("Column %s: %s values did not fit type %s (sample rows: %s)", column, f"{count:,}",
@@ -95,4 +115,5 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path) -> StagedExtract:
     log.info("Staged %s rows to %s in %.1f s", f"{rows:,}", out_path, seconds)
     privacy = {"removed": removed, "masked": {name: rule.method.value for name, rule in spec.privacy.mask.items()}}
     return StagedExtract(spec.id, str(out_path), rows, digest.hexdigest(), out_path.stat().st_size,
-                         round(seconds, 3), unpublished, report.as_dict(), privacy)
+                         round(seconds, 3), unpublished, report.as_dict(), privacy, since=since,
+                         watermark=format_watermark(highest) if highest is not None else since)

@@ -131,13 +131,14 @@ def _plural(n: int, word: str) -> str:
 
 
 def validate_staged(spec: DatasetSpec, staged: Any, *, previous_rows: int | None, first_publication: bool,
-                    report_dir: Path, now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS
-                    ) -> ValidationResult:
+                    report_dir: Path, now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS,
+                    incremental: bool = False) -> ValidationResult:
     """Run every gate on a staged extract; write the Data Submission Checklist report.
 
     ``staged`` is a ``StagedExtract`` or its ``as_dict()``; ``previous_rows`` the row count of
     the last successful publication (None if none); metadata gaps are errors on a first
-    publication and warnings after it. Never raises for bad data: ``result.passed`` says.
+    publication and warnings after it; ``incremental`` extracts skip the table's row-count
+    rules. Never raises for bad data: ``result.passed`` says.
     """
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
@@ -152,7 +153,7 @@ def validate_staged(spec: DatasetSpec, staged: Any, *, previous_rows: int | None
 
     privacy = PrivacyScan(spec)
     if results[0].passed:
-        results += _scan(spec, parquet, rows, previous_rows, now, batch_rows, info, privacy)
+        results += _scan(spec, parquet, rows, previous_rows, now, batch_rows, info, privacy, incremental)
     else:
         # Another dictionary than the file's: row checks would only repeat that, wrongly.
         log.error("Staged file does not match the data dictionary (%s); row checks skipped", results[0].note)
@@ -183,7 +184,7 @@ def _batches(parquet: pq.ParquetFile, batch_rows: int, columns: list[str] | None
 
 
 def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: int | None, now: dt.datetime,
-          batch_rows: int, info: StagedFile, privacy: PrivacyScan) -> list[CheckResult]:
+          batch_rows: int, info: StagedFile, privacy: PrivacyScan, incremental: bool) -> list[CheckResult]:
     plan = plan_quality(spec, now)
     tally = QualityTally(plan)
     trackers = {column: UniquenessTracker() for column in plan.unique_columns}
@@ -225,7 +226,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
     unique_counts = {column: (t.duplicate_rows, t.samples) for column, t in trackers.items()}
     out = type_results(spec, info.coercion, rows, reveal_ids)
     out += tally.results(rows, reveal_ids, unique_counts)
-    out += table_results(spec, rows, previous_rows)
+    out += table_results(spec, rows, previous_rows, incremental)
     out += privacy.results(rows)
     if cells is not None:
         out.append(cells.result())

@@ -37,6 +37,12 @@ def test_plan(portal, recorded, resubmit, path, stage):
     assert (plan.path, plan.stage) == (path, stage)
 
 
+def test_a_retired_dataset_does_nothing_whatever_the_portal_says():
+    plan = plan_run(PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), Stage.RETIRED)
+    assert plan.path is RunPath.RETIRED
+    assert not any(plan.acts(task) for task in ("extract", "validate", "push_private", "go_public", "refresh"))
+
+
 def test_rejection_reason_carries_reviewer_and_notes():
     assert plan_run(REJECTED, Stage.REJECTED).reason == "rejected by cdo: missing units"
 
@@ -46,12 +52,14 @@ def test_rejection_reason_carries_reviewer_and_notes():
     (RunPath.AWAIT_REVIEW, {"push_private", "await_public_approval", "go_public"}),
     (RunPath.GO_PUBLIC, {"await_public_approval", "go_public"}),
     (RunPath.RECORD_PUBLIC, {"go_public"}),
-    (RunPath.REFRESH, {"refresh"}),
+    (RunPath.REFRESH, {"shrink_approval", "refresh"}),
+    (RunPath.RETIRED, set()),
 ])
 def test_which_tasks_act_on_each_path(path, acting):
     plan = plan_run(None, None)
     plan = type(plan)(path, plan.stage, "")
-    tasks = {"department_approval", "push_private", "await_public_approval", "go_public", "refresh"}
+    tasks = {"department_approval", "push_private", "await_public_approval", "go_public", "shrink_approval",
+             "refresh"}
     assert {task for task in tasks if plan.acts(task)} == acting
 
 

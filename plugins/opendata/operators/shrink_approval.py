@@ -1,0 +1,74 @@
+"""The shrink guard's human in the loop: a refresh that would delete more of the published
+rows than the dataset file allows (or empty the dataset) waits here, naming the counts, until
+department leadership or a coordinator approves it; nothing has touched the portal yet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowSkipException
+
+from opendata.operators.base import ReportedFailure
+
+
+class ShrinkApprovalOperator(ApprovalOperator):
+    ui_color = "#fef7e0"
+
+    def __init__(self, *, dataset_id: str, dataset_name: str, approvers: list[dict[str, str]], **kwargs: Any):
+        super().__init__(
+            subject=f"Approve deleting published rows of {dataset_name}",
+            body="(the counts are filled in when the refresh needs approval)",
+            assigned_users=approvers or None,
+            params={"reason": Param("", type="string", title="Reason (when rejecting)",
+                                    description="Why the rows must stay; the refresh stops.")},
+            **kwargs,
+        )
+        self.dataset_id = dataset_id
+        self.dataset_name = dataset_name
+
+    def execute(self, context):
+        from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.runtime import plan_of_run, portal_hook
+        from opendata.lifecycle.sync import plan_sync
+        from opendata.registry import Registry
+
+        plan = plan_of_run(context)
+        if not plan.acts(self.task_id):
+            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
+        spec = load_spec(self.dataset_id)
+        state = Registry.from_settings().get_state(self.dataset_id)
+        staged = context["ti"].xcom_pull(task_ids="extract")
+        sync = plan_sync(portal_hook(), spec, state.portal_id, Path(staged["path"]),
+                         previous_fingerprint=Path(state.fingerprint_path) if state.fingerprint_path else None,
+                         published_rows=state.published_rows, published_checksum=state.published_checksum,
+                         staged_checksum=staged["checksum"], incremental=staged.get("since") is not None)
+        if not sync.shrink_problem:
+            raise AirflowSkipException(f"within the file's limit: {sync.deleted:,} of {sync.published:,} "
+                                       f"published rows to delete")
+        self.body = "\n".join([
+            f"The scheduled refresh of **{self.dataset_name}** stopped before touching the portal: "
+            f"{sync.shrink_problem}.",
+            "",
+            f"- rows in the new extract: {sync.rows_in_extract:,}",
+            f"- published rows: {sync.published:,}",
+            f"- rows that would be deleted from the public dataset: {sync.deleted:,}",
+            f"- new or changed rows: {sync.changed:,}",
+            "",
+            "Approve if the source really lost these rows (the published data is archived either way); "
+            "reject with a reason to stop this refresh and keep the public dataset as it is.",
+        ])
+        self.log.info("Waiting for approval: %s", sync.shrink_problem)
+        return super().execute(context)
+
+    def execute_complete(self, context, event: dict[str, Any]):
+        result = HITLOperator.execute_complete(self, context, event)
+        user = result["responded_by_user"] or {}
+        who = user.get("name") or user.get("id") or "unknown"
+        if result["chosen_options"][0] != self.APPROVE:
+            reason = (result["params_input"] or {}).get("reason") or "no reason given"
+            raise ReportedFailure(f"refresh stopped by {who}: {reason}")
+        self.log.info("Deleting beyond the limit approved by %s", who)
+        return result
