@@ -1,0 +1,79 @@
+"""Crash safety: the worker is killed in the middle of an upload; re-running converges on the
+portal holding exactly the source rows, once each."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.conftest import SAMPLE_SOURCES
+from tests.opendata.lifecycle.test_publication_flow import run_date
+
+DATASET = "restaurant-inspections"
+
+RUN_IN_A_WORKER = """
+import datetime as dt, sys
+from opendata.lifecycle.factory import build_dag
+from opendata.spec.loader import load_catalog
+catalog = load_catalog()
+dag = build_dag(catalog.get(sys.argv[1]), governance=catalog.governance)
+dag.test(logical_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+"""
+
+
+def portal_rows(world, portal_id: str) -> list[dict]:
+    rows, offset = [], 0
+    while True:
+        page = requests.get(f"{world.emu.url}/resource/{portal_id}.json", auth=world.emu.auth("publisher"),
+                            params={"$order": ":id", "$limit": 1000, "$offset": offset}, timeout=30).json()
+        rows += page
+        offset += len(page)
+        if len(page) < 1000:
+            return rows
+
+
+def test_killed_in_the_middle_of_an_upload_then_rerun_converges(world):
+    # Small requests, each slowed down at the portal, so the upload is caught half way.
+    connection = json.loads(os.environ["AIRFLOW_CONN_SOCRATA_DEFAULT"])
+    connection["extra"]["chunk_size"] = 250
+    world.monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", json.dumps(connection))
+    world.emu.set_faults(rate=1.0, kinds=["slow"], slow_seconds=0.6, methods=["POST"], path_prefixes=["/resource/"])
+
+    worker = subprocess.Popen([sys.executable, "-c", RUN_IN_A_WORKER, DATASET], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            received = [c.get("received", 0) for c in world.emu.stats()["rows"].values()]
+            if received and max(received) >= 750:
+                break
+            assert worker.poll() is None, "the worker ended before it was killed"
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the upload never got going")
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)   # no clean-up, no callbacks: a lost worker
+        worker.wait()
+
+    portal_id = world.portal_id(DATASET)
+    partial = portal_rows(world, portal_id)
+    assert 0 < len(partial) < 3000
+
+    world.emu.clear_faults()
+    reviewer = world.review_when_pending(DATASET, "approved")
+    assert world.dag(DATASET).test(logical_date=run_date(1)).state == "success"
+    reviewer.join(5)
+    assert reviewer.failures == []
+
+    rows = portal_rows(world, portal_id)
+    ids = [row["inspection_id"] for row in rows]
+    source = json.loads((SAMPLE_SOURCES / "restaurant_inspections.json").read_text())["data"]
+    assert len(ids) == len(set(ids)) == 3000
+    assert set(ids) == {record["inspection_id"] for record in source}
+    assert world.portal_id(DATASET) == portal_id   # the same dataset, not a second one
