@@ -15,7 +15,8 @@ from .auth import current_account
 from .config import EmulatorConfig
 from .errors import SocrataError, error_response, from_exception
 from .faults import EmulatorMiddleware, FaultInjector
-from .routes import admin, approvals, catalog, metadata, pages, resource, views
+from .publishing import Publishing
+from .routes import admin, approvals, catalog, metadata, pages, publishing, resource, views
 from .stats import Stats
 from .store import Store
 
@@ -30,12 +31,13 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
     app.state.stats = Stats()
     app.state.faults = FaultInjector(config.faults)
     app.state.workflow = Workflow(app.state.store, config)
+    app.state.publishing = Publishing(app.state.store, config, app.state.stats, app.state.workflow)
     app.state.pid = os.getpid()
 
     # Every API request with credentials has them checked, even where anonymous access would do,
     # so a client with a wrong password fails at once. Pages answer with their own HTML challenge.
     # Order matters only where paths overlap: the metadata API before /api/views/{id}.{ext}.
-    for module in (admin, metadata, approvals, views, resource, catalog):
+    for module in (admin, metadata, approvals, views, resource, catalog, publishing):
         app.include_router(module.router, dependencies=[Depends(current_account)])
     app.include_router(pages.router)
 
@@ -66,4 +68,6 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return error_response(500, "internal_error", "Internal error")
 
+    # Parses and apply jobs that a restart interrupted carry on (their state is in the store).
+    app.state.publishing.recover()
     return app, EmulatorMiddleware(app, app.state.faults, app.state.stats)

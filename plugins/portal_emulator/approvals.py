@@ -117,15 +117,26 @@ class Workflow:
             raise bad_request(f"Unknown permission value {audience!r}", code="permission.invalid")
         with self.store.writing() as c:
             ds = self._dataset(c, dataset_id)
-            if audience != "public":
-                self.store.update_dataset(c, ds, audience=audience, approved_for_public=0)
-            elif not ds.is_public:
-                approvals = self.store.approvals_for(ds.pk, c)
-                if ds.approved_for_public:
-                    self.store.update_dataset(c, ds, audience="public")
-                elif not (approvals and approvals[-1].state == "pending"):
-                    self._file(c, ds, account, "change_audience")
+            self.change_audience(c, ds, audience, account)
             return self.store.get_dataset(dataset_id, c)
+
+    def change_audience(self, c, ds: Dataset, audience: str, account: Account) -> str:
+        """Inside an open transaction: what setPermission does. Returns what happened:
+        ``changed``, ``unchanged``, ``pending`` (a public audience request waits for a reviewer)."""
+        if audience != "public":
+            changed = ds.audience != audience
+            self.store.update_dataset(c, ds, audience=audience, approved_for_public=0)
+            return "changed" if changed else "unchanged"
+        if ds.is_public:
+            return "unchanged"
+        approvals = self.store.approvals_for(ds.pk, c)
+        if ds.approved_for_public:
+            self.store.update_dataset(c, ds, audience="public")
+            return "changed"
+        if not (approvals and approvals[-1].state == "pending"):
+            self._file(c, ds, account, "change_audience")
+        after = self.store.get_dataset_by_pk(ds.pk, c)
+        return "changed" if after.is_public else "pending"
 
     def cancel(self, dataset_id: str, submission_id: int) -> None:
         with self.store.writing() as c:

@@ -64,6 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--fault-retry-after", type=float, help="send Retry-After (seconds) with 429/503 faults")
     s.add_argument("--slow-seconds", type=float, default=2.0)
     s.add_argument("--timeout-seconds", type=float, default=15.0)
+    s.add_argument(
+        "--upload-chunk-size",
+        type=int,
+        default=4 * 1024 * 1024,
+        help="preferred_chunk_size (bytes) that DSMAPI chunked uploads are offered",
+    )
+    s.add_argument(
+        "--apply-stage-seconds",
+        type=float,
+        default=0.1,
+        help="time each stage of a revision apply job takes before the next one starts",
+    )
+    s.add_argument(
+        "--sync-parse-seconds",
+        type=float,
+        default=5.0,
+        help="an upload waits this long for its parse to finish before answering",
+    )
     s.add_argument("--log-level", default="info")
 
     r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
@@ -122,7 +140,13 @@ def serve(args: argparse.Namespace) -> int:
         require_socrata_host=args.require_socrata_host,
         domain=args.domain,
         faults=faults,
+        upload_chunk_size=args.upload_chunk_size,
+        apply_stage_seconds=args.apply_stage_seconds,
+        sync_parse_seconds=args.sync_parse_seconds,
     )
+    if config.upload_chunk_size < 1 or config.apply_stage_seconds < 0 or config.sync_parse_seconds < 0:
+        print("error: chunk size must be positive and times non-negative", file=sys.stderr)
+        return 2
     _, asgi = create_app(config)
     # Names and roles only: passwords are never logged.
     log.info(

@@ -80,6 +80,19 @@ class EmulatorConfig:
     require_socrata_host: bool = False
     domain: str | None = None  # None: the Host header of each request is the domain
     faults: FaultSettings = field(default_factory=FaultSettings)
+    # DSMAPI revisions: what ``initiate`` offers, and how long each apply job stage lasts (a job
+    # takes a moment on the portal; tests and demos see the statuses go by).
+    upload_chunk_size: int = 4 * 1024 * 1024
+    upload_parallelism: int = 2
+    apply_stage_seconds: float = 0.1
+    # An upload answers with its parsed schema when parsing ends within this time, else at once
+    # with the source still parsing (poll GET /api/publishing/v1/source/{id}).
+    sync_parse_seconds: float = 5.0
+
+    @property
+    def uploads_dir(self) -> str:
+        """Where uploaded source bytes wait to be parsed (next to the state file)."""
+        return f"{self.state_path}.uploads"
 
     @staticmethod
     def accounts_from_env() -> str | None:

@@ -100,151 +100,159 @@ def write_rows(
     store: Store, dataset_id: str, rows: list[Any], *, replace: bool, is_csv: bool, user_id: str | None
 ) -> tuple[Report, Dataset]:
     """Apply an upsert (or a replace) inside one transaction and return the upsert report."""
-    rep = Report()
     with store.writing() as c:
         ds = store.get_dataset(dataset_id, c)
         if ds is None:
             raise SocrataError(
                 404, "dataset.missing", f"Cannot find view with id {dataset_id}", {"dataset": dataset_id}
             )
-        columns = ds.column_by_field()
-        norms = {f: normalizer(col["dataTypeName"]) for f, col in columns.items()}
-        order = [col["fieldName"] for col in sorted(ds.columns, key=lambda x: x["position"])]
-        rid = ds.row_identifier_field
-        now = time.time()
-        removed = 0
-        if replace:
-            removed = c.execute("DELETE FROM rows WHERE ds=?", (ds.pk,)).rowcount
-
-        # Pass 1: validate and normalize every row, note how each is identified.
-        ops: list[tuple[str, Any, dict | None]] = []  # (kind, ident, values); kind: key|sid|append
-        unknown: set[str] = set()
-        for raw in rows:
-            if not isinstance(raw, dict):
-                rep.errors += 1
-                continue
-            values: dict[str, Any] = {}
-            deleted = False
-            row_sid = None
-            bad = False
-            for k, v in raw.items():
-                norm = norms.get(k)
-                if norm is not None:
-                    if v is None or (is_csv and v == ""):
-                        values[k] = None
-                    elif norm is normalize_text and type(v) is str:
-                        values[k] = v  # the common case, without a call
-                    else:
-                        try:
-                            values[k] = norm(v)
-                        except BadValue:
-                            bad = True
-                elif k == ":deleted":
-                    deleted = _truthy(v)
-                elif k == ":id":
-                    if v not in (None, ""):
-                        row_sid = ids.sid_of(str(v))
-                        bad = bad or row_sid is None
-                elif not k.startswith(":"):  # other system fields (:created_at, ...) are read-only
-                    unknown.add(k)
-            if bad:
-                rep.errors += 1
-                continue
-            if rid is not None and values.get(rid) is not None:
-                ops.append(("key", key_of(values[rid]), None if deleted else values))
-            elif row_sid is not None:
-                ops.append(("sid", row_sid, None if deleted else values))
-            elif rid is None and not deleted:
-                ops.append(("append", None, values))
-            else:  # a row identifier dataset needs the identifier; a delete needs something to match
-                rep.errors += 1
-        if unknown:
-            raise bad_request(
-                f"No such column: {sorted(unknown)[0]}",
-                code="column.missing",
-                data={"columns": sorted(unknown)},
-            )
-
-        # Pass 2: fetch the existing rows this request touches, in batches.
-        entries: dict[Any, _Entry] = {}
-        keys = {ident for kind, ident, _ in ops if kind == "key"}
-        sids = {ident for kind, ident, _ in ops if kind == "sid"}
-        if not replace:
-            _lookup(c, ds.pk, "row_key", keys, entries, by_key=True)
-            _lookup(c, ds.pk, "sid", sids, entries, by_key=rid is not None)
-        elif sids:
-            rep.errors += sum(1 for kind, _, _ in ops if kind == "sid")
-            ops = [op for op in ops if op[0] != "sid"]
-
-        # Pass 3: apply the operations in order to the in-memory entries.
-        appends: list[dict] = []
-        for kind, ident, values in ops:
-            if kind == "append":
-                appends.append(_clean(values, order))
-                rep.created += 1
-                continue
-            if kind == "sid" and rid is not None:
-                e = entries.get(("sid", ident))
-                ident = e.key if e else None
-            e = entries.get(ident)
-            if values is None:  # :deleted
-                if e is None or e.data is None:
-                    rep.errors += 1  # deleting a row that is already gone
-                else:
-                    e.data = None
-                    rep.deleted += 1
-                    _count_match(rep, kind)
-                continue
-            if e is None or e.data is None:
-                if kind == "sid":
-                    rep.errors += 1  # a :id that does not exist cannot be created
-                    continue
-                if e is None:
-                    e = entries[ident] = _Entry(None, None, ident)
-                else:
-                    e.recreated = True
-                e.data = _clean(values, order)
-                rep.created += 1
-            else:
-                merged = dict(e.data)
-                merged.update(values)
-                if rid is not None and merged.get(rid) is None:
-                    rep.errors += 1  # the row identifier cannot be cleared
-                    continue
-                e.data = _clean(merged, order)
-                rep.updated += 1
-                _count_match(rep, kind)
-
-        # Pass 4: write. Deletes first so a re-created key never collides with its old row.
-        dels, upds, ins = [], [], []
-        for key, e in entries.items():
-            if isinstance(key, tuple):
-                continue  # the (sid, n) aliases point at entries handled under their key
-            if e.sid is not None and e.data is None:
-                dels.append((e.sid,))
-            elif e.sid is not None and (e.data != e.old or e.recreated):
-                created = now if e.recreated else None
-                upds.append((_dumps(e.data), now, created, e.sid))
-            elif e.sid is None and e.data is not None:
-                ins.append((ds.pk, e.key, now, now, _dumps(e.data)))
-        ins.extend((ds.pk, None, now, now, _dumps(d)) for d in appends)
-        if dels:
-            c.executemany("DELETE FROM rows WHERE sid=?", dels)
-        if upds:
-            c.executemany(
-                "UPDATE rows SET data=?, updated_at=?, created_at=COALESCE(?, created_at) WHERE sid=?", upds
-            )
-        if ins:
-            c.executemany(
-                "INSERT INTO rows (ds, row_key, created_at, updated_at, data) VALUES (?,?,?,?,?)", ins
-            )
-        if dels or upds or ins or removed:
-            row_count = ds.row_count - removed - len(dels) + len(ins) if not replace else len(ins)
-            c.execute(
-                "UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
-                (row_count, now, user_id, ds.pk),
-            )
+        rep = apply_rows(c, ds, rows, replace=replace, is_csv=is_csv, user_id=user_id)
     return rep, ds
+
+
+def apply_rows(
+    c, ds: Dataset, rows: list[Any], *, replace: bool, is_csv: bool, user_id: str | None
+) -> Report:
+    """The body of :func:`write_rows` inside the caller's open transaction (``ds`` read in it)."""
+    rep = Report()
+    columns = ds.column_by_field()
+    norms = {f: normalizer(col["dataTypeName"]) for f, col in columns.items()}
+    order = [col["fieldName"] for col in sorted(ds.columns, key=lambda x: x["position"])]
+    rid = ds.row_identifier_field
+    now = time.time()
+    removed = 0
+    if replace:
+        removed = c.execute("DELETE FROM rows WHERE ds=?", (ds.pk,)).rowcount
+
+    # Pass 1: validate and normalize every row, note how each is identified.
+    ops: list[tuple[str, Any, dict | None]] = []  # (kind, ident, values); kind: key|sid|append
+    unknown: set[str] = set()
+    for raw in rows:
+        if not isinstance(raw, dict):
+            rep.errors += 1
+            continue
+        values: dict[str, Any] = {}
+        deleted = False
+        row_sid = None
+        bad = False
+        for k, v in raw.items():
+            norm = norms.get(k)
+            if norm is not None:
+                if v is None or (is_csv and v == ""):
+                    values[k] = None
+                elif norm is normalize_text and type(v) is str:
+                    values[k] = v  # the common case, without a call
+                else:
+                    try:
+                        values[k] = norm(v)
+                    except BadValue:
+                        bad = True
+            elif k == ":deleted":
+                deleted = _truthy(v)
+            elif k == ":id":
+                if v not in (None, ""):
+                    row_sid = ids.sid_of(str(v))
+                    bad = bad or row_sid is None
+            elif not k.startswith(":"):  # other system fields (:created_at, ...) are read-only
+                unknown.add(k)
+        if bad:
+            rep.errors += 1
+            continue
+        if rid is not None and values.get(rid) is not None:
+            ops.append(("key", key_of(values[rid]), None if deleted else values))
+        elif row_sid is not None:
+            ops.append(("sid", row_sid, None if deleted else values))
+        elif rid is None and not deleted:
+            ops.append(("append", None, values))
+        else:  # a row identifier dataset needs the identifier; a delete needs something to match
+            rep.errors += 1
+    if unknown:
+        raise bad_request(
+            f"No such column: {sorted(unknown)[0]}",
+            code="column.missing",
+            data={"columns": sorted(unknown)},
+        )
+
+    # Pass 2: fetch the existing rows this request touches, in batches.
+    entries: dict[Any, _Entry] = {}
+    keys = {ident for kind, ident, _ in ops if kind == "key"}
+    sids = {ident for kind, ident, _ in ops if kind == "sid"}
+    if not replace:
+        _lookup(c, ds.pk, "row_key", keys, entries, by_key=True)
+        _lookup(c, ds.pk, "sid", sids, entries, by_key=rid is not None)
+    elif sids:
+        rep.errors += sum(1 for kind, _, _ in ops if kind == "sid")
+        ops = [op for op in ops if op[0] != "sid"]
+
+    # Pass 3: apply the operations in order to the in-memory entries.
+    appends: list[dict] = []
+    for kind, ident, values in ops:
+        if kind == "append":
+            appends.append(_clean(values, order))
+            rep.created += 1
+            continue
+        if kind == "sid" and rid is not None:
+            e = entries.get(("sid", ident))
+            ident = e.key if e else None
+        e = entries.get(ident)
+        if values is None:  # :deleted
+            if e is None or e.data is None:
+                rep.errors += 1  # deleting a row that is already gone
+            else:
+                e.data = None
+                rep.deleted += 1
+                _count_match(rep, kind)
+            continue
+        if e is None or e.data is None:
+            if kind == "sid":
+                rep.errors += 1  # a :id that does not exist cannot be created
+                continue
+            if e is None:
+                e = entries[ident] = _Entry(None, None, ident)
+            else:
+                e.recreated = True
+            e.data = _clean(values, order)
+            rep.created += 1
+        else:
+            merged = dict(e.data)
+            merged.update(values)
+            if rid is not None and merged.get(rid) is None:
+                rep.errors += 1  # the row identifier cannot be cleared
+                continue
+            e.data = _clean(merged, order)
+            rep.updated += 1
+            _count_match(rep, kind)
+
+    # Pass 4: write. Deletes first so a re-created key never collides with its old row.
+    dels, upds, ins = [], [], []
+    for key, e in entries.items():
+        if isinstance(key, tuple):
+            continue  # the (sid, n) aliases point at entries handled under their key
+        if e.sid is not None and e.data is None:
+            dels.append((e.sid,))
+        elif e.sid is not None and (e.data != e.old or e.recreated):
+            created = now if e.recreated else None
+            upds.append((_dumps(e.data), now, created, e.sid))
+        elif e.sid is None and e.data is not None:
+            ins.append((ds.pk, e.key, now, now, _dumps(e.data)))
+    ins.extend((ds.pk, None, now, now, _dumps(d)) for d in appends)
+    if dels:
+        c.executemany("DELETE FROM rows WHERE sid=?", dels)
+    if upds:
+        c.executemany(
+            "UPDATE rows SET data=?, updated_at=?, created_at=COALESCE(?, created_at) WHERE sid=?", upds
+        )
+    if ins:
+        c.executemany(
+            "INSERT INTO rows (ds, row_key, created_at, updated_at, data) VALUES (?,?,?,?,?)", ins
+        )
+    if dels or upds or ins or removed:
+        row_count = ds.row_count - removed - len(dels) + len(ins) if not replace else len(ins)
+        c.execute(
+            "UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
+            (row_count, now, user_id, ds.pk),
+        )
+    return rep
 
 
 def _lookup(c, ds_pk: int, column: str, wanted: set, entries: dict, *, by_key: bool) -> None:
@@ -338,10 +346,12 @@ def rekey(c, ds: Dataset, field_name: str | None) -> None:
         ) from None
 
 
-def iter_all(store: Store, ds: Dataset, batch: int = 5000) -> Iterator[tuple[int, float, float, str]]:
+def iter_all(
+    store: Store, ds: Dataset, batch: int = 5000, conn=None
+) -> Iterator[tuple[int, float, float, str]]:
     """Every row in :id order, read in keyset pages so memory stays flat."""
     last = 0
-    c = store.conn()
+    c = conn or store.conn()
     while True:
         page = c.execute(
             "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?",

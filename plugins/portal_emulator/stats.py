@@ -11,6 +11,18 @@ from collections import Counter, defaultdict
 from typing import Any
 
 ROW_KEYS = ("requests", "received", "created", "updated", "deleted", "errors")
+# DSMAPI revisions per dataset: lifecycle events, upload volume and rows staged by parsing.
+REVISION_KEYS = (
+    "opened",
+    "discarded",
+    "sources",
+    "bytes_uploaded",
+    "chunks",
+    "rows_staged",
+    "row_errors",
+    "applied",
+    "failed",
+)
 
 
 class Stats:
@@ -28,6 +40,13 @@ class Stats:
             self.faults: Counter[str] = Counter()
             self.faults_after = 0
             self.app_tokens: Counter[str] = Counter()
+            self.revisions: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def revision(self, dataset_id: str, **counts: int) -> None:
+        with self._lock:
+            c = self.revisions[dataset_id]
+            for key, n in counts.items():
+                c[key] += n
 
     def request(self, template: str, status: int, body_bytes: int) -> None:
         with self._lock:
@@ -71,4 +90,5 @@ class Stats:
                     "after_apply": self.faults_after,
                 },
                 "app_tokens": dict(self.app_tokens),
+                "revisions": {ds: {k: c.get(k, 0) for k in REVISION_KEYS} for ds, c in self.revisions.items()},
             }

@@ -62,6 +62,76 @@ CREATE TABLE IF NOT EXISTS approvals (
     applied_at REAL
 );
 CREATE INDEX IF NOT EXISTS approvals_by_ds ON approvals (ds, submission_id);
+-- DSMAPI (/api/publishing/v1): revisions, their sources, rows staged from uploads, apply jobs.
+CREATE TABLE IF NOT EXISTS revisions (
+    pk INTEGER PRIMARY KEY,
+    ds INTEGER NOT NULL,
+    seq INTEGER NOT NULL,              -- revision_seq, per dataset
+    action TEXT NOT NULL,              -- replace | update
+    permission TEXT,                   -- public | private | NULL (keep the audience)
+    metadata TEXT NOT NULL DEFAULT '{}',
+    notes TEXT,
+    output_schema_id INTEGER,
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,          -- JSON {user_id, display_name}
+    closed_at REAL,                    -- applied or discarded
+    UNIQUE (ds, seq)
+);
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    input_schema_id INTEGER NOT NULL,
+    output_schema_id INTEGER NOT NULL,
+    source_type TEXT NOT NULL,         -- JSON
+    parse_options TEXT NOT NULL,       -- JSON
+    content_type TEXT,
+    state TEXT NOT NULL,               -- created | receiving | parsing | finished | failed
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    columns TEXT NOT NULL,             -- JSON: the dataset's columns when the source was created
+    row_identifier TEXT,
+    chunk_size INTEGER,
+    filesize INTEGER,
+    finished_at REAL,
+    failed_at REAL,
+    failure_details TEXT,              -- JSON {message, type}
+    input_columns TEXT,                -- JSON list of header field names
+    total_rows INTEGER,
+    error_count INTEGER,
+    column_errors TEXT,                -- JSON {field_name: count}
+    num_row_errors INTEGER
+);
+CREATE INDEX IF NOT EXISTS sources_by_revision ON sources (revision, id);
+CREATE TABLE IF NOT EXISTS source_chunks (
+    source INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    byte_offset INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (source, seq)
+);
+-- Rows parsed from a source, already in stored form; bad=1 rows are counted, never applied.
+CREATE TABLE IF NOT EXISTS staged_rows (
+    n INTEGER PRIMARY KEY,
+    source INTEGER NOT NULL,
+    row_key TEXT,
+    bad INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS staged_by_source ON staged_rows (source, n);
+CREATE TABLE IF NOT EXISTS task_sets (
+    id INTEGER PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    output_schema_id INTEGER,
+    status TEXT NOT NULL,              -- initializing .. successful | failure
+    log TEXT NOT NULL,                 -- JSON list of {stage, time, details}
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    finished_at REAL,
+    created_by TEXT NOT NULL,
+    job_uuid TEXT NOT NULL,
+    request_id TEXT
+);
+CREATE INDEX IF NOT EXISTS task_sets_by_revision ON task_sets (revision, id);
 """
 
 FIRST_COLUMN_ID = 230641050  # column ids look like the recorded ones (reference §1 create fixture)
@@ -168,6 +238,23 @@ class Store:
                 raise
             c.execute("COMMIT")
 
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every statement inside sees the same committed snapshot (WAL), so a
+        response built from several queries never mixes the state before and after a write."""
+        c = self.conn()
+        c.execute("BEGIN")
+        try:
+            yield c
+        finally:
+            c.execute("COMMIT")
+
+    def reader(self) -> sqlite3.Connection:
+        """A private connection for a long read (a streamed export) that must keep one snapshot."""
+        c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        c.execute("PRAGMA busy_timeout=30000")
+        return c
+
     def next_counter(self, c: sqlite3.Connection, name: str, first: int, n: int = 1) -> int:
         """Reserve ``n`` consecutive values of a counter; returns the first one."""
         row = c.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
@@ -185,6 +272,10 @@ class Store:
     @staticmethod
     def _ds(row: tuple) -> Dataset:
         return Dataset(row[0], row[1], json.loads(row[2]), row[3], row[4], bool(row[5]), *row[6:])
+
+    def get_dataset_by_pk(self, pk: int, c: sqlite3.Connection | None = None) -> Dataset | None:
+        row = (c or self.conn()).execute(f"SELECT {self._DS_COLS} FROM datasets WHERE pk=?", (pk,)).fetchone()
+        return self._ds(row) if row else None
 
     def get_dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset | None:
         row = (

@@ -76,13 +76,20 @@ def _shape(found: list[tuple], columns: list[tuple[str, str]]) -> list[dict]:
 
 @router.get("/resource/{dataset_id}.{ext}")
 def read_rows(request: Request, dataset_id: str, ext: str) -> Response:
+    # One read transaction: the headers (ETag, Last-Modified), the count and the rows all come from
+    # the same snapshot, so a response never mixes the data before and after a concurrent write
+    # (an applied revision replaces every row in one transaction).
+    with store(request).reading() as c:
+        return _read_rows(request, dataset_id, ext, c)
+
+
+def _read_rows(request: Request, dataset_id: str, ext: str, c) -> Response:
     fmt = _format(ext)
     ds = _readable(request, dataset_id)
     params = dict(request.query_params)
     include_system = params.get("$$exclude_system_fields", "true").lower() == "false"
     types = {c["fieldName"]: c["dataTypeName"] for c in ds.columns}
     q = Compiler(ds.columns).compile(params, include_system=include_system)
-    c = store(request).conn()
     if q.count_alias:
         n = ds.row_count if not q.where else run_query(c, ds.pk, q)[0][0]
         headers = _data_headers(ds, [q.count_alias], ["number"])
@@ -180,17 +187,24 @@ def export_rows(request: Request, dataset_id: str, ext: str) -> Response:
     fields = [c["fieldName"] for c in sorted(ds.columns, key=lambda c: c["position"])]
 
     def stream() -> Iterator[str]:
-        if fmt == "csv":
-            yield _csv([], fields)
-            for batch in _batched(rows.iter_all(store(request), ds)):
-                yield _csv([json.loads(r[3]) for r in batch], fields).split("\n", 1)[1]
-        else:
-            yield "["
-            first = True
-            for batch in _batched(rows.iter_all(store(request), ds)):
-                yield ("" if first else ",") + ",".join(r[3] for r in batch)
-                first = False
-            yield "]"
+        # A private connection in one read transaction: the whole export is one version of the
+        # data even if a revision is applied while it streams.
+        conn = store(request).reader()
+        try:
+            conn.execute("BEGIN")
+            if fmt == "csv":
+                yield _csv([], fields)
+                for batch in _batched(rows.iter_all(store(request), ds, conn=conn)):
+                    yield _csv([json.loads(r[3]) for r in batch], fields).split("\n", 1)[1]
+            else:
+                yield "["
+                first = True
+                for batch in _batched(rows.iter_all(store(request), ds, conn=conn)):
+                    yield ("" if first else ",") + ",".join(r[3] for r in batch)
+                    first = False
+                yield "]"
+        finally:
+            conn.close()
 
     media = "text/csv; charset=utf-8" if fmt == "csv" else JSON
     return StreamingResponse(stream(), media_type=media)

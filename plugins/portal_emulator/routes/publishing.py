@@ -1,0 +1,198 @@
+"""DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is in ``publishing.py``.
+
+Status codes follow the publishing API's OpenAPI document: 201 for creating a revision or a
+source, uploading bytes and discarding; 202 for updating a revision and for reading an apply job;
+200 for the rest. Every call needs an account; writes need one that may write.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import require_account, require_writer
+from ..errors import SocrataError, bad_request
+from ..publishing import Publishing
+from .common import json_body, json_response
+
+router = APIRouter(prefix="/api/publishing/v1")
+
+
+def pub(request: Request) -> Publishing:
+    return request.app.state.publishing
+
+
+@router.post("/revision")
+def create_asset(request: Request) -> Response:
+    require_writer(request)
+    raise SocrataError(
+        501,
+        "not_implemented",
+        "Creating a new asset through a revision is not supported by this emulator; "
+        "create it with POST /api/views.json and open revisions on it",
+    )
+
+
+@router.post("/revision/{fourfour}")
+async def open_revision(request: Request, fourfour: str) -> Response:
+    account = require_writer(request)
+    body = await json_body(request)
+    p = pub(request)
+
+    def work():
+        ds, rev = p.open_revision(fourfour, body, account)
+        return p.revision_json(ds, rev)
+
+    return json_response(await run_in_threadpool(work), 201)
+
+
+@router.get("/revision/{fourfour}")
+def list_revisions(request: Request, fourfour: str) -> Response:
+    require_account(request)
+    flag = request.query_params.get("open")
+    open_only = None if flag is None else flag.lower() in ("true", "1", "yes")
+    p = pub(request)
+    ds, revisions = p.revisions(fourfour, open_only)
+    return json_response([p.revision_json(ds, rev) for rev in revisions])
+
+
+@router.get("/revision/{fourfour}/{seq}")
+def show_revision(request: Request, fourfour: str, seq: int) -> Response:
+    require_account(request)
+    p = pub(request)
+    ds, rev = p.revision(fourfour, seq)
+    return json_response(p.revision_json(ds, rev))
+
+
+async def _update(request: Request, fourfour: str, seq: int) -> Response:
+    require_writer(request)
+    body = await json_body(request)
+    p = pub(request)
+
+    def work():
+        rev = p.update_revision(fourfour, seq, body)
+        return p.revision_json(p.dataset(fourfour), rev)
+
+    return json_response(await run_in_threadpool(work), 202)
+
+
+@router.put("/revision/{fourfour}/{seq}")
+async def put_revision(request: Request, fourfour: str, seq: int) -> Response:
+    return await _update(request, fourfour, seq)
+
+
+@router.patch("/revision/{fourfour}/{seq}")
+async def patch_revision(request: Request, fourfour: str, seq: int) -> Response:
+    return await _update(request, fourfour, seq)
+
+
+@router.delete("/revision/{fourfour}/{seq}")
+def discard_revision(request: Request, fourfour: str, seq: int) -> Response:
+    """Close the revision without changing the dataset (the only DELETE here; no dataset delete)."""
+    require_writer(request)
+    p = pub(request)
+    rev = p.discard(fourfour, seq)
+    return json_response(p.revision_json(p.dataset(fourfour), rev), 201)
+
+
+@router.put("/revision/{fourfour}/{seq}/apply")
+async def apply_revision(request: Request, fourfour: str, seq: int) -> Response:
+    account = require_writer(request)
+    body = await json_body(request)
+    if body is not None and not isinstance(body, dict):
+        raise bad_request('Send {"output_schema_id": ...} or {"resource": {"id": <revision_seq>}}')
+    request_id = request.scope.get("emulator.request_id")
+    p = pub(request)
+
+    def work():
+        rev, ts = p.apply(fourfour, seq, body, account, request_id)
+        return p.task_set_json(fourfour, rev, ts)
+
+    return json_response(await run_in_threadpool(work))
+
+
+@router.get("/revision/{fourfour}/{seq}/apply/{task_set_id}")
+def show_job(request: Request, fourfour: str, seq: int, task_set_id: int) -> Response:
+    require_account(request)
+    p = pub(request)
+    rev, ts = p.task_set(fourfour, seq, task_set_id)
+    return json_response(p.task_set_json(fourfour, rev, ts), 202)
+
+
+@router.post("/revision/{fourfour}/{seq}/source")
+async def create_source(request: Request, fourfour: str, seq: int) -> Response:
+    account = require_writer(request)
+    body = await json_body(request)
+    p = pub(request)
+
+    def work():
+        return p.source_json(p.create_source(fourfour, seq, body, account))
+
+    return json_response(await run_in_threadpool(work), 201)
+
+
+@router.get("/revision/{fourfour}/{seq}/source")
+def list_sources(request: Request, fourfour: str, seq: int) -> Response:
+    require_account(request)
+    p = pub(request)
+    _, rev = p.revision(fourfour, seq)
+    return json_response([p.source_json(src) for src in p.sources(rev.pk)])
+
+
+@router.get("/source/{source_id}")
+def show_source(request: Request, source_id: int) -> Response:
+    require_account(request)
+    p = pub(request)
+    return json_response(p.source_json(p.source(source_id)))
+
+
+@router.post("/source/{source_id}")
+async def upload(request: Request, source_id: int) -> Response:
+    """The whole file in one body, streamed to disk (never held in memory), then parsed."""
+    require_writer(request)
+    p = pub(request)
+    path = await run_in_threadpool(p.begin_upload, source_id, request.headers.get("content-type", "text/csv"))
+    size = 0
+    ok = False
+    try:
+        with open(path, "wb") as f:
+            async for part in request.stream():
+                f.write(part)
+                size += len(part)
+        ok = True
+    finally:
+        src = await run_in_threadpool(p.end_upload, source_id, size, ok)
+    return json_response(await run_in_threadpool(p.source_json, src), 201)
+
+
+@router.post("/source/{source_id}/initiate")
+async def initiate(request: Request, source_id: int) -> Response:
+    require_writer(request)
+    body = await json_body(request)
+    return json_response(await run_in_threadpool(pub(request).initiate, source_id, body))
+
+
+@router.post("/source/{source_id}/chunk/{seq_num}/{byte_offset}")
+async def chunk(request: Request, source_id: int, seq_num: int, byte_offset: int) -> Response:
+    require_writer(request)
+    p = pub(request)
+    limit = p.config.upload_chunk_size
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise bad_request(f"A chunk may hold at most {limit} bytes (preferred_chunk_size)", code="chunk.too_large")
+    data = await request.body()
+    await run_in_threadpool(p.chunk, source_id, seq_num, byte_offset, data)
+    return json_response({"seq_num": seq_num, "byte_offset": byte_offset, "size": len(data)})
+
+
+@router.post("/source/{source_id}/chunk/{seq_num}/{byte_offset}/commit")
+async def commit(request: Request, source_id: int, seq_num: int, byte_offset: int) -> Response:
+    require_writer(request)
+    p = pub(request)
+
+    def work():
+        return p.source_json(p.commit(source_id, seq_num, byte_offset))
+
+    return json_response(await run_in_threadpool(work))
