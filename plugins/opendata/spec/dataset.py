@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
+from opendata.spec.freshness import FreshnessSection
 from opendata.spec.privacy import Privacy
 from opendata.spec.quality import Quality
 from opendata.spec.vocab import (
@@ -334,6 +335,8 @@ class DatasetSpec(StrictModel):
     # Term -> plain-English definition, for terms the documentation check flags as unclear
     # (acronyms and jargon in descriptions) or a reviewer asked to explain.
     glossary: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)
+    # How the freshness monitor judges this dataset, when the update_frequency defaults do not fit.
+    freshness: FreshnessSection = Field(default_factory=FreshnessSection)
 
     @model_validator(mode="after")
     def _dictionary_consistent(self) -> DatasetSpec:

@@ -14,6 +14,7 @@ from pathlib import Path
 from opendata import settings
 from opendata.spec.dataset import DatasetSpec, SqlSource
 from opendata.spec.errors import SpecError, SpecFileError, did_you_mean
+from opendata.spec.freshness import freshness_problems
 from opendata.spec.governance import Governance
 from opendata.spec.privacy import MaskMethod
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
@@ -125,6 +126,7 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
             problems.append((("source", "query_file"), f"no such file in {sql_dir}",
                              did_you_mean(spec.source.query_file, existing)))
     problems += _quality_problems(spec) + _privacy_problems(spec, governance)
+    problems += freshness_problems(spec)
     if governance is not None:
         department = governance.departments.get(spec.department)
         if department is None:

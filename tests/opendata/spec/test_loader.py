@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from opendata.spec.loader import load_catalog
@@ -126,6 +128,29 @@ MISTAKES = [
      "  approval: {approved_by: samuel-okafor, approved_at: 2026-11-01}",
      ["31: classification.approval.approved_by: 'samuel-okafor' may not approve level 2 data: the Chief Data "
       "Officer or the department's leadership in governance.yaml may"]),
+    # freshness section: the date column against the dictionary, thresholds against the promised frequency
+    ("newest date column misspelt", "privacy:\n", "freshness:\n  newest_date_column: created_dat\nprivacy:\n",
+     ["125: freshness.newest_date_column: 'created_dat' is not a column of the data dictionary "
+      "(did you mean 'created_date'?)"]),
+    ("newest date column that holds no dates", "privacy:\n", "freshness:\n  newest_date_column: status\nprivacy:\n",
+     ["125: freshness.newest_date_column: must be a date column (floating_timestamp or fixed_timestamp); "
+      "status is text"]),
+    ("misspelt no-update day", "privacy:\n", "freshness:\n  no_updates_on: [saterday, 12-25]\nprivacy:\n",
+     ["125: freshness.no_updates_on: 'saterday' is not a weekday (saturday or sat), 'weekends', a date "
+      "(2026-11-26) or a yearly date (12-25) (did you mean 'saturday'?)"]),
+    ("impossible holiday", "privacy:\n", "freshness:\n  no_updates_on: [2026-02-30]\nprivacy:\n",
+     ["125: freshness.no_updates_on: '2026-02-30' is not a valid date: day is out of range for month"]),
+    ("misspelt threshold period", "privacy:\n", "freshness:\n  due_after: {count: 3, period: days}\nprivacy:\n",
+     ["125: freshness.due_after.period: Input should be 'minute', 'hour' or 'day' (did you mean 'day'?)"]),
+    ("misspelt freshness key", "privacy:\n", "freshness:\n  overdue_afer: {count: 9, period: day}\nprivacy:\n",
+     ["125: freshness.overdue_afer: unknown field (did you mean 'overdue_after'?)"]),
+    ("due later than the default overdue", "privacy:\n",
+     "freshness:\n  due_after: {count: 5, period: day}\nprivacy:\n",
+     ["125: freshness.due_after: must be shorter than overdue_after (4 days, the daily default); "
+      "give overdue_after too"]),
+    ("thresholds in the wrong order", "privacy:\n",
+     "freshness:\n  due_after: {count: 3, period: day}\n  overdue_after: {count: 48, period: hour}\nprivacy:\n",
+     ["124: freshness: overdue_after (48 hours) must be longer than due_after (3 days)"]),
 ]
 
 
@@ -186,3 +211,26 @@ def test_empty_file(include_copy):
     assert [str(e) for e in load_catalog(include_copy).errors] == [
         f"{path}:1: (file): expected a mapping of keys to values, found an empty file"
     ]
+
+
+def test_thresholds_do_not_apply_to_irregular_data(include_copy):
+    path = include_copy / GOOD_FILE
+    edit(path, "update_frequency: daily", "update_frequency: irregular")
+    edit(path, "privacy:\n", "freshness:\n  overdue_after: {count: 30, period: day}\nprivacy:\n")
+    assert [str(e) for e in load_catalog(include_copy).errors] == [
+        f"{path}:125: freshness.overdue_after: update_frequency is irregular: the monitor lists this dataset but "
+        f"never alerts, so thresholds do not apply; remove overdue_after or promise an update frequency"]
+
+
+def test_freshness_section_is_typed(include_copy):
+    path = include_copy / GOOD_FILE
+    edit(path, "privacy:\n", "freshness:\n  due_after: {count: 36, period: hour}\n"
+         "  no_updates_on: [weekends, Sun, 2026-11-26, 12-25]\n  newest_date_column: created_date\nprivacy:\n")
+    catalog = load_catalog(include_copy)
+    assert catalog.errors == []
+    section = catalog.get("service-requests-311").spec.freshness
+    assert str(section.due_after) == "36 hours" and section.overdue_after is None
+    days = section.no_update_days
+    assert days.weekdays == {5, 6}
+    assert dt.date(2026, 11, 26) in days and dt.date(2031, 12, 25) in days and dt.date(2026, 11, 27) not in days
+    assert section.newest_date_column == "created_date"
