@@ -5,6 +5,7 @@
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
     opendata registry init                 create the publication registry's database and tables
+    opendata history list|export ID        archived versions of a dataset; export one as CSV
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
@@ -90,6 +91,34 @@ def _registry_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _history_list(args: argparse.Namespace) -> int:
+    from opendata.registry import Registry
+
+    versions = Registry.from_settings().versions(args.dataset_id)
+    if not versions:
+        print(f"no published versions of {args.dataset_id}")
+        return 1
+    for v in versions:
+        where = v.archive_path or f"pruned {v.pruned_at:%Y-%m-%d}"
+        print(f"{v.published_at:%Y-%m-%d %H:%M}  {v.kind:<11} {v.rows:>10,} rows  {v.checksum[:12]}  "
+              f"{v.run_id}  {where}")
+    return 0
+
+
+def _history_export(args: argparse.Namespace) -> int:
+    import pyarrow.csv as pacsv
+
+    from opendata.lifecycle.context import load_spec
+    from opendata.lifecycle.history import restore
+    from opendata.registry import Registry
+
+    spec = load_spec(args.dataset_id)
+    table = restore(Registry.from_settings(), args.dataset_id, args.run, spec.publishing.row_identifier)
+    pacsv.write_csv(table, args.out)
+    print(f"wrote {table.num_rows:,} rows of {args.dataset_id} as published by {args.run} to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)
     registry_init = registry_commands.add_parser("init", help="create its database (PostgreSQL) and tables")
     registry_init.set_defaults(func=_registry_init)
+
+    history = commands.add_parser("history", help="archived versions of a dataset")
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    history_list = history_commands.add_parser("list", help="every version the portal confirmed")
+    history_list.add_argument("dataset_id")
+    history_list.set_defaults(func=_history_list)
+    history_export = history_commands.add_parser("export", help="a version as CSV (restore)")
+    history_export.add_argument("dataset_id")
+    history_export.add_argument("--run", required=True, help="the run that published the version")
+    history_export.add_argument("--out", required=True, help="the CSV file to write")
+    history_export.set_defaults(func=_history_export)
 
     demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
     demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")
