@@ -2,6 +2,7 @@
 
     events    NotificationEvent, Role, RECIPIENTS (the one recipient table)
     compose   compose(event, spec, governance, details) -> Message (pure)
+    digest    compose_digest(event, digest, governance, details) -> Message (pure; many datasets)
     send      send(message, smtp_conn_id=..., slack_conn_id=...)
     notifier  OpenDataNotifier (an Airflow BaseNotifier) and notify(...) for task code
     mailbox   a local mail catcher for the demo and tests (opendata mailbox)
@@ -17,6 +18,11 @@ _EXPORTS = {
     "NotificationEvent": "opendata.notify.events",
     "Role": "opendata.notify.events",
     "RECIPIENTS": "opendata.notify.events",
+    "DigestEvent": "opendata.notify.events",
+    "DIGEST_RECIPIENTS": "opendata.notify.events",
+    "DigestRow": "opendata.notify.digest",
+    "Digest": "opendata.notify.digest",
+    "compose_digest": "opendata.notify.digest",
     "Message": "opendata.notify.compose",
     "compose": "opendata.notify.compose",
     "send": "opendata.notify.send",

@@ -23,6 +23,18 @@ is left out of the message:
 ``task_id``           the Airflow task id
 ``error``             the error (only its first lines are kept)
 ``rows``              counts, e.g. ``{"upserted": 1200, "deleted": 3}``
+``freshness_state``   FRESHNESS_DUE: ``due`` or ``overdue``
+``last_update``       FRESHNESS_DUE: the portal's last data update (datetime, or text: "never")
+``days_late``         FRESHNESS_DUE: days past one promised cycle (number)
+``due_at``            FRESHNESS_DUE: when the data became (or becomes) due
+``overdue_at``        FRESHNESS_DUE: when it is (or was) overdue and in the CDO's digest
+``findings``          FRESHNESS_DUE: the monitor's cross-check findings (list of text)
+``comment_count``     COMMENT_*: the dataset's number of public comments
+``new_comments``      COMMENT_RECEIVED: how many are new since the last reading
+``waiting_since``     COMMENT_*: when the monitor first saw an unanswered comment
+``answer_by``         COMMENT_RECEIVED: when the 48 business hours are up
+``hours_waited``      COMMENT_REMINDER: business hours waited so far (number)
+``mark_answered``     COMMENT_*: how to mark the comments answered (a command)
 ====================  =====================================================================
 
 Unknown keys are ignored. Nothing here reads connections, so a message can never carry a
@@ -55,6 +67,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 DETAIL_KEYS = (
     "portal_url", "portal_id", "report_path", "report_url", "validation_summary", "reviewer", "notes",
     "reviewed_at", "days_pending", "not_before", "airflow_url", "run_id", "task_id", "error", "rows",
+    "freshness_state", "last_update", "days_late", "due_at", "overdue_at", "findings", "comment_count",
+    "new_comments", "waiting_since", "answer_by", "hours_waited", "mark_answered",
 )
 
 #: Only this much of an error reaches a message; the log link has the rest.
@@ -240,6 +254,21 @@ def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> 
         facts.append(Fact("Waiting for", view["days_pending"]))
     if view["not_before"]:
         facts.append(Fact("Public from", view["not_before"]))
+    if view["freshness_state"]:
+        facts.append(Fact("Promised updates", spec.update_frequency.value))
+        facts.append(Fact("Last update", view["last_update"] or "never"))
+    if view["days_late"]:
+        facts.append(Fact("Late by", view["days_late"]))
+    if view["due_at"]:
+        facts.append(Fact("Due since" if view["freshness_state"] else "Due", view["due_at"]))
+    if view["overdue_at"] and view["freshness_state"] != "overdue":
+        facts.append(Fact("Overdue from", view["overdue_at"]))
+    if view["comment_count"]:
+        facts.append(Fact("Public comments", view["comment_count"]))
+    if view["waiting_since"]:
+        facts.append(Fact("Waiting since", view["waiting_since"]))
+    if view["answer_by"]:
+        facts.append(Fact("Answer by", view["answer_by"]))
     if view["run_id"]:
         facts.append(Fact("Airflow run", view["run_id"]))
     if view["task_id"]:
@@ -259,6 +288,21 @@ def _rows(value: Any) -> list[tuple[str, str]]:
         shown = f"{count:,}" if isinstance(count, int) and not isinstance(count, bool) else str(count)
         out.append((str(name).replace("_", " "), shown))
     return out
+
+
+def _count(value: Any) -> str | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _hours(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return f"{float(value):.0f} business hours"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any]) -> dict[str, Any]:
@@ -286,6 +330,18 @@ def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any
         "task_id": _text(get("task_id")),
         "error": error_excerpt(get("error")),
         "rows": _rows(get("rows")),
+        "freshness_state": _text(get("freshness_state")),
+        "last_update": format_when(get("last_update")),
+        "days_late": format_days(get("days_late")),
+        "due_at": format_when(get("due_at")),
+        "overdue_at": format_when(get("overdue_at")),
+        "findings": [text for text in (_text(f) for f in get("findings") or ()) if text],
+        "comment_count": _count(get("comment_count")),
+        "new_comments": _count(get("new_comments")),
+        "waiting_since": format_when(get("waiting_since")),
+        "answer_by": format_when(get("answer_by")),
+        "hours_waited": _hours(get("hours_waited")),
+        "mark_answered": _text(get("mark_answered")),
     }
 
 

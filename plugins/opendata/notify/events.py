@@ -3,7 +3,8 @@
 The playbook (Part 2, "Communications"): entering Stage 1 notifies the Chief Data Officer;
 once approved and made public in Stage 2 the department and the policy team are notified;
 the communications team coordinates the go-live with the CDO (Step 3, strategic
-publication). :data:`RECIPIENTS` is that sentence as one table.
+publication); public comments notify the coordinator and the CDO. :data:`RECIPIENTS` is that
+sentence as one table; :data:`DIGEST_RECIPIENTS` covers the messages about many datasets.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ class NotificationEvent(StrEnum):
     REJECTED = "rejected"
     #: A scheduled refresh failed (run, task, error, log link).
     REFRESH_FAILED = "refresh_failed"
+    #: The freshness monitor: the public data is due (or overdue) for its promised update.
+    FRESHNESS_DUE = "freshness_due"
+    #: The comment watch: the public posted comments on the dataset's portal page.
+    COMMENT_RECEIVED = "comment_received"
+    #: The comment watch: nobody marked the comments answered within 48 business hours.
+    COMMENT_REMINDER = "comment_reminder"
+
+
+class DigestEvent(StrEnum):
+    """Notifications about many datasets at once (composed by :mod:`opendata.notify.digest`)."""
+
+    #: The freshness monitor: every overdue public dataset, in one e-mail to the CDO.
+    OVERDUE_DIGEST = "overdue_digest"
 
 
 class Role(StrEnum):
@@ -68,4 +82,14 @@ RECIPIENTS: dict[NotificationEvent, Recipients] = {
     NotificationEvent.WENT_LIVE: Recipients(to=(_R.COMMUNICATIONS, _R.CDO, _R.COORDINATORS)),
     NotificationEvent.REJECTED: Recipients(to=(_R.COORDINATORS, _R.STEWARD), cc=(_R.CDO,)),
     NotificationEvent.REFRESH_FAILED: Recipients(to=(_R.COORDINATORS, _R.STEWARD)),
+    # Coordinators "enforce data refresh expectations"; the steward does the refresh.
+    NotificationEvent.FRESHNESS_DUE: Recipients(to=(_R.STEWARD, _R.COORDINATORS)),
+    # "Whenever a comment is posted, the relevant Open Data Coordinator and CDO will be notified."
+    NotificationEvent.COMMENT_RECEIVED: Recipients(to=(_R.COORDINATORS, _R.CDO)),
+    NotificationEvent.COMMENT_REMINDER: Recipients(to=(_R.COORDINATORS, _R.CDO)),
+}
+
+#: Digest -> recipients; only roles that do not depend on a dataset (CDO, policy, communications).
+DIGEST_RECIPIENTS: dict[DigestEvent, Recipients] = {
+    DigestEvent.OVERDUE_DIGEST: Recipients(to=(_R.CDO,)),
 }

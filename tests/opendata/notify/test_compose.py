@@ -29,6 +29,17 @@ FULL = {
     "task_id": "refresh",
     "error": "OperationalError: connection to source failed",
     "rows": {"upserted": 1234, "deleted": 3},
+    "freshness_state": "overdue",
+    "last_update": dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.UTC),
+    "days_late": 5.5,
+    "due_at": dt.datetime(2026, 11, 3, 8, 0, tzinfo=dt.UTC),
+    "findings": ["No successful pipeline run since 2026-10-31: check the DAG's failed or missing runs."],
+    "comment_count": 3,
+    "new_comments": 2,
+    "waiting_since": dt.datetime(2026, 11, 20, 23, 0, tzinfo=dt.UTC),
+    "answer_by": dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC),
+    "hours_waited": 50,
+    "mark_answered": "python -m opendata.freshness comments answered building-permits --by jorge-ramos",
 }
 
 EXPECTED = {
@@ -45,6 +56,10 @@ EXPECTED = {
     E.WENT_LIVE: ("[Open Data] Building Permits is now public", (TOM, MARIA, JORGE), ()),
     E.REJECTED: ("[Open Data] Stage 1: Building Permits was rejected", (JORGE, LUIS), (MARIA,)),
     E.REFRESH_FAILED: ("[Open Data] Refresh failed: Building Permits", (JORGE, LUIS), ()),
+    E.FRESHNESS_DUE: ("[Open Data] Building Permits is overdue for its daily update", (LUIS, JORGE), ()),
+    E.COMMENT_RECEIVED: ("[Open Data] New public comments on Building Permits", (JORGE, MARIA), ()),
+    E.COMMENT_REMINDER: (
+        "[Open Data] Reminder: public comments on Building Permits are waiting for an answer", (JORGE, MARIA), ()),
 }
 
 # What each event's message must say, in its text and its HTML.
@@ -57,6 +72,10 @@ KEY_DETAILS = {
     E.WENT_LIVE: ["portal_url", "2026-12-01 09:00 (UTC-08:00)"],
     E.REJECTED: ["notes", "reviewer"],
     E.REFRESH_FAILED: ["run_id", "task_id", "error", "airflow_url"],
+    E.FRESHNESS_DUE: ["airflow_url", "portal_url", "It is overdue", "2026-11-01 08:00 (UTC)", "5.5 days",
+                      "No successful pipeline run since 2026-10-31: check the DAG's failed or missing runs."],
+    E.COMMENT_RECEIVED: ["portal_url", "mark_answered", "2 new public comments", "2026-11-24 23:00 (UTC)"],
+    E.COMMENT_REMINDER: ["portal_url", "mark_answered", "50 business hours", "2026-11-20 23:00 (UTC)"],
 }
 
 
@@ -198,3 +217,17 @@ def test_roles_cover_the_playbook(permits_spec, governance):
     assert Role.CDO in RECIPIENTS[E.STAGE1_READY_FOR_REVIEW].to
     assert {Role.COORDINATORS, Role.STEWARD, Role.LEADERSHIP, Role.POLICY_TEAM} <= set(RECIPIENTS[E.APPROVED_PUBLIC].to)
     assert Role.COMMUNICATIONS in RECIPIENTS[E.SCHEDULED_GO_LIVE].to
+    # A public comment notifies the coordinator and the CDO; a lapse, the steward and coordinators.
+    assert {Role.COORDINATORS, Role.CDO} <= set(RECIPIENTS[E.COMMENT_RECEIVED].to)
+    assert {Role.COORDINATORS, Role.CDO} <= set(RECIPIENTS[E.COMMENT_REMINDER].to)
+    assert {Role.STEWARD, Role.COORDINATORS} == set(RECIPIENTS[E.FRESHNESS_DUE].to)
+
+
+def test_freshness_due_wording_follows_the_state(permits_spec, governance):
+    due = compose(E.FRESHNESS_DUE, permits_spec, governance, {
+        "freshness_state": "due", "last_update": "never",
+        "overdue_at": dt.datetime(2026, 11, 5, 8, 0, tzinfo=dt.UTC)})
+    assert due.subject == "[Open Data] Building Permits is due for its daily update"
+    assert "the portal has no update of its data" in due.text
+    assert "from 2026-11-05 08:00 (UTC) it is overdue and goes to the Chief Data Officer" in due.text
+    assert "Last update:       never" in due.text
