@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 
 import pandas as pd
 import requests
@@ -81,6 +83,17 @@ def test_incremental_refresh_sends_only_rows_past_the_watermark_and_keeps_every_
     assert (first.num_rows, second.num_rows) == (4000, 4002)
     statuses = dict(zip(second["permit_nbr"].to_pylist(), second["status"].to_pylist(), strict=True))
     assert {statuses[n] for n in changed} == {"Permit Finaled"}
+
+    # The same through the command line a coordinator would use to restore a version.
+    listing = subprocess.run([sys.executable, "-m", "opendata", "history", "list", DATASET], capture_output=True,
+                             text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    assert [line.split()[2] for line in listing.stdout.splitlines()] == ["full", "incremental"]
+    out = tmp_path / "restored.csv"
+    exported = subprocess.run([sys.executable, "-m", "opendata", "history", "export", DATASET, "--run",
+                               versions[1].run_id, "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert exported.returncode == 0, exported.stderr
+    assert len(pd.read_csv(out)) == 4002
 
 
 def test_a_retired_dataset_is_never_refreshed_again(world):
