@@ -180,6 +180,26 @@ def _url(v: Any) -> dict:
 
 
 _WKT_POINT = re.compile(r"^\s*POINT\s*\(\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)\s*\)\s*$", re.I)
+_WKT = re.compile(r"^\s*([A-Za-z]+)\s*(\(.*\))\s*$", re.S)
+_WKT_PAIR = re.compile(r"(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)")
+_WKT_TYPES = {t.upper(): t for t in GEO_TYPES.values()}
+
+
+def _wkt(text: str) -> dict | None:
+    """``LINESTRING (1 2, 3 4)``, ``POLYGON ((...))``, ``MULTI...``: WKT, as CSV uploads carry it."""
+    m = _WKT.match(text)
+    if not m or m.group(1).upper() not in _WKT_TYPES:
+        return None
+    try:
+        coords = json.loads(_WKT_PAIR.sub(r"[\1,\2]", m.group(2)).replace("(", "[").replace(")", "]"))
+    except ValueError:
+        return None
+    geo_type = _WKT_TYPES[m.group(1).upper()]
+    if geo_type == "Point":
+        coords = coords[0]  # POINT (1 2): the pair inside the parentheses
+    elif geo_type == "MultiPoint" and coords and isinstance(coords[0][0], list):
+        coords = [c[0] for c in coords]  # MULTIPOINT ((1 2), (3 4))
+    return {"type": geo_type, "coordinates": coords}
 
 
 def _geo(kind: str) -> Callable[[Any], dict]:
@@ -190,10 +210,14 @@ def _geo(kind: str) -> Callable[[Any], dict]:
             m = _WKT_POINT.match(v)
             if kind == "point" and m:
                 return {"type": "Point", "coordinates": [float(m.group(1)), float(m.group(2))]}
-            try:
-                v = json.loads(v)
-            except ValueError:
-                raise BadValue(f"expected GeoJSON or WKT for a {kind}") from None
+            wkt = _wkt(v)
+            if wkt is not None:
+                v = wkt
+            else:
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    raise BadValue(f"expected GeoJSON or WKT for a {kind}") from None
         if isinstance(v, dict) and v.get("type") == geo_type and isinstance(v.get("coordinates"), list):
             return {"type": geo_type, "coordinates": v["coordinates"]}
         raise BadValue(f"expected a GeoJSON {geo_type}")

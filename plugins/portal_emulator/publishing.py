@@ -165,8 +165,7 @@ _SRC_COLS = (
     " failure_details, input_columns, total_rows, error_count, column_errors, num_row_errors"
 )
 _TS_COLS = (
-    "id, revision, output_schema_id, status, log, created_at, updated_at, finished_at, created_by,"
-    " job_uuid, request_id"
+    "id, revision, output_schema_id, status, log, created_at, updated_at, finished_at, created_by, job_uuid, request_id"
 )
 
 
@@ -256,9 +255,7 @@ class Publishing:
     def task_set(self, dataset_id: str, seq: int, task_set_id: int) -> tuple[Revision, TaskSet]:
         c = self.store.conn()
         _, rev = self.revision(dataset_id, seq, c)
-        row = c.execute(
-            f"SELECT {_TS_COLS} FROM task_sets WHERE id=? AND revision=?", (task_set_id, rev.pk)
-        ).fetchone()
+        row = c.execute(f"SELECT {_TS_COLS} FROM task_sets WHERE id=? AND revision=?", (task_set_id, rev.pk)).fetchone()
         if row is None:
             raise not_found("Task set", id=task_set_id)
         return rev, _task_set(row)
@@ -347,9 +344,7 @@ class Publishing:
                 "revision.closed", "The revision is closed (applied or discarded)", {"revision_seq": rev.seq}
             )
         if any(j.status in RUNNING for j in self.task_sets(rev.pk, c)):
-            raise conflict(
-                "revision.apply_in_progress", "The revision is being applied", {"revision_seq": rev.seq}
-            )
+            raise conflict("revision.apply_in_progress", "The revision is being applied", {"revision_seq": rev.seq})
 
     # ---- sources ----
 
@@ -472,7 +467,8 @@ class Publishing:
             for i, (n, offset, size) in enumerate(chunks):
                 if n != i or offset != expected:
                     raise bad_request(
-                        f"Chunk {i} is missing or not at byte {expected}", code="upload.incomplete",
+                        f"Chunk {i} is missing or not at byte {expected}",
+                        code="upload.incomplete",
                         data={"seq_num": i, "byte_offset": expected},
                     )
                 if i < len(chunks) - 1 and size != chunks[0][2]:
@@ -669,7 +665,8 @@ class Publishing:
                 busy = [s.id for s in self.sources(rev.pk, c) if s.state in ("created", "receiving", "parsing")]
                 if busy:
                     raise conflict(
-                        "source.not_ready", "A source of this revision is still being uploaded or parsed",
+                        "source.not_ready",
+                        "A source of this revision is still being uploaded or parsed",
                         {"sources": busy},
                     )
             now = time.time()
@@ -678,8 +675,17 @@ class Publishing:
             c.execute(
                 "INSERT INTO task_sets (id, revision, output_schema_id, status, log, created_at, updated_at,"
                 " created_by, job_uuid, request_id) VALUES (?, ?, ?, 'initializing', ?, ?, ?, ?, ?, ?)",
-                (ts_id, rev.pk, wanted, json.dumps([entry]), now, now, json.dumps(creator(account)),
-                 str(uuid.uuid4()), request_id),
+                (
+                    ts_id,
+                    rev.pk,
+                    wanted,
+                    json.dumps([entry]),
+                    now,
+                    now,
+                    json.dumps(creator(account)),
+                    str(uuid.uuid4()),
+                    request_id,
+                ),
             )
             if wanted is not None:
                 c.execute("UPDATE revisions SET output_schema_id=? WHERE pk=?", (wanted, rev.pk))
@@ -777,8 +783,14 @@ class Publishing:
             outcome = self.workflow.change_audience(c, ds, rev.permission, account)
             after = self.store.get_dataset_by_pk(rev.ds, c).audience
             self._advance(
-                c, ts, "upserting", stage="set_permission",
-                permission=rev.permission, audience_before=before, audience_after=after, outcome=outcome,
+                c,
+                ts,
+                "upserting",
+                stage="set_permission",
+                permission=rev.permission,
+                audience_before=before,
+                audience_after=after,
+                outcome=outcome,
             )
         ds = self.store.get_dataset_by_pk(rev.ds, c)
         changes = {k: rev.metadata[k] for k in METADATA_KEYS if k in rev.metadata}
@@ -828,8 +840,9 @@ class Publishing:
                 break
             last = page[-1][0]
             current = self.store.get_dataset_by_pk(ds.pk, c)
-            rep = apply_rows(c, current, [json.loads(d) for _, d in page], replace=False, is_csv=False,
-                             user_id=account.user_id)
+            rep = apply_rows(
+                c, current, [json.loads(d) for _, d in page], replace=False, is_csv=False, user_id=account.user_id
+            )
             for name in ("created", "updated", "deleted", "errors"):
                 setattr(total, name, getattr(total, name) + getattr(rep, name))
         out = {
@@ -847,9 +860,7 @@ class Publishing:
         c = self.store.conn()
         for (source_id,) in c.execute("SELECT id FROM sources WHERE state='parsing'").fetchall():
             if self.path(source_id).exists():
-                threading.Thread(
-                    target=self._parse_thread, args=(source_id, threading.Event()), daemon=True
-                ).start()
+                threading.Thread(target=self._parse_thread, args=(source_id, threading.Event()), daemon=True).start()
             else:
                 self._fail_source(source_id, SourceFailure("internal_error", "The upload was lost"))
         with self.store.writing() as c:  # one-shot bodies cut off by the restart can be sent again
@@ -974,8 +985,14 @@ class Publishing:
             "total_rows": src.total_rows,
             "num_row_errors": src.num_row_errors,
             "input_columns": [
-                {"id": src.input_schema_id * 1000 + i, "field_name": f, "display_name": f, "position": i,
-                 "soql_type": "text", "input_schema_id": src.input_schema_id}
+                {
+                    "id": src.input_schema_id * 1000 + i,
+                    "field_name": f,
+                    "display_name": f,
+                    "position": i,
+                    "soql_type": "text",
+                    "input_schema_id": src.input_schema_id,
+                }
                 for i, f in enumerate(fields)
             ],
             "output_schemas": [

@@ -12,6 +12,7 @@ Layout (one concern per module):
 * :mod:`~opendata.portal.serialization`: Python/numpy/pandas values to SODA JSON, chunking;
 * :mod:`~opendata.portal.models`: typed inputs/results and their JSON parsers;
 * :mod:`~opendata.portal.approvals`: approval state parsing;
+* :mod:`~opendata.portal.revisions`: atomic replace through DSMAPI revisions;
 * :mod:`~opendata.portal.aio`: async approval-state read for triggers.
 """
 
@@ -34,6 +35,8 @@ _EXPORTS = {
     "SocrataForbiddenOperation": "opendata.portal.errors",
     "SocrataNotFound": "opendata.portal.errors",
     "SocrataRateLimited": "opendata.portal.errors",
+    "SocrataRevisionFailed": "opendata.portal.errors",
+    "SocrataRevisionTimeout": "opendata.portal.errors",
     "SocrataServerError": "opendata.portal.errors",
     "SocrataStillProcessing": "opendata.portal.errors",
     "SocrataTimeout": "opendata.portal.errors",
@@ -49,6 +52,7 @@ _EXPORTS = {
     "UpsertResult": "opendata.portal.models",
     "ViewMetadata": "opendata.portal.models",
     "RetryPolicy": "opendata.portal.retry",
+    "RevisionResult": "opendata.portal.revisions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,7 +20,9 @@ Hierarchy::
     │   └── SocrataTimeout            connect or read timeout after the retries ran out
     ├── SocrataUnexpectedResponse     a 2xx whose body is not what the API documents
     ├── SocrataApprovalError          approval workflow refuses the submission
-    └── SocrataForbiddenOperation     the client refused to send a destructive request
+    ├── SocrataForbiddenOperation     the client refused to send a destructive request
+    ├── SocrataRevisionFailed         a DSMAPI revision's source or apply job failed
+    └── SocrataRevisionTimeout        a revision's apply job did not finish in time
 """
 
 from __future__ import annotations
@@ -138,6 +140,54 @@ class SocrataApprovalError(SocrataError):
 
 class SocrataForbiddenOperation(SocrataError):
     """The client refuses to send this request (e.g. a DELETE of a whole dataset)."""
+
+
+class SocrataRevisionFailed(SocrataError):
+    """A DSMAPI revision could not replace the data: its upload was refused (``stage="source"``),
+    rows would have been dropped (``"schema"``) or the apply job ended in ``failure`` (``"apply"``).
+
+    The dataset is unchanged. ``details`` holds what the portal said (the source's
+    ``failure_details`` or the job's ``failure`` log entry); ``log`` the job's log, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dataset_id: str | None = None,
+        revision_seq: int | None = None,
+        stage: str | None = None,
+        details: Any = None,
+        log: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.dataset_id = dataset_id
+        self.revision_seq = revision_seq
+        self.stage = stage
+        self.details = details
+        self.log = log
+
+
+class SocrataRevisionTimeout(SocrataError):
+    """An applied revision's job did not finish within the timeout. It may still finish: check
+    ``GET /api/publishing/v1/revision/{dataset_id}/{revision_seq}`` before trying again."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        dataset_id: str | None = None,
+        revision_seq: int | None = None,
+        task_set_id: int | None = None,
+        last_status: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.dataset_id = dataset_id
+        self.revision_seq = revision_seq
+        self.task_set_id = task_set_id
+        self.last_status = last_status
 
 
 def error_class_for_status(status: int) -> type[SocrataError]:

@@ -49,8 +49,9 @@ from opendata.portal.models import (
     parse_catalog_page,
 )
 from opendata.portal.redaction import Redactor
+from opendata.portal.revisions import RevisionReplace, RevisionResult, RowsInput, check_audience, discard_revision
 from opendata.portal.serialization import deletion_rows, iter_chunks, known_total
-from opendata.portal.transport import NON_IDEMPOTENT, SocrataHTTPAdapter
+from opendata.portal.transport import ACCEPT_202, NON_IDEMPOTENT, SocrataHTTPAdapter
 
 _DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 USER_AGENT = "civic-opendata SocrataHook (sodapy 2.2.0)"
@@ -236,14 +237,33 @@ class SocrataHook(BaseHook):
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         body: Any = None,
         idempotent: bool = True,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        accept_202: bool = False,
     ) -> Any:
-        """Send one request on the shared session; return the decoded JSON (``None`` if empty)."""
+        """Send one request on the shared session; return the decoded JSON (``None`` if empty).
+
+        :param body: JSON body. :param data: raw body bytes instead, sent as ``content_type``.
+        :param idempotent: ``False`` retries only what the portal cannot have acted on.
+        :param accept_202: a 202 is the documented answer (DSMAPI job reads), not "retry later".
+        """
         client = self.get_conn()
         url = f"{client.uri_prefix}{client.domain}{path}"
         kwargs: dict[str, Any] = {"params": params, "timeout": self.config.timeout}
         if body is not None:
             kwargs["data"] = json.dumps(body, allow_nan=False)
             kwargs["headers"] = {"Content-Type": "application/json"}
+        elif data is not None:
+            kwargs["data"] = data
+            kwargs["headers"] = {"Content-Type": content_type or "application/octet-stream"}
+        token = ACCEPT_202.set(True) if accept_202 else None
+        try:
+            return self._send(client, method, url, path, kwargs, idempotent)
+        finally:
+            if token is not None:
+                ACCEPT_202.reset(token)
+
+    def _send(self, client, method: str, url: str, path: str, kwargs: dict[str, Any], idempotent: bool) -> Any:
         with self._mode(idempotent):
             try:
                 response = client.session.request(method, url, **kwargs)
@@ -582,6 +602,69 @@ class SocrataHook(BaseHook):
             result.errors,
         )
         return result
+
+    # -- atomic replace: DSMAPI revisions ---------------------------------------------------------
+    def replace_via_revision(
+        self,
+        dataset_id: str,
+        rows_or_frames: RowsInput,
+        *,
+        total: int | None = None,
+        audience: Audience | str,
+        poll_seconds: float = 2.0,
+        timeout: float = 3600.0,
+        allow_empty: bool = False,
+        allow_missing_columns: bool = False,
+        attempts: int = 3,
+    ) -> RevisionResult:
+        """Replace every row atomically through a DSMAPI revision: readers see the old rows until
+        the portal switches to the new ones, never a mix (see :mod:`opendata.portal.revisions`).
+
+        The revision is opened with permission ``audience``, explicitly, and only after checking
+        that the dataset has that audience now: applying a revision sets the dataset's audience to
+        the revision's permission, so a wrong one would publish or hide the dataset as a side
+        effect. A mismatch raises :class:`SocrataForbiddenOperation` before anything is written.
+
+        :param rows_or_frames: DataFrames (one, or an iterable of them, e.g. read one row group at
+            a time), row mappings keyed by API field name, or a zero-argument callable returning
+            either (which lets a failed upload start again from the beginning). Streamed: rows are
+            serialised to CSV a batch at a time and sent in the portal's preferred chunk size, so
+            memory does not grow with the row count. Every dataset column must be present (unless
+            ``allow_missing_columns``); values follow :mod:`opendata.portal.serialization` (an
+            empty string is sent as an empty cell, which the portal stores as null).
+        :param total: expected row count, for progress logs.
+        :param audience: the dataset's audience as the caller knows it (``public``/``private``).
+        :param poll_seconds: longest pause between polls of the source parse and the apply job.
+        :param timeout: seconds to wait for the parse, and again for the apply job.
+        :param allow_empty: an empty input would empty the dataset; refused unless ``True``.
+        :param attempts: uploads tried (each in a fresh revision, the failed one discarded) when a
+            transient error outlasts the per-request retries; only for re-iterable inputs.
+        :returns: counts from the apply job's ``upsert_complete`` log entry and the upload.
+        :raises SocrataRevisionFailed: the upload was refused, rows would be dropped, or the apply
+            job failed (the dataset is unchanged; the revision was discarded).
+        :raises SocrataRevisionTimeout: the job did not finish in time (it may still finish).
+        """
+        _check_id(dataset_id)
+        wanted = check_audience(audience, self.get_audience(dataset_id), dataset_id)
+        view = self.get_view(dataset_id)
+        replace = RevisionReplace(
+            self,
+            dataset_id,
+            view,
+            wanted,
+            total=total if total is not None else known_total(rows_or_frames),
+            poll_seconds=poll_seconds,
+            timeout=timeout,
+            allow_empty=allow_empty,
+            allow_missing_columns=allow_missing_columns,
+            attempts=attempts,
+        )
+        return replace.run(rows_or_frames)
+
+    def discard_revision(self, dataset_id: str, revision_seq: int) -> None:
+        """Close an open DSMAPI revision without applying it; the dataset does not change."""
+        discard_revision(self, _check_id(dataset_id), revision_seq)
+        self.log.info("Discarded revision %s/%d", dataset_id, revision_seq)
 
     def iter_rows(
         self,

@@ -15,14 +15,24 @@ Value rules (:func:`to_soda_value`):
   objects with ``__geo_interface__`` (shapely) become their GeoJSON mapping.
 * ``UUID`` becomes a string. Anything else (bytes, timedeltas, …) raises ``TypeError`` rather
   than being published in a surprising form.
+
+CSV (:func:`frame_csv_lines`, :func:`csv_byte_chunks`, used by revision uploads) follows the same
+rules, written the way SODA reads CSV with a header of API field names: an empty cell is null
+(so an empty string is published as null too), booleans are ``true``/``false``, numbers keep
+their shortest exact form (``1.5``, ``1e+20``), floating timestamps are
+``YYYY-MM-DDTHH:MM:SS.fff``, fixed ones end in ``Z``, points and other geometries are WKT
+(``POINT (-118.24 34.05)``), other objects JSON. Columns are converted a whole column at a time.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -173,3 +183,149 @@ def known_total(rows: Any) -> int | None:
         if not any(isinstance(item, pd.DataFrame) for item in rows):
             return len(rows)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+# ---------------------------------------------------------------------------------------------
+
+_WKT_NAMES = {
+    "Point": "POINT",
+    "MultiPoint": "MULTIPOINT",
+    "LineString": "LINESTRING",
+    "MultiLineString": "MULTILINESTRING",
+    "Polygon": "POLYGON",
+    "MultiPolygon": "MULTIPOLYGON",
+}
+
+
+def _wkt_coords(value: Any) -> str:
+    if value and isinstance(value[0], (int, float)):
+        return " ".join(repr(float(v)) if isinstance(v, float) else str(v) for v in value)
+    return "(" + ", ".join(_wkt_coords(v) for v in value) + ")"
+
+
+def geojson_to_wkt(geo: Mapping[str, Any]) -> str | None:
+    """WKT for a GeoJSON geometry mapping, or None when it is not one."""
+    name = _WKT_NAMES.get(str(geo.get("type")))
+    coords = geo.get("coordinates")
+    if name is None or not isinstance(coords, (list, tuple)) or not coords:
+        return None
+    inner = _wkt_coords(coords)
+    return f"{name} ({inner})" if name == "POINT" else f"{name} {inner}"
+
+
+def csv_cell(value: Any) -> str:
+    """One value as a SODA CSV cell (after :func:`to_soda_value`)."""
+    value = to_soda_value(value)
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return geojson_to_wkt(value) or json.dumps(value, allow_nan=False)
+    return json.dumps(value, allow_nan=False)
+
+
+def _timestamp_strings(series: pd.Series) -> list[str]:
+    suffix = ""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        suffix = "Z"
+    text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
+    return [t + suffix if isinstance(t, str) else "" for t in text.tolist()]
+
+
+def csv_column(series: pd.Series) -> list[str]:
+    """A whole column as CSV cells; fast paths for the common dtypes, :func:`csv_cell` otherwise."""
+    dtype = series.dtype
+    kind = getattr(dtype, "kind", "O")
+    if isinstance(dtype, np.dtype) and kind == "b":
+        return np.where(series.to_numpy(), "true", "false").tolist()
+    if isinstance(dtype, np.dtype) and kind in "iu":
+        return series.to_numpy().astype(str).tolist()
+    if isinstance(dtype, np.dtype) and kind == "f":
+        values = series.to_numpy()
+        if np.isinf(values).any():
+            raise ValueError("Infinite numbers cannot be published to Socrata")
+        return ["" if v != v else repr(v) for v in values.tolist()]
+    if kind == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+        return _timestamp_strings(series)
+    if isinstance(dtype, pd.StringDtype):
+        return [v if isinstance(v, str) else "" for v in series.tolist()]
+    return [csv_cell(v) for v in series.tolist()]
+
+
+def frame_csv_lines(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """The rows of ``frame`` (in ``columns`` order) as CSV text without a header."""
+    cells = []
+    for name in columns:
+        try:
+            cells.append(csv_column(frame[name]))
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"column {name!r}: {err}") from None
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(zip(*cells, strict=True))
+    return buf.getvalue()
+
+
+def csv_header(columns: Sequence[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(columns)
+    return buf.getvalue()
+
+
+def iter_frames(
+    rows: Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame] | pd.DataFrame, batch_rows: int
+) -> Iterator[pd.DataFrame]:
+    """DataFrames of at most ``batch_rows`` rows from DataFrames and/or row mappings."""
+    if isinstance(rows, pd.DataFrame):
+        rows = [rows]
+    pending: list[Mapping[str, Any]] = []
+    for item in rows:
+        if isinstance(item, pd.DataFrame):
+            if pending:
+                yield pd.DataFrame.from_records(pending)
+                pending = []
+            for start in range(0, len(item), batch_rows):
+                yield item.iloc[start : start + batch_rows]
+        elif isinstance(item, Mapping):
+            pending.append(item)
+            if len(pending) >= batch_rows:
+                yield pd.DataFrame.from_records(pending)
+                pending = []
+        else:
+            raise TypeError(f"Rows must be mappings or DataFrames, got {type(item).__name__}")
+    if pending:
+        yield pd.DataFrame.from_records(pending)
+
+
+def csv_byte_chunks(pieces: Iterable[bytes], chunk_size: int) -> Iterator[tuple[int, int, bytes]]:
+    """Cut a stream of byte pieces into ``(seq, byte_offset, data)`` chunks of exactly
+    ``chunk_size`` bytes (the last one shorter), as DSMAPI chunked uploads require. Holds at most
+    one chunk plus one piece in memory."""
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    buffer = bytearray()
+    seq = offset = 0
+    for piece in pieces:
+        buffer += piece
+        start = 0
+        while len(buffer) - start >= chunk_size:
+            data = bytes(buffer[start : start + chunk_size])
+            start += chunk_size
+            yield seq, offset, data
+            seq += 1
+            offset += len(data)
+        if start:
+            del buffer[:start]
+    if buffer or seq == 0:
+        yield seq, offset, bytes(buffer)

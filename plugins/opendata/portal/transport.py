@@ -52,6 +52,9 @@ _RESOURCE_PATH = re.compile(r"^/+(api/+)?resource/+[^/]+?(\.[a-z]+)?/*$", re.IGN
 #: them: HTTP 429, a connect timeout or a refused connection; HTTP 202 counts as accepted.
 NON_IDEMPOTENT: contextvars.ContextVar[bool] = contextvars.ContextVar("socrata_non_idempotent", default=False)
 _NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429})
+#: Set (by the hook) around requests whose documented success status is 202, such as reading a
+#: DSMAPI apply job (``GET .../apply/{id}``): the 202 is the answer, not SODA's "retry later".
+ACCEPT_202: contextvars.ContextVar[bool] = contextvars.ContextVar("socrata_accept_202", default=False)
 
 _RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.ConnectionError,  # includes ConnectTimeout, ProxyError, SSLError
@@ -131,6 +134,7 @@ class SocrataHTTPAdapter(HTTPAdapter):
             timeout = (self.connect_timeout, self.read_timeout)
         rewindable = _rewindable(request)
         safe_to_repeat = not NON_IDEMPOTENT.get()
+        accept_202 = ACCEPT_202.get()
 
         retry_number = 0
         while True:
@@ -168,11 +172,11 @@ class SocrataHTTPAdapter(HTTPAdapter):
             status = response.status_code
             request_id = response.headers.get("X-Socrata-RequestId")
             if safe_to_repeat:
-                retryable = self.policy.should_retry_status(status)
+                retryable = self.policy.should_retry_status(status) and not (status == 202 and accept_202)
             else:
                 retryable = status in _NON_IDEMPOTENT_RETRY_STATUSES
             can_retry = retryable and retry_number < self.policy.max_retries and rewindable
-            level = logging.INFO if status < 400 and status != 202 else logging.WARNING
+            level = logging.INFO if status < 400 and (status != 202 or accept_202) else logging.WARNING
             self.logger.log(
                 level,
                 "Socrata %s %s -> %d in %.3fs (X-Socrata-RequestId: %s, attempt %d/%d)%s",
@@ -192,7 +196,7 @@ class SocrataHTTPAdapter(HTTPAdapter):
                 retry_number += 1
                 _rewind(request)
                 continue
-            if 200 <= status < 300 and (status != 202 or not safe_to_repeat):
+            if 200 <= status < 300 and (status != 202 or not safe_to_repeat or accept_202):
                 return response
             raise self._http_error(response, method, url)
 

@@ -1,0 +1,679 @@
+"""Atomic replace through a DSMAPI revision (reference §3): the client side.
+
+:meth:`SocrataHook.replace_via_revision <opendata.portal.hook.SocrataHook.replace_via_revision>`
+is the entry point; this module holds the steps, the JSON parsers and the result type.
+
+The flow, and what is safe to retry at each step:
+
+1. **Read the audience** (``GET /api/views/{id}/permissions``) and refuse unless it is the one the
+   caller expects: the revision is opened with that permission *explicitly*, because applying a
+   revision sets the dataset's audience to the revision's permission (the socrata-py gotcha).
+2. **Open a replace revision** (``POST /api/publishing/v1/revision/{id}``). Retried like any
+   request: a retry after a lost answer leaves a second, empty, open revision, which is harmless
+   (nothing happens until a revision is applied). When the transport did retry, the empty open
+   revisions this user opened meanwhile with the same action and permission are discarded.
+3. **Upload** the rows as CSV with the chunked protocol: create a source, ``initiate`` (the
+   portal names ``preferred_chunk_size``), then fixed-size chunks at explicit byte offsets, then
+   ``commit``. A chunk is addressed by ``(seq_num, byte_offset)``, so a retried chunk rewrites the
+   same bytes; a retried commit of the same size is taken once. Rows are serialised a batch at a
+   time from the caller's DataFrames, so memory holds one batch plus one chunk, whatever the size.
+4. **Wait for the parse** and check it: a failed source, a row count other than the one sent, or
+   any row the portal could not read (which applying would silently drop) stops here.
+   Anything failing in steps 2-4 discards the revision (the dataset was never touched); with a
+   re-iterable input (a DataFrame, a list, or a zero-argument callable returning the rows) a
+   transient failure starts again with a fresh revision.
+5. **Apply** (``PUT .../apply``). Not idempotent, so never blindly repeated: it is retried only
+   when the portal cannot have acted (HTTP 429, connection refused). After any ambiguous failure
+   (timeout, 5xx, a 202 without a job) the revision is read back: if a job appeared it is the one
+   to follow; only if none did is the apply sent again. A revision that is already applying or
+   closed refuses a second apply (409), which leads back to reading the revision.
+6. **Poll the job** (``GET .../apply/{id}``, documented as 202) until ``successful`` or
+   ``failure``; transient poll errors are waited out until the timeout, because the job runs on
+   whether or not this client can see it. ``failure`` raises :class:`SocrataRevisionFailed` with
+   the job's failure entry; the timeout raises :class:`SocrataRevisionTimeout` (the job may still
+   finish, so the revision is left alone).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from opendata.portal.errors import (
+    SocrataBadRequest,
+    SocrataConnectionError,
+    SocrataError,
+    SocrataForbiddenOperation,
+    SocrataRateLimited,
+    SocrataRevisionFailed,
+    SocrataRevisionTimeout,
+    SocrataServerError,
+    SocrataUnexpectedResponse,
+)
+from opendata.portal.models import Audience, ViewMetadata
+from opendata.portal.serialization import csv_byte_chunks, csv_header, frame_csv_lines, iter_frames
+
+if TYPE_CHECKING:
+    from opendata.portal.hook import SocrataHook
+
+API = "/api/publishing/v1"
+JOB_RUNNING = ("initializing", "creating_columns", "upserting", "finishing", "in_progress")
+#: Errors after which nothing is known to be wrong with the request itself: worth another go.
+TRANSIENT = (SocrataServerError, SocrataConnectionError, SocrataRateLimited, SocrataUnexpectedResponse)
+#: Largest chunk this client sends, whatever the portal prefers (memory holds about one chunk).
+MAX_CHUNK_BYTES = 16 * 1024 * 1024
+#: Rows serialised to CSV at a time.
+BATCH_ROWS = 20_000
+
+RowsInput = (
+    pd.DataFrame
+    | Iterable[pd.DataFrame]
+    | Iterable[Mapping[str, Any]]
+    | Callable[[], "pd.DataFrame | Iterable[pd.DataFrame] | Iterable[Mapping[str, Any]]"]
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# parsed responses
+# ---------------------------------------------------------------------------------------------
+
+
+def _resource(payload: Any) -> Mapping[str, Any] | None:
+    if isinstance(payload, Mapping) and isinstance(payload.get("resource"), Mapping):
+        return payload["resource"]
+    return None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A revision apply job (DSMAPI TaskSet)."""
+
+    id: int
+    status: str
+    log: tuple[Mapping[str, Any], ...]
+    finished_at: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, payload: Any) -> JobInfo | None:
+        """The job in a TaskSet response (or a bare TaskSet); ``None`` when the body has none."""
+        res = _resource(payload) or (payload if isinstance(payload, Mapping) else None)
+        if not res or res.get("id") is None or not res.get("status"):
+            return None
+        log = tuple(e for e in res.get("log") or [] if isinstance(e, Mapping))
+        return cls(int(res["id"]), str(res["status"]), log, res.get("finished_at"), res)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("successful", "failure")
+
+    def entry(self, stage: str) -> Mapping[str, Any] | None:
+        for e in reversed(self.log):
+            if e.get("stage") == stage:
+                return e
+        return None
+
+    def report(self) -> dict[str, int]:
+        details = (self.entry("upsert_complete") or {}).get("details") or {}
+        out = {}
+        for key in ("Rows Created", "Rows Updated", "Rows Deleted", "Errors"):
+            try:
+                out[key] = int(details.get(key) or 0)
+            except (TypeError, ValueError):
+                out[key] = 0
+        return out
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    fourfour: str
+    seq: int
+    action: str | None
+    permission: str | None
+    closed_at: str | None
+    output_schema_id: int | None
+    created_by: str | None
+    jobs: tuple[JobInfo, ...]
+    links: Mapping[str, str]
+
+    @classmethod
+    def from_json(cls, payload: Any) -> RevisionInfo:
+        res = _resource(payload)
+        if res is None or res.get("revision_seq") is None or not res.get("fourfour"):
+            raise SocrataUnexpectedResponse("Revision response has no resource.fourfour/revision_seq")
+        action = res.get("action") if isinstance(res.get("action"), Mapping) else {}
+        creator = res.get("created_by") if isinstance(res.get("created_by"), Mapping) else {}
+        jobs = tuple(j for j in (JobInfo.from_json(t) for t in res.get("task_sets") or []) if j)
+        links = payload.get("links") if isinstance(payload.get("links"), Mapping) else {}
+        return cls(
+            fourfour=str(res["fourfour"]),
+            seq=int(res["revision_seq"]),
+            action=action.get("type"),
+            permission=action.get("permission"),
+            closed_at=res.get("closed_at"),
+            output_schema_id=res.get("output_schema_id"),
+            created_by=creator.get("user_id"),
+            jobs=jobs,
+            links=links,
+        )
+
+    @property
+    def path(self) -> str:
+        return f"{API}/revision/{self.fourfour}/{self.seq}"
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    id: int
+    finished: bool
+    failed: bool
+    failure_details: Any
+    total_rows: int | None
+    num_row_errors: int
+    output_schema_id: int | None
+    error_count: int
+    column_errors: Mapping[str, int]
+    links: Mapping[str, str]
+
+    @classmethod
+    def from_json(cls, payload: Any) -> SourceInfo:
+        res = _resource(payload)
+        if res is None or res.get("id") is None:
+            raise SocrataUnexpectedResponse("Source response has no resource.id")
+        schemas = [s for s in res.get("schemas") or [] if isinstance(s, Mapping)]
+        latest = max(schemas, key=lambda s: s.get("id") or 0) if schemas else {}
+        outputs = [o for o in latest.get("output_schemas") or [] if isinstance(o, Mapping)]
+        output = max(outputs, key=lambda o: o.get("id") or 0) if outputs else {}
+        column_errors = {}
+        for col in output.get("output_columns") or []:
+            transform = col.get("transform") if isinstance(col, Mapping) else None
+            count = (transform or {}).get("error_count") or 0
+            if count:
+                column_errors[str(col.get("field_name"))] = int(count)
+        links = payload.get("links") if isinstance(payload.get("links"), Mapping) else {}
+        return cls(
+            id=int(res["id"]),
+            finished=bool(res.get("finished_at")),
+            failed=bool(res.get("failed_at")),
+            failure_details=res.get("failure_details"),
+            total_rows=latest.get("total_rows"),
+            num_row_errors=int(latest.get("num_row_errors") or 0),
+            output_schema_id=output.get("id"),
+            error_count=int(output.get("error_count") or 0),
+            column_errors=column_errors,
+            links=links,
+        )
+
+
+@dataclass(frozen=True)
+class RevisionResult:
+    """What :meth:`SocrataHook.replace_via_revision` did."""
+
+    dataset_id: str
+    revision_seq: int
+    task_set_id: int
+    status: str
+    audience: Audience
+    rows_uploaded: int
+    bytes_uploaded: int
+    chunks: int
+    rows_created: int
+    rows_updated: int
+    rows_deleted: int
+    errors: int
+    attempts: int
+    seconds: float
+    log: tuple[Mapping[str, Any], ...] = field(repr=False, default=())
+
+    def as_report(self) -> dict[str, int]:
+        return {
+            "Rows Created": self.rows_created,
+            "Rows Updated": self.rows_updated,
+            "Rows Deleted": self.rows_deleted,
+            "Errors": self.errors,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# requests
+# ---------------------------------------------------------------------------------------------
+
+
+def discard_revision(hook: SocrataHook, dataset_id: str, revision_seq: int) -> RevisionInfo:
+    """Close an open revision without changing the dataset (DSMAPI's discard, a ``DELETE`` of the
+    revision; the dataset itself is never deleted)."""
+    payload = hook._request("DELETE", f"{API}/revision/{dataset_id}/{int(revision_seq)}")
+    return RevisionInfo.from_json(payload)
+
+
+def get_revision(hook: SocrataHook, dataset_id: str, revision_seq: int) -> RevisionInfo:
+    return RevisionInfo.from_json(hook._request("GET", f"{API}/revision/{dataset_id}/{int(revision_seq)}"))
+
+
+def list_open_revisions(hook: SocrataHook, dataset_id: str) -> list[RevisionInfo]:
+    payload = hook._request("GET", f"{API}/revision/{dataset_id}", params={"open": "true"})
+    if not isinstance(payload, list):
+        raise SocrataUnexpectedResponse("Revision list is not a JSON array")
+    return [RevisionInfo.from_json(item) for item in payload]
+
+
+# ---------------------------------------------------------------------------------------------
+# the replace
+# ---------------------------------------------------------------------------------------------
+
+
+class _Upload:
+    """CSV bytes from the caller's rows, with the counts and the first batch checked up front."""
+
+    def __init__(self, rows: Any, columns: Sequence[str], types: Mapping[str, str], allow_missing: bool):
+        self.rows = 0
+        self.bytes = 0
+        self._frames = iter_frames(rows, BATCH_ROWS)
+        self._first = next(self._frames, None)
+        present = [str(c) for c in self._first.columns] if self._first is not None else list(columns)
+        if len(set(present)) != len(present):
+            raise ValueError("The rows have duplicate column names")
+        unknown = [c for c in present if c not in types]
+        if unknown:
+            raise ValueError(f"Columns not in the dataset: {', '.join(unknown)} (use API field names)")
+        missing = [c for c in columns if c not in present]
+        if missing and not allow_missing:
+            raise ValueError(
+                f"Dataset columns missing from the rows: {', '.join(missing)}; a replace would leave "
+                "them empty (pass allow_missing_columns=True if that is intended)"
+            )
+        self.columns = [c for c in columns if c in present]
+        self.empty = self._first is None or len(self._first) == 0
+
+    def pieces(self) -> Iterator[bytes]:
+        header = csv_header(self.columns).encode()
+        self.bytes += len(header)
+        yield header
+        expected = set(self.columns)
+        for frame in itertools.chain([self._first] if self._first is not None else [], self._frames):
+            if set(map(str, frame.columns)) != expected:
+                raise ValueError(
+                    f"Every batch must have the same columns as the first: got {sorted(map(str, frame.columns))}"
+                )
+            data = frame_csv_lines(frame, self.columns).encode()
+            self.rows += len(frame)
+            self.bytes += len(data)
+            yield data
+
+
+class RevisionReplace:
+    """One replace of a dataset's rows through a revision; see the module docstring."""
+
+    def __init__(
+        self,
+        hook: SocrataHook,
+        dataset_id: str,
+        view: ViewMetadata,
+        audience: Audience,
+        *,
+        total: int | None,
+        poll_seconds: float,
+        timeout: float,
+        allow_empty: bool,
+        allow_missing_columns: bool,
+        attempts: int,
+        max_chunk_bytes: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.hook = hook
+        self.log = hook.log
+        self.dataset_id = dataset_id
+        self.audience = audience
+        self.total = total
+        self.poll_seconds = max(poll_seconds, 0.01)
+        self.timeout = timeout
+        self.allow_empty = allow_empty
+        self.allow_missing = allow_missing_columns
+        self.attempts = max(1, attempts)
+        self.max_chunk_bytes = max_chunk_bytes or MAX_CHUNK_BYTES
+        self.sleep = sleep
+        self.columns = [c.field_name for c in view.columns]
+        self.types = {c.field_name: c.data_type or "text" for c in view.columns}
+        self._chunks = 0
+
+    # -- the whole thing ---------------------------------------------------------------------
+    def run(self, rows: RowsInput) -> RevisionResult:
+        started = time.monotonic()
+        restartable = callable(rows) or isinstance(rows, (pd.DataFrame, list, tuple))
+        attempts = self.attempts if restartable else 1
+        for attempt in range(1, attempts + 1):
+            upload = _Upload(rows() if callable(rows) else rows, self.columns, self.types, self.allow_missing)
+            if upload.empty and not self.allow_empty:
+                raise ValueError("Refusing to replace a dataset with no rows; pass allow_empty=True")
+            rev = self._open()
+            try:
+                source = self._upload(rev, upload)
+                self._check_source(rev, source, upload)
+                break
+            except BaseException as err:
+                self._discard_quietly(rev, reason=type(err).__name__)
+                if attempt < attempts and isinstance(err, TRANSIENT):
+                    self.log.warning(
+                        "Socrata revision %s/%d: upload failed (%s); starting again with a new revision "
+                        "(attempt %d/%d)",
+                        self.dataset_id,
+                        rev.seq,
+                        err,
+                        attempt + 1,
+                        attempts,
+                    )
+                    continue
+                raise
+        job = self._apply(rev, source)
+        job = self._wait(rev, job)
+        report = job.report()
+        result = RevisionResult(
+            dataset_id=self.dataset_id,
+            revision_seq=rev.seq,
+            task_set_id=job.id,
+            status=job.status,
+            audience=self.audience,
+            rows_uploaded=upload.rows,
+            bytes_uploaded=upload.bytes,
+            chunks=self._chunks,
+            rows_created=report["Rows Created"],
+            rows_updated=report["Rows Updated"],
+            rows_deleted=report["Rows Deleted"],
+            errors=report["Errors"],
+            attempts=attempt,
+            seconds=time.monotonic() - started,
+            log=job.log,
+        )
+        level = "info" if result.rows_created == upload.rows and not result.errors else "warning"
+        getattr(self.log, level)(
+            "Socrata revision %s/%d applied in %.1fs: %d rows uploaded (%d bytes, %d chunks); "
+            "created %d, deleted %d, errors %d; audience %s",
+            self.dataset_id,
+            rev.seq,
+            result.seconds,
+            result.rows_uploaded,
+            result.bytes_uploaded,
+            result.chunks,
+            result.rows_created,
+            result.rows_deleted,
+            result.errors,
+            self.audience.value,
+        )
+        return result
+
+    # -- 2. open -----------------------------------------------------------------------------
+    def _open(self) -> RevisionInfo:
+        adapter = self.hook.adapter
+        before = {r.seq for r in list_open_revisions(self.hook, self.dataset_id)}
+        retries_before = adapter.retries
+        body = {"action": {"type": "replace", "permission": self.audience.value}}
+        rev = RevisionInfo.from_json(self.hook._request("POST", f"{API}/revision/{self.dataset_id}", body=body))
+        if rev.permission != self.audience.value:
+            self._discard_quietly(rev, reason="wrong permission")
+            raise SocrataUnexpectedResponse(
+                f"The portal opened revision {rev.seq} with permission {rev.permission!r}, "
+                f"not {self.audience.value!r}; discarded it",
+                path=f"{API}/revision/{self.dataset_id}",
+            )
+        self.log.info(
+            "Socrata revision %s/%d opened (replace, permission %s)", self.dataset_id, rev.seq, rev.permission
+        )
+        if adapter.retries != retries_before:
+            self._discard_strays(rev, before)
+        return rev
+
+    def _discard_strays(self, ours: RevisionInfo, before: set[int]) -> None:
+        """Empty revisions a retried create left behind: same user, action, permission, opened
+        after we started, never applied. Anything else is left alone."""
+        for other in list_open_revisions(self.hook, self.dataset_id):
+            if (
+                other.seq != ours.seq
+                and other.seq not in before
+                and other.created_by == ours.created_by
+                and other.action == "replace"
+                and other.permission == ours.permission
+                and not other.jobs
+            ):
+                self.log.warning(
+                    "Socrata revision %s/%d: discarding a duplicate left by a retry", other.fourfour, other.seq
+                )
+                self._discard_quietly(other, reason="duplicate")
+
+    def _discard_quietly(self, rev: RevisionInfo, reason: str) -> None:
+        try:
+            discard_revision(self.hook, rev.fourfour, rev.seq)
+            self.log.info(
+                "Socrata revision %s/%d discarded (%s); the dataset is unchanged", rev.fourfour, rev.seq, reason
+            )
+        except SocrataError as err:
+            self.log.warning(
+                "Socrata revision %s/%d could not be discarded (%s); it stays open and unapplied",
+                rev.fourfour,
+                rev.seq,
+                err,
+            )
+
+    # -- 3. upload ---------------------------------------------------------------------------
+    def _upload(self, rev: RevisionInfo, upload: _Upload) -> SourceInfo:
+        body = {
+            "source_type": {"type": "upload", "filename": f"{self.dataset_id}.csv"},
+            "parse_options": {"parse_source": True},
+        }
+        source = SourceInfo.from_json(self.hook._request("POST", f"{rev.path}/source", body=body))
+        base = f"{API}/source/{source.id}"
+        init = self.hook._request("POST", f"{base}/initiate", body={"content_type": "text/csv"})
+        preferred = init.get("preferred_chunk_size") if isinstance(init, Mapping) else None
+        if not isinstance(preferred, int) or preferred < 1:
+            raise SocrataUnexpectedResponse("initiate did not name a preferred_chunk_size", path=f"{base}/initiate")
+        size = min(preferred, self.max_chunk_bytes)
+        started = time.monotonic()
+        self._chunks = 0
+        last_seq = end = 0
+        for seq, offset, data in csv_byte_chunks(upload.pieces(), size):
+            self.hook._request(
+                "POST", f"{base}/chunk/{seq}/{offset}", data=data, content_type="application/octet-stream"
+            )
+            self._chunks += 1
+            last_seq, end = seq, offset + len(data)
+            elapsed = max(time.monotonic() - started, 1e-6)
+            self.log.info(
+                "Socrata revision %s/%d: chunk %d sent (%d bytes); %d bytes, %d/%s rows serialised so far "
+                "(%.0f rows/s)",
+                self.dataset_id,
+                rev.seq,
+                seq,
+                len(data),
+                end,
+                upload.rows,
+                self.total if self.total is not None else "?",
+                upload.rows / elapsed,
+            )
+        self.hook._request("POST", f"{base}/chunk/{last_seq}/{end}/commit")
+        self.log.info(
+            "Socrata revision %s/%d: upload committed, %d rows in %d bytes (%d chunks of up to %d bytes)",
+            self.dataset_id,
+            rev.seq,
+            upload.rows,
+            end,
+            self._chunks,
+            size,
+        )
+        return self._wait_source(rev, source.id)
+
+    def _wait_source(self, rev: RevisionInfo, source_id: int) -> SourceInfo:
+        deadline = time.monotonic() + self.timeout
+        delay = min(0.2, self.poll_seconds)
+        while True:
+            source = SourceInfo.from_json(self.hook._request("GET", f"{API}/source/{source_id}"))
+            if source.finished or source.failed:
+                return source
+            if time.monotonic() > deadline:
+                raise SocrataRevisionTimeout(
+                    f"Source {source_id} of revision {rev.seq} was not parsed within {self.timeout:g}s",
+                    dataset_id=self.dataset_id,
+                    revision_seq=rev.seq,
+                )
+            self.sleep(delay)
+            delay = min(delay * 2, self.poll_seconds)
+
+    # -- 4. check ----------------------------------------------------------------------------
+    def _check_source(self, rev: RevisionInfo, source: SourceInfo, upload: _Upload) -> None:
+        def fail(message: str, details: Any) -> SocrataRevisionFailed:
+            return SocrataRevisionFailed(
+                message, dataset_id=self.dataset_id, revision_seq=rev.seq, stage="source", details=details
+            )
+
+        if source.failed:
+            details = source.failure_details or {}
+            text = details.get("message") if isinstance(details, Mapping) else None
+            raise fail(f"The portal could not read the upload: {text or details}", details)
+        if source.total_rows != upload.rows:
+            raise fail(
+                f"The portal parsed {source.total_rows} rows, {upload.rows} were sent",
+                {"parsed": source.total_rows, "sent": upload.rows},
+            )
+        if source.error_count or source.num_row_errors:
+            raise SocrataRevisionFailed(
+                f"{source.error_count + source.num_row_errors} row(s) could not be read by the portal and would "
+                f"be dropped (errors per column: {dict(source.column_errors) or 'none'}, "
+                f"malformed rows: {source.num_row_errors})",
+                dataset_id=self.dataset_id,
+                revision_seq=rev.seq,
+                stage="schema",
+                details={"column_errors": dict(source.column_errors), "num_row_errors": source.num_row_errors},
+            )
+        if source.output_schema_id is None:
+            raise fail("The parsed upload has no output schema", None)
+
+    # -- 5. apply ----------------------------------------------------------------------------
+    def _apply(self, rev: RevisionInfo, source: SourceInfo) -> JobInfo:
+        known = {j.id for j in rev.jobs}
+        policy = self.hook.config.retry_policy
+        last: SocrataError | None = None
+        for attempt in range(policy.max_attempts):
+            try:
+                payload = self.hook._request(
+                    "PUT", f"{rev.path}/apply", body={"output_schema_id": source.output_schema_id}, idempotent=False
+                )
+                job = JobInfo.from_json(payload)
+                if job is not None:
+                    self.log.info("Socrata revision %s/%d: apply accepted, job %d", self.dataset_id, rev.seq, job.id)
+                    return job
+                last = SocrataUnexpectedResponse("The apply answer holds no job", path=f"{rev.path}/apply")
+            except SocrataBadRequest as err:
+                if err.status != 409:
+                    raise
+                last = err  # already applying or closed: find out which
+            except TRANSIENT as err:
+                last = err
+            self.log.warning(
+                "Socrata revision %s/%d: apply outcome unknown (%s); reading the revision before anything else",
+                self.dataset_id,
+                rev.seq,
+                last,
+            )
+            current = self._read_revision(rev)
+            if current is not None:
+                new = [j for j in current.jobs if j.id not in known]
+                if new:
+                    job = max(new, key=lambda j: j.id)
+                    self.log.info(
+                        "Socrata revision %s/%d: the apply was taken (job %d); following it",
+                        self.dataset_id,
+                        rev.seq,
+                        job.id,
+                    )
+                    return job
+                if current.closed_at:
+                    raise SocrataRevisionFailed(
+                        f"Revision {rev.seq} was closed (discarded) before it could be applied",
+                        dataset_id=self.dataset_id,
+                        revision_seq=rev.seq,
+                        stage="apply",
+                    )
+            self.sleep(policy.compute_delay(attempt))
+        assert last is not None
+        raise last
+
+    def _read_revision(self, rev: RevisionInfo) -> RevisionInfo | None:
+        try:
+            return get_revision(self.hook, rev.fourfour, rev.seq)
+        except TRANSIENT as err:
+            self.log.warning("Socrata revision %s/%d could not be read (%s)", rev.fourfour, rev.seq, err)
+            return None
+
+    # -- 6. wait -----------------------------------------------------------------------------
+    def _wait(self, rev: RevisionInfo, job: JobInfo) -> JobInfo:
+        path = f"{rev.path}/apply/{job.id}"
+        deadline = time.monotonic() + self.timeout
+        seen_status = None
+        seen_entries = 0
+        delay = min(0.2, self.poll_seconds)
+        while True:
+            if job.status != seen_status or len(job.log) != seen_entries:
+                for entry in job.log[seen_entries:]:
+                    self.log.info(
+                        "Socrata revision %s/%d job %d: %s %s",
+                        self.dataset_id,
+                        rev.seq,
+                        job.id,
+                        entry.get("stage"),
+                        entry.get("details") or "",
+                    )
+                seen_status, seen_entries = job.status, len(job.log)
+            if job.status == "successful":
+                return job
+            if job.status == "failure":
+                entry = job.entry("failure") or (job.log[-1] if job.log else {})
+                details = entry.get("details") or {}
+                message = details.get("message") if isinstance(details, Mapping) else None
+                self._discard_quietly(rev, reason="job failed")
+                raise SocrataRevisionFailed(
+                    f"Revision {rev.seq} of {self.dataset_id} failed to apply: {message or details or 'no details'}",
+                    dataset_id=self.dataset_id,
+                    revision_seq=rev.seq,
+                    stage="apply",
+                    details=details,
+                    log=job.log,
+                )
+            if time.monotonic() > deadline:
+                raise SocrataRevisionTimeout(
+                    f"Revision {rev.seq} of {self.dataset_id} still {job.status} after {self.timeout:g}s "
+                    f"(job {job.id}); it may yet finish",
+                    dataset_id=self.dataset_id,
+                    revision_seq=rev.seq,
+                    task_set_id=job.id,
+                    last_status=job.status,
+                )
+            self.sleep(delay)
+            delay = min(delay * 2, self.poll_seconds)
+            try:
+                polled = JobInfo.from_json(self.hook._request("GET", path, accept_202=True))
+            except TRANSIENT as err:
+                self.log.warning(
+                    "Socrata revision %s/%d: job poll failed (%s); polling on", self.dataset_id, rev.seq, err
+                )
+                continue
+            if polled is not None:  # a 202 without a job is "still processing"
+                job = polled
+
+
+def check_audience(expected: Audience | str, current: Audience, dataset_id: str) -> Audience:
+    """The caller's audience, checked against the dataset's: a revision must never change it."""
+    wanted = expected if isinstance(expected, Audience) else Audience.parse(expected)
+    if wanted is None:
+        raise ValueError(f"Unknown audience {expected!r}")
+    if wanted not in (Audience.PUBLIC, Audience.PRIVATE):
+        raise ValueError("Revisions carry a public or private permission; this dataset's audience is neither")
+    if current is not wanted:
+        raise SocrataForbiddenOperation(
+            f"Dataset {dataset_id} is {current.value}, but the replace was asked for a {wanted.value} dataset: "
+            f"applying a revision with permission {wanted.value} would make it {wanted.value}. Refusing.",
+            path=f"{API}/revision/{dataset_id}",
+        )
+    return wanted
