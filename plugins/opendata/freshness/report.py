@@ -9,9 +9,17 @@ from typing import Any
 from urllib.parse import quote
 
 from opendata.freshness.alerts import AlertPlan, AlertRecord, Channel
+from opendata.freshness.calendar import zone
 from opendata.freshness.evaluate import Evaluation
 from opendata.freshness.status import FreshnessState
 from opendata.notify.digest import Digest, DigestRow
+
+
+def local(value: Any, timezone: str | None) -> Any:
+    """Datetimes in the city's time zone (people read them), anything else unchanged."""
+    if timezone and isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(zone(timezone))
+    return value
 
 
 def dag_url(airflow_base_url: str | None, dag_id: str) -> str | None:
@@ -25,17 +33,18 @@ def portal_page(portal_base_url: str | None, portal_id: str) -> str | None:
 def digest_row(ev: Evaluation, *, airflow_base_url: str | None = None, portal_base_url: str | None = None,
                first_reported_at: dt.datetime | None = None) -> DigestRow:
     d = ev.dataset
+    tz = d.policy.timezone
     return DigestRow(
         dataset_id=d.dataset_id, name=d.name, department=d.department_name,
         steward=f"{d.steward_name} <{d.steward_email}>", frequency=d.frequency,
-        last_update=ev.status.last_update, days_late=ev.status.days_late, cycles_late=ev.status.cycles_late,
+        last_update=local(ev.status.last_update, tz), days_late=ev.status.days_late, cycles_late=ev.status.cycles_late,
         dag_url=dag_url(airflow_base_url, d.dag_id), portal_url=portal_page(portal_base_url, d.portal_id),
-        notes=tuple(f.message for f in ev.findings), first_reported_at=first_reported_at)
+        notes=tuple(f.message for f in ev.findings), first_reported_at=local(first_reported_at, tz))
 
 
 def build_digest(plan: AlertPlan, records: Mapping[tuple[str, Channel], AlertRecord], *, monitored: int,
-                 now: dt.datetime, airflow_base_url: str | None = None,
-                 portal_base_url: str | None = None) -> Digest:
+                 now: dt.datetime, airflow_base_url: str | None = None, portal_base_url: str | None = None,
+                 timezone: str | None = None) -> Digest:
     """The digest for ``plan`` (send it only when ``plan.send_digest``)."""
     links = {"airflow_base_url": airflow_base_url, "portal_base_url": portal_base_url}
 
@@ -50,7 +59,7 @@ def build_digest(plan: AlertPlan, records: Mapping[tuple[str, Channel], AlertRec
         disagreements=tuple(digest_row(ev, **links) for ev in plan.disagreements),
         unscheduled=tuple(digest_row(ev, **links) for ev in plan.unscheduled),
         monitored=monitored,
-        generated_at=now,
+        generated_at=local(now, timezone),
     )
 
 
@@ -67,12 +76,13 @@ def reminder_details(ev: Evaluation, *, airflow_base_url: str | None = None,
                      portal_base_url: str | None = None) -> dict[str, Any]:
     """``details`` for a FRESHNESS_DUE message (see :mod:`opendata.notify.compose`)."""
     status = ev.status
+    tz = ev.dataset.policy.timezone
     details: dict[str, Any] = {
         "freshness_state": status.state.value,
-        "last_update": status.last_update or "never",
+        "last_update": local(status.last_update, tz) or "never",
         "days_late": round(status.days_late, 1) if status.days_late is not None else None,
-        "due_at": status.due_at,
-        "overdue_at": status.overdue_at if status.state is FreshnessState.DUE else None,
+        "due_at": local(status.due_at, tz),
+        "overdue_at": local(status.overdue_at, tz) if status.state is FreshnessState.DUE else None,
         "findings": [f.message for f in ev.findings],
         "portal_id": ev.dataset.portal_id,
         "portal_url": portal_page(portal_base_url, ev.dataset.portal_id),

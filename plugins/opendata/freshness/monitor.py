@@ -1,0 +1,340 @@
+"""The monitor's two jobs, each a plain function the DAG's tasks call (and the benchmark and
+tests call directly): read in bulk, decide with the pure modules, send, remember.
+
+    check_freshness(settings)   reminders to departments, the CDO's digest, alert state
+    watch_comments(settings)    public comments: notices, 48-business-hour reminders
+
+Messages are remembered only once delivered, so a failed send is retried by the next run and
+nothing is reported twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opendata.freshness.alerts import DEFAULT_REALERT, Channel, plan_alerts, reported
+from opendata.freshness.comments import (
+    DEFAULT_ANSWER_WITHIN,
+    CommentActionKind,
+    answer_deadline,
+    choose_to_read,
+    plan_comments,
+    read_budget,
+)
+from opendata.freshness.evaluate import Evaluation, MonitoredDataset, Observation, evaluate_all
+from opendata.freshness.policy import CITY_TIMEZONE
+
+log = logging.getLogger(__name__)
+
+#: How a coordinator marks a dataset's public comments answered (also shown in the e-mails).
+MARK_ANSWERED = "python -m opendata.freshness comments answered {dataset_id} --by <your name>"
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """Every knob of the monitor; defaults from the environment (see the README)."""
+
+    socrata_conn_id: str = "socrata_default"
+    smtp_conn_id: str = "smtp_default"
+    #: The digest is also posted to this Slack webhook connection when it exists; None: never.
+    slack_conn_id: str | None = "opendata_slack"
+    realert_hours: float = DEFAULT_REALERT / dt.timedelta(hours=1)
+    timezone: str = CITY_TIMEZONE
+    catalog_batch: int = 200
+    #: Every public dataset's comment count is read once every this many runs (hourly: daily)...
+    comment_sweep_runs: int = 24
+    #: ...but never more than this many view reads in one run.
+    comment_reads_max: int = 200
+    comment_answer_hours: float = DEFAULT_ANSWER_WITHIN / dt.timedelta(hours=1)
+
+    @classmethod
+    def from_env(cls) -> MonitorSettings:
+        return cls(
+            realert_hours=_env_float("OPENDATA_FRESHNESS_REALERT_HOURS", cls.realert_hours),
+            timezone=os.environ.get("OPENDATA_FRESHNESS_TIMEZONE") or cls.timezone,
+            comment_sweep_runs=int(_env_float("OPENDATA_COMMENT_SWEEP_RUNS", cls.comment_sweep_runs)),
+            comment_reads_max=int(_env_float("OPENDATA_COMMENT_READS_MAX", cls.comment_reads_max)),
+            comment_answer_hours=_env_float("OPENDATA_COMMENT_ANSWER_HOURS", cls.comment_answer_hours),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> MonitorSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (values or {}).items() if k in known})
+
+    @property
+    def realert(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.realert_hours)
+
+    @property
+    def answer_within(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.comment_answer_hours)
+
+
+@dataclass
+class World:
+    """The monitor's I/O, injectable: tests and the benchmark may pass their own."""
+
+    registry: Any
+    alerts: Any
+    files: Any
+    hook: Any
+    airflow_base_url: str | None = None
+    send: Callable[..., None] | None = None
+
+    @classmethod
+    def connect(cls, settings: MonitorSettings) -> World:
+        from opendata.freshness.sources import load_dataset_files
+        from opendata.portal.hook import SocrataHook
+        from opendata.registry import Registry
+        from opendata.registry.alerts import AlertStore
+
+        registry = Registry.from_settings()
+        return cls(registry=registry, alerts=AlertStore(registry), files=load_dataset_files(),
+                   hook=SocrataHook(settings.socrata_conn_id), airflow_base_url=_airflow_base_url())
+
+    def close(self) -> None:
+        for resource in (self.hook, self.registry):
+            try:
+                resource.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass
+
+    def deliver(self, message: Any, *, smtp_conn_id: str, slack_conn_id: str | None) -> None:
+        from opendata.notify.send import send
+
+        (self.send or send)(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id)
+
+    @property
+    def portal_base_url(self) -> str | None:
+        try:
+            return self.hook.config.base_url
+        except Exception:  # noqa: BLE001 - links are a courtesy
+            return None
+
+    def monitored(self, timezone: str) -> list[MonitoredDataset]:
+        from opendata.freshness.sources import monitored_datasets
+
+        return monitored_datasets(self.files, self.registry.all_states(), timezone)
+
+
+def _airflow_base_url() -> str | None:
+    try:
+        from airflow.providers.common.compat.sdk import conf
+
+        base = conf.get("api", "base_url", fallback=None)
+    except Exception:  # noqa: BLE001 - outside Airflow: no links
+        return None
+    return base.rstrip("/") if base else None
+
+
+def evaluate_now(world: World, settings: MonitorSettings, now: dt.datetime) -> list[Evaluation]:
+    """Every monitored dataset's status and findings, from one bulk read of each source."""
+    from opendata.freshness.sources import read_data_updates
+
+    datasets = world.monitored(settings.timezone)
+    assets = read_data_updates(world.hook, [d.portal_id for d in datasets], settings.catalog_batch)
+    successes = world.alerts.last_successes()
+    newest = world.alerts.newest_data()
+    watermarks = world.alerts.watermarks() if any(d.newest_from_watermark for d in datasets) else {}
+    observations = {}
+    for d in datasets:
+        asset = assets.get(d.portal_id)
+        newest_at = newest.get(d.dataset_id) or (watermarks.get(d.dataset_id) if d.newest_from_watermark else None)
+        observations[d.dataset_id] = Observation(
+            data_updated_at=asset.data_updated_at if asset is not None else None,
+            last_success_at=successes.get(d.dataset_id),
+            newest_data_at=newest_at if d.newest_date_column else None,
+            on_portal=asset is not None)
+    return evaluate_all(datasets, observations, now)
+
+
+@dataclass
+class FreshnessReport:
+    monitored: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+    overdue: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)
+    digest_sent: bool = False
+    digest_datasets: list[str] = field(default_factory=list)
+    unscheduled: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def check_freshness(settings: MonitorSettings | None = None, *, world: World | None = None,
+                    now: dt.datetime | None = None) -> FreshnessReport:
+    """One freshness pass: read, decide, send the reminders and the digest, remember them."""
+    from opendata.freshness.report import build_digest, reminder_details
+    from opendata.notify.compose import compose
+    from opendata.notify.digest import compose_digest
+    from opendata.notify.events import DigestEvent, NotificationEvent
+
+    settings = settings or MonitorSettings.from_env()
+    own = world is None
+    world = world or World.connect(settings)
+    now = now or dt.datetime.now(dt.UTC)
+    report = FreshnessReport()
+    try:
+        evaluations = evaluate_now(world, settings, now)
+        records = world.alerts.alert_records()
+        plan = plan_alerts(evaluations, records, now, settings.realert)
+        report.monitored = len(evaluations)
+        for ev in evaluations:
+            report.states[ev.state.value] = report.states.get(ev.state.value, 0) + 1
+        report.overdue = sorted(ev.dataset.dataset_id for ev in plan.overdue)
+        report.unscheduled = [ev.dataset.dataset_id for ev in plan.unscheduled]
+        report.disagreements = [ev.dataset.dataset_id for ev in plan.disagreements]
+        links = {"airflow_base_url": world.airflow_base_url, "portal_base_url": world.portal_base_url}
+
+        delivered = []
+        try:
+            for ev in plan.reminders:
+                spec = world.files.specs[ev.dataset.dataset_id]
+                try:
+                    message = compose(NotificationEvent.FRESHNESS_DUE, spec, world.files.governance,
+                                      reminder_details(ev, **links))
+                    world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
+                except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
+                    report.errors.append(f"{ev.dataset.dataset_id}: {exc}")
+                    log.error("Could not remind the department of %s: %s", ev.dataset.dataset_id, exc)
+                    continue
+                delivered.append(reported(ev, Channel.DEPARTMENT, records, now))
+                report.reminded.append(ev.dataset.dataset_id)
+            if plan.send_digest:
+                digest = build_digest(plan, records, monitored=len(evaluations), now=now, timezone=settings.timezone,
+                                      **links)
+                message = compose_digest(DigestEvent.OVERDUE_DIGEST, digest, world.files.governance,
+                                         {"realert_days": settings.realert_hours / 24})
+                world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=settings.slack_conn_id)
+                delivered += [reported(ev, Channel.CDO, records, now) for ev in plan.digest]
+                report.digest_sent = True
+                report.digest_datasets = [row.dataset_id for row in digest.overdue]
+        finally:
+            world.alerts.save_alert_records(delivered)
+            world.alerts.clear_alert_records(plan.cleared)
+        log.info("Freshness: %d public datasets, %s; %d reminder(s), digest %s (%d overdue)", report.monitored,
+                 report.states, len(report.reminded), "sent" if report.digest_sent else "not needed",
+                 len(report.overdue))
+    finally:
+        if own:
+            world.close()
+    if report.errors:
+        raise RuntimeError(f"{len(report.errors)} reminder(s) could not be sent: " + "; ".join(report.errors[:5]))
+    return report
+
+
+@dataclass
+class CommentReport:
+    public: int = 0
+    read: int = 0
+    baselines: int = 0
+    notified: list[str] = field(default_factory=list)
+    reminded: list[str] = field(default_factory=list)
+    answered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def watch_comments(settings: MonitorSettings | None = None, *, world: World | None = None,
+                   now: dt.datetime | None = None, answered: Sequence[str] = (),
+                   answered_by: str | None = None) -> CommentReport:
+    """One comment-watch pass. ``answered``: dataset ids to mark answered first (run conf)."""
+    from opendata.freshness.report import local
+    from opendata.freshness.sources import read_comment_counts
+    from opendata.notify.compose import compose
+    from opendata.notify.events import NotificationEvent
+    from opendata.registry.alerts import NotWatched
+
+    settings = settings or MonitorSettings.from_env()
+    own = world is None
+    world = world or World.connect(settings)
+    now = now or dt.datetime.now(dt.UTC)
+    report = CommentReport()
+    try:
+        for dataset_id in answered:
+            try:
+                world.alerts.mark_comment_answered(dataset_id, by=answered_by, at=now)
+                report.answered.append(dataset_id)
+            except NotWatched:
+                log.warning("%s: no comment watch yet; nothing to mark answered", dataset_id)
+        datasets = {d.dataset_id: d for d in world.monitored(settings.timezone)}
+        report.public = len(datasets)
+        states = {k: v for k, v in world.alerts.comment_states().items() if k in datasets}
+        budget = read_budget(len(datasets), settings.comment_sweep_runs, settings.comment_reads_max)
+        to_read = choose_to_read(datasets, states, budget)
+        counts = read_comment_counts(world.hook, [datasets[i].portal_id for i in to_read])
+        by_portal = {datasets[i].portal_id: i for i in to_read}
+        observed = {by_portal[p]: n for p, n in counts.items()}
+        report.read = len(to_read)
+        plan = plan_comments(states, observed, now, answer_within=settings.answer_within,
+                             timezone=settings.timezone)
+        report.baselines = sum(1 for s in plan.quiet if s.dataset_id not in states)
+        delivered = list(plan.quiet)
+        try:
+            for action in plan.actions:
+                spec = world.files.specs[action.dataset_id]
+                event = (NotificationEvent.COMMENT_RECEIVED if action.kind is CommentActionKind.RECEIVED
+                         else NotificationEvent.COMMENT_REMINDER)
+                portal = world.portal_base_url
+                deadline = answer_deadline(action.after, settings.answer_within, settings.timezone)
+                details = {
+                    "comment_count": action.count,
+                    "new_comments": action.new_comments or None,
+                    "waiting_since": local(action.pending_since, settings.timezone),
+                    "answer_by": local(deadline, settings.timezone)
+                    if action.kind is CommentActionKind.RECEIVED else None,
+                    "hours_waited": action.waited / dt.timedelta(hours=1) if action.waited else None,
+                    "portal_id": datasets[action.dataset_id].portal_id,
+                    "portal_url": f"{portal}/d/{datasets[action.dataset_id].portal_id}" if portal else None,
+                    "mark_answered": MARK_ANSWERED.format(dataset_id=action.dataset_id),
+                }
+                try:
+                    message = compose(event, spec, world.files.governance, details)
+                    world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
+                except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
+                    report.errors.append(f"{action.dataset_id}: {exc}")
+                    log.error("Could not send the %s notice of %s: %s", action.kind.value, action.dataset_id, exc)
+                    continue
+                delivered.append(action.after)
+                (report.notified if action.kind is CommentActionKind.RECEIVED else report.reminded).append(
+                    action.dataset_id)
+        finally:
+            world.alerts.save_comment_states(delivered)
+        log.info("Comments: %d public datasets, %d read (%d first readings); %d notice(s), %d reminder(s)",
+                 report.public, report.read, report.baselines, len(report.notified), len(report.reminded))
+    finally:
+        if own:
+            world.close()
+    if report.errors:
+        raise RuntimeError(f"{len(report.errors)} comment notice(s) could not be sent: "
+                           + "; ".join(report.errors[:5]))
+    return report
+
+
+def answered_from_conf(conf: dict[str, Any] | None) -> tuple[list[str], str | None]:
+    """``{"comments_answered": ["id", ...], "answered_by": "name"}`` from a run configuration."""
+    conf = conf or {}
+    ids = conf.get("comments_answered") or []
+    if isinstance(ids, str):
+        ids = [ids]
+    return [str(i) for i in ids if str(i).strip()], (str(conf["answered_by"]) if conf.get("answered_by") else None)
