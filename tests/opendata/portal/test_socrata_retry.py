@@ -267,3 +267,20 @@ def test_refused_connection_is_retried_even_when_not_idempotent():
         NON_IDEMPOTENT.reset(token)
     assert adapter.attempts == 3 and len(sleeps) == 2  # refused: the portal never saw it, so safe to retry
     assert "after 3 attempt(s)" in info.value.message
+
+
+def test_a_documented_202_is_an_answer_not_a_retry():
+    """DSMAPI documents 202 for reading an apply job: with ACCEPT_202 it is returned at once,
+    while 5xx are still retried."""
+    from opendata.portal.transport import ACCEPT_202
+
+    token = ACCEPT_202.set(True)
+    try:
+        adapter, script, _ = _adapter(_sequence((500, {}), (202, {"resource": {"id": 1, "status": "upserting"}})))
+        response = session_with(adapter).get(f"{URL}/api/publishing/v1/revision/abcd-1234/1/apply/1")
+        assert response.status_code == 202 and len(script.seen) == 2
+    finally:
+        ACCEPT_202.reset(token)
+    adapter, script, _ = _adapter(_sequence((202, {}), (200, {})))
+    assert session_with(adapter).get(f"{URL}/resource/abcd-1234.json").status_code == 200  # SODA: retried
+    assert len(script.seen) == 2

@@ -133,3 +133,75 @@ def test_deletion_rows_and_totals():
     assert known_total([pd.DataFrame({"a": [1]}), pd.DataFrame({"a": [1, 2]})]) == 3
     assert known_total([{"a": 1}]) == 1
     assert known_total(x for x in []) is None
+
+
+# -- CSV (revision uploads) ---------------------------------------------------------------------
+def test_csv_cells_follow_soda_types():
+    from opendata.portal.serialization import csv_header, frame_csv_lines
+
+    frame = pd.DataFrame(
+        {
+            "text": ["plain", 'comma, "quote"\nnewline', "", None],
+            "int": [1, -2, 3, 4],
+            "float": [1.5, np.nan, 1e20, 0.1 + 0.2],
+            "flag": [True, False, True, False],
+            "floating": pd.to_datetime(
+                ["2024-01-02 03:04:05.678912", None, "2024-12-31 23:59:59", "2024-01-01"], format="ISO8601"
+            ),
+            "fixed": pd.to_datetime(
+                ["2024-07-01 12:00", None, "2024-01-01 00:00", "2024-01-01 00:00"], format="ISO8601"
+            ).tz_localize(
+                "America/Los_Angeles"
+            ),
+            "nullable_int": pd.array([1, None, 3, 4], dtype="Int64"),
+            "nullable_flag": pd.array([True, None, False, True], dtype="boolean"),
+            "mixed": [Decimal("1.10"), dt.date(2024, 5, 6), {"type": "Point", "coordinates": [-118.24, 34.05]}, None],
+        }
+    )
+    text = csv_header(list(frame.columns)) + frame_csv_lines(frame, list(frame.columns))
+    lines = text.split("\n")
+    assert lines[0] == "text,int,float,flag,floating,fixed,nullable_int,nullable_flag,mixed"
+    assert lines[1] == "plain,1,1.5,true,2024-01-02T03:04:05.678,2024-07-01T19:00:00.000Z,1,true,1.10"
+    assert lines[2] == '"comma, ""quote""'
+    assert lines[3] == 'newline",-2,,false,,,,,2024-05-06T00:00:00.000'
+    assert lines[4] == ",3,1e+20,true,2024-12-31T23:59:59.000,2024-01-01T08:00:00.000Z,3,false,POINT (-118.24 34.05)"
+    assert lines[5] == ",4,0.30000000000000004,false,2024-01-01T00:00:00.000,2024-01-01T08:00:00.000Z,4,true,"
+
+
+def test_csv_refuses_what_soda_cannot_hold():
+    from opendata.portal.serialization import frame_csv_lines
+
+    with pytest.raises(ValueError, match="column 'x'.*Infinite"):
+        frame_csv_lines(pd.DataFrame({"x": [1.0, np.inf]}), ["x"])
+    with pytest.raises(TypeError, match="column 'y'"):
+        frame_csv_lines(pd.DataFrame({"y": [b"bytes"]}), ["y"])
+
+
+def test_geometries_become_wkt():
+    from opendata.portal.serialization import geojson_to_wkt
+
+    assert geojson_to_wkt({"type": "Point", "coordinates": [1.5, 2]}) == "POINT (1.5 2)"
+    polygon = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    assert geojson_to_wkt(polygon) == "POLYGON ((0 0, 1 0, 1 1, 0 0))"
+    assert geojson_to_wkt({"type": "Feature"}) is None
+
+
+def test_byte_chunks_are_fixed_size_and_offsets_exact():
+    from opendata.portal.serialization import csv_byte_chunks
+
+    pieces = [b"a" * 5, b"b" * 2, b"c" * 9, b"", b"d"]
+    chunks = list(csv_byte_chunks(iter(pieces), 4))
+    expected = [(0, 0, 4), (1, 4, 4), (2, 8, 4), (3, 12, 4), (4, 16, 1)]
+    assert [(seq, offset, len(data)) for seq, offset, data in chunks] == expected
+    assert b"".join(data for _, _, data in chunks) == b"".join(pieces)
+    assert [len(d) for _, _, d in csv_byte_chunks([b"x" * 8], 4)] == [4, 4]  # no empty tail chunk
+    assert list(csv_byte_chunks([], 4)) == [(0, 0, b"")]
+
+
+def test_frames_are_cut_into_batches_and_rows_grouped():
+    from opendata.portal.serialization import iter_frames
+
+    parts = list(iter_frames([pd.DataFrame({"a": range(5)}), {"a": 9}, {"a": 10}], 2))
+    assert [len(p) for p in parts] == [2, 2, 1, 2]
+    with pytest.raises(TypeError):
+        list(iter_frames([1], 2))
