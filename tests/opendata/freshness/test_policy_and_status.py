@@ -12,6 +12,7 @@ from opendata.freshness.policy import POLICY_TABLE, FreshnessPolicy, default_thr
 from opendata.freshness.status import FreshnessState, status
 from opendata.spec.freshness import WEEKENDS, FreshnessSection, NoUpdateDays
 from opendata.spec.vocab import UpdateFrequency as F
+from tests.opendata.freshness.world import TABLE as WORLD_TABLE
 
 LA = ZoneInfo("America/Los_Angeles")
 D = dt.timedelta(days=1)
@@ -28,16 +29,8 @@ def la(*args) -> dt.datetime:
 
 # --- the table ---------------------------------------------------------------------------------
 
-TABLE = {  # frequency: (cycle, due after, overdue after)
-    F.HOURLY: (1 * H, 6 * H, 24 * H),
-    F.DAILY: (1 * D, 2 * D, 4 * D),
-    F.WEEKLY: (7 * D, 7 * D, 21 * D),
-    F.BIWEEKLY: (14 * D, 15 * D, 42 * D),
-    F.MONTHLY: (30 * D, 32 * D, 90 * D),
-    F.QUARTERLY: (90 * D, 90 * D, 270 * D),
-    F.SEMIANNUALLY: (182 * D, 183 * D, 365 * D),
-    F.ANNUALLY: (365 * D, 365 * D, 500 * D),
-}
+# The table as the issue states it, keyed by frequency.
+TABLE = {F(frequency): row for frequency, row in WORLD_TABLE.items()}
 
 
 def test_every_promise_has_a_row_except_irregular_and_historical():
