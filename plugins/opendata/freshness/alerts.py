@@ -29,7 +29,8 @@ DEFAULT_REALERT = dt.timedelta(days=7)
 
 
 #: Findings that are news even when the dataset is not overdue (the others explain lateness).
-DISAGREEMENTS = frozenset({FindingKind.UPDATED_OUTSIDE_PIPELINE, FindingKind.CONTENT_STALE})
+DISAGREEMENTS = frozenset({FindingKind.UPDATED_OUTSIDE_PIPELINE, FindingKind.CONTENT_STALE,
+                           FindingKind.NOT_ON_PORTAL})
 
 
 class Channel(StrEnum):

@@ -11,6 +11,8 @@ or with the data's own dates:
   department's source system.
 * ``updated_outside_pipeline``: the portal's data changed more than a day after the last
   successful run the registry knows of (a manual upload, another tool).
+* ``not_on_portal``: the registry's portal id is not in the portal's catalog (deleted, or the
+  registry is wrong): the dataset counts as never updated.
 * ``content_stale``: the newest value of the file's ``newest_date_column`` recorded at the last
   refresh is older than the overdue threshold: the data is reloaded but holds nothing recent.
 
@@ -39,6 +41,7 @@ class FindingKind(StrEnum):
     SOURCE_UNCHANGED = "source_unchanged"
     UPDATED_OUTSIDE_PIPELINE = "updated_outside_pipeline"
     CONTENT_STALE = "content_stale"
+    NOT_ON_PORTAL = "not_on_portal"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from opendata.freshness.crosscheck import Finding, cross_check
+from opendata.freshness.crosscheck import Finding, FindingKind, cross_check
 from opendata.freshness.policy import FreshnessPolicy
 from opendata.freshness.status import FreshnessState, FreshnessStatus, status
 
@@ -69,6 +69,9 @@ def evaluate(dataset: MonitoredDataset, observation: Observation, now: dt.dateti
     result = status(observation.data_updated_at, now, dataset.policy)
     findings = cross_check(result, dataset.policy, now, last_success_at=observation.last_success_at,
                            newest_data_at=observation.newest_data_at, newest_date_column=dataset.newest_date_column)
+    if not observation.on_portal:
+        findings = (Finding(FindingKind.NOT_ON_PORTAL, f"The portal's catalog has no dataset {dataset.portal_id}, "
+                            f"the registry's portal id: deleted, or recorded wrongly?"), *findings)
     return Evaluation(dataset, result, findings)
 
 

@@ -141,6 +141,13 @@ def test_irregular_data_is_listed_and_never_alerted_even_when_never_updated():
     assert plan.reminders == () and plan.digest == () and len(plan.unscheduled) == 2
 
 
+def test_a_portal_id_missing_from_the_catalog_is_never_updated_and_says_so():
+    (missing,) = evaluate_all([dataset("gone")], {}, NOW)
+    assert missing.state is FreshnessState.OVERDUE and missing.status.never_updated
+    assert missing.findings[0].kind is FindingKind.NOT_ON_PORTAL
+    assert "no dataset abcd-1234" in missing.findings[0].message
+
+
 def test_digest_rows_and_reminder_details():
     evaluations = evaluate_all([dataset("b-late"), dataset("a-never"), dataset("c-later")], {
         "b-late": Observation(NOW - 9 * D, last_success_at=NOW - 10 * D),
