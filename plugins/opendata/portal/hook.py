@@ -97,10 +97,16 @@ class SocrataHook(BaseHook):
     not idempotent (dataset creation, approval submission, publication) are retried only when
     the portal cannot have acted on them (429, connect timeout, connection refused).
 
+    **Atomic replace**: :meth:`replace_via_revision` replaces every row through a DSMAPI revision
+    opened with the dataset's current audience as its permission; readers see the old rows or
+    the new ones, never a mix. Uploading is retried chunk by chunk; applying is never repeated
+    blindly (see :mod:`opendata.portal.revisions`).
+
     **Safety**: there is no method that deletes a dataset, and the transport refuses to send a
     ``DELETE`` for a whole view or dataset. Rows are deleted only by ``:deleted`` upserts
-    (:meth:`upsert_deletions`). Passwords, app tokens and the Basic auth header never appear in
-    logs, error messages or reprs.
+    (:meth:`upsert_deletions`). The only ``DELETE`` sent is DSMAPI's discard of an unapplied
+    revision (:meth:`discard_revision`), which leaves the dataset as it was. Passwords, app tokens
+    and the Basic auth header never appear in logs, error messages or reprs.
 
     :param socrata_conn_id: Airflow connection id.
     :param chunk_size: rows per write request; overrides the connection's ``chunk_size``.
@@ -526,8 +532,8 @@ class SocrataHook(BaseHook):
 
         **Not atomic.** Between the first and the last chunk the dataset holds only part of the
         new rows, and a failure midway leaves it that way (re-running the replace repairs it).
-        Atomic, staged replaces need DSMAPI revisions (``/api/publishing/v1/revision``), which
-        are future work. Prefer :meth:`upsert` with ``:deleted`` rows for incremental loads.
+        For an atomic replace use :meth:`replace_via_revision` (a DSMAPI revision). Prefer
+        :meth:`upsert` with ``:deleted`` rows for incremental loads.
 
         :param allow_empty: an empty input would truncate the dataset; refused unless ``True``.
         :param require_row_identifier: as for :meth:`upsert` (the chunks after the first are upserts).

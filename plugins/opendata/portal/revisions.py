@@ -68,7 +68,7 @@ TRANSIENT = (SocrataServerError, SocrataConnectionError, SocrataRateLimited, Soc
 #: Largest chunk this client sends, whatever the portal prefers (memory holds about one chunk).
 MAX_CHUNK_BYTES = 16 * 1024 * 1024
 #: Rows serialised to CSV at a time.
-BATCH_ROWS = 20_000
+BATCH_ROWS = 10_000
 
 RowsInput = (
     pd.DataFrame
