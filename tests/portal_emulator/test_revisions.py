@@ -467,8 +467,14 @@ class Reader(threading.Thread):
                 break
             offset += PAGE
         self.passes.append(
-            {"started": started, "ended": time.monotonic(), "etags": set(etags), "versions": versions,
-             "rows": sum(versions.values()), "unique": len(keys)}
+            {
+                "started": started,
+                "ended": time.monotonic(),
+                "etags": set(etags),
+                "versions": versions,
+                "rows": sum(versions.values()),
+                "unique": len(keys),
+            }
         )
 
 
