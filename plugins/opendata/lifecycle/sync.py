@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -139,8 +140,7 @@ def merge_fingerprints(previous: pa.Table, current: pa.Table) -> pa.Table:
 # --- I/O -------------------------------------------------------------------------------------------
 
 def fingerprint_extract(staged_path: Path, row_id: str) -> pa.Table:
-    parquet = pq.ParquetFile(staged_path)
-    tables = [row_fingerprint(batch, row_id) for batch in parquet.iter_batches(batch_size=50_000)]
+    tables = [row_fingerprint(batch, row_id) for batch in staged_batches(staged_path)]
     return pa.concat_tables(tables) if tables else FINGERPRINT_SCHEMA.empty_table()
 
 
@@ -153,8 +153,7 @@ def portal_fingerprint(hook, portal_id: str, row_id: str) -> pa.Table:
 
 
 def _changed_frames(staged_path: Path, row_id: str, changed: pa.Array) -> Iterator[pd.DataFrame]:
-    parquet = pq.ParquetFile(staged_path)
-    for batch in parquet.iter_batches(batch_size=10_000):
+    for batch in staged_batches(staged_path):
         ids = pc.cast(batch.column(batch.schema.get_field_index(row_id)), pa.string())
         selected = batch.filter(pc.is_in(ids, value_set=changed))
         if selected.num_rows:
@@ -162,7 +161,7 @@ def _changed_frames(staged_path: Path, row_id: str, changed: pa.Array) -> Iterat
 
 
 def _all_frames(staged_path: Path) -> Iterator[pd.DataFrame]:
-    for batch in pq.ParquetFile(staged_path).iter_batches(batch_size=10_000):
+    for batch in staged_batches(staged_path):
         yield batch.to_pandas()
 
 
