@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 from opendata.freshness.dag import build_monitor_dag
+from opendata.registry.alerts import AlertStore
 from tests.opendata.freshness.world import mixed_portal
 
 
@@ -63,3 +64,11 @@ def test_one_digest_of_exactly_the_overdue_datasets_then_nothing(airflow_db, mon
     assert second.state == "success"
     assert len(monitor_world.mailbox.messages()) == mails and len(monitor_world.slack.posts) == posts
     assert emu.stats()["requests"]["GET /api/catalog/v1"] == 1
+
+    # A coordinator marks a dataset's public comments answered through the run configuration.
+    watched = sorted(AlertStore(monitor_world.registry()).comment_states())[0]
+    third = dag.test(logical_date=now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2),
+                     run_conf={"comments_answered": [watched], "answered_by": "samuel-okafor"})
+    assert third.state == "success"
+    assert AlertStore(monitor_world.registry()).comment_states()[watched].answered_by == "samuel-okafor"
+    assert len(monitor_world.mailbox.messages()) == mails
