@@ -1,0 +1,89 @@
+"""The monitor's inputs, injected: which datasets it judges (files + registry) and the data's own
+newest date (the registry's confirmed watermark when it is the file's newest_date_column)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import yaml
+
+from opendata import settings
+from opendata.freshness.crosscheck import FindingKind
+from opendata.freshness.monitor import MonitorSettings, World, check_freshness, evaluate_now
+from opendata.freshness.sources import DatasetFiles, load_dataset_files
+from opendata.portal.models import AssetFreshness, Audience
+from opendata.registry import Registry
+from opendata.registry.alerts import AlertStore
+from opendata.spec.dataset import DatasetSpec
+from opendata.spec.loader import load_governance
+from tests.opendata.freshness.world import dataset_file
+
+NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
+
+
+class FakeHook:
+    """The two reads the monitor makes, answered from a dict (portal id -> dataUpdatedAt)."""
+
+    def __init__(self, updated: dict[str, dt.datetime]):
+        self.updated = updated
+        self.calls: list[tuple] = []
+
+    def list_asset_freshness(self, ids, *, batch_size=100, **kwargs):
+        self.calls.append(("catalog", tuple(ids), batch_size))
+        return {i: AssetFreshness(i, None, self.updated[i], None, Audience.PUBLIC) for i in ids if i in self.updated}
+
+    def close(self):
+        pass
+
+
+def spec(dataset_id: str, **changes) -> DatasetSpec:
+    doc = dataset_file(dataset_id, "sanitation", "daily")
+    doc.update(changes)
+    return DatasetSpec.model_validate(doc)
+
+
+def test_judged_datasets_come_from_the_files_and_the_registry(tmp_path):
+    governance, _ = load_governance(settings.governance_file())
+    watermarked = {"source": {"kind": "file", "path": "x.csv", "watermark": "recorded_on"},
+                   "freshness": {"newest_date_column": "recorded_on"}}
+    specs = {s.id: s for s in (spec("ds-a", **watermarked), spec("ds-b"), spec("ds-private"), spec("ds-retired"),
+                               spec("ds-no-portal-id"))}
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    for dataset_id, portal_id in (("ds-a", "aaaa-1111"), ("ds-b", "bbbb-2222"), ("ds-private", "cccc-3333"),
+                                  ("ds-retired", "dddd-4444")):
+        registry.record_portal_dataset(dataset_id, portal_id)
+    for dataset_id in ("ds-a", "ds-b", "ds-retired", "ds-no-portal-id", "ds-no-file"):
+        registry.record_public(dataset_id, at=NOW)
+    registry.record_retirement("ds-retired", reason="replaced", approved_by="maria-alvarez")
+    registry.record_watermark("ds-a", "2026-09-30T00:00:00")
+    hook = FakeHook({"aaaa-1111": NOW - dt.timedelta(hours=2), "bbbb-2222": NOW - dt.timedelta(days=9)})
+    sent = []
+    world = World(registry=registry, alerts=AlertStore(registry), files=DatasetFiles(governance, specs), hook=hook,
+                  send=lambda message, **kw: sent.append(message))
+
+    evaluations = {ev.dataset.dataset_id: ev for ev in evaluate_now(world, MonitorSettings(), NOW)}
+    assert sorted(evaluations) == ["ds-a", "ds-b"]  # public, with a portal id and a valid file
+    assert hook.calls == [("catalog", ("aaaa-1111", "bbbb-2222"), 200)]
+    fresh_but_old = evaluations["ds-a"]
+    assert fresh_but_old.state.value == "fresh"
+    assert [f.kind for f in fresh_but_old.findings] == [FindingKind.UPDATED_OUTSIDE_PIPELINE,
+                                                        FindingKind.CONTENT_STALE]
+    assert "The newest recorded_on in the data is 2026-09-29" in fresh_but_old.findings[1].message
+
+    report = check_freshness(MonitorSettings(slack_conn_id=None), world=world, now=NOW)
+    assert (report.overdue, report.reminded, report.disagreements) == (["ds-b"], ["ds-b"], ["ds-a"])
+    assert [m.event for m in sent] == ["freshness_due", "overdue_digest"]
+    assert "Not overdue, but the monitor's checks disagree (1):" in sent[1].text
+    registry.close()
+
+
+def test_a_broken_file_is_skipped_not_fatal(tmp_path):
+    include = tmp_path / "include"
+    (include / "datasets" / "sanitation").mkdir(parents=True)
+    (include / "governance.yaml").write_text(settings.governance_file().read_text())
+    (include / "datasets" / "sanitation" / "good.yaml").write_text(
+        yaml.safe_dump(dataset_file("good", "sanitation", "daily")))
+    (include / "datasets" / "sanitation" / "broken.yaml").write_text("id: broken\nupdate_frequency: dialy\n")
+    (include / "datasets" / "sanitation" / "misnamed.yaml").write_text(
+        yaml.safe_dump(dataset_file("other-name", "sanitation", "daily")))
+    assert sorted(load_dataset_files(include).specs) == ["good"]
