@@ -1,0 +1,5 @@
+import sys
+
+from opendata.freshness.cli import main
+
+sys.exit(main())
