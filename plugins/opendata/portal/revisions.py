@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from opendata.portal.hook import SocrataHook
 
 API = "/api/publishing/v1"
-JOB_RUNNING = ("initializing", "creating_columns", "upserting", "finishing", "in_progress")
+APPROVAL_SUBMITTED = "submitted_for_approval"
 #: Errors after which nothing is known to be wrong with the request itself: worth another go.
 TRANSIENT = (SocrataServerError, SocrataConnectionError, SocrataRateLimited, SocrataUnexpectedResponse)
 #: Largest chunk this client sends, whatever the portal prefers (memory holds about one chunk).
@@ -217,6 +217,8 @@ class RevisionResult:
     dataset_id: str
     revision_seq: int
     task_set_id: int
+    #: ``successful``, or ``submitted_for_approval`` when the portal holds the revision for a
+    #: reviewer (then the counts are zero: nothing is applied until the approval).
     status: str
     audience: Audience
     rows_uploaded: int
@@ -369,8 +371,21 @@ class RevisionReplace:
                     )
                     continue
                 raise
-        job = self._apply(rev, source)
-        job = self._wait(rev, job)
+        try:
+            job = self._apply(rev, source)
+        except BaseException as err:
+            # Every failed try was checked against the revision: nothing was applied.
+            self._discard_quietly(rev, reason=f"apply failed: {type(err).__name__}")
+            raise
+        if job.status == APPROVAL_SUBMITTED:
+            self.log.warning(
+                "Socrata revision %s/%d was submitted for approval: the new rows go live when the "
+                "portal's reviewer approves it",
+                self.dataset_id,
+                rev.seq,
+            )
+        else:
+            job = self._wait(rev, job)
         report = job.report()
         result = RevisionResult(
             dataset_id=self.dataset_id,
@@ -389,12 +404,14 @@ class RevisionReplace:
             seconds=time.monotonic() - started,
             log=job.log,
         )
-        level = "info" if result.rows_created == upload.rows and not result.errors else "warning"
+        complete = result.rows_created == upload.rows and not result.errors
+        level = "info" if complete or job.status == APPROVAL_SUBMITTED else "warning"
         getattr(self.log, level)(
-            "Socrata revision %s/%d applied in %.1fs: %d rows uploaded (%d bytes, %d chunks); "
+            "Socrata revision %s/%d %s in %.1fs: %d rows uploaded (%d bytes, %d chunks); "
             "created %d, deleted %d, errors %d; audience %s",
             self.dataset_id,
             rev.seq,
+            job.status,
             result.seconds,
             result.rows_uploaded,
             result.bytes_uploaded,
@@ -434,6 +451,7 @@ class RevisionReplace:
             if (
                 other.seq != ours.seq
                 and other.seq not in before
+                and ours.created_by is not None
                 and other.created_by == ours.created_by
                 and other.action == "replace"
                 and other.permission == ours.permission
@@ -560,6 +578,11 @@ class RevisionReplace:
                 payload = self.hook._request(
                     "PUT", f"{rev.path}/apply", body={"output_schema_id": source.output_schema_id}, idempotent=False
                 )
+                if isinstance(payload, Mapping) and payload.get("key") == APPROVAL_SUBMITTED:
+                    # The portal holds the revision for a reviewer (reference §3.2, socrata-py's
+                    # Job.submitted_for_approval): accepted, not applied yet.
+                    res = _resource(payload) or {}
+                    return JobInfo(int(res.get("id") or 0), APPROVAL_SUBMITTED, (), None, res)
                 job = JobInfo.from_json(payload)
                 if job is not None:
                     self.log.info("Socrata revision %s/%d: apply accepted, job %d", self.dataset_id, rev.seq, job.id)

@@ -89,3 +89,63 @@ def test_audience_check():
         check_audience("internal", Audience.SITE, "abcd-1234")
     with pytest.raises(ValueError):
         check_audience("everyone", Audience.PUBLIC, "abcd-1234")
+
+
+# -- scripted wire: a portal that holds the revision for approval, an apply refused ---------------
+DS, API = "abcd-1234", "/api/publishing/v1"
+
+
+def _scripted(monkeypatch, apply_result):
+    import json
+
+    from tests.opendata.portal.socrata_fakes import Router, hook_with
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SOCRATA_DEFAULT",
+        json.dumps({"conn_type": "socrata", "host": "https://data.example.gov", "login": "k", "password": "p"}),
+    )
+    view = {"id": DS, "columns": [{"id": 1, "fieldName": "permit_id", "name": "Permit", "dataTypeName": "text"}]}
+    revision = {**REVISION, "resource": {**REVISION["resource"], "revision_seq": 1, "task_sets": []}}
+    schema = {"id": 1, "total_rows": 2, "output_schemas": [{"id": 2}]}
+    source = {"resource": {"id": 9, "finished_at": "t", "schemas": [schema]}}
+    router = (
+        Router()
+        .on("GET", f"/api/views/{DS}/permissions", (200, {"scope": "private"}))
+        .on("GET", f"/api/views/{DS}.json", (200, view))
+        .on("GET", f"{API}/revision/{DS}", (200, []))
+        .on("POST", f"{API}/revision/{DS}", (201, revision))
+        .on("POST", f"{API}/revision/{DS}/1/source", (201, {"resource": {"id": 9}}))
+        .on("POST", f"{API}/source/9/initiate", (200, {"preferred_chunk_size": 1024}))
+        .on("POST", f"{API}/source/9/chunk/0/0", (200, {}))
+        .on("POST", f"{API}/source/9/chunk/0/14/commit", (200, source))
+        .on("GET", f"{API}/source/9", (200, source))
+        .on("PUT", f"{API}/revision/{DS}/1/apply", apply_result)
+        .on("DELETE", f"{API}/revision/{DS}/1", (201, revision))
+    )
+    return hook_with(router)
+
+
+def test_a_revision_held_for_approval_is_reported_not_waited_for(monkeypatch):
+    from opendata.portal.revisions import APPROVAL_SUBMITTED
+
+    hook, script = _scripted(monkeypatch, (200, {"key": APPROVAL_SUBMITTED, "resource": {"id": 5}}))
+    result = hook.replace_via_revision(DS, [{"permit_id": "A"}, {"permit_id": "B"}], audience="private")
+    assert result.status == APPROVAL_SUBMITTED and result.rows_uploaded == 2 and result.rows_created == 0
+    sent = [(s.method, s.path) for s in script.seen]
+    assert sent.count(("PUT", f"{API}/revision/{DS}/1/apply")) == 1
+    assert not any("/apply/" in path for _, path in sent)  # nothing to poll: the reviewer decides
+    create = next(s for s in script.seen if s.method == "POST" and s.path == f"{API}/revision/{DS}")
+    assert create.body == {"action": {"type": "replace", "permission": "private"}}  # explicit permission
+    chunk = next(s for s in script.seen if "/chunk/0/0" in s.path and not s.path.endswith("commit"))
+    assert chunk.body == "permit_id\nA\nB\n" and chunk.headers["Content-Type"] == "application/octet-stream"
+
+
+def test_an_apply_refused_outright_discards_the_revision(monkeypatch):
+    from opendata.portal import SocrataAuthError
+
+    hook, script = _scripted(monkeypatch, (403, {"code": "permission_denied", "error": True, "message": "no"}))
+    with pytest.raises(SocrataAuthError):
+        hook.replace_via_revision(DS, [{"permit_id": "A"}, {"permit_id": "B"}], audience="private")
+    sent = [(s.method, s.path) for s in script.seen]
+    assert sent.count(("PUT", f"{API}/revision/{DS}/1/apply")) == 1  # a refusal is not retried
+    assert sent[-1] == ("DELETE", f"{API}/revision/{DS}/1")  # the unapplied revision is discarded
