@@ -6,6 +6,8 @@
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
     opendata registry init                 create the publication registry's database and tables
     opendata history list|export ID        archived versions of a dataset; export one as CSV
+    opendata retire ID --reason --approved-by   stop refreshing a dataset (it stays published)
+    opendata freshness status|comments     the freshness monitor and the public comment watch
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
@@ -119,6 +121,21 @@ def _history_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retire(args: argparse.Namespace) -> int:
+    from opendata.lifecycle.context import load_spec
+    from opendata.notify import NotificationEvent, notify
+    from opendata.registry import Registry
+
+    load_spec(args.dataset_id)  # a clear error for a dataset id that does not exist
+    registry = Registry.from_settings()
+    registry.record_retirement(args.dataset_id, reason=args.reason, approved_by=args.approved_by)
+    state = registry.get_state(args.dataset_id)
+    notify(NotificationEvent.RETIRED, args.dataset_id, {}, portal_id=state.portal_id, notes=args.reason,
+           reviewer=args.approved_by)
+    print(f"{args.dataset_id} is retired: no more refreshes; the published data stays on the portal")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
     history_export.add_argument("--run", required=True, help="the run that published the version")
     history_export.add_argument("--out", required=True, help="the CSV file to write")
     history_export.set_defaults(func=_history_export)
+
+    retire = commands.add_parser("retire", help="stop refreshing a dataset (never deletes it)")
+    retire.add_argument("dataset_id")
+    retire.add_argument("--reason", required=True)
+    retire.add_argument("--approved-by", required=True, help="who in the Mayor's Office approved it")
+    retire.set_defaults(func=_retire)
+
+    from opendata.freshness.cli import register as register_freshness
+
+    register_freshness(commands)
 
     demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
     demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")

@@ -91,7 +91,22 @@ def record_confirmed_load(registry: Registry, spec, staged: dict, result, *, run
                         rows_deleted=result.rows_deleted)
     if staged.get("watermark"):
         registry.record_watermark(spec.id, staged["watermark"], run_id=run_id)
+    newest = newest_value(staged["path"], spec.freshness.newest_date_column)
+    if newest is not None:
+        registry.update_run(spec.id, run_id, newest_data_at=newest)
     if result.mode != "none":
         archive_version(registry, spec.id, run_id=run_id, staged=staged,
                         kind="incremental" if staged.get("since") else "full",
                         retention_days=spec.history.retention_days)
+
+
+def newest_value(staged_path: str, column: str | None) -> str | None:
+    """The newest date in the staged extract's ``column`` (ISO text), for the freshness
+    monitor's cross-check of the data's own dates."""
+    if column is None:
+        return None
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    newest = pc.max(pq.read_table(staged_path, columns=[column])[column]).as_py()
+    return newest.isoformat() if newest is not None else None

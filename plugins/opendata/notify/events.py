@@ -36,6 +36,8 @@ class NotificationEvent(StrEnum):
     COMMENT_RECEIVED = "comment_received"
     #: The comment watch: nobody marked the comments answered within 48 business hours.
     COMMENT_REMINDER = "comment_reminder"
+    #: Retired with the Mayor's Office's approval: no more refreshes; the data stays published.
+    RETIRED = "retired"
 
 
 class DigestEvent(StrEnum):
@@ -87,6 +89,8 @@ RECIPIENTS: dict[NotificationEvent, Recipients] = {
     # "Whenever a comment is posted, the relevant Open Data Coordinator and CDO will be notified."
     NotificationEvent.COMMENT_RECEIVED: Recipients(to=(_R.COORDINATORS, _R.CDO)),
     NotificationEvent.COMMENT_REMINDER: Recipients(to=(_R.COORDINATORS, _R.CDO)),
+    # The playbook: deleting a dataset needs the Mayor's Office; retiring one is told to the CDO.
+    NotificationEvent.RETIRED: Recipients(to=(_R.CDO,), cc=(_R.COORDINATORS, _R.STEWARD)),
 }
 
 #: Digest -> recipients; only roles that do not depend on a dataset (CDO, policy, communications).

@@ -72,6 +72,8 @@ run_log = sa.Table(
     sa.Column("rows_updated", sa.BigInteger),
     sa.Column("rows_deleted", sa.BigInteger),
     sa.Column("checksum", sa.String(64)),
+    # The newest value of the dataset's freshness.newest_date_column the portal confirmed.
+    sa.Column("newest_data_at", sa.Text),
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column("error", sa.Text),
     sa.UniqueConstraint("dataset_id", "run_id", name="uq_opendata_run"),
@@ -358,7 +360,7 @@ class Registry:
 
     def update_run(self, dataset_id: str, run_id: str, **values: Any) -> None:
         allowed = {"rows_extracted", "rows_validated", "rows_created", "rows_updated", "rows_deleted", "checksum",
-                   "outcome", "error", "kind"}
+                   "outcome", "error", "kind", "newest_data_at"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"unknown run fields: {', '.join(sorted(unknown))}")

@@ -14,6 +14,7 @@ import yaml
 
 from opendata.lifecycle.history import restore
 from opendata.registry import Stage
+from opendata.registry.alerts import AlertStore
 from tests.conftest import SAMPLE_SOURCES
 from tests.opendata.lifecycle.test_publication_flow import run_date
 
@@ -33,6 +34,7 @@ def test_incremental_refresh_sends_only_rows_past_the_watermark_and_keeps_every_
     world.monkeypatch.setenv("AIRFLOW_CONN_PERMITS_DB", f"sqlite:///{database}")
     world.set_in_dataset(DATASET, "source", {"kind": "sql", "conn_id": "permits_db", "chunk_size": 1000,
                                              "query": "SELECT * FROM permits", "watermark": "updated_at"})
+    world.set_in_dataset(DATASET, "freshness", {"newest_date_column": "updated_at"})
     world.set_in_dataset(DATASET, "publication.department_approval",
                          {"approved_by": "alicia-grant", "approved_at": "2026-11-20"})
     path = next((world.include / "datasets").glob(f"*/{DATASET}.yaml"))
@@ -64,6 +66,7 @@ def test_incremental_refresh_sends_only_rows_past_the_watermark_and_keeps_every_
     assert (state.stage, state.published_rows, state.last_watermark) == (Stage.REFRESHING, 4002,
                                                                          "2026-11-21T08:30:00")
     assert world.registry().runs(DATASET)[-1].rows_extracted == 7
+    assert AlertStore(world.registry()).newest_data()[DATASET] == dt.datetime(2026, 11, 21, 8, 30, tzinfo=dt.UTC)
     finaled = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"permit_nbr": changed[0]},
                            timeout=10).json()
     assert finaled[0]["status"] == "Permit Finaled"
@@ -102,8 +105,13 @@ def test_a_retired_dataset_is_never_refreshed_again(world):
     assert world.dag(dataset).test(logical_date=run_date(0)).state == "success"
     reviewer.join(5)
     portal_id = world.portal_id(dataset)
-    world.registry().record_retirement(dataset, reason="Replaced by the county's dataset",
-                                       approved_by="Mayor's Office (D. Kim)")
+    retired = subprocess.run([sys.executable, "-m", "opendata", "retire", dataset, "--reason",
+                              "Replaced by the county's dataset", "--approved-by", "Mayor's Office (D. Kim)"],
+                             capture_output=True, text=True, timeout=120)
+    assert retired.returncode == 0, retired.stderr
+    (mail,) = world.mail("is retired")
+    assert "cdo@opendata.lacity.example" in mail["To"]
+    assert "Replaced by the county's dataset" in mail.get_body(("plain",)).get_content()
     world.emu.reset_stats()
     run = world.dag(dataset).test(logical_date=run_date(7))
     assert run.state == "success"
