@@ -60,6 +60,7 @@ EXPECTED = {
     E.COMMENT_RECEIVED: ("[Open Data] New public comments on Building Permits", (JORGE, MARIA), ()),
     E.COMMENT_REMINDER: (
         "[Open Data] Reminder: public comments on Building Permits are waiting for an answer", (JORGE, MARIA), ()),
+    E.RETIRED: ("[Open Data] Building Permits is retired", (MARIA,), (JORGE, LUIS)),
 }
 
 # What each event's message must say, in its text and its HTML.
@@ -76,6 +77,7 @@ KEY_DETAILS = {
                       "No successful pipeline run since 2026-10-31: check the DAG's failed or missing runs."],
     E.COMMENT_RECEIVED: ["portal_url", "mark_answered", "2 new public comments", "2026-11-24 23:00 (UTC)"],
     E.COMMENT_REMINDER: ["portal_url", "mark_answered", "50 business hours", "2026-11-20 23:00 (UTC)"],
+    E.RETIRED: ["reviewer", "notes"],
 }
 
 
