@@ -231,6 +231,8 @@ class RevisionResult:
     attempts: int
     seconds: float
     log: tuple[Mapping[str, Any], ...] = field(repr=False, default=())
+    #: HTTP requests the revision took (open, upload, apply, polls), not counting retries.
+    requests: int = 0
 
     def as_report(self) -> dict[str, int]:
         return {
@@ -346,6 +348,8 @@ class RevisionReplace:
     # -- the whole thing ---------------------------------------------------------------------
     def run(self, rows: RowsInput) -> RevisionResult:
         started = time.monotonic()
+        adapter = self.hook.adapter
+        sent_before = adapter.attempts - adapter.retries
         restartable = callable(rows) or isinstance(rows, (pd.DataFrame, list, tuple))
         attempts = self.attempts if restartable else 1
         for attempt in range(1, attempts + 1):
@@ -403,6 +407,7 @@ class RevisionReplace:
             attempts=attempt,
             seconds=time.monotonic() - started,
             log=job.log,
+            requests=adapter.attempts - adapter.retries - sent_before,
         )
         complete = result.rows_created == upload.rows and not result.errors
         level = "info" if complete or job.status == APPROVAL_SUBMITTED else "warning"

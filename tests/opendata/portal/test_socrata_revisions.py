@@ -112,6 +112,8 @@ def test_private_stays_private_and_the_replace_is_exact(emu, hook):
     assert result.status == "successful" and result.audience is Audience.PRIVATE
     assert (result.rows_uploaded, result.rows_created, result.rows_deleted, result.errors) == (12_000, 12_000, 3000, 0)
     assert result.chunks == -(-result.bytes_uploaded // CHUNK) and result.chunks > 1
+    # list, open, source, initiate, chunks, commit, source parsed, apply, and at least one poll
+    assert result.requests >= 7 + result.chunks
     assert hook.get_audience(dataset_id) is Audience.PRIVATE
     rows = all_rows(hook, dataset_id, exclude_system_fields=False)
     assert len(rows) == 12_000 and not {r[":id"] for r in rows} & old_ids  # every row replaced
