@@ -214,12 +214,13 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
 
 
 def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
-               fingerprint_path: Path) -> SyncResult:
+               fingerprint_path: Path, audience: str) -> SyncResult:
     """Send what the plan says; record the new fingerprint once the portal confirmed it all."""
     log.info("%s new or changed rows, %s unchanged, %s gone from the source (%s)", f"{plan.changed:,}",
              f"{plan.unchanged:,}", f"{plan.deleted:,}", plan.mode)
     if plan.mode == "replace":
-        audience = hook.get_audience(portal_id)
+        # The audience the pipeline expects (private at Stage 1, public after): the hook refuses a
+        # revision that would silently change it.
         result = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
                                            audience=audience)
         return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
@@ -249,7 +250,7 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
 
 def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, fingerprint_path: Path,
                    previous_fingerprint: Path | None, published_rows: int | None, apply_shrink_guard: bool,
-                   published_checksum: str | None = None, staged_checksum: str = "",
+                   audience: str, published_checksum: str | None = None, staged_checksum: str = "",
                    incremental: bool = False) -> SyncResult:
     """Load the staged extract into portal dataset ``portal_id``, sending only what changed."""
     plan = plan_sync(hook, spec, portal_id, staged_path, previous_fingerprint=previous_fingerprint,
@@ -257,4 +258,5 @@ def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *
                      staged_checksum=staged_checksum, incremental=incremental)
     if apply_shrink_guard and plan.shrink_problem:
         raise ShrinkGuardError(plan.shrink_problem + "; nothing was sent")
-    return apply_sync(hook, spec, portal_id, staged_path, plan, fingerprint_path=fingerprint_path)
+    return apply_sync(hook, spec, portal_id, staged_path, plan, fingerprint_path=fingerprint_path,
+                      audience=audience)

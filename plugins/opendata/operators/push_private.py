@@ -62,7 +62,7 @@ class PushPrivateOperator(DatasetOperator):
             previous_fingerprint=Path(state.fingerprint_path) if state and state.fingerprint_path else None,
             published_rows=state.published_rows if state else None,
             published_checksum=state.published_checksum if state else None, staged_checksum=staged["checksum"],
-            apply_shrink_guard=False,  # a private copy nobody reads yet
+            apply_shrink_guard=False, audience="private",  # a private copy nobody reads yet
         )
         self.log.info("Private load of %s: %s", portal_id, result.as_dict())
         record_confirmed_load(registry, spec, staged, result, run_id=run_id, refreshed=False)

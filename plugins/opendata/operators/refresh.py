@@ -45,7 +45,7 @@ class RefreshPublicOperator(DatasetOperator):
             result = sync_to_portal(
                 hook, spec, state.portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
                 previous_fingerprint=Path(state.fingerprint_path) if state.fingerprint_path else None,
-                published_rows=state.published_rows, apply_shrink_guard=not approved,
+                published_rows=state.published_rows, apply_shrink_guard=not approved, audience="public",
                 published_checksum=state.published_checksum, staged_checksum=staged["checksum"],
                 incremental=staged.get("since") is not None)
         except ShrinkGuardError as exc:

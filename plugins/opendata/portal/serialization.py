@@ -127,17 +127,43 @@ def deletion_rows(row_id_field: str, ids: Iterable[Any]) -> Iterator[dict[str, A
         yield {row_id_field: to_soda_value(value), DELETED_FIELD: True}
 
 
+def json_column(series: pd.Series) -> list[Any]:
+    """One column of a DataFrame as JSON-ready values, converted a whole column at a time.
+
+    The same rules as :func:`to_soda_value` (which the per-value fallback uses), but the common
+    dtypes (floats, ints, booleans, naive timestamps, text) skip the per-cell type dispatch: a
+    million rows of twenty columns convert in seconds instead of a minute.
+    """
+    name = str(series.name)
+    try:
+        if pd.api.types.is_datetime64_any_dtype(series) and getattr(series.dt, "tz", None) is None:
+            text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
+            return text.astype(object).where(series.notna(), None).tolist()
+        if pd.api.types.is_float_dtype(series):
+            values = series.to_numpy(dtype="float64", na_value=np.nan)
+            if np.isinf(values).any():
+                raise ValueError("Infinite numbers cannot be published to Socrata")
+            return series.astype(object).where(series.notna(), None).tolist()
+        if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
+            return series.astype(object).where(series.notna(), None).tolist()
+        if isinstance(series.dtype, pd.StringDtype):
+            return series.astype(object).where(series.notna(), None).tolist()
+        values = series.tolist()
+        if all(value is None or type(value) is str for value in values):
+            return values
+        return [to_soda_value(value) for value in values]
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"column {name!r}: {err}") from None
+
+
 def _frame_records(frame: pd.DataFrame, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
     columns = [str(c) for c in frame.columns]
     if len(set(columns)) != len(columns):
         raise ValueError("DataFrame has duplicate column names")
     for start in range(0, len(frame), chunk_size):
         part = frame.iloc[start : start + chunk_size]
-        # itertuples keeps numpy/pandas scalars; to_soda_value handles them.
-        yield [
-            serialize_row(dict(zip(columns, values, strict=True)))
-            for values in part.itertuples(index=False, name=None)
-        ]
+        converted = [json_column(part.iloc[:, i].rename(columns[i])) for i in range(len(columns))]
+        yield [dict(zip(columns, values, strict=True)) for values in zip(*converted, strict=True)]
 
 
 def iter_chunks(
