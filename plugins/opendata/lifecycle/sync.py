@@ -27,12 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint, sidecar_path
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
 log = logging.getLogger(__name__)
-
-FINGERPRINT_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("hash", pa.uint64())])
 
 
 class ShrinkGuardError(RuntimeError):
@@ -95,21 +94,22 @@ class SyncResult:
 
 # --- pure parts ----------------------------------------------------------------------------------
 
-def row_fingerprint(batch: pa.RecordBatch, row_id: str) -> pa.Table:
-    """(row identifier, 64-bit hash of the whole row) for every row of a batch."""
-    frame = batch.to_pandas()
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    ids = pc.cast(batch.column(batch.schema.get_field_index(row_id)), pa.string())
-    return pa.table([ids, pa.array(hashes, type=pa.uint64())], schema=FINGERPRINT_SCHEMA)
-
-
 def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
-    """Which rows to upsert and which to delete to turn ``previous`` into ``current``."""
-    joined = current.join(previous.rename_columns(["id", "previous_hash"]), keys="id", join_type="left outer")
-    differs = pc.or_kleene(pc.is_null(joined["previous_hash"]),
-                           pc.not_equal(joined["hash"], joined["previous_hash"]))
-    changed = joined.filter(pc.fill_null(differs, True))["id"].combine_chunks()
-    gone = previous.join(current.select(["id"]), keys="id", join_type="left anti")["id"].combine_chunks()
+    """Which rows to upsert and which to delete to turn ``previous`` into ``current``.
+
+    Lookups (``index_in``/``is_in``) rather than joins: a join of two million-row tables holds
+    far more memory, and memory must stay flat as tables grow.
+    """
+    current_ids = current["id"].combine_chunks()
+    previous_ids = previous["id"].combine_chunks()
+    position = pc.index_in(current_ids, value_set=previous_ids)
+    before = pc.take(previous["hash"].combine_chunks(), position)
+    differs = pc.fill_null(pc.not_equal(current["hash"].combine_chunks(), before), True)
+    changed = current_ids.filter(differs)
+    if len(previous_ids) == 0:
+        gone = previous_ids
+    else:
+        gone = previous_ids.filter(pc.invert(pc.is_in(previous_ids, value_set=current_ids)))
     return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=current.num_rows - len(changed))
 
 
@@ -133,13 +133,17 @@ def check_shrink(deleted: int, published: int, max_share: float, *, remaining: i
 
 def merge_fingerprints(previous: pa.Table, current: pa.Table) -> pa.Table:
     """The published fingerprint after an incremental load: current rows replace their ids."""
-    kept = previous.join(current.select(["id"]), keys="id", join_type="left anti")
+    kept = previous.filter(pc.invert(pc.is_in(previous["id"], value_set=current["id"].combine_chunks())))
     return pa.concat_tables([kept.select(["id", "hash"]).cast(FINGERPRINT_SCHEMA), current])
 
 
 # --- I/O -------------------------------------------------------------------------------------------
 
 def fingerprint_extract(staged_path: Path, row_id: str) -> pa.Table:
+    """The extract's fingerprint: the sidecar written while staging, else computed now."""
+    sidecar = sidecar_path(staged_path)
+    if sidecar.is_file():
+        return pq.read_table(sidecar)
     tables = [row_fingerprint(batch, row_id) for batch in staged_batches(staged_path)]
     return pa.concat_tables(tables) if tables else FINGERPRINT_SCHEMA.empty_table()
 
@@ -232,8 +236,10 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
     created = updated = deleted = errors = requests = 0
     row_id = spec.publishing.row_identifier
     if plan.changes is not None and plan.changed:
-        result = hook.upsert(portal_id, _changed_frames(staged_path, row_id, plan.changes.changed_ids),
-                             total=plan.changed)
+        # Everything changed (a first load): no need to look each row up in the changed set.
+        frames = (_all_frames(staged_path) if plan.changed == plan.rows_in_extract
+                  else _changed_frames(staged_path, row_id, plan.changes.changed_ids))
+        result = hook.upsert(portal_id, frames, total=plan.changed)
         created, updated, errors, requests = (result.rows_created, result.rows_updated, result.errors,
                                               result.requests)
     if plan.changes is not None and plan.deleted:

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from opendata.sources import read_chunks
 from opendata.sources.base import ExtractError
 from opendata.sources.coerce import CoercionReport, SchemaMismatch, arrow_schema, check_columns, coerce_chunk
+from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint, row_hashes, sidecar_path
 from opendata.sources.watermark import batch_max, format_watermark, parse_watermark, past
 from opendata.spec.dataset import DatasetSpec
 
@@ -63,6 +64,10 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     unpublished: list[str] = []
     removed: list[str] = []
     writer: pq.ParquetWriter | None = None
+    # The row fingerprint, written alongside (the next load diffs it without a second pass).
+    row_id = spec.publishing.row_identifier
+    prints: pq.ParquetWriter | None = None
+    prints_partial = sidecar_path(out_path).with_suffix(".partial")
     try:
         pushdown = (mark.source_name, bound) if bound is not None else None
         for chunk in read_chunks(spec.source, since=pushdown):
@@ -79,6 +84,8 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
                     log.info("Source columns not in the data dictionary (not published): %s",
                              ", ".join(unpublished))
                 writer = pq.ParquetWriter(partial, arrow_schema(spec), compression="zstd")
+                if row_id:
+                    prints = pq.ParquetWriter(prints_partial, FINGERPRINT_SCHEMA, compression="zstd")
             # Row positions continue across chunks, so "row 12345" means the same row everywhere.
             chunk.index = pd.RangeIndex(seen, seen + len(chunk))
             seen += len(chunk)
@@ -89,7 +96,10 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
                 top = batch_max(batch, mark.field_name)
                 highest = top if highest is None or (top is not None and top > highest) else highest
             writer.write_batch(batch)
-            digest.update(pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy().tobytes())
+            hashes = row_hashes(batch)
+            digest.update(hashes.tobytes())
+            if prints is not None:
+                prints.write_table(row_fingerprint(batch, row_id, hashes))
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
@@ -100,13 +110,20 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     finally:
         if writer is not None:
             writer.close()
+        if prints is not None:
+            prints.close()
     if rows == 0 and bound is None:
         partial.unlink(missing_ok=True)
+        prints_partial.unlink(missing_ok=True)
         raise ExtractError(f"dataset {spec.id}: the source returned no rows; refusing to stage an empty extract")
     if writer is None:
         # An empty increment (or an empty first chunk of one): still a valid, typed file.
         pq.write_table(arrow_schema(spec).empty_table(), partial, compression="zstd")
     partial.replace(out_path)
+    if row_id:
+        if prints is None:
+            pq.write_table(FINGERPRINT_SCHEMA.empty_table(), prints_partial, compression="zstd")
+        prints_partial.replace(sidecar_path(out_path))
     for column, count in report.failures.items():
         log.warning("Column %s: %s values did not fit type %s (sample rows: %s)", column, f"{count:,}",
                     next(c.type.value for c in spec.columns if c.field_name == column),

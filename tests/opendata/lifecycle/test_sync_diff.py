@@ -5,13 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from opendata.lifecycle.sync import (
-    FINGERPRINT_SCHEMA,
-    ShrinkGuardError,
-    check_shrink,
-    diff_fingerprints,
-    row_fingerprint,
-)
+from opendata.lifecycle.sync import ShrinkGuardError, check_shrink, diff_fingerprints
+from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint
 
 
 def fingerprint(rows: dict[str, int]) -> pa.Table:
