@@ -4,6 +4,7 @@ and a dataset that is retired (never deleted)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import yaml
 from opendata.lifecycle.history import restore
 from opendata.registry import Stage
 from opendata.registry.alerts import AlertStore
+from opendata.samples.api_server import serve_in_thread
 from tests.conftest import SAMPLE_SOURCES
 from tests.opendata.lifecycle.test_publication_flow import run_date
 
@@ -121,3 +123,34 @@ def test_a_retired_dataset_is_never_refreshed_again(world):
     state = world.registry().get_state(dataset)
     assert (state.stage, state.retired_reason) == (Stage.RETIRED, "Replaced by the county's dataset")
     assert dt.datetime.now(dt.UTC) > state.updated_at
+
+
+def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchanged_data(world, tmp_path):
+    dataset = "restaurant-inspections"
+    world.set_in_dataset(dataset, "refresh", {"mode": "replace"})
+    reviewer = world.review_when_pending(dataset, "approved")
+    assert world.dag(dataset).test(logical_date=run_date(0)).state == "success"
+    reviewer.join(5)
+    portal_id = world.portal_id(dataset)
+    assert world.emu.stats()["revisions"][portal_id]["applied"] >= 1
+    assert world.anonymous_status(portal_id) == 200
+
+    # The source shrinks by 1% and changes a little: the whole dataset is swapped atomically.
+    records = json.loads((SAMPLE_SOURCES / "restaurant_inspections.json").read_text())["data"][:2970]
+    records[0]["score"] = 42
+    source = tmp_path / "inspections.json"
+    source.write_text(json.dumps({"data": records}))
+    server = serve_in_thread(source)
+    world.monkeypatch.setenv("AIRFLOW_CONN_INSPECTIONS_API", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        assert world.dag(dataset).test(logical_date=run_date(7)).state == "success"
+        rows = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 5000}, timeout=10).json()
+        assert len(rows) == 2970
+        assert world.anonymous_status(portal_id) == 200          # still public after the revision
+        world.emu.reset_stats()
+        assert world.dag(dataset).test(logical_date=run_date(14)).state == "success"
+        assert world.emu.stats()["revisions"].get(portal_id, {}).get("applied", 0) == 0
+    finally:
+        server.shutdown()
+    state = world.registry().get_state(dataset)
+    assert (state.stage, state.published_rows) == (Stage.REFRESHING, 2970)
