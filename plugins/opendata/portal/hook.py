@@ -50,7 +50,7 @@ from opendata.portal.models import (
 )
 from opendata.portal.redaction import Redactor
 from opendata.portal.revisions import RevisionReplace, RevisionResult, RowsInput, check_audience, discard_revision
-from opendata.portal.serialization import deletion_rows, iter_chunks, known_total
+from opendata.portal.serialization import deletion_rows, iter_chunks, known_total, prefetched
 from opendata.portal.transport import ACCEPT_202, NON_IDEMPOTENT, SocrataHTTPAdapter
 
 _DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
@@ -487,7 +487,7 @@ class SocrataHook(BaseHook):
         size = self._resolve_chunk_size(chunk_size)
         total = total if total is not None else known_total(rows)
         return self._write_chunks(
-            dataset_id, iter_chunks(rows, size), total, replace_first=False, idempotent=idempotent
+            dataset_id, prefetched(iter_chunks(rows, size)), total, replace_first=False, idempotent=idempotent
         )
 
     def _writes_are_idempotent(self, dataset_id: str, require_row_identifier: bool) -> bool:
@@ -541,7 +541,7 @@ class SocrataHook(BaseHook):
         _check_id(dataset_id)
         size = self._resolve_chunk_size(chunk_size)
         total = total if total is not None else known_total(rows)
-        chunks = iter_chunks(rows, size)
+        chunks = prefetched(iter_chunks(rows, size))
         first = next(chunks, None)
         if first is None:
             if not allow_empty:

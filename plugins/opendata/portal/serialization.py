@@ -355,3 +355,49 @@ def csv_byte_chunks(pieces: Iterable[bytes], chunk_size: int) -> Iterator[tuple[
             del buffer[:start]
     if buffer or seq == 0:
         yield seq, offset, bytes(buffer)
+
+
+def prefetched(chunks: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+    """Prepare the next chunks in a background thread while the current one is being sent.
+
+    Serialising a chunk is CPU work; sending it is mostly waiting for the portal. Overlapping
+    the two takes the serialisation off the clock, for ``depth`` chunks of extra memory. An
+    error while preparing is raised here, in the caller's thread, at the chunk it belongs to.
+    """
+    import queue
+    import threading
+
+    pipe: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def put(item: tuple[Any, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                pipe.put(item, timeout=0.5)
+                return True
+            except queue.Full:
+                continue
+        return False  # the consumer went away: stop preparing
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put((chunk, None)):
+                    return
+            put((done, None))
+        except BaseException as err:  # handed to the consumer, raised there
+            put((done, err))
+
+    worker = threading.Thread(target=produce, name="socrata-chunk-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            chunk, err = pipe.get()
+            if chunk is done:
+                if err is not None:
+                    raise err
+                return
+            yield chunk
+    finally:
+        stop.set()

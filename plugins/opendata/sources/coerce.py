@@ -82,8 +82,11 @@ def coerce_chunk(spec: DatasetSpec, chunk: pd.DataFrame, report: CoercionReport)
     for column in spec.columns:
         raw = chunk[column.source_name]
         converted = _CONVERTERS[column.type](raw)
-        lost = raw.notna() & _is_present(raw) & converted.isna()
-        if lost.any():
+        # Only when conversion made new nulls is it worth finding which (the common case is
+        # a clean column, and this check is per cell).
+        lost = (raw.notna() & _is_present(raw) & converted.isna()) if converted.isna().sum() > raw.isna().sum() \
+            else None
+        if lost is not None and lost.any():
             report.add(column.field_name, int(lost.sum()), [str(v) for v in row_ids[lost].head(MAX_SAMPLES)])
         rule = spec.privacy.mask.get(column.field_name)
         if rule is not None:
@@ -115,6 +118,9 @@ def _to_text(raw: pd.Series) -> pd.Series:
         # 90012.0 read from a numeric column is the text "90012".
         text = raw.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
     elif pd.api.types.is_bool_dtype(raw) or pd.api.types.is_integer_dtype(raw):
+        text = raw
+    elif pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty"):
+        # Text already (the usual case for databases and files): no per-value work.
         text = raw
     else:
         text = raw.map(lambda v: v if v is None or isinstance(v, str) or pd.isna(v) else _scalar_text(v))

@@ -282,3 +282,42 @@ def test_infinite_numbers_are_refused_by_column_name():
 
     with pytest.raises(ValueError, match="column 'fee': Infinite numbers cannot be published"):
         list(_frame_records(pd.DataFrame({"fee": [1.0, np.inf]}), 10))
+
+
+def test_prefetched_keeps_order_raises_in_place_and_stops_with_the_consumer():
+    import threading
+    import time
+
+    import pytest
+
+    from opendata.portal.serialization import prefetched
+
+    assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("column 'fee': bad")
+
+    got = []
+    with pytest.raises(ValueError, match="column 'fee': bad"):
+        for item in prefetched(failing()):
+            got.append(item)
+    assert got == [1]
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    stream = prefetched(endless(), depth=1)
+    assert next(stream) == 0
+    stream.close()
+    time.sleep(1.2)
+    count = len(produced)
+    time.sleep(0.6)
+    assert len(produced) == count <= 4          # the worker stopped with the consumer
+    assert not any(t.name == "socrata-chunk-prefetch" and t.is_alive() for t in threading.enumerate())
