@@ -11,7 +11,8 @@ portal is touched. A dataset without a row identifier (or whose file asks for it
 as a whole through a portal revision, atomically, never appended to; an unchanged extract
 (same content checksum) is not sent at all.
 
-Diffing happens in Arrow (joins over two columns), not Python sets, so memory stays small.
+Diffing works on 8-byte keys (hashes of the row identifiers) with sort and binary search, not
+Python sets or string hash tables, so memory stays flat as tables grow.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint, sidecar_path
+from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, fingerprint_table, id_keys, row_fingerprint, sidecar_path
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
@@ -94,23 +96,47 @@ class SyncResult:
 
 # --- pure parts ----------------------------------------------------------------------------------
 
-def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
-    """Which rows to upsert and which to delete to turn ``previous`` into ``current``.
+def _keys(table: pa.Table) -> np.ndarray:
+    if "key" in table.column_names:
+        return table["key"].to_numpy()
+    return id_keys(table["id"])
 
-    Lookups (``index_in``/``is_in``) rather than joins: a join of two million-row tables holds
-    far more memory, and memory must stay flat as tables grow.
-    """
-    current_ids = current["id"].combine_chunks()
-    previous_ids = previous["id"].combine_chunks()
-    position = pc.index_in(current_ids, value_set=previous_ids)
-    before = pc.take(previous["hash"].combine_chunks(), position)
-    differs = pc.fill_null(pc.not_equal(current["hash"].combine_chunks(), before), True)
-    changed = current_ids.filter(differs)
-    if len(previous_ids) == 0:
-        gone = previous_ids
-    else:
-        gone = previous_ids.filter(pc.invert(pc.is_in(previous_ids, value_set=current_ids)))
-    return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=current.num_rows - len(changed))
+
+def _lookup(keys: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each key: whether it is in ``among`` and its position there (sort + binary search
+    on 8-byte keys: a few arrays of the table's length, no hash table of strings)."""
+    if len(among) == 0:
+        return np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=np.int64)
+    order = np.argsort(among, kind="stable")
+    ordered = among[order]
+    slot = np.minimum(np.searchsorted(ordered, keys), len(ordered) - 1)
+    return ordered[slot] == keys, order[slot]
+
+
+def _matches(table: pa.Table, other: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``table`` whose identifier is in ``other``, and where. Keys are hashes, so a key
+    match is confirmed on the identifiers themselves."""
+    found, where = _lookup(_keys(table), _keys(other))
+    if found.any():
+        hits = np.flatnonzero(found)
+        same = pc.equal(table["id"].take(pa.array(hits)), other["id"].take(pa.array(where[hits])))
+        found[hits[~same.to_numpy(zero_copy_only=False)]] = False
+    return found, where
+
+
+def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
+    """Which rows to upsert and which to delete to turn ``previous`` into ``current``."""
+    found, where = _matches(current, previous)
+    previous_hash = previous["hash"]
+    known_hash = pc.fill_null(previous_hash, 0).to_numpy()[where] if len(previous) else np.zeros(0, np.uint64)
+    hash_missing = previous_hash.is_null().to_numpy(zero_copy_only=False)[where] if len(previous) \
+        else np.zeros(0, bool)
+    unchanged = found & ~hash_missing & (current["hash"].to_numpy() == known_hash) if len(previous) \
+        else np.zeros(len(current), dtype=bool)
+    changed = current["id"].filter(pa.array(~unchanged)).combine_chunks()
+    still_there, _ = _matches(previous, current)
+    gone = previous["id"].filter(pa.array(~still_there)).combine_chunks()
+    return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=int(unchanged.sum()))
 
 
 def shrink_problem(deleted: int, published: int, max_share: float, *, remaining: int) -> str | None:
@@ -133,8 +159,11 @@ def check_shrink(deleted: int, published: int, max_share: float, *, remaining: i
 
 def merge_fingerprints(previous: pa.Table, current: pa.Table) -> pa.Table:
     """The published fingerprint after an incremental load: current rows replace their ids."""
-    kept = previous.filter(pc.invert(pc.is_in(previous["id"], value_set=current["id"].combine_chunks())))
-    return pa.concat_tables([kept.select(["id", "hash"]).cast(FINGERPRINT_SCHEMA), current])
+    replaced, _ = _matches(previous, current)
+    kept = previous.filter(pa.array(~replaced))
+    if "key" not in kept.column_names:
+        kept = fingerprint_table(kept["id"].combine_chunks(), kept["hash"].combine_chunks())
+    return pa.concat_tables([kept.select(FINGERPRINT_SCHEMA.names).cast(FINGERPRINT_SCHEMA), current])
 
 
 # --- I/O -------------------------------------------------------------------------------------------
@@ -152,8 +181,8 @@ def portal_fingerprint(hook, portal_id: str, row_id: str) -> pa.Table:
     """Without a fingerprint, what the portal holds: its identifiers, with hashes that never
     match, so every extracted row is sent once and vanished ones are known."""
     ids = [str(row[row_id]) for row in hook.iter_rows(portal_id, select=row_id) if row.get(row_id) is not None]
-    return pa.table([pa.array(ids, type=pa.string()), pa.nulls(len(ids), type=pa.uint64())],
-                    schema=FINGERPRINT_SCHEMA)
+    return pa.table([pa.array(ids, type=pa.string()), pa.nulls(len(ids), type=pa.uint64()),
+                     pa.array(id_keys(ids), type=pa.uint64())], schema=FINGERPRINT_SCHEMA)
 
 
 def _changed_frames(staged_path: Path, row_id: str, changed: pa.Array) -> Iterator[pd.DataFrame]:

@@ -14,7 +14,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FINGERPRINT_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("hash", pa.uint64())])
+# id: the row identifier; hash: the whole row's hash; key: the identifier's hash, so lookups
+# between two fingerprints work on 8-byte numbers (memory flat as tables grow).
+FINGERPRINT_SCHEMA = pa.schema([pa.field("id", pa.string()), pa.field("hash", pa.uint64()),
+                                pa.field("key", pa.uint64())])
 
 
 def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
@@ -22,11 +25,22 @@ def row_hashes(batch: pa.RecordBatch) -> np.ndarray:
     return pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy()
 
 
+def id_keys(ids: pa.Array | pa.ChunkedArray | list) -> np.ndarray:
+    """A 64-bit hash of each row identifier (its text)."""
+    values = ids.to_pylist() if hasattr(ids, "to_pylist") else list(ids)
+    return pd.util.hash_array(np.asarray(values, dtype=object))
+
+
+def fingerprint_table(ids: pa.Array, hashes: pa.Array | np.ndarray) -> pa.Table:
+    ids = pc.cast(ids, pa.string())
+    return pa.table([ids, pa.array(hashes, type=pa.uint64()), pa.array(id_keys(ids), type=pa.uint64())],
+                    schema=FINGERPRINT_SCHEMA)
+
+
 def row_fingerprint(batch: pa.RecordBatch, row_id: str, hashes: np.ndarray | None = None) -> pa.Table:
     if hashes is None:
         hashes = row_hashes(batch)
-    ids = pc.cast(batch.column(batch.schema.get_field_index(row_id)), pa.string())
-    return pa.table([ids, pa.array(hashes, type=pa.uint64())], schema=FINGERPRINT_SCHEMA)
+    return fingerprint_table(batch.column(batch.schema.get_field_index(row_id)), hashes)
 
 
 def sidecar_path(staged_path: Path | str) -> Path:

@@ -6,12 +6,11 @@ import pyarrow as pa
 import pytest
 
 from opendata.lifecycle.sync import ShrinkGuardError, check_shrink, diff_fingerprints
-from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint
+from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, fingerprint_table, id_keys, row_fingerprint
 
 
 def fingerprint(rows: dict[str, int]) -> pa.Table:
-    return pa.table([pa.array(list(rows), pa.string()), pa.array(list(rows.values()), pa.uint64())],
-                    schema=FINGERPRINT_SCHEMA)
+    return fingerprint_table(pa.array(list(rows), pa.string()), pa.array(list(rows.values()), pa.uint64()))
 
 
 def test_diff_finds_new_changed_and_gone_rows():
@@ -30,7 +29,8 @@ def test_no_change_sends_nothing():
 
 
 def test_unknown_hashes_count_as_changed():
-    previous = pa.table([pa.array(["a", "b"]), pa.nulls(2, pa.uint64())], schema=FINGERPRINT_SCHEMA)
+    previous = pa.table([pa.array(["a", "b"]), pa.nulls(2, pa.uint64()), pa.array(id_keys(["a", "b"]), pa.uint64())],
+                        schema=FINGERPRINT_SCHEMA)
     changes = diff_fingerprints(fingerprint({"a": 1}), previous)
     assert changes.changed_ids.to_pylist() == ["a"]
     assert changes.deleted_ids.to_pylist() == ["b"]
@@ -51,3 +51,43 @@ def test_shrink_guard():
     with pytest.raises(ShrinkGuardError, match="would empty the dataset"):
         check_shrink(100, 100, 1.0, remaining=0)
     check_shrink(0, 0, 0.05, remaining=10)   # nothing published yet: nothing to guard
+
+
+def test_diff_agrees_with_a_plain_set_computation_on_random_data():
+    import random
+
+    rng = random.Random(7)
+    previous = {f"id{n}": rng.randrange(5) for n in rng.sample(range(5000), 3000)}
+    current = {f"id{n}": rng.randrange(5) for n in rng.sample(range(5000), 3000)}
+    changes = diff_fingerprints(fingerprint(current), fingerprint(previous))
+    expected_changed = {k for k, v in current.items() if previous.get(k) != v}
+    assert set(changes.changed_ids.to_pylist()) == expected_changed
+    assert set(changes.deleted_ids.to_pylist()) == set(previous) - set(current)
+    assert changes.unchanged == len(current) - len(expected_changed)
+
+
+def test_two_identifiers_with_the_same_key_are_still_told_apart():
+    # Force a key collision: the diff must confirm identifiers, not trust the hash.
+    table = fingerprint({"a": 1, "b": 2})
+    collided = pa.table([table["id"], table["hash"], pa.array([42, 42], pa.uint64())], schema=FINGERPRINT_SCHEMA)
+    previous = pa.table([pa.array(["a"]), pa.array([1], pa.uint64()), pa.array([42], pa.uint64())],
+                        schema=FINGERPRINT_SCHEMA)
+    changes = diff_fingerprints(collided, previous)
+    assert "b" in changes.changed_ids.to_pylist()
+
+
+def test_an_incremental_load_merges_into_the_published_fingerprint():
+    from opendata.lifecycle.sync import merge_fingerprints
+
+    merged = merge_fingerprints(fingerprint({"a": 1, "b": 2, "c": 3}), fingerprint({"b": 20, "d": 4}))
+    assert dict(zip(merged["id"].to_pylist(), merged["hash"].to_pylist(), strict=True)) == {
+        "a": 1, "c": 3, "b": 20, "d": 4}
+
+
+def test_a_published_row_whose_key_collides_with_a_new_one_is_still_deleted():
+    previous = pa.table([pa.array(["x"]), pa.array([1], pa.uint64()), pa.array([42], pa.uint64())],
+                        schema=FINGERPRINT_SCHEMA)
+    current = pa.table([pa.array(["y"]), pa.array([1], pa.uint64()), pa.array([42], pa.uint64())],
+                       schema=FINGERPRINT_SCHEMA)
+    changes = diff_fingerprints(current, previous)
+    assert (changes.changed_ids.to_pylist(), changes.deleted_ids.to_pylist()) == (["y"], ["x"])
