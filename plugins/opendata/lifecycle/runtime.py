@@ -65,7 +65,7 @@ def portal_url(hook, portal_id: str) -> str:
 
 
 def fingerprint_path(dataset_id: str) -> Path:
-    return settings.state_dir() / "fingerprints" / f"{dataset_id}.parquet"
+    return settings.state_dir() / "fingerprints" / f"{dataset_id}.arrow"
 
 
 def report_dir(dataset_id: str, run_id: str) -> Path:

@@ -29,7 +29,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, fingerprint_table, id_keys, row_fingerprint, sidecar_path
+from opendata.sources.fingerprint import (
+    FINGERPRINT_SCHEMA,
+    fingerprint_table,
+    id_keys,
+    read_fingerprint,
+    row_fingerprint,
+    sidecar_path,
+    write_fingerprint,
+)
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
@@ -117,10 +125,12 @@ def _matches(table: pa.Table, other: pa.Table) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``table`` whose identifier is in ``other``, and where. Keys are hashes, so a key
     match is confirmed on the identifiers themselves."""
     found, where = _lookup(_keys(table), _keys(other))
-    if found.any():
-        hits = np.flatnonzero(found)
-        same = pc.equal(table["id"].take(pa.array(hits)), other["id"].take(pa.array(where[hits])))
-        found[hits[~same.to_numpy(zero_copy_only=False)]] = False
+    hits = np.flatnonzero(found)
+    # In slices: comparing a million identifiers at once would copy both string columns.
+    for start in range(0, len(hits), 50_000):
+        part = hits[start:start + 50_000]
+        same = pc.equal(table["id"].take(pa.array(part)), other["id"].take(pa.array(where[part])))
+        found[part[~same.to_numpy(zero_copy_only=False)]] = False
     return found, where
 
 
@@ -172,7 +182,7 @@ def fingerprint_extract(staged_path: Path, row_id: str) -> pa.Table:
     """The extract's fingerprint: the sidecar written while staging, else computed now."""
     sidecar = sidecar_path(staged_path)
     if sidecar.is_file():
-        return pq.read_table(sidecar)
+        return read_fingerprint(sidecar)
     tables = [row_fingerprint(batch, row_id) for batch in staged_batches(staged_path)]
     return pa.concat_tables(tables) if tables else FINGERPRINT_SCHEMA.empty_table()
 
@@ -201,7 +211,7 @@ def _all_frames(staged_path: Path) -> Iterator[pd.DataFrame]:
 def _write_fingerprint(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    pq.write_table(table, partial, compression="zstd")
+    write_fingerprint(table, partial)
     os.replace(partial, path)
 
 
@@ -222,7 +232,7 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
     row_id = spec.publishing.row_identifier
     current = fingerprint_extract(staged_path, row_id)
     if previous_fingerprint is not None and previous_fingerprint.is_file():
-        previous = pq.read_table(previous_fingerprint)
+        previous = read_fingerprint(previous_fingerprint)
         log.info("Comparing %s extracted rows with the fingerprint of the last confirmed load",
                  f"{current.num_rows:,}")
     elif incremental:

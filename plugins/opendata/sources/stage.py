@@ -19,7 +19,14 @@ import pyarrow.parquet as pq
 from opendata.sources import read_chunks
 from opendata.sources.base import ExtractError
 from opendata.sources.coerce import CoercionReport, SchemaMismatch, arrow_schema, check_columns, coerce_chunk
-from opendata.sources.fingerprint import FINGERPRINT_SCHEMA, row_fingerprint, row_hashes, sidecar_path
+from opendata.sources.fingerprint import (
+    FINGERPRINT_SCHEMA,
+    FingerprintWriter,
+    row_fingerprint,
+    row_hashes,
+    sidecar_path,
+    write_fingerprint,
+)
 from opendata.sources.watermark import batch_max, format_watermark, parse_watermark, past
 from opendata.spec.dataset import DatasetSpec
 
@@ -85,7 +92,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
                              ", ".join(unpublished))
                 writer = pq.ParquetWriter(partial, arrow_schema(spec), compression="zstd")
                 if row_id:
-                    prints = pq.ParquetWriter(prints_partial, FINGERPRINT_SCHEMA, compression="zstd")
+                    prints = FingerprintWriter(prints_partial)
             # Row positions continue across chunks, so "row 12345" means the same row everywhere.
             chunk.index = pd.RangeIndex(seen, seen + len(chunk))
             seen += len(chunk)
@@ -99,7 +106,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
             hashes = row_hashes(batch)
             digest.update(hashes.tobytes())
             if prints is not None:
-                prints.write_table(row_fingerprint(batch, row_id, hashes))
+                prints.write(row_fingerprint(batch, row_id, hashes))
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
@@ -122,7 +129,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     partial.replace(out_path)
     if row_id:
         if prints is None:
-            pq.write_table(FINGERPRINT_SCHEMA.empty_table(), prints_partial, compression="zstd")
+            write_fingerprint(FINGERPRINT_SCHEMA.empty_table(), prints_partial)
         prints_partial.replace(sidecar_path(out_path))
     for column, count in report.failures.items():
         log.warning("Column %s: %s values did not fit type %s (sample rows: %s)", column, f"{count:,}",
