@@ -145,7 +145,7 @@ def phase_ours(args) -> dict:
     dataset = spec("bench_pg")
     work = Path(args.workdir)
     staged = extract_to_stage(dataset, work / f"{args.label}.parquet")
-    fingerprint = work / "fingerprint.parquet"
+    fingerprint = work / "fingerprint.arrow"
     result = sync_to_portal(SocrataHook(), dataset, args.dataset, Path(staged.path), fingerprint_path=fingerprint,
                             previous_fingerprint=fingerprint if fingerprint.exists() else None,
                             published_rows=None, apply_shrink_guard=True, audience="private",

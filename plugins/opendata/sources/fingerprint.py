@@ -78,7 +78,9 @@ def write_fingerprint(table: pa.Table, path: Path) -> None:
 
 def read_fingerprint(path: Path) -> pa.Table:
     """A fingerprint file, memory-mapped (Parquet files of earlier versions are read too)."""
-    if Path(path).suffix == ".parquet":
+    with open(path, "rb") as handle:
+        parquet = handle.read(4) == b"PAR1"
+    if parquet:
         import pyarrow.parquet as pq
 
         return pq.read_table(path)
