@@ -91,3 +91,17 @@ def test_a_published_row_whose_key_collides_with_a_new_one_is_still_deleted():
                        schema=FINGERPRINT_SCHEMA)
     changes = diff_fingerprints(current, previous)
     assert (changes.changed_ids.to_pylist(), changes.deleted_ids.to_pylist()) == (["y"], ["x"])
+
+
+def test_fingerprint_files_round_trip_and_earlier_parquet_ones_still_read(tmp_path):
+    import pyarrow.parquet as pq
+
+    from opendata.sources.fingerprint import read_fingerprint, write_fingerprint
+
+    table = fingerprint({"a": 1, "b": 2})
+    write_fingerprint(table, tmp_path / "fp.arrow")
+    assert read_fingerprint(tmp_path / "fp.arrow").equals(table)
+    pq.write_table(table.select(["id", "hash"]), tmp_path / "old.parquet")
+    old = read_fingerprint(tmp_path / "old.parquet")
+    changes = diff_fingerprints(table, old)      # keys are derived when a file has none
+    assert (changes.changed, changes.deleted, changes.unchanged) == (0, 0, 2)
