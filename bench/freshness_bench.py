@@ -4,7 +4,8 @@
 
 Builds a world like the monitor's integration test, ten times bigger: synthetic dataset files,
 the portal emulator (a real HTTP server) holding every dataset public and back-dated to mixed
-ages, a SQLite registry recording them public, and the local SMTP mailbox. Then it times the
+ages, a SQLite registry recording them public, and the local SMTP mailbox (its own process,
+as a real mail server would be). Then it times the
 monitor's own functions (what the DAG's tasks call), counting the portal's requests with the
 emulator's counters:
 
@@ -36,6 +37,52 @@ def portal_requests(emu) -> dict[str, int]:
     return {k: n for k, n in emu.stats()["requests"].items() if "/__emulator/" not in k}
 
 
+class MailServer:
+    """The local mail catcher in its own process, as a real SMTP server would be: its work is
+    not the monitor's (in-process, its thread would share the monitor's interpreter lock)."""
+
+    def __init__(self, directory: Path) -> None:
+        import socket
+        import subprocess
+
+        from opendata.notify.mailbox import local_smtp_connection, read_message
+
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._read = read_message
+        self._connection = local_smtp_connection(self.port)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "opendata.cli", "mailbox", "--port", str(self.port), "--dir", str(directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    raise RuntimeError("the mail catcher did not start") from None
+                time.sleep(0.1)
+
+    def connection(self) -> str:
+        return self._connection
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.eml"))
+
+    def messages(self) -> list:
+        return [self._read(path) for path in self.files()]
+
+    def __enter__(self) -> MailServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", type=int, default=1000)
@@ -55,12 +102,11 @@ def main() -> None:
     from tests.opendata.freshness.world import MonitorWorld, mixed_portal
 
     from opendata.freshness.monitor import MonitorSettings, check_freshness, watch_comments
-    from opendata.notify.mailbox import start_mailbox
     from portal_emulator.testing import run_emulator
 
     try:
         with run_emulator(work / "portal", extra_args=["--no-approvals"]) as emu, \
-                start_mailbox(work / "mail") as mailbox:
+                MailServer(work / "mail") as mailbox:
             user, password = emu.auth("publisher")
             os.environ["AIRFLOW_CONN_SOCRATA_DEFAULT"] = json.dumps({
                 "conn_type": "socrata", "host": emu.url, "login": user, "password": password,

@@ -10,11 +10,12 @@ nothing is reported twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,10 +115,27 @@ class World:
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
 
+    _mailer: Any = field(default=None, repr=False)
+
+    @contextlib.contextmanager
+    def mailing(self, smtp_conn_id: str) -> Iterator[None]:
+        """Messages delivered inside share one SMTP connection (a first pass may send hundreds)."""
+        from opendata.notify.send import Mailer
+
+        with Mailer(smtp_conn_id) as mailer:
+            self._mailer = mailer
+            try:
+                yield
+            finally:
+                self._mailer = None
+
     def deliver(self, message: Any, *, smtp_conn_id: str, slack_conn_id: str | None) -> None:
         from opendata.notify.send import send
 
-        (self.send or send)(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id)
+        if self.send is not None:
+            self.send(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id)
+        else:
+            send(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id, mailer=self._mailer)
 
     @property
     def portal_base_url(self) -> str | None:
@@ -206,27 +224,28 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
 
         delivered = []
         try:
-            for ev in plan.reminders:
-                spec = world.files.specs[ev.dataset.dataset_id]
-                try:
-                    message = compose(NotificationEvent.FRESHNESS_DUE, spec, world.files.governance,
-                                      reminder_details(ev, **links))
-                    world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
-                except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
-                    report.errors.append(f"{ev.dataset.dataset_id}: {exc}")
-                    log.error("Could not remind the department of %s: %s", ev.dataset.dataset_id, exc)
-                    continue
-                delivered.append(reported(ev, Channel.DEPARTMENT, records, now))
-                report.reminded.append(ev.dataset.dataset_id)
-            if plan.send_digest:
-                digest = build_digest(plan, records, monitored=len(evaluations), now=now, timezone=settings.timezone,
-                                      **links)
-                message = compose_digest(DigestEvent.OVERDUE_DIGEST, digest, world.files.governance,
-                                         {"realert_days": settings.realert_hours / 24})
-                world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=settings.slack_conn_id)
-                delivered += [reported(ev, Channel.CDO, records, now) for ev in plan.digest]
-                report.digest_sent = True
-                report.digest_datasets = [row.dataset_id for row in digest.overdue]
+            with world.mailing(settings.smtp_conn_id):
+                for ev in plan.reminders:
+                    spec = world.files.specs[ev.dataset.dataset_id]
+                    try:
+                        message = compose(NotificationEvent.FRESHNESS_DUE, spec, world.files.governance,
+                                          reminder_details(ev, **links))
+                        world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
+                    except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
+                        report.errors.append(f"{ev.dataset.dataset_id}: {exc}")
+                        log.error("Could not remind the department of %s: %s", ev.dataset.dataset_id, exc)
+                        continue
+                    delivered.append(reported(ev, Channel.DEPARTMENT, records, now))
+                    report.reminded.append(ev.dataset.dataset_id)
+                if plan.send_digest:
+                    digest = build_digest(plan, records, monitored=len(evaluations), now=now,
+                                          timezone=settings.timezone, **links)
+                    message = compose_digest(DigestEvent.OVERDUE_DIGEST, digest, world.files.governance,
+                                             {"realert_days": settings.realert_hours / 24})
+                    world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=settings.slack_conn_id)
+                    delivered += [reported(ev, Channel.CDO, records, now) for ev in plan.digest]
+                    report.digest_sent = True
+                    report.digest_datasets = [row.dataset_id for row in digest.overdue]
         finally:
             world.alerts.save_alert_records(delivered)
             world.alerts.clear_alert_records(plan.cleared)
@@ -291,33 +310,34 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
         report.baselines = sum(1 for s in plan.quiet if s.dataset_id not in states)
         delivered = list(plan.quiet)
         try:
-            for action in plan.actions:
-                spec = world.files.specs[action.dataset_id]
-                event = (NotificationEvent.COMMENT_RECEIVED if action.kind is CommentActionKind.RECEIVED
-                         else NotificationEvent.COMMENT_REMINDER)
-                portal = world.portal_base_url
-                deadline = answer_deadline(action.after, settings.answer_within, settings.timezone)
-                details = {
-                    "comment_count": action.count,
-                    "new_comments": action.new_comments or None,
-                    "waiting_since": local(action.pending_since, settings.timezone),
-                    "answer_by": local(deadline, settings.timezone)
-                    if action.kind is CommentActionKind.RECEIVED else None,
-                    "hours_waited": action.waited / dt.timedelta(hours=1) if action.waited else None,
-                    "portal_id": datasets[action.dataset_id].portal_id,
-                    "portal_url": f"{portal}/d/{datasets[action.dataset_id].portal_id}" if portal else None,
-                    "mark_answered": MARK_ANSWERED.format(dataset_id=action.dataset_id),
-                }
-                try:
-                    message = compose(event, spec, world.files.governance, details)
-                    world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
-                except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
-                    report.errors.append(f"{action.dataset_id}: {exc}")
-                    log.error("Could not send the %s notice of %s: %s", action.kind.value, action.dataset_id, exc)
-                    continue
-                delivered.append(action.after)
-                (report.notified if action.kind is CommentActionKind.RECEIVED else report.reminded).append(
-                    action.dataset_id)
+            with world.mailing(settings.smtp_conn_id):
+                for action in plan.actions:
+                    spec = world.files.specs[action.dataset_id]
+                    event = (NotificationEvent.COMMENT_RECEIVED if action.kind is CommentActionKind.RECEIVED
+                             else NotificationEvent.COMMENT_REMINDER)
+                    portal = world.portal_base_url
+                    deadline = answer_deadline(action.after, settings.answer_within, settings.timezone)
+                    details = {
+                        "comment_count": action.count,
+                        "new_comments": action.new_comments or None,
+                        "waiting_since": local(action.pending_since, settings.timezone),
+                        "answer_by": local(deadline, settings.timezone)
+                        if action.kind is CommentActionKind.RECEIVED else None,
+                        "hours_waited": action.waited / dt.timedelta(hours=1) if action.waited else None,
+                        "portal_id": datasets[action.dataset_id].portal_id,
+                        "portal_url": f"{portal}/d/{datasets[action.dataset_id].portal_id}" if portal else None,
+                        "mark_answered": MARK_ANSWERED.format(dataset_id=action.dataset_id),
+                    }
+                    try:
+                        message = compose(event, spec, world.files.governance, details)
+                        world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
+                    except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
+                        report.errors.append(f"{action.dataset_id}: {exc}")
+                        log.error("Could not send the %s notice of %s: %s", action.kind.value, action.dataset_id, exc)
+                        continue
+                    delivered.append(action.after)
+                    (report.notified if action.kind is CommentActionKind.RECEIVED else report.reminded).append(
+                        action.dataset_id)
         finally:
             world.alerts.save_comment_states(delivered)
         log.info("Comments: %d public datasets, %d read (%d first readings); %d notice(s), %d reminder(s)",

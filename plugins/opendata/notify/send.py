@@ -60,38 +60,88 @@ def _describe(message: Message) -> str:
     return f"{event} notification for {message.dataset_id}" if message.dataset_id else f"{event} notification"
 
 
-def _quit_quietly(client: Any) -> None:
-    try:
-        client.quit()
-    except Exception:  # the message is delivered; a server dropping the line at QUIT is fine
-        pass
+class Mailer:
+    """E-mail through one SMTP connection, opened on the first message and kept for the rest.
+
+    The freshness monitor's first pass can remind hundreds of departments; a connection (and a
+    login) per message would cost more than the messages. A server that dropped the idle line
+    is reconnected once. Use as a context manager; :func:`send_email` is one message's mailer.
+    """
+
+    def __init__(self, smtp_conn_id: str = "smtp_default") -> None:
+        self.smtp_conn_id = smtp_conn_id
+        self._hook: Any = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        hook, self._hook = self._hook, None
+        if hook is None:
+            return
+        client = getattr(hook, "_smtp_client", None)
+        try:
+            if client is not None:
+                client.quit()
+        except Exception:  # noqa: BLE001 - every message was delivered; a server dropping the line at QUIT is fine
+            pass
+        try:
+            hook.__exit__(None, None, None)
+        except Exception:  # noqa: BLE001 - the connection is gone either way
+            pass
+
+    def _open(self) -> Any:
+        if self._hook is None:
+            from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+            self._hook = SmtpHook(smtp_conn_id=self.smtp_conn_id).__enter__()
+        return self._hook
+
+    def _deliver(self, message: Message) -> None:
+        hook = self._open()
+        from_email = hook.from_email or DEFAULT_FROM
+        client = getattr(hook, "_smtp_client", None)
+        if client is None:  # a future provider without the attribute: HTML-only, but delivered
+            hook.send_email_smtp(to=list(message.to), cc=list(message.cc) or None, subject=message.subject,
+                                 html_content=message.html, from_email=from_email)
+            return
+        client.send_message(build_email(message, from_email), from_addr=from_email,
+                            to_addrs=list(message.envelope_recipients))
+
+    def send(self, message: Message) -> None:
+        """E-mail ``message``; raises :class:`NotificationError` naming the event and dataset
+        (never a credential)."""
+        import smtplib
+
+        try:
+            try:
+                self._deliver(message)
+            except smtplib.SMTPServerDisconnected:
+                # An idle connection the server closed: once more, on a fresh one.
+                self.close()
+                self._deliver(message)
+        except Exception as exc:
+            self.close()  # whatever state the line is in, the next message starts clean
+            raise NotificationError(
+                f"could not e-mail the {_describe(message)} through connection {self.smtp_conn_id!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        log.info("E-mailed %s to %s", _describe(message), ", ".join(message.envelope_recipients))
 
 
-def send_email(message: Message, *, smtp_conn_id: str = "smtp_default") -> None:
-    """E-mail ``message`` through the Airflow SMTP connection ``smtp_conn_id``.
+def send_email(message: Message, *, smtp_conn_id: str = "smtp_default", mailer: Mailer | None = None) -> None:
+    """E-mail ``message`` through the Airflow SMTP connection ``smtp_conn_id`` (or ``mailer``'s).
 
     Raises :class:`NotificationError` naming the event and dataset (never a credential).
     """
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    recipients = list(message.envelope_recipients)
-    try:
-        with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-            from_email = hook.from_email or DEFAULT_FROM
-            mail = build_email(message, from_email)
-            client = getattr(hook, "_smtp_client", None)
-            if client is None:  # a future provider without the attribute: HTML-only, but delivered
-                hook.send_email_smtp(to=list(message.to), cc=list(message.cc) or None, subject=message.subject,
-                                     html_content=message.html, from_email=from_email)
-            else:
-                client.send_message(mail, from_addr=from_email, to_addrs=recipients)
-                _quit_quietly(client)
-    except Exception as exc:
-        raise NotificationError(
-            f"could not e-mail the {_describe(message)} through connection {smtp_conn_id!r}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    log.info("E-mailed %s to %s", _describe(message), ", ".join(recipients))
+    if mailer is not None:
+        mailer.send(message)
+        return
+    with Mailer(smtp_conn_id) as own:
+        own.send(message)
 
 
 def slack_webhook_url(conn: Any) -> str | None:
@@ -151,15 +201,17 @@ def post_to_slack(message: Message, *, slack_conn_id: str = "opendata_slack") ->
     return True
 
 
-def send(message: Message, *, smtp_conn_id: str = "smtp_default", slack_conn_id: str | None = "opendata_slack") -> None:
+def send(message: Message, *, smtp_conn_id: str = "smtp_default", slack_conn_id: str | None = "opendata_slack",
+         mailer: Mailer | None = None) -> None:
     """E-mail ``message``, and post it to Slack when ``slack_conn_id`` exists.
 
     Slack is tried even when the e-mail failed; the e-mail error is raised afterwards.
-    ``slack_conn_id=None`` turns Slack off.
+    ``slack_conn_id=None`` turns Slack off. ``mailer``: an open :class:`Mailer` to send through
+    (many messages, one SMTP connection).
     """
     email_error: NotificationError | None = None
     try:
-        send_email(message, smtp_conn_id=smtp_conn_id)
+        send_email(message, smtp_conn_id=smtp_conn_id, mailer=mailer)
     except NotificationError as exc:
         email_error = exc
     if slack_conn_id:

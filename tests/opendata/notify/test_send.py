@@ -9,8 +9,8 @@ import pytest
 
 from opendata.notify.compose import compose
 from opendata.notify.events import NotificationEvent
-from opendata.notify.mailbox import local_smtp_connection, local_smtp_connection_uri
-from opendata.notify.send import NotificationError, send
+from opendata.notify.mailbox import local_smtp_connection, local_smtp_connection_uri, start_mailbox
+from opendata.notify.send import Mailer, NotificationError, send
 
 from .conftest import JORGE, LUIS, MARIA, SlackReceiver
 
@@ -68,6 +68,47 @@ def test_smtp_failure_names_event_and_dataset(mailbox, monkeypatch, rejected):
     assert "rejected notification for building-permits" in message
     assert "smtp_default" in message
     assert "s3cret-pw" not in message and "mailer" not in message
+
+
+def test_a_mailer_sends_many_messages_over_one_connection(mailbox, monkeypatch, rejected):
+    import smtplib
+
+    connects = []
+    real_connect = smtplib.SMTP.connect
+
+    def counted(self, *args, **kwargs):  # the real connect, counted
+        connects.append(args)
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", counted)
+    with Mailer() as mailer:
+        for _ in range(3):
+            send(rejected, slack_conn_id=None, mailer=mailer)
+    assert len(mailbox.messages()) == 3
+    assert len(connects) == 1
+
+
+def test_a_mailer_reconnects_when_the_server_dropped_the_idle_line(mailbox, rejected):
+    with Mailer() as mailer:
+        mailer.send(rejected)
+        mailer._hook._smtp_client.sock.close()  # what a server's idle timeout leaves behind
+        mailer.send(rejected)
+    assert len(mailbox.messages()) == 2
+
+
+def test_a_mailer_names_the_message_it_could_not_send_and_goes_on(mailbox, monkeypatch, rejected):
+    port = mailbox.port
+    with Mailer() as mailer:
+        mailer.send(rejected)
+        mailbox.stop()
+        with pytest.raises(NotificationError, match="rejected notification for building-permits"):
+            mailer.send(rejected)
+        restarted = start_mailbox(mailbox.directory, port=port)
+        try:
+            mailer.send(rejected)  # a fresh connection after the failure
+        finally:
+            restarted.stop()
+    assert len(mailbox.messages()) == 2
 
 
 def test_missing_smtp_connection_is_a_clear_error(mailbox, monkeypatch, rejected):
