@@ -195,6 +195,11 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     details = demo.get(f"/dags/{DATASET}/dagRuns/{shrink_id}/hitlDetails")["hitl_details"]
     (request,) = [d for d in details if d["task_instance"]["task_id"] == "shrink_approval"]
     assert "delete 320 of 4,000 published rows (8.0%)" in request["body"]
+    # Leadership and the coordinators are e-mailed the counts and the task's Required Actions link.
+    (asked,) = wait_for("the approvers' e-mail", lambda: demo.mail("would delete published rows"), timeout=30)
+    body = asked.get_body(preferencelist=("plain",)).get_content()
+    assert "delete 320 of 4,000 published rows (8.0%)" in body and "Rows to delete:" in body
+    assert f"/dags/{DATASET}/runs/{shrink_id}/tasks/shrink_approval/required_actions" in body
     untouched = requests.get(f"{demo.portal}/__emulator/stats", auth=admin, timeout=10).json()["rows"]
     assert untouched.get(portal_id, {}).get("received", 0) == 0
     response = requests.patch(

@@ -23,6 +23,7 @@ is left out of the message:
 ``task_id``           the Airflow task id
 ``error``             the error (only its first lines are kept)
 ``rows``              counts, e.g. ``{"upserted": 1200, "deleted": 3}``
+``shrink_problem``    SHRINK_APPROVAL_REQUESTED: what the refresh would do beyond the file's limit
 ``freshness_state``   FRESHNESS_DUE: ``due`` or ``overdue``
 ``last_update``       FRESHNESS_DUE: the portal's last data update (datetime, or text: "never")
 ``days_late``         FRESHNESS_DUE: days past one promised cycle (number)
@@ -67,8 +68,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 DETAIL_KEYS = (
     "portal_url", "portal_id", "report_path", "report_url", "validation_summary", "reviewer", "notes",
     "reviewed_at", "days_pending", "not_before", "airflow_url", "run_id", "task_id", "error", "rows",
-    "freshness_state", "last_update", "days_late", "due_at", "overdue_at", "findings", "comment_count",
-    "new_comments", "waiting_since", "answer_by", "hours_waited", "mark_answered",
+    "shrink_problem", "freshness_state", "last_update", "days_late", "due_at", "overdue_at", "findings",
+    "comment_count", "new_comments", "waiting_since", "answer_by", "hours_waited", "mark_answered",
 )
 
 #: Only this much of an error reaches a message; the log link has the rest.
@@ -330,6 +331,7 @@ def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any
         "task_id": _text(get("task_id")),
         "error": error_excerpt(get("error")),
         "rows": _rows(get("rows")),
+        "shrink_problem": _text(get("shrink_problem")),
         "freshness_state": _text(get("freshness_state")),
         "last_update": format_when(get("last_update")),
         "days_late": format_days(get("days_late")),

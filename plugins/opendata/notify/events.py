@@ -28,6 +28,8 @@ class NotificationEvent(StrEnum):
     WENT_LIVE = "went_live"
     #: The reviewer sent it back to the department (with notes).
     REJECTED = "rejected"
+    #: A refresh would delete more published rows than the file allows: approval waits in Airflow.
+    SHRINK_APPROVAL_REQUESTED = "shrink_approval_requested"
     #: A scheduled refresh failed (run, task, error, log link).
     REFRESH_FAILED = "refresh_failed"
     #: The freshness monitor: the public data is due (or overdue) for its promised update.
@@ -84,6 +86,9 @@ RECIPIENTS: dict[NotificationEvent, Recipients] = {
     NotificationEvent.WENT_LIVE: Recipients(to=(_R.COMMUNICATIONS, _R.CDO, _R.COORDINATORS)),
     NotificationEvent.REJECTED: Recipients(to=(_R.COORDINATORS, _R.STEWARD), cc=(_R.CDO,)),
     NotificationEvent.REFRESH_FAILED: Recipients(to=(_R.COORDINATORS, _R.STEWARD)),
+    # Leadership or a coordinator approves (the task's assignees); the steward knows the source.
+    NotificationEvent.SHRINK_APPROVAL_REQUESTED: Recipients(to=(_R.LEADERSHIP, _R.COORDINATORS),
+                                                            cc=(_R.STEWARD,)),
     # Coordinators "enforce data refresh expectations"; the steward does the refresh.
     NotificationEvent.FRESHNESS_DUE: Recipients(to=(_R.STEWARD, _R.COORDINATORS)),
     # "Whenever a comment is posted, the relevant Open Data Coordinator and CDO will be notified."

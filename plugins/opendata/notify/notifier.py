@@ -73,11 +73,15 @@ def _task_url(base: str, ti: Any) -> str:
     return url
 
 
+#: Requests answered in a human-in-the-loop task: their link is the task's Required Actions page.
+_HITL_EVENTS = frozenset({NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED, NotificationEvent.SHRINK_APPROVAL_REQUESTED})
+
+
 def _airflow_url(event: NotificationEvent, context: Mapping[str, Any], ti: Any, run_id: str | None) -> str | None:
     base = _base_url()
     if not base:
         return None
-    if event is NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED and ti is not None:
+    if event in _HITL_EVENTS and ti is not None:
         # A HITL task: link to its "required actions" page, where Approve / Reject are.
         try:
             from airflow.providers.standard.operators.hitl import HITLOperator

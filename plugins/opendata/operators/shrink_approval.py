@@ -1,6 +1,7 @@
 """The shrink guard's human in the loop: a refresh that would delete more of the published
 rows than the dataset file allows (or empty the dataset) waits here, naming the counts, until
-department leadership or a coordinator approves it; nothing has touched the portal yet."""
+department leadership or a coordinator approves it; nothing has touched the portal yet. They
+are e-mailed the counts and a link to the task's Required Actions page."""
 
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ class ShrinkApprovalOperator(ApprovalOperator):
     ui_color = "#fef7e0"
 
     def __init__(self, *, dataset_id: str, dataset_name: str, approvers: list[dict[str, str]], **kwargs: Any):
+        from opendata.notify import NotificationEvent, OpenDataNotifier
+
         super().__init__(
             subject=f"Approve deleting published rows of {dataset_name}",
             body="(the counts are filled in when the refresh needs approval)",
             assigned_users=approvers or None,
             params={"reason": Param("", type="string", title="Reason (when rejecting)",
                                     description="Why the rows must stay; the refresh stops.")},
+            notifiers=[OpenDataNotifier(event=NotificationEvent.SHRINK_APPROVAL_REQUESTED, dataset_id=dataset_id)],
             **kwargs,
         )
         self.dataset_id = dataset_id
@@ -60,6 +64,11 @@ class ShrinkApprovalOperator(ApprovalOperator):
             "Approve if the source really lost these rows (the published data is archived either way); "
             "reject with a reason to stop this refresh and keep the public dataset as it is.",
         ])
+        counts = {"in_the_new_extract": sync.rows_in_extract, "published": sync.published,
+                  "to_delete": sync.deleted, "new_or_changed": sync.changed}
+        for notifier in self.notifiers:  # the e-mail names what the task's page names
+            notifier.details = {**getattr(notifier, "details", {}), "shrink_problem": sync.shrink_problem,
+                                "rows": counts}
         self.log.info("Waiting for approval: %s", sync.shrink_problem)
         return super().execute(context)
 

@@ -40,6 +40,7 @@ FULL = {
     "answer_by": dt.datetime(2026, 11, 24, 23, 0, tzinfo=dt.UTC),
     "hours_waited": 50,
     "mark_answered": "python -m opendata.freshness comments answered building-permits --by jorge-ramos",
+    "shrink_problem": "it would delete 80 of the 1,000 published rows (8.0%; the file allows 5%)",
 }
 
 EXPECTED = {
@@ -61,6 +62,9 @@ EXPECTED = {
     E.COMMENT_REMINDER: (
         "[Open Data] Reminder: public comments on Building Permits are waiting for an answer", (JORGE, MARIA), ()),
     E.RETIRED: ("[Open Data] Building Permits is retired", (MARIA,), (JORGE, LUIS)),
+    E.SHRINK_APPROVAL_REQUESTED: (
+        "[Open Data] Approve or stop: a refresh of Building Permits would delete published rows", (ALICIA, JORGE),
+        (LUIS,)),
 }
 
 # What each event's message must say, in its text and its HTML.
@@ -78,6 +82,7 @@ KEY_DETAILS = {
     E.COMMENT_RECEIVED: ["portal_url", "mark_answered", "2 new public comments", "2026-11-24 23:00 (UTC)"],
     E.COMMENT_REMINDER: ["portal_url", "mark_answered", "50 business hours", "2026-11-20 23:00 (UTC)"],
     E.RETIRED: ["reviewer", "notes"],
+    E.SHRINK_APPROVAL_REQUESTED: ["shrink_problem", "airflow_url", "Rows deleted"],
 }
 
 
