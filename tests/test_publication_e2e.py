@@ -21,6 +21,8 @@ import pytest
 import requests
 
 DATASET = "building-permits"
+# A dataset whose Step 1 the department refuses.
+REFUSED = "service-requests-311"
 
 
 def free_port() -> int:
@@ -84,10 +86,12 @@ class Demo:
     def run_state(self, run_id: str) -> str:
         return self.get(f"/dags/{DATASET}/dagRuns/{run_id}")["state"]
 
+    def all_mail(self) -> list:
+        return [BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+                for path in sorted((self.dir / "mail").glob("*.eml"))]
+
     def mail(self, subject_part: str) -> list:
-        messages = [BytesParser(policy=policy.default).parsebytes(path.read_bytes())
-                    for path in sorted((self.dir / "mail").glob("*.eml"))]
-        return [m for m in messages if subject_part in m["Subject"] and "Building Permits" in m["Subject"]]
+        return [m for m in self.all_mail() if subject_part in m["Subject"] and "Building Permits" in m["Subject"]]
 
     def portal_id(self) -> str | None:
         database = self.dir / "state" / "registry.sqlite"
@@ -127,6 +131,10 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     # Step 1: the department's leadership approves through Airflow's human-in-the-loop API.
     wait_for("the Step 1 approval task to wait for input",
              lambda: demo.task_state(run_id, "department_approval") == "awaiting_input")
+    refused_run = wait_for("the other dataset's first run", lambda: (demo.get(f"/dags/{REFUSED}/dagRuns")[
+        "dag_runs"] or [None])[0])["dag_run_id"]
+    refused_task = f"/dags/{REFUSED}/dagRuns/{refused_run}/taskInstances/department_approval"
+    wait_for("the other Step 1 to wait", lambda: demo.get(refused_task).get("state") == "awaiting_input")
     # Airflow 3.3.2 race: a response that lands before the scheduler has processed the parked
     # task's executor event makes the scheduler retry the task (and ask again). People take
     # longer than a scheduler loop to answer; the test waits like one.
@@ -140,12 +148,34 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
         json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
     assert response.status_code == 200, response.text
 
+    # Step 1 refused for another dataset: its coordinator and steward are told why, and its runs
+    # stop at `plan` until the coordinator resubmits.
+    response = requests.patch(f"{demo.api}{refused_task}/-1/hitlDetails", timeout=10, json={
+        "chosen_options": ["Reject"], "params_input": {"reason": "Document the request status codes."}})
+    assert response.status_code == 200, response.text
+
     # Stage 1: private on the portal, the CDO e-mailed, the approval sensor deferred to the triggerer.
     wait_for("the approval sensor to defer", lambda: demo.task_state(run_id, "await_public_approval") == "deferred")
     portal_id = demo.portal_id()
     assert requests.get(f"{demo.portal}/resource/{portal_id}.json", timeout=10).status_code == 403
     (stage1,) = wait_for("the CDO's e-mail", lambda: demo.mail("Stage 1"), timeout=30)
     assert "cdo@opendata.lacity.example" in stage1["To"]
+
+    wait_for("the refused run to end", lambda: demo.get(f"/dags/{REFUSED}/dagRuns/{refused_run}")["state"]
+             in ("success", "failed"), timeout=60)
+    assert demo.get(refused_task)["state"] == "failed"
+    (refused,) = wait_for("the refusal e-mail", lambda: [
+        m for m in demo.all_mail() if "was not approved by the department" in m["Subject"]], timeout=30)
+    assert "MyLA311" in refused["Subject"] and "Document the request status codes." in refused.get_body(
+        preferencelist=("plain",)).get_content()
+    assert not [m for m in demo.all_mail() if "Refresh failed" in m["Subject"]]  # told once, by the right e-mail
+    again = requests.post(f"{demo.api}/dags/{REFUSED}/dagRuns", json={"logical_date": None}, timeout=10)
+    again_id = again.json()["dag_run_id"]
+    wait_for("the next run to stop at plan", lambda: demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}")["state"]
+             in ("success", "failed"), timeout=60)
+    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/plan")["state"] == "failed"
+    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/department_approval")["state"] != \
+        "awaiting_input"
 
     # Stage 2: the CDO approves on the portal (the emulator's review command, as on the review page).
     review = subprocess.run(

@@ -85,11 +85,18 @@ class RunPlan:
         return cls(RunPath(data["path"]), Stage(data["stage"]), data["reason"])
 
 
-def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, resubmit: bool = False) -> RunPlan:
-    """The path of this run. ``portal`` is None when the dataset does not exist there yet."""
+def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, resubmit: bool = False,
+             department_rejection: str | None = None) -> RunPlan:
+    """The path of this run. ``portal`` is None when the dataset does not exist there yet;
+    ``department_rejection``: why department leadership refused Step 1 (None: not refused)."""
     if recorded_stage is Stage.RETIRED:
         return RunPlan(RunPath.RETIRED, Stage.RETIRED, "retired; no more refreshes")
     if portal is None:
+        if department_rejection:
+            if resubmit:
+                return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY,
+                               department_rejection + "; asking the department again as asked")
+            return RunPlan(RunPath.REJECTED, Stage.NOT_READY, department_rejection)
         return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY, "not on the portal yet")
     if portal.audience is Audience.PUBLIC:
         if recorded_stage is not None and recorded_stage.is_public:

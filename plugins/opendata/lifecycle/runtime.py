@@ -51,7 +51,8 @@ def current_plan(hook, registry: Registry, dataset_id: str, *,
                  resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
     state = registry.get_state(dataset_id)
     snapshot = portal_snapshot(hook, state.portal_id if state else None)
-    return plan_run(snapshot, state.stage if state else None, resubmit=resubmit), state
+    return plan_run(snapshot, state.stage if state else None, resubmit=resubmit,
+                    department_rejection=state.department_rejection if state else None), state
 
 
 def plan_of_run(context) -> RunPlan:

@@ -16,6 +16,8 @@ from enum import StrEnum
 class NotificationEvent(StrEnum):
     #: Step 1: department leadership's approval is waiting in Airflow (link to the task).
     DEPARTMENT_APPROVAL_REQUESTED = "department_approval_requested"
+    #: Step 1 refused by department leadership (who, reason); runs stop until resubmitted.
+    DEPARTMENT_REJECTED = "department_rejected"
     #: Stage 1: pushed privately to the portal; the CDO reviews it (portal link, checklist report).
     STAGE1_READY_FOR_REVIEW = "stage1_ready_for_review"
     #: The Stage 1 review is still pending after N days.
@@ -78,6 +80,7 @@ _R = Role
 #: if any of their roles is a To role.
 RECIPIENTS: dict[NotificationEvent, Recipients] = {
     NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED: Recipients(to=(_R.LEADERSHIP,), cc=(_R.COORDINATORS,)),
+    NotificationEvent.DEPARTMENT_REJECTED: Recipients(to=(_R.COORDINATORS, _R.STEWARD), cc=(_R.LEADERSHIP,)),
     NotificationEvent.STAGE1_READY_FOR_REVIEW: Recipients(to=(_R.CDO,), cc=(_R.COORDINATORS,)),
     NotificationEvent.REVIEW_REMINDER: Recipients(to=(_R.CDO,)),
     NotificationEvent.APPROVED_PUBLIC: Recipients(

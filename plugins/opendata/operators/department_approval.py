@@ -83,8 +83,19 @@ class DepartmentApprovalOperator(ApprovalOperator):
         user = result["responded_by_user"] or {}
         who = user.get("name") or user.get("id") or "unknown"
         if result["chosen_options"][0] != self.APPROVE:
+            from opendata.notify import NotificationEvent, notify
+
             reason = (result["params_input"] or {}).get("reason") or "no reason given"
-            raise ReportedFailure(f"Step 1 rejected by {who}: {reason}")
+            Registry.from_settings().record_department_rejection(
+                self.dataset_id, by=who, at=result["responded_at"], reason=reason, run_id=context["run_id"])
+            # The coordinator and steward fix it; they hear the reason now, not from a failed-run e-mail.
+            try:
+                notify(NotificationEvent.DEPARTMENT_REJECTED, self.dataset_id, context=context, reviewer=who,
+                       notes=reason, reviewed_at=result["responded_at"])
+            except Exception:  # noqa: BLE001 - the rejection is recorded and stops the run either way
+                self.log.exception("Could not e-mail the Step 1 rejection of %s", self.dataset_id)
+            raise ReportedFailure(f"Step 1 rejected by {who}: {reason}. Fix it, then trigger the DAG with the "
+                                  f"configuration {{\"resubmit\": true}} to ask the department again.")
         Registry.from_settings().record_department_approval(
             self.dataset_id, by=who, at=result["responded_at"], source="airflow", run_id=context["run_id"])
         self.log.info("Step 1 approved by %s", who)

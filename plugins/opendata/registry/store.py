@@ -29,6 +29,10 @@ dataset_state = sa.Table(
     sa.Column("department_approved_by", sa.String(100)),
     sa.Column("department_approved_at", sa.DateTime(timezone=True)),
     sa.Column("department_approval_source", sa.String(20)),
+    # Step 1 refused: scheduled runs stop at `plan` until the coordinator resubmits.
+    sa.Column("department_rejected_by", sa.String(100)),
+    sa.Column("department_rejected_at", sa.DateTime(timezone=True)),
+    sa.Column("department_rejection_reason", sa.Text),
     sa.Column("submitted_at", sa.DateTime(timezone=True)),
     sa.Column("review_state", sa.String(20)),
     sa.Column("reviewed_by", sa.String(200)),
@@ -116,6 +120,16 @@ class DatasetState:
     retired_reason: str | None
     retired_by: str | None
     updated_at: dt.datetime
+    department_rejected_by: str | None = None
+    department_rejected_at: dt.datetime | None = None
+    department_rejection_reason: str | None = None
+
+    @property
+    def department_rejection(self) -> str | None:
+        """Why Step 1 was refused, while no later approval replaced it (None: not refused)."""
+        if not self.department_rejected_by or self.department_approved_by:
+            return None
+        return f"rejected at Step 1 by {self.department_rejected_by}: {self.department_rejection_reason or 'no reason'}"
 
 
 @dataclass(frozen=True)
@@ -293,8 +307,17 @@ class Registry:
                                    run_id: str | None = None) -> None:
         """Step 1: department leadership approved the dataset leaving the department."""
         self._update(dataset_id, {"department_approved_by": by, "department_approved_at": at,
-                                  "department_approval_source": source}, run_id=run_id,
-                     note=f"Step 1 approved by {by} ({source})")
+                                  "department_approval_source": source, "department_rejected_by": None,
+                                  "department_rejected_at": None, "department_rejection_reason": None},
+                     run_id=run_id, note=f"Step 1 approved by {by} ({source})")
+
+    def record_department_rejection(self, dataset_id: str, *, by: str, at: dt.datetime, reason: str,
+                                    run_id: str | None = None) -> None:
+        """Step 1 refused: recorded with the reason; a resubmission asks leadership again."""
+        self._update(dataset_id, {"department_rejected_by": by, "department_rejected_at": at,
+                                  "department_rejection_reason": reason, "department_approved_by": None,
+                                  "department_approved_at": None, "department_approval_source": None},
+                     run_id=run_id, by=by, note=f"Step 1 rejected by {by}: {reason}")
 
     def record_submission(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
         """Stage 1: private on the portal with its data, submitted for public approval."""

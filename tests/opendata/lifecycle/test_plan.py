@@ -43,6 +43,17 @@ def test_a_retired_dataset_does_nothing_whatever_the_portal_says():
     assert not any(plan.acts(task) for task in ("extract", "validate", "push_private", "go_public", "refresh"))
 
 
+def test_a_step1_rejection_stops_runs_until_the_coordinator_resubmits():
+    why = "rejected at Step 1 by alicia-grant: the address column is not documented"
+    stopped = plan_run(None, Stage.NOT_READY, department_rejection=why)
+    assert (stopped.path, stopped.reason) == (RunPath.REJECTED, why)
+    assert not any(stopped.acts(task) for task in ("extract", "department_approval", "push_private"))
+    again = plan_run(None, Stage.NOT_READY, department_rejection=why, resubmit=True)
+    assert again.path is RunPath.FIRST_PUBLICATION and again.acts("department_approval")
+    # Once on the portal, the portal's own review decides, whatever Step 1 once said.
+    assert plan_run(PRIVATE_PENDING, Stage.STAGE_1, department_rejection=why).path is RunPath.AWAIT_REVIEW
+
+
 def test_rejection_reason_carries_reviewer_and_notes():
     assert plan_run(REJECTED, Stage.REJECTED).reason == "rejected by cdo: missing units"
 

@@ -46,6 +46,8 @@ FULL = {
 EXPECTED = {
     E.DEPARTMENT_APPROVAL_REQUESTED: (
         "[Open Data] Step 1: Building Permits needs department approval", (ALICIA,), (JORGE,)),
+    E.DEPARTMENT_REJECTED: (
+        "[Open Data] Step 1: Building Permits was not approved by the department", (JORGE, LUIS), (ALICIA,)),
     E.STAGE1_READY_FOR_REVIEW: (
         "[Open Data] Stage 1: Building Permits is ready for your review", (MARIA,), (JORGE,)),
     E.REVIEW_REMINDER: (
@@ -70,6 +72,7 @@ EXPECTED = {
 # What each event's message must say, in its text and its HTML.
 KEY_DETAILS = {
     E.DEPARTMENT_APPROVAL_REQUESTED: ["airflow_url"],
+    E.DEPARTMENT_REJECTED: ["reviewer", "notes", "airflow_url", '{"resubmit": true}'],
     E.STAGE1_READY_FOR_REVIEW: ["portal_url", "report_path", "report_url", "validation_summary"],
     E.REVIEW_REMINDER: ["portal_url", "4 days"],
     E.APPROVED_PUBLIC: ["portal_url", "reviewer", "notes"],

@@ -56,6 +56,20 @@ def test_rejection_and_scheduled_go_live(registry):
     assert registry.get_state("b").stage is Stage.SCHEDULED
 
 
+def test_a_step1_rejection_is_recorded_until_an_approval_replaces_it(registry):
+    registry.record_department_rejection("permits", by="alicia-grant", at=T0, reason="undocumented column",
+                                         run_id="r1")
+    state = registry.get_state("permits")
+    assert state.stage is Stage.NOT_READY
+    assert (state.department_rejected_by, state.department_rejected_at) == ("alicia-grant", T0)
+    assert state.department_rejection == "rejected at Step 1 by alicia-grant: undocumented column"
+    assert registry.history("permits")[-1].notes == "Step 1 rejected by alicia-grant: undocumented column"
+    registry.record_department_approval("permits", by="alicia-grant", at=T0, source="airflow", run_id="r2")
+    state = registry.get_state("permits")
+    assert state.department_rejection is None and state.department_rejected_by is None
+    assert state.department_approved_by == "alicia-grant"
+
+
 def test_one_row_per_run_with_counts_and_outcome(registry):
     registry.start_run("permits", "r1", kind="publication")
     registry.start_run("permits", "r1", kind="publication")   # a retried task
