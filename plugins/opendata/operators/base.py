@@ -3,6 +3,8 @@ gives it nothing to do."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -32,3 +34,22 @@ class DatasetOperator(BaseOperator):
         if not plan.acts(self.task_id):
             raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
         return plan
+
+
+@dataclass(frozen=True)
+class HumanAnswer:
+    """A person's answer to one of the dataset DAG's approval (human-in-the-loop) tasks."""
+
+    approved: bool
+    by: str
+    at: dt.datetime
+    #: The reason typed in the form when rejecting ("no reason given" when left empty).
+    reason: str
+
+    @classmethod
+    def from_result(cls, result: dict[str, Any], approve_option: str) -> HumanAnswer:
+        """From what ``HITLOperator.execute_complete`` returns."""
+        user = result["responded_by_user"] or {}
+        return cls(approved=result["chosen_options"][0] == approve_option,
+                   by=user.get("name") or user.get("id") or "unknown", at=result["responded_at"],
+                   reason=(result["params_input"] or {}).get("reason") or "no reason given")

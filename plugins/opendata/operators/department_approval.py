@@ -13,7 +13,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.operators.base import ReportedFailure
+from opendata.operators.base import HumanAnswer, ReportedFailure
 
 VALIDATION_SUMMARY = "{{ (ti.xcom_pull(task_ids='validate') or {}).get('summary', 'not available') }}"
 
@@ -80,23 +80,21 @@ class DepartmentApprovalOperator(ApprovalOperator):
 
         # HITLOperator's handling only: ApprovalOperator would merely skip downstream on reject.
         result = HITLOperator.execute_complete(self, context, event)
-        user = result["responded_by_user"] or {}
-        who = user.get("name") or user.get("id") or "unknown"
-        if result["chosen_options"][0] != self.APPROVE:
+        answer = HumanAnswer.from_result(result, self.APPROVE)
+        if not answer.approved:
             from opendata.notify import NotificationEvent, notify
 
-            reason = (result["params_input"] or {}).get("reason") or "no reason given"
             Registry.from_settings().record_department_rejection(
-                self.dataset_id, by=who, at=result["responded_at"], reason=reason, run_id=context["run_id"])
+                self.dataset_id, by=answer.by, at=answer.at, reason=answer.reason, run_id=context["run_id"])
             # The coordinator and steward fix it; they hear the reason now, not from a failed-run e-mail.
             try:
-                notify(NotificationEvent.DEPARTMENT_REJECTED, self.dataset_id, context=context, reviewer=who,
-                       notes=reason, reviewed_at=result["responded_at"])
+                notify(NotificationEvent.DEPARTMENT_REJECTED, self.dataset_id, context=context, reviewer=answer.by,
+                       notes=answer.reason, reviewed_at=answer.at)
             except Exception:  # noqa: BLE001 - the rejection is recorded and stops the run either way
                 self.log.exception("Could not e-mail the Step 1 rejection of %s", self.dataset_id)
-            raise ReportedFailure(f"Step 1 rejected by {who}: {reason}. Fix it, then trigger the DAG with the "
-                                  f"configuration {{\"resubmit\": true}} to ask the department again.")
+            raise ReportedFailure(f"Step 1 rejected by {answer.by}: {answer.reason}. Fix it, then trigger the DAG "
+                                  f"with the configuration {{\"resubmit\": true}} to ask the department again.")
         Registry.from_settings().record_department_approval(
-            self.dataset_id, by=who, at=result["responded_at"], source="airflow", run_id=context["run_id"])
-        self.log.info("Step 1 approved by %s", who)
+            self.dataset_id, by=answer.by, at=answer.at, source="airflow", run_id=context["run_id"])
+        self.log.info("Step 1 approved by %s", answer.by)
         return result

@@ -12,7 +12,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.operators.base import ReportedFailure
+from opendata.operators.base import HumanAnswer, ReportedFailure
 
 
 class ShrinkApprovalOperator(ApprovalOperator):
@@ -74,10 +74,8 @@ class ShrinkApprovalOperator(ApprovalOperator):
 
     def execute_complete(self, context, event: dict[str, Any]):
         result = HITLOperator.execute_complete(self, context, event)
-        user = result["responded_by_user"] or {}
-        who = user.get("name") or user.get("id") or "unknown"
-        if result["chosen_options"][0] != self.APPROVE:
-            reason = (result["params_input"] or {}).get("reason") or "no reason given"
-            raise ReportedFailure(f"refresh stopped by {who}: {reason}")
-        self.log.info("Deleting beyond the limit approved by %s", who)
+        answer = HumanAnswer.from_result(result, self.APPROVE)
+        if not answer.approved:
+            raise ReportedFailure(f"refresh stopped by {answer.by}: {answer.reason}")
+        self.log.info("Deleting beyond the limit approved by %s", answer.by)
         return result
