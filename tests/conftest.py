@@ -8,6 +8,7 @@ uses SQLite), so parallel runs never collide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -48,6 +49,27 @@ def create_pg_database(name: str) -> str:
 
 def drop_pg_database(name: str) -> None:
     _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def registry_on(backend: str, tmp_path: Path, prefix: str):
+    """A fresh registry on SQLite or on its own PostgreSQL database; closed (and dropped) after."""
+    from opendata.registry import Registry
+
+    if backend == "sqlite":
+        reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+        try:
+            yield reg
+        finally:
+            reg.close()
+        return
+    name = create_pg_database(f"{prefix}_{tmp_path.name[-8:].replace('-', '_')}")
+    reg = Registry(pg_url(name))
+    try:
+        yield reg
+    finally:
+        reg.close()
+        drop_pg_database(name)
 
 
 os.environ.update(

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from opendata.freshness.alerts import AlertRecord, Channel
 from opendata.freshness.comments import CommentWatch
 from opendata.freshness.status import FreshnessState
-from opendata.registry import Registry
 from opendata.registry.alerts import AlertStore, NotWatched
-from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.conftest import registry_on
 
 T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
 H = dt.timedelta(hours=1)
@@ -20,16 +19,8 @@ H = dt.timedelta(hours=1)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def registry(request, tmp_path):
-    if request.param == "sqlite":
-        reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    with registry_on(request.param, tmp_path, "opendata_alerts") as reg:
         yield reg
-        reg.close()
-        return
-    name = create_pg_database(f"opendata_alerts_{tmp_path.name[-8:].replace('-', '_')}")
-    reg = Registry(pg_url(name))
-    yield reg
-    reg.close()
-    drop_pg_database(name)
 
 
 def test_alert_records_are_replaced_and_cleared(registry):

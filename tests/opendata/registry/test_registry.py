@@ -7,23 +7,15 @@ import datetime as dt
 import pytest
 
 from opendata.registry import Registry, Stage
-from tests.conftest import create_pg_database, drop_pg_database, pg_url
+from tests.conftest import drop_pg_database, pg_url, registry_on
 
 T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def registry(request, tmp_path):
-    if request.param == "sqlite":
-        reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    with registry_on(request.param, tmp_path, "opendata_registry") as reg:
         yield reg
-        reg.close()
-        return
-    name = create_pg_database(f"opendata_registry_{tmp_path.name[-8:].replace('-', '_')}")
-    reg = Registry(pg_url(name))
-    yield reg
-    reg.close()
-    drop_pg_database(name)
 
 
 def test_a_dataset_through_its_stages_with_history(registry):
