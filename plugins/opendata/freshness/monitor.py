@@ -150,6 +150,19 @@ class World:
         return monitored_datasets(self.files, self.registry.all_states(), timezone)
 
 
+@contextlib.contextmanager
+def _opened(world: World | None, settings: MonitorSettings) -> Iterator[World]:
+    """The given world as it is, or one connected for this pass and closed after it."""
+    if world is not None:
+        yield world
+        return
+    world = World.connect(settings)
+    try:
+        yield world
+    finally:
+        world.close()
+
+
 def _airflow_base_url() -> str | None:
     try:
         from airflow.providers.common.compat.sdk import conf
@@ -206,11 +219,9 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
     from opendata.notify.events import DigestEvent, NotificationEvent
 
     settings = settings or MonitorSettings.from_env()
-    own = world is None
-    world = world or World.connect(settings)
     now = now or dt.datetime.now(dt.UTC)
     report = FreshnessReport()
-    try:
+    with _opened(world, settings) as world:
         evaluations = evaluate_now(world, settings, now)
         records = world.alerts.alert_records()
         plan = plan_alerts(evaluations, records, now, settings.realert)
@@ -252,9 +263,6 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
         log.info("Freshness: %d public datasets, %s; %d reminder(s), digest %s (%d overdue)", report.monitored,
                  report.states, len(report.reminded), "sent" if report.digest_sent else "not needed",
                  len(report.overdue))
-    finally:
-        if own:
-            world.close()
     if report.errors:
         raise RuntimeError(f"{len(report.errors)} reminder(s) could not be sent: " + "; ".join(report.errors[:5]))
     return report
@@ -285,11 +293,9 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
     from opendata.registry.alerts import NotWatched
 
     settings = settings or MonitorSettings.from_env()
-    own = world is None
-    world = world or World.connect(settings)
     now = now or dt.datetime.now(dt.UTC)
     report = CommentReport()
-    try:
+    with _opened(world, settings) as world:
         for dataset_id in answered:
             try:
                 world.alerts.mark_comment_answered(dataset_id, by=answered_by, at=now)
@@ -342,9 +348,6 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
             world.alerts.save_comment_states(delivered)
         log.info("Comments: %d public datasets, %d read (%d first readings); %d notice(s), %d reminder(s)",
                  report.public, report.read, report.baselines, len(report.notified), len(report.reminded))
-    finally:
-        if own:
-            world.close()
     if report.errors:
         raise RuntimeError(f"{len(report.errors)} comment notice(s) could not be sent: "
                            + "; ".join(report.errors[:5]))
