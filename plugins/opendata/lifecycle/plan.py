@@ -8,6 +8,7 @@ step finds the dataset already created, submitted or public and carries on.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,7 +28,8 @@ class RunPath(StrEnum):
     # Rejected; nothing to do until the department fixes it and asks to resubmit.
     REJECTED = "rejected"
     # Approved but still private (a planned go-live, or a portal whose approval does not
-    # change the audience): make it public at the right moment.
+    # change the audience), or public on paper but not published: make it visible to the
+    # public at the right moment and check that it is.
     GO_PUBLIC = "go-public"
     # Public on the portal, but the pipeline has not recorded it yet (approved while no run
     # was watching): record it and tell people.
@@ -60,12 +62,13 @@ TASK_PATHS: dict[str, frozenset[RunPath]] = {
 
 @dataclass(frozen=True)
 class PortalSnapshot:
-    """What the portal says about the dataset right now."""
+    """What the portal says about the dataset right now. The portal's API tells when a review
+    happened, never who reviewed or their notes (those stay on the portal's page)."""
 
     audience: Audience
     approval: ApprovalState
-    reviewer: str | None = None
-    review_notes: str | None = None
+    published: bool = True
+    reviewed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, res
                                department_rejection + "; asking the department again as asked")
             return RunPlan(RunPath.REJECTED, Stage.NOT_READY, department_rejection)
         return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY, "not on the portal yet")
+    if portal.audience is Audience.PUBLIC and not portal.published:
+        # A draft is invisible to the public whatever its audience: publish it and check.
+        return RunPlan(RunPath.GO_PUBLIC, Stage.STAGE_1, "public audience but not published; publishing it")
     if portal.audience is Audience.PUBLIC:
         if recorded_stage is not None and recorded_stage.is_public:
             return RunPlan(RunPath.REFRESH, recorded_stage, "public; refreshing")
@@ -108,7 +114,8 @@ def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, res
     if portal.approval is ApprovalState.PENDING:
         return RunPlan(RunPath.AWAIT_REVIEW, Stage.STAGE_1, "private, waiting for the reviewer")
     if portal.approval is ApprovalState.REJECTED:
-        reason = f"rejected by {portal.reviewer or 'the reviewer'}: {portal.review_notes or 'no notes'}"
+        when = f" on {portal.reviewed_at:%Y-%m-%d %H:%M} UTC" if portal.reviewed_at else ""
+        reason = f"rejected in the Stage 1 review{when} (the reviewer's notes are on the portal's page)"
         if resubmit:
             return RunPlan(RunPath.RESUBMIT, Stage.REJECTED, reason + "; resubmitting as asked")
         return RunPlan(RunPath.REJECTED, Stage.REJECTED, reason)

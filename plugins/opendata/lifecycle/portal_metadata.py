@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opendata.portal.models import ColumnSpec, DatasetMetadata
+from opendata.portal.models import ColumnSpec, DatasetMarker, DatasetMetadata
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.governance import Governance
 from opendata.spec.vocab import LICENSES
@@ -12,6 +12,13 @@ from opendata.spec.vocab import LICENSES
 DATASET_FIELDSET = "Dataset Information"
 UPDATE_FIELDSET = "Update"
 CLASSIFICATION_FIELDSET = "Classification"
+# The custom field that ties a portal asset to its dataset file: a retry after a lost answer
+# finds the asset by it (Discovery's custom-metadata search) instead of creating a second one.
+MARKER_FIELD = "Pipeline Dataset ID"
+
+
+def dataset_marker(spec: DatasetSpec) -> DatasetMarker:
+    return DatasetMarker(DATASET_FIELDSET, MARKER_FIELD, spec.id)
 
 
 def columns(spec: DatasetSpec) -> list[ColumnSpec]:
@@ -27,7 +34,7 @@ def custom_fields(spec: DatasetSpec, governance: Governance | None) -> dict[str,
             "Department": department,
             "Data Steward": spec.steward.name,
             "Source System": spec.source_system,
-            "Pipeline Dataset ID": spec.id,
+            MARKER_FIELD: spec.id,
         },
         UPDATE_FIELDSET: {
             "Update Frequency": spec.update_frequency.value.capitalize(),

@@ -43,8 +43,8 @@ def portal_snapshot(hook, portal_id: str | None) -> PortalSnapshot | None:
             f"the registry records portal dataset {portal_id}, but the portal has no such dataset; "
             f"the pipeline never deletes datasets, so find out who did before publishing again") from exc
     review = status.latest_review
-    return PortalSnapshot(audience=view.audience, approval=status.state,
-                          reviewer=review.reviewer if review else None, review_notes=review.notes if review else None)
+    return PortalSnapshot(audience=view.audience, approval=status.state, published=view.is_published,
+                          reviewed_at=review.reviewed_at if review else None)
 
 
 def current_plan(hook, registry: Registry, dataset_id: str, *,

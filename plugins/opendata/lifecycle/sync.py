@@ -265,7 +265,7 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
         # The audience the pipeline expects (private at Stage 1, public after): the hook refuses a
         # revision that would silently change it.
         result = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
-                                           audience=audience)
+                                           audience=audience, column_types=_column_types(spec))
         return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
                           result.rows_updated, plan.deleted, result.errors, result.requests, None,
                           plan.rows_in_extract)
@@ -291,6 +291,12 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
     published = plan.merged_fingerprint.num_rows if plan.merged_fingerprint is not None else plan.published
     return SyncResult(plan.mode, plan.rows_in_extract, plan.changed, plan.unchanged, created, updated, deleted,
                       errors, requests, fingerprint, published)
+
+
+def _column_types(spec: DatasetSpec) -> dict[str, str]:
+    """The dataset file's type of each column, in ``/api/views`` terms: a replace loads the rows
+    as these, never as the portal's guess."""
+    return {c.field_name: c.type.views_api_name for c in spec.columns}
 
 
 def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, fingerprint_path: Path,

@@ -11,8 +11,9 @@ is left out of the message:
 ``report_path``       where the Data Submission Checklist report was written
 ``report_url``        a link to that report (preferred over ``report_path`` for the link)
 ``validation_summary``  a short, possibly multi-line summary of the data checks
-``reviewer``          who approved or rejected (a name)
-``notes``             the reviewer's notes
+``reviewer``          who approved or rejected (a name, or what the portal tells of them)
+``notes``             notes: a person's own words where the pipeline has them, else where to
+                      read them (the portal's API does not return a reviewer's notes)
 ``reviewed_at``       when (datetime, date or text)
 ``days_pending``      how long the Stage 1 review has waited (number of days);
                       default for REVIEW_REMINDER: the dataset's ``review_reminder_days``

@@ -13,8 +13,15 @@ from opendata.operators.base import DatasetOperator
 
 
 class GoPublicOperator(DatasetOperator):
-    """Make the approved dataset public (if the approval did not), record Stage 2, notify, and
-    emit the dataset's Asset event."""
+    """Make the approved dataset visible to the public, check that it is, record Stage 2,
+    notify, and emit the dataset's Asset event.
+
+    "Public" is never taken on trust: the four things that decide whether anonymous visitors
+    see an asset (published, audience public, approved, not hidden) are read back from the
+    portal, what the pipeline may fix is fixed (publish a draft, set the audience once approved),
+    and an anonymous read of the rows must succeed. Anything else fails the task naming what is
+    wrong, even when the audience alone says public.
+    """
 
     ui_color = "#e6f4ea"
 
@@ -32,7 +39,7 @@ class GoPublicOperator(DatasetOperator):
         hook = portal_hook()
         state = Registry.from_settings().get_state(self.dataset_id)
         if hook.get_audience(state.portal_id) is Audience.PUBLIC:
-            return self._record_public(context)
+            return self._make_public(context)
         not_before = spec.publication.not_before
         if not_before is not None and not_before > utcnow():
             show_stage(self.dataset_id, Stage.SCHEDULED)
@@ -50,19 +57,42 @@ class GoPublicOperator(DatasetOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from opendata.lifecycle.runtime import portal_hook
-        from opendata.portal.models import Audience
+        from opendata.portal.models import ApprovalState, Audience
         from opendata.registry import Registry
 
         hook = portal_hook()
         portal_id = Registry.from_settings().get_state(self.dataset_id).portal_id
-        hook.publish_if_unpublished(portal_id)
-        hook.set_audience(portal_id, Audience.PUBLIC)
-        audience = hook.get_audience(portal_id)
-        if audience is not Audience.PUBLIC:
-            raise AirflowFailException(f"{portal_id} is still {audience.value} after asking for public; "
-                                       f"check its approval on the portal")
-        self.log.info("%s is public", portal_id)
+        seen = hook.visibility(portal_id)
+        if not seen.published:
+            hook.publish(portal_id)
+        if seen.audience is not Audience.PUBLIC and seen.approval is ApprovalState.APPROVED:
+            hook.set_audience(portal_id, Audience.PUBLIC)
+        seen = hook.visibility(portal_id)
+        if seen.problems:
+            raise AirflowFailException(f"{portal_id} is not visible to the public: {'; '.join(seen.problems)}. "
+                                       f"Check it on the portal; the next run checks again")
+        status = self._anonymous_read(hook, portal_id)
+        if status != 200:
+            raise AirflowFailException(
+                f"{portal_id} is published, public, approved and not hidden, but an anonymous read of its rows "
+                f"answers HTTP {status}; check it on the portal")
+        self.log.info("%s is visible to the public (published, public, approved, not hidden; anonymous read OK)",
+                      portal_id)
         return self._record_public(context)
+
+    def _anonymous_read(self, hook, portal_id: str) -> int:
+        """An anonymous visitor's view of the rows, given the portal a moment to catch up."""
+        import time
+
+        deadline = time.monotonic() + hook.config.visibility_wait_seconds
+        delay = 0.5
+        while True:
+            status = hook.anonymous_read_status(portal_id)
+            if status == 200 or time.monotonic() >= deadline:
+                return status
+            self.log.info("Anonymous read of %s answers HTTP %d; trying again in %.1fs", portal_id, status, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 15.0)
 
     def _record_public(self, context) -> dict:
         from opendata.lifecycle.assets import dataset_asset
@@ -76,11 +106,16 @@ class GoPublicOperator(DatasetOperator):
         hook = portal_hook()
         state = registry.get_state(self.dataset_id)
         if state.review_state != "approved":
-            # Approved while no run was watching: take the review from the portal.
+            # Approved while no run was watching: take what the portal tells of the review.
+            from opendata.portal.approvals import review_account
+
             review = hook.get_approval_status(state.portal_id).latest_review
-            registry.record_review(self.dataset_id, approved=True, by=review.reviewer if review else None,
-                                   at=review.reviewed_at if review else None, notes=review.notes if review else None,
-                                   run_id=context["run_id"])
+            reviewed_at = review.reviewed_at if review else None
+            account = review_account(approved=True, reviewed_at=reviewed_at,
+                                     reviewed_automatically=review.reviewed_automatically if review else None,
+                                     portal_url=portal_url(hook, state.portal_id))
+            registry.record_review(self.dataset_id, approved=True, by=account.by, at=reviewed_at,
+                                   notes=account.notes, run_id=context["run_id"])
             state = registry.get_state(self.dataset_id)
         url = portal_url(hook, state.portal_id)
         now = utcnow()

@@ -9,13 +9,17 @@ from opendata.operators.base import DatasetOperator
 
 class PushPrivateOperator(DatasetOperator):
     """Create the dataset privately (once), bring metadata and data in line with the file and
-    the extract, submit it for public approval (once), and tell the Chief Data Officer.
+    the extract, publish it with its private audience (so the reviewer sees a real asset and the
+    approval only changes the audience), submit it for public approval (once), and tell the
+    Chief Data Officer.
 
-    Safe to re-run: the portal id is recorded the moment the portal creates the dataset, the
-    data load sends only what the portal does not have yet, and a pending submission is not
-    submitted twice. A dataset with a future go-live (``publication.not_before``) on a portal
-    whose approval makes datasets public at once is pushed but not submitted: the approval
-    task submits it when the time comes.
+    Safe to re-run: the intent to create is recorded before the portal is asked, the new asset
+    carries the dataset's id in a custom field and every attempt looks for it before creating
+    (a lost answer never makes a second dataset); the portal id is recorded the moment it is
+    known, the data load sends only what the portal does not have yet, publication and a
+    pending submission are read back rather than repeated. A dataset with a future go-live
+    (``publication.not_before``) on a portal whose approval makes datasets public at once is
+    pushed but not submitted: the approval task submits it when the time comes.
     """
 
     ui_color = "#e8f0fe"
@@ -35,6 +39,7 @@ class PushPrivateOperator(DatasetOperator):
         )
         from opendata.lifecycle.sync import sync_to_portal
         from opendata.notify import NotificationEvent, notify
+        from opendata.portal.models import Audience
         from opendata.registry import Registry, Stage
         from opendata.spec.loader import load_governance
 
@@ -49,11 +54,7 @@ class PushPrivateOperator(DatasetOperator):
 
         portal_id = state.portal_id if state else None
         if portal_id is None:
-            portal_id = hook.create_dataset(spec.name, columns(spec), row_identifier=spec.publishing.row_identifier,
-                                            metadata=metadata)
-            # Recorded at once: a retry must find this dataset, never create a second one.
-            registry.record_portal_dataset(self.dataset_id, portal_id, run_id=run_id)
-            self.log.info("Created private dataset %s at %s", portal_id, portal_url(hook, portal_id))
+            portal_id = self._find_or_create(hook, registry, spec, state, metadata, columns(spec), run_id)
         hook.update_metadata(portal_id, metadata)
 
         staged = context["ti"].xcom_pull(task_ids="extract")
@@ -66,6 +67,11 @@ class PushPrivateOperator(DatasetOperator):
         )
         self.log.info("Private load of %s: %s", portal_id, result.as_dict())
         record_confirmed_load(registry, spec, staged, result, run_id=run_id, refreshed=False)
+        # A draft is invisible to everyone but its owners, reviewer included: publish it, privately.
+        hook.publish(portal_id)
+        if hook.get_audience(portal_id) is not Audience.PRIVATE:
+            self.log.error("%s is not private after publication; making it private again", portal_id)
+            hook.make_private(portal_id)
 
         not_before = spec.publication.not_before
         hold = bool(not_before and not_before > utcnow() and hook.config.approval_changes_audience)
@@ -88,3 +94,39 @@ class PushPrivateOperator(DatasetOperator):
                          "deleted": result.rows_deleted, "total": result.rows_in_extract})
         return {"portal_id": portal_id, "submitted": submitted, "held_until": not_before.isoformat() if hold else None,
                 **result.as_dict()}
+
+    def _find_or_create(self, hook, registry, spec, state, metadata, columns, run_id: str) -> str:
+        """The portal id of this dataset: adopted when an earlier attempt created it (found by its
+        marker), else created now, never twice (see :mod:`opendata.lifecycle.creation`)."""
+        import datetime as dt
+
+        from opendata.lifecycle.creation import CreationAction, decide_creation
+        from opendata.lifecycle.portal_metadata import dataset_marker
+        from opendata.lifecycle.runtime import portal_url, utcnow
+
+        marker = dataset_marker(spec)
+        found = [view.id for view in hook.find_marked_datasets(marker, name=spec.name)]
+        decision = decide_creation(found, intent_at=state.creation_started_at if state else None, now=utcnow(),
+                                   catalog_lag=dt.timedelta(seconds=hook.config.catalog_lag_seconds))
+        self.log.info("Dataset %s on the portal: %s (%s)", spec.id, decision.action.value, decision.reason)
+        if decision.action is CreationAction.WAIT:
+            raise CreationPending(f"{spec.id}: {decision.reason}")
+        if decision.action is CreationAction.ADOPT:
+            if decision.strays:
+                self.log.warning("More portal assets are marked as %s: %s. They were left alone (the pipeline "
+                                 "never deletes); an administrator may remove them.", spec.id,
+                                 ", ".join(decision.strays))
+            registry.record_portal_dataset(spec.id, decision.portal_id, run_id=run_id, note=decision.reason)
+            return decision.portal_id
+        registry.record_creation_intent(spec.id, at=utcnow(), run_id=run_id)
+        portal_id = hook.create_dataset(spec.name, columns, row_identifier=spec.publishing.row_identifier,
+                                        metadata=metadata, marker=marker)
+        # Recorded at once; should this fail, the next attempt finds the dataset by its marker.
+        registry.record_portal_dataset(spec.id, portal_id, run_id=run_id)
+        self.log.info("Created private dataset %s at %s", portal_id, portal_url(hook, portal_id))
+        return portal_id
+
+
+class CreationPending(RuntimeError):
+    """An earlier attempt may have created the dataset and the catalog may not list it yet; the
+    task's retry looks again (a late dataset is better than a second one)."""

@@ -6,8 +6,14 @@ Two sources are combined:
   (``public``, ``internal``), the ``currentState``: ``approved|pending|rejected`` once submitted,
   otherwise ``submittable|unsubmittable``. The older ``method=guidance`` form puts
   ``currentState`` at the top level; both are accepted.
-* ``approvals[]`` in ``GET /api/views/{id}.json`` holds the submission records with the review
-  outcome, notes, reviewer and times; the latest one for the audience is reported.
+* ``approvals[]`` in ``GET /api/views/{id}.json`` holds the submission records; the latest one
+  for the audience is reported. A recorded real record carries ``state, reviewedAt,
+  reviewedAutomatically, submittedAt, submitter, submissionId, submissionObject,
+  submissionOutcome, submissionOutcomeApplication, targetAudience, workflowId`` and nothing
+  else: **no reviewer and no notes** (reference §2.5). The reviewer writes notes through the
+  Approvals API, but no documented read gives them back, so this module never pretends to know
+  who reviewed or why: :func:`review_account` says so, with the portal link where people can
+  read them.
 
 Both the sync hook and the async reader call :func:`approval_status_from_json`.
 """
@@ -31,35 +37,75 @@ NO_RESUBMIT_STATES = frozenset({ApprovalState.PENDING, ApprovalState.APPROVED})
 
 @dataclass(frozen=True)
 class ApprovalReview:
-    """One submission record from the view's ``approvals[]``."""
+    """One submission record from the view's ``approvals[]``, read from its recorded fields only."""
 
     state: str | None
-    notes: str | None
-    reviewer: str | None
     reviewed_at: dt.datetime | None
+    reviewed_automatically: bool | None
     submitted_at: dt.datetime | None
     submitter: str | None
     submission_id: str | None
+    submission_object: str | None
+    submission_outcome: str | None
     target_audience: str | None
-    reviewed_automatically: bool | None
+    #: ``submissionOutcomeApplication.status`` (``success`` once an approved outcome was applied).
+    outcome_status: str | None
 
     @classmethod
     def from_json(cls, record: Mapping[str, Any]) -> ApprovalReview:
+        application = record.get("submissionOutcomeApplication")
+        automatic = record.get("reviewedAutomatically")
         return cls(
             state=_str(record.get("state")),
-            notes=_str(record.get("notes") or record.get("reviewNotes") or record.get("comment")),
-            reviewer=_person(record.get("reviewer") or record.get("reviewedBy")),
             reviewed_at=parse_timestamp(record.get("reviewedAt")),
+            reviewed_automatically=bool(automatic) if automatic is not None else None,
             submitted_at=parse_timestamp(record.get("submittedAt")),
-            submitter=_person(record.get("submitter") or record.get("submittedBy")),
-            submission_id=_str(record.get("submissionId") or record.get("id")),
+            submitter=_person(record.get("submitter")),
+            submission_id=_str(record.get("submissionId")),
+            submission_object=_str(record.get("submissionObject")),
+            submission_outcome=_str(record.get("submissionOutcome")),
             target_audience=_str(record.get("targetAudience")),
-            reviewed_automatically=(
-                bool(record["reviewedAutomatically"])
-                if record.get("reviewedAutomatically") is not None
-                else None
-            ),
+            outcome_status=_str(application.get("status")) if isinstance(application, Mapping) else None,
         )
+
+
+@dataclass(frozen=True)
+class ReviewAccount:
+    """What the pipeline can truthfully record about a review: who (as far as the portal says)
+    and a note that sends people to the portal for the reviewer's own words."""
+
+    by: str
+    notes: str
+
+
+def review_account(
+    *,
+    approved: bool,
+    reviewed_at: dt.datetime | None,
+    reviewed_automatically: bool | None,
+    portal_url: str | None,
+) -> ReviewAccount:
+    """The registry's and the e-mails' account of a review read from the portal (pure).
+
+    The portal's API names neither the reviewer nor their notes, so neither is invented: an
+    automatic approval says so; a person's review is "a reviewer on the portal" with the time
+    and the portal link where the notes can be read.
+    """
+    when = reviewed_at.strftime("%Y-%m-%d %H:%M UTC") if reviewed_at else "a time the portal did not report"
+    where = f": {portal_url}" if portal_url else ""
+    if reviewed_automatically:
+        return ReviewAccount(
+            by="the portal's automatic approval",
+            notes=f"Approved automatically by the portal's approval workflow at {when}{where}.",
+        )
+    verdict = "Approved" if approved else "Rejected"
+    return ReviewAccount(
+        by="a reviewer on the portal",
+        notes=(
+            f"{verdict} on the portal at {when}. The portal's API does not give the reviewer's name or "
+            f"notes; read them on the dataset's page on the portal{where}"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -81,14 +127,6 @@ class ApprovalStatus:
         return self.state in (ApprovalState.APPROVED, ApprovalState.REJECTED)
 
     @property
-    def notes(self) -> str | None:
-        return self.latest_review.notes if self.latest_review else None
-
-    @property
-    def reviewer(self) -> str | None:
-        return self.latest_review.reviewer if self.latest_review else None
-
-    @property
     def reviewed_at(self) -> dt.datetime | None:
         return self.latest_review.reviewed_at if self.latest_review else None
 
@@ -102,9 +140,8 @@ class ApprovalStatus:
             "outcome": self.outcome,
             "outcome_status": self.outcome_status,
             "can_submit": self.can_submit,
-            "notes": review.notes if review else None,
-            "reviewer": review.reviewer if review else None,
             "reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None,
+            "reviewed_automatically": review.reviewed_automatically if review else None,
             "review_state": review.state if review else None,
         }
 
@@ -125,10 +162,9 @@ def _str(value: Any) -> str | None:
 
 
 def _person(value: Any) -> str | None:
+    """``submitter`` is recorded as ``{"id", "displayName"}``."""
     if isinstance(value, Mapping):
-        return _str(
-            value.get("displayName") or value.get("screenName") or value.get("email") or value.get("id")
-        )
+        return _str(value.get("displayName") or value.get("id"))
     return _str(value)
 
 

@@ -45,6 +45,15 @@ EXTRA_DEFAULTS: dict[str, Any] = {
     # Whether approving a public-audience request makes the asset public at once (Socrata's
     # behaviour). The pipeline then holds the request until a dataset's planned go-live.
     "approval_changes_audience": True,
+    # How long a publication may take to show after the portal accepted it (202 while copying).
+    "publish_wait_seconds": 120.0,
+    # After a create with an unknown outcome: how long to look for the asset by its marker.
+    "create_lookup_seconds": 30.0,
+    # How long the Discovery API may take to list a new asset. A create whose outcome is unknown
+    # is not tried again before this (a second asset is worse than a late one).
+    "catalog_lag_seconds": 900.0,
+    # How long an anonymous read may take to see a dataset that was just made public.
+    "visibility_wait_seconds": 120.0,
 }
 
 _KNOWN_EXTRAS = frozenset(EXTRA_DEFAULTS)
@@ -70,6 +79,11 @@ class SocrataConnectionConfig:
     :param page_size: rows per paged read request.
     :param socrata_host: value of ``X-Socrata-Host``; defaults to ``domain``.
     :param approval_changes_audience: approving a public-audience request makes the asset public.
+    :param publish_wait_seconds: how long a publication may take to show once accepted.
+    :param create_lookup_seconds: after a create with an unknown outcome, how long to look for it.
+    :param catalog_lag_seconds: how long the catalog may take to list a new asset; a create with
+        an unknown outcome is not tried again sooner.
+    :param visibility_wait_seconds: how long an anonymous read may take to see a new public dataset.
     """
 
     domain: str
@@ -87,6 +101,10 @@ class SocrataConnectionConfig:
     page_size: int = EXTRA_DEFAULTS["page_size"]
     socrata_host: str | None = None
     approval_changes_audience: bool = True
+    publish_wait_seconds: float = EXTRA_DEFAULTS["publish_wait_seconds"]
+    create_lookup_seconds: float = EXTRA_DEFAULTS["create_lookup_seconds"]
+    catalog_lag_seconds: float = EXTRA_DEFAULTS["catalog_lag_seconds"]
+    visibility_wait_seconds: float = EXTRA_DEFAULTS["visibility_wait_seconds"]
 
     @property
     def base_url(self) -> str:
@@ -178,6 +196,10 @@ class SocrataConnectionConfig:
             page_size=_chunk(extras, "page_size"),
             socrata_host=(str(extras["socrata_host"]).strip() or None) if extras["socrata_host"] else None,
             approval_changes_audience=_as_bool(extras["approval_changes_audience"]),
+            publish_wait_seconds=_non_negative_float(extras, "publish_wait_seconds"),
+            create_lookup_seconds=_non_negative_float(extras, "create_lookup_seconds"),
+            catalog_lag_seconds=_non_negative_float(extras, "catalog_lag_seconds"),
+            visibility_wait_seconds=_non_negative_float(extras, "visibility_wait_seconds"),
         )
 
 

@@ -20,6 +20,7 @@ import requests
 from airflow.sdk import BaseHook
 from sodapy import Socrata as SodapyClient
 
+from opendata.portal import assets
 from opendata.portal.approvals import (
     NO_RESUBMIT_STATES,
     ApprovalStatus,
@@ -41,9 +42,11 @@ from opendata.portal.models import (
     AssetMetadata,
     Audience,
     ColumnSpec,
+    DatasetMarker,
     DatasetMetadata,
     UpsertResult,
     ViewMetadata,
+    Visibility,
     audience_from_permissions,
     chunked,
     parse_catalog_page,
@@ -94,8 +97,11 @@ class SocrataHook(BaseHook):
     **Retries**: 429, 500, 502, 503, 504, 202 and timeouts/connection errors are retried for every
     method (SODA upserts with a row identifier and replaces are idempotent) with equal-jitter
     exponential backoff, at least ``Retry-After`` when the portal sends it. Requests that are
-    not idempotent (dataset creation, approval submission, publication) are retried only when
-    the portal cannot have acted on them (429, connect timeout, connection refused).
+    not idempotent (dataset creation, approval submission, publication) are retried by the
+    transport only when the portal cannot have acted on them (429, connect timeout, connection
+    refused); after any other failure the hook reads the state first and acts again only if the
+    write did not take (see :mod:`opendata.portal.assets`). A created dataset carries a marker
+    (:class:`DatasetMarker`) so that a lost answer never leads to a second dataset.
 
     **Atomic replace**: :meth:`replace_via_revision` replaces every row through a DSMAPI revision
     opened with the dataset's current audience as its permission; readers see the old rows or
@@ -330,18 +336,26 @@ class SocrataHook(BaseHook):
         *,
         row_identifier: str | None,
         metadata: DatasetMetadata | None = None,
+        marker: DatasetMarker | None = None,
         new_backend: bool = False,
     ) -> str:
-        """Create a PRIVATE dataset and return its 4x4 id.
+        """Create a PRIVATE draft dataset and return its 4x4 id.
 
         Uses the legacy ``POST /api/views.json`` (as sodapy ``create`` does) with the columns,
-        ``metadata.rowIdentifier`` and descriptive metadata, then sets and verifies the private
-        audience. Creation is not retried on ambiguous failures (it is not idempotent).
+        ``metadata.rowIdentifier``, descriptive metadata and custom fields, then sets and
+        verifies the private audience. The new asset is a draft (``publicationStage:
+        "unpublished"``) until :meth:`publish`.
+
+        Creation is not idempotent and never repeated here. With a ``marker`` (recommended) an
+        ambiguous failure is followed by a lookup of the asset by the marker; if none is listed
+        yet, :class:`~opendata.portal.assets.SocrataCreationUnknown` is raised and nothing else
+        is created (look with :meth:`find_marked_datasets` before trying again).
 
         :param columns: :class:`ColumnSpec` or mappings with fieldName/name/dataTypeName/description.
         :param row_identifier: field name of the row identifier column (makes upserts idempotent);
             ``None`` for a dataset that is only ever replaced.
         :param metadata: description, category, tags, license, attribution, custom fields.
+        :param marker: the custom field naming the dataset file the asset belongs to.
         :param new_backend: create with ``?nbe=true``.
         """
         specs = [ColumnSpec.coerce(c) for c in columns]
@@ -352,34 +366,27 @@ class SocrataHook(BaseHook):
             raise ValueError("Duplicate column field names")
         if row_identifier is not None and row_identifier not in field_names:
             raise ValueError(f"row_identifier {row_identifier!r} is not one of the columns")
-        meta = metadata or DatasetMetadata()
-        payload = meta.to_view_json()
-        payload.pop("name", None)
-        view_metadata: dict[str, Any] = {"rowIdentifier": row_identifier} if row_identifier else {}
-        if meta.custom_fields:
-            view_metadata["custom_fields"] = {
-                k: dict(v) for k, v in meta.custom_fields.items() if v is not None
-            }
-        payload["columns"] = [c.to_view_json() for c in specs]
-        payload["metadata"] = view_metadata
-        client = self.get_conn()
-        created = self._sodapy(
-            "create dataset", client.create, name, new_backend=new_backend, idempotent=False, **payload
+        dataset_id = assets.create_marked(
+            self, name, specs, row_identifier=row_identifier, metadata=metadata or DatasetMetadata(),
+            marker=marker, new_backend=new_backend,
         )
-        if not isinstance(created, Mapping) or not created.get("id"):
-            raise SocrataUnexpectedResponse(
-                "Dataset creation returned no id", method="POST", path="/api/views.json"
-            )
-        dataset_id = str(created["id"])
         self.log.info("Created dataset %s (%r); making sure it is private", dataset_id, name)
+        self.make_private(dataset_id)
+        return dataset_id
+
+    def make_private(self, dataset_id: str) -> None:
+        """Set the private audience and read it back (``setPermission`` is idempotent)."""
         self.set_audience(dataset_id, Audience.PRIVATE)
         audience = self.get_audience(dataset_id)
         if audience is not Audience.PRIVATE:
             raise SocrataError(
-                f"Dataset {dataset_id} is {audience.value} right after creation; expected private",
+                f"Dataset {dataset_id} is {audience.value} after asking for private",
                 path=f"/api/views/{dataset_id}/permissions",
             )
-        return dataset_id
+
+    def find_marked_datasets(self, marker: DatasetMarker, *, name: str | None = None) -> list[ViewMetadata]:
+        """Assets carrying ``marker``, oldest first (see :func:`opendata.portal.assets.find_marked`)."""
+        return assets.find_marked(self, marker, name=name)
 
     def get_view(self, dataset_id: str) -> ViewMetadata:
         """``GET /api/views/{id}.json`` as :class:`ViewMetadata` (full payload in ``.raw``)."""
@@ -442,21 +449,19 @@ class SocrataHook(BaseHook):
         payload = self._request("GET", f"/api/views/{_check_id(dataset_id)}/permissions")
         return audience_from_permissions(payload)
 
-    def publish_if_unpublished(self, dataset_id: str) -> ViewMetadata:
-        """``POST /api/views/{id}/publication.json`` if the view is unpublished; return the view.
+    def publish(self, dataset_id: str) -> ViewMetadata:
+        """Publish a draft (``POST /api/views/{id}/publication.json``) with its audience kept;
+        nothing is sent when it is published already, and a lost answer is read back, never
+        repeated blindly. Returns the published view."""
+        return assets.publish(self, _check_id(dataset_id))
 
-        The returned view's ``id`` is the published one (for a working copy it can differ).
-        """
-        view = self.get_view(dataset_id)
-        if view.is_published:
-            self.log.info("Dataset %s is already published", dataset_id)
-            return view
-        client = self.get_conn()
-        result = self._sodapy("publish", client.publish, dataset_id, idempotent=False)
-        self.log.info("Published dataset %s", dataset_id)
-        if isinstance(result, Mapping) and result.get("id"):
-            return ViewMetadata.from_json(result)
-        return self.get_view(dataset_id)
+    def visibility(self, dataset_id: str) -> Visibility:
+        """Published, audience, approval, hidden: read back from the view and the guidance."""
+        return assets.visibility(self, _check_id(dataset_id))
+
+    def anonymous_read_status(self, dataset_id: str) -> int:
+        """HTTP status an anonymous visitor gets for the dataset's rows (200: visible)."""
+        return assets.anonymous_read_status(self, _check_id(dataset_id))
 
     # -- rows -------------------------------------------------------------------------------
     def upsert(
@@ -622,6 +627,7 @@ class SocrataHook(BaseHook):
         allow_empty: bool = False,
         allow_missing_columns: bool = False,
         attempts: int = 3,
+        column_types: Mapping[str, str] | None = None,
     ) -> RevisionResult:
         """Replace every row atomically through a DSMAPI revision: readers see the old rows until
         the portal switches to the new ones, never a mix (see :mod:`opendata.portal.revisions`).
@@ -645,6 +651,9 @@ class SocrataHook(BaseHook):
         :param allow_empty: an empty input would empty the dataset; refused unless ``True``.
         :param attempts: uploads tried (each in a fresh revision, the failed one discarded) when a
             transient error outlasts the per-request retries; only for re-iterable inputs.
+        :param column_types: ``/api/views`` type per field name to load the rows as (the dataset
+            file's); by default the dataset's current column types. Socrata guesses types from the
+            upload, and every column whose guess differs gets a transform to this type.
         :returns: counts from the apply job's ``upsert_complete`` log entry and the upload.
         :raises SocrataRevisionFailed: the upload was refused, rows would be dropped, or the apply
             job failed (the dataset is unchanged; the revision was discarded).
@@ -664,6 +673,7 @@ class SocrataHook(BaseHook):
             allow_empty=allow_empty,
             allow_missing_columns=allow_missing_columns,
             attempts=attempts,
+            column_types=column_types,
         )
         return replace.run(rows_or_frames)
 
@@ -722,44 +732,57 @@ class SocrataHook(BaseHook):
             params={"method": "guidance_v2", "assetId": dataset_id},
         )
 
-    def get_approval_status(self, dataset_id: str, audience: str = "public") -> ApprovalStatus:
-        """Current approval state for ``audience`` plus the latest review from ``approvals[]``."""
+    def get_approval_status(
+        self, dataset_id: str, audience: str = "public", *, view: ViewMetadata | None = None
+    ) -> ApprovalStatus:
+        """Current approval state for ``audience`` plus the latest review from ``approvals[]``
+        (of ``view`` when the caller has just read it)."""
         guidance = self.get_approval_guidance(dataset_id)
-        view = self.get_view(dataset_id)
+        view = view or self.get_view(dataset_id)
         return approval_status_from_json(dataset_id, guidance, view.approvals, audience)
 
     def submit_for_public_approval(self, dataset_id: str) -> SubmissionResult:
         """Ask for the public audience (``startWorkflowSubmission``), once.
 
         Idempotent: when a submission is already pending or approved nothing is sent. After a
-        rejection a new submission is sent. Raises :class:`SocrataApprovalError` when the
-        portal says the asset cannot be submitted.
+        rejection a new submission is sent. An ambiguous failure (5xx, timeout) is followed by
+        a new reading of the approval state; the submission is sent again only if it did not
+        take. Raises :class:`SocrataApprovalError` when the portal says the asset cannot be
+        submitted.
         """
-        status = self.get_approval_status(dataset_id)
-        if status.state in NO_RESUBMIT_STATES:
+        latest: list[ApprovalStatus] = []
+
+        def submitted() -> ApprovalStatus | None:
+            status = self.get_approval_status(dataset_id)
+            latest[:] = [status]
+            return status if status.state in NO_RESUBMIT_STATES else None
+
+        def send() -> None:
+            status = latest[0]
+            if not status.can_submit:
+                raise SocrataApprovalError(
+                    f"Dataset {dataset_id} cannot be submitted for public approval (state {status.state.value})",
+                    path=f"/api/views/{dataset_id}/approvals",
+                )
+            body = submission_body(guidance_for_audience(status.raw_guidance or {"public": {}}, "public"))
+            self._request(
+                "POST",
+                f"/api/views/{dataset_id}/approvals",
+                params={"method": "startWorkflowSubmission"},
+                body=body,
+                idempotent=False,
+            )
+
+        status, acted = assets.act_confirmed(
+            self, f"submit {dataset_id} for public approval", done=submitted, act=send, settle_seconds=30.0
+        )
+        if acted:
+            self.log.info("Submitted dataset %s for public approval (now %s)", dataset_id, status.state.value)
+        else:
             self.log.info(
-                "Dataset %s public approval is already %s; not submitting again",
-                dataset_id,
-                status.state.value,
+                "Dataset %s public approval is already %s; not submitting again", dataset_id, status.state.value
             )
-            return SubmissionResult(submitted=False, status=status)
-        if not status.can_submit:
-            raise SocrataApprovalError(
-                f"Dataset {dataset_id} cannot be submitted for public approval (state {status.state.value})",
-                path=f"/api/views/{dataset_id}/approvals",
-            )
-        body = submission_body(guidance_for_audience(status.raw_guidance or {"public": {}}, "public"))
-        response = self._request(
-            "POST",
-            f"/api/views/{dataset_id}/approvals",
-            params={"method": "startWorkflowSubmission"},
-            body=body,
-            idempotent=False,
-        )
-        self.log.info("Submitted dataset %s for public approval", dataset_id)
-        return SubmissionResult(
-            submitted=True, status=self.get_approval_status(dataset_id), response=response
-        )
+        return SubmissionResult(submitted=acted, status=status)
 
     async def aget_approval_status(self, dataset_id: str, audience: str = "public") -> ApprovalStatus:
         """Async :meth:`get_approval_status` (httpx), for deferrable triggers."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -393,6 +394,72 @@ class ViewMetadata:
     @property
     def has_row_identifier(self) -> bool:
         return self.row_identifier_column_id is not None or self.row_identifier_field is not None
+
+
+def hidden_from_catalog(view: ViewMetadata) -> bool:
+    """``hideFromCatalog`` of the view JSON (a recorded top-level key); only Socrata staff can
+    change it (Metadata API docs), so the pipeline reports it and never tries to."""
+    return bool(view.raw.get("hideFromCatalog"))
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The four things that decide whether anonymous visitors see an asset (Discovery API,
+    "Asset Visibility"): published, audience public, approved, not hidden."""
+
+    dataset_id: str
+    published: bool
+    audience: Audience
+    approval: ApprovalState
+    hidden: bool
+
+    @property
+    def problems(self) -> list[str]:
+        """What keeps the asset from the public, in words a coordinator can act on (pure)."""
+        out = []
+        if not self.published:
+            out.append("it is not published (a draft is invisible to the public whatever its audience)")
+        if self.audience is not Audience.PUBLIC:
+            out.append(f"its audience is {self.audience.value}, not public")
+        if self.approval is not ApprovalState.APPROVED:
+            out.append(f"its public approval is {self.approval.value}, not approved")
+        if self.hidden:
+            out.append("it is hidden from the catalog (only Socrata support can unhide it)")
+        return out
+
+    @property
+    def visible_to_anonymous(self) -> bool:
+        return not self.problems
+
+
+def discovery_key(name: str) -> str:
+    """A fieldset or field name in Discovery's custom-metadata parameter form
+    (``set-Name_key-name``): spaces become hyphens."""
+    return re.sub(r"\s+", "-", name.strip())
+
+
+@dataclass(frozen=True)
+class DatasetMarker:
+    """A custom field that says which dataset file an asset belongs to, written when the asset is
+    created. A retry after a lost answer finds the asset by it instead of creating a second one."""
+
+    fieldset: str
+    field: str
+    value: str
+
+    def catalog_param(self) -> tuple[str, str]:
+        """The Discovery API's custom-metadata search for this marker."""
+        return f"{discovery_key(self.fieldset)}_{discovery_key(self.field)}", self.value
+
+    def custom_fields(self) -> dict[str, dict[str, str]]:
+        return {self.fieldset: {self.field: self.value}}
+
+    def matches(self, view: ViewMetadata) -> bool:
+        """True when the view's ``metadata.custom_fields`` carries this marker (recorded shape)."""
+        meta = view.raw.get("metadata")
+        custom = meta.get("custom_fields") if isinstance(meta, Mapping) else None
+        fields = custom.get(self.fieldset) if isinstance(custom, Mapping) else None
+        return isinstance(fields, Mapping) and str(fields.get(self.field) or "") == self.value
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,16 @@ The flow, and what is safe to retry at each step:
    ``commit``. A chunk is addressed by ``(seq_num, byte_offset)``, so a retried chunk rewrites the
    same bytes; a retried commit of the same size is taken once. Rows are serialised a batch at a
    time from the caller's DataFrames, so memory holds one batch plus one chunk, whatever the size.
-4. **Wait for the parse** and check it: a failed source, a row count other than the one sent, or
-   any row the portal could not read (which applying would silently drop) stops here.
+4. **Wait for the parse, then set the column types.** The upload's bytes stopping (the source's
+   ``finished_at``) is not the end of parsing: the output schema is complete only when its
+   ``completed_at`` is set (socrata-py waits on it; every transform's ``error_count`` is null
+   until then). The output schema Socrata builds from an upload has *guessed* column types
+   (socrata-py's README: the guess "may not always be correct"; a ZIP code becomes a number), and
+   applying it would change the dataset's columns. So every column's transform is set from the
+   dataset's own type (``to_text(`zip_code`)``, ``to_number(...)``, ...) with
+   ``POST /source/{id}/schema/{input_schema_id}``, and the resulting output schema is awaited and
+   checked: a failed source, a row count other than the one sent, or any value the portal could
+   not convert (which applying would silently drop) stops here.
    Anything failing in steps 2-4 discards the revision (the dataset was never touched); with a
    re-iterable input (a DataFrame, a list, or a zero-argument callable returning the rows) a
    transient failure starts again with a fresh revision.
@@ -26,17 +34,25 @@ The flow, and what is safe to retry at each step:
    when the portal cannot have acted (HTTP 429, connection refused). After any ambiguous failure
    (timeout, 5xx, a 202 without a job) the revision is read back: if a job appeared it is the one
    to follow; only if none did is the apply sent again. A revision that is already applying or
-   closed refuses a second apply (409), which leads back to reading the revision.
+   closed refuses a second apply (409), which leads back to reading the revision. A portal that
+   holds changes to public assets for approval answers with the key ``approval_submitted``
+   (socrata-py ``Job.submitted_for_approval``): nothing is applied until a reviewer approves, and
+   the result says so.
 6. **Poll the job** (``GET .../apply/{id}``, documented as 202) until ``successful`` or
    ``failure``; transient poll errors are waited out until the timeout, because the job runs on
    whether or not this client can see it. ``failure`` raises :class:`SocrataRevisionFailed` with
    the job's failure entry; the timeout raises :class:`SocrataRevisionTimeout` (the job may still
    finish, so the revision is left alone).
+
+Where a response carries ``links`` (the publishing API's ``{"resource", "links"}`` shape), the
+paths come from them rather than being rebuilt; only paths under ``/api/publishing/v1`` on the
+portal itself are followed (a link elsewhere would carry the credentials off the portal).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,7 +78,28 @@ if TYPE_CHECKING:
     from opendata.portal.hook import SocrataHook
 
 API = "/api/publishing/v1"
+#: The key of an apply answer held for approval (socrata-py ``Job.submitted_for_approval``).
+APPROVAL_SUBMITTED_KEY = "approval_submitted"
+#: The status this client reports for such a revision (socrata-py's own label for it).
 APPROVAL_SUBMITTED = "submitted_for_approval"
+#: The transform that gives a column its dataset type (DSMAPI transform functions, publishing
+#: API reference); ``/api/views`` type names on the left. A type without one keeps the guess.
+TYPE_TRANSFORMS = {
+    "text": "to_text",
+    "number": "to_number",
+    "checkbox": "to_boolean",
+    "calendar_date": "to_floating_timestamp",
+    "floating_timestamp": "to_floating_timestamp",
+    "date": "to_fixed_timestamp",
+    "fixed_timestamp": "to_fixed_timestamp",
+    "point": "to_point",
+    "multipoint": "to_multipoint",
+    "line": "to_line",
+    "multiline": "to_multiline",
+    "polygon": "to_polygon",
+    "multipolygon": "to_multipolygon",
+    "location": "to_location",
+}
 #: Errors after which nothing is known to be wrong with the request itself: worth another go.
 TRANSIENT = (SocrataServerError, SocrataConnectionError, SocrataRateLimited, SocrataUnexpectedResponse)
 #: Largest chunk this client sends, whatever the portal prefers (memory holds about one chunk).
@@ -87,6 +124,46 @@ def _resource(payload: Any) -> Mapping[str, Any] | None:
     if isinstance(payload, Mapping) and isinstance(payload.get("resource"), Mapping):
         return payload["resource"]
     return None
+
+
+def _links(payload: Any) -> Mapping[str, Any]:
+    links = payload.get("links") if isinstance(payload, Mapping) else None
+    return links if isinstance(links, Mapping) else {}
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def link(links: Mapping[str, Any], name: str, fallback: str) -> str:
+    """The path a response's ``links`` give for ``name``, else ``fallback``. Only a publishing API
+    path on the portal itself is followed (never another host: it would get the credentials)."""
+    value = links.get(name)
+    if isinstance(value, str):
+        path = value.split("?", 1)[0]
+        if path.startswith(f"{API}/") and "//" not in path and ".." not in path:
+            return path
+    return fallback
+
+
+def held_for_approval(payload: Any) -> bool:
+    """An apply answer saying the portal holds the revision for a reviewer: the key
+    ``approval_submitted`` in the resource (socrata-py reads ``attributes["key"]``, where the
+    attributes are ``resource`` or, in a bare answer, the whole body)."""
+    for where in (_resource(payload), payload if isinstance(payload, Mapping) else None):
+        if where is not None and where.get("key") == APPROVAL_SUBMITTED_KEY:
+            return True
+    return False
+
+
+def transform_expr(field_name: str, data_type: str | None) -> str | None:
+    """``to_text(`zip_code`)`` and the like: the column as its dataset type; None when the
+    publishing API documents no transform for the type."""
+    function = TYPE_TRANSFORMS.get(data_type or "")
+    return f"{function}(`{field_name}`)" if function else None
 
 
 @dataclass(frozen=True)
@@ -168,17 +245,72 @@ class RevisionInfo:
 
 
 @dataclass(frozen=True)
+class OutputColumn:
+    field_name: str
+    transform_expr: str | None
+    error_count: int | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class OutputSchemaInfo:
+    """An output schema: the rows as they would be applied, column by column."""
+
+    id: int
+    input_schema_id: int | None
+    total_rows: int | None
+    error_count: int
+    #: ``completed_at`` set (socrata-py waits on it), or the documented ``finished_at`` with every
+    #: transform's ``error_count`` known (null until the transform is complete).
+    complete: bool
+    columns: tuple[OutputColumn, ...]
+    links: Mapping[str, Any]
+
+    @classmethod
+    def from_json(cls, output: Mapping[str, Any], links: Mapping[str, Any] | None = None) -> OutputSchemaInfo:
+        columns = []
+        for col in output.get("output_columns") or []:
+            if not isinstance(col, Mapping) or not col.get("field_name"):
+                continue
+            transform = col.get("transform") if isinstance(col.get("transform"), Mapping) else {}
+            count = transform.get("error_count")
+            columns.append(
+                OutputColumn(
+                    str(col["field_name"]),
+                    transform.get("transform_expr"),
+                    int(count) if count is not None else None,
+                    col,
+                )
+            )
+        transforms_done = bool(columns) and all(c.error_count is not None for c in columns)
+        complete = bool(output.get("completed_at")) or (bool(output.get("finished_at")) and transforms_done)
+        return cls(
+            id=int(output["id"]),
+            input_schema_id=output.get("input_schema_id"),
+            total_rows=output.get("total_rows"),
+            error_count=int(output.get("error_count") or 0),
+            complete=complete,
+            columns=tuple(columns),
+            links=links or {},
+        )
+
+    @property
+    def column_errors(self) -> dict[str, int]:
+        return {c.field_name: c.error_count for c in self.columns if c.error_count}
+
+
+@dataclass(frozen=True)
 class SourceInfo:
     id: int
+    #: The bytes stopped flowing (``finished_at``); parsing may still go on.
     finished: bool
     failed: bool
     failure_details: Any
+    input_schema_id: int | None
     total_rows: int | None
     num_row_errors: int
-    output_schema_id: int | None
-    error_count: int
-    column_errors: Mapping[str, int]
-    links: Mapping[str, str]
+    output: OutputSchemaInfo | None
+    links: Mapping[str, Any]
 
     @classmethod
     def from_json(cls, payload: Any) -> SourceInfo:
@@ -187,27 +319,24 @@ class SourceInfo:
             raise SocrataUnexpectedResponse("Source response has no resource.id")
         schemas = [s for s in res.get("schemas") or [] if isinstance(s, Mapping)]
         latest = max(schemas, key=lambda s: s.get("id") or 0) if schemas else {}
-        outputs = [o for o in latest.get("output_schemas") or [] if isinstance(o, Mapping)]
-        output = max(outputs, key=lambda o: o.get("id") or 0) if outputs else {}
-        column_errors = {}
-        for col in output.get("output_columns") or []:
-            transform = col.get("transform") if isinstance(col, Mapping) else None
-            count = (transform or {}).get("error_count") or 0
-            if count:
-                column_errors[str(col.get("field_name"))] = int(count)
-        links = payload.get("links") if isinstance(payload.get("links"), Mapping) else {}
+        outputs = [o for o in latest.get("output_schemas") or [] if isinstance(o, Mapping) and o.get("id")]
+        output = max(outputs, key=lambda o: o["id"]) if outputs else None
         return cls(
             id=int(res["id"]),
             finished=bool(res.get("finished_at")),
             failed=bool(res.get("failed_at")),
             failure_details=res.get("failure_details"),
+            input_schema_id=latest.get("id"),
             total_rows=latest.get("total_rows"),
             num_row_errors=int(latest.get("num_row_errors") or 0),
-            output_schema_id=output.get("id"),
-            error_count=int(output.get("error_count") or 0),
-            column_errors=column_errors,
-            links=links,
+            output=OutputSchemaInfo.from_json(output) if output else None,
+            links=_links(payload),
         )
+
+    @property
+    def parsed(self) -> bool:
+        """Failed, or parsed far enough to have an output schema to work on."""
+        return self.failed or (self.finished and self.output is not None)
 
 
 @dataclass(frozen=True)
@@ -327,6 +456,7 @@ class RevisionReplace:
         allow_missing_columns: bool,
         attempts: int,
         max_chunk_bytes: int | None = None,
+        column_types: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.hook = hook
@@ -343,6 +473,8 @@ class RevisionReplace:
         self.sleep = sleep
         self.columns = [c.field_name for c in view.columns]
         self.types = {c.field_name: c.data_type or "text" for c in view.columns}
+        # The types to load as: the caller's (the dataset file's), else the dataset's own on the portal.
+        self.wanted_types = {**self.types, **(column_types or {})}
         self._chunks = 0
 
     # -- the whole thing ---------------------------------------------------------------------
@@ -360,6 +492,8 @@ class RevisionReplace:
             try:
                 source = self._upload(rev, upload)
                 self._check_source(rev, source, upload)
+                output = self._typed_output(rev, source)
+                self._check_output(rev, output)
                 break
             except BaseException as err:
                 self._discard_quietly(rev, reason=type(err).__name__)
@@ -376,7 +510,7 @@ class RevisionReplace:
                     continue
                 raise
         try:
-            job = self._apply(rev, source)
+            job = self._apply(rev, output)
         except BaseException as err:
             # Every failed try was checked against the revision: nothing was applied.
             self._discard_quietly(rev, reason=f"apply failed: {type(err).__name__}")
@@ -487,7 +621,8 @@ class RevisionReplace:
             "source_type": {"type": "upload", "filename": f"{self.dataset_id}.csv"},
             "parse_options": {"parse_source": True},
         }
-        source = SourceInfo.from_json(self.hook._request("POST", f"{rev.path}/source", body=body))
+        path = link(rev.links, "create_source", f"{rev.path}/source")
+        source = SourceInfo.from_json(self.hook._request("POST", path, body=body))
         base = f"{API}/source/{source.id}"
         init = self.hook._request("POST", f"{base}/initiate", body={"content_type": "text/csv"})
         preferred = init.get("preferred_chunk_size") if isinstance(init, Mapping) else None
@@ -529,65 +664,136 @@ class RevisionReplace:
         return self._wait_source(rev, source.id)
 
     def _wait_source(self, rev: RevisionInfo, source_id: int) -> SourceInfo:
+        """Until the upload failed or has an output schema to work on (not yet complete)."""
+        return self._poll(
+            rev,
+            lambda: SourceInfo.from_json(self.hook._request("GET", f"{API}/source/{source_id}")),
+            lambda source: source.parsed,
+            f"Source {source_id} of revision {rev.seq} was not parsed",
+        )
+
+    def _poll(self, rev: RevisionInfo, read: Callable[[], Any], ready: Callable[[Any], bool], what: str) -> Any:
         deadline = time.monotonic() + self.timeout
         delay = min(0.2, self.poll_seconds)
         while True:
-            source = SourceInfo.from_json(self.hook._request("GET", f"{API}/source/{source_id}"))
-            if source.finished or source.failed:
-                return source
+            current = read()
+            if ready(current):
+                return current
             if time.monotonic() > deadline:
                 raise SocrataRevisionTimeout(
-                    f"Source {source_id} of revision {rev.seq} was not parsed within {self.timeout:g}s",
-                    dataset_id=self.dataset_id,
-                    revision_seq=rev.seq,
+                    f"{what} within {self.timeout:g}s", dataset_id=self.dataset_id, revision_seq=rev.seq
                 )
             self.sleep(delay)
             delay = min(delay * 2, self.poll_seconds)
 
-    # -- 4. check ----------------------------------------------------------------------------
-    def _check_source(self, rev: RevisionInfo, source: SourceInfo, upload: _Upload) -> None:
-        def fail(message: str, details: Any) -> SocrataRevisionFailed:
-            return SocrataRevisionFailed(
-                message, dataset_id=self.dataset_id, revision_seq=rev.seq, stage="source", details=details
-            )
+    # -- 4. check and type -------------------------------------------------------------------
+    def _fail(self, rev: RevisionInfo, message: str, details: Any, stage: str = "source") -> SocrataRevisionFailed:
+        return SocrataRevisionFailed(
+            message, dataset_id=self.dataset_id, revision_seq=rev.seq, stage=stage, details=details
+        )
 
+    def _check_source(self, rev: RevisionInfo, source: SourceInfo, upload: _Upload) -> None:
         if source.failed:
             details = source.failure_details or {}
             text = details.get("message") if isinstance(details, Mapping) else None
-            raise fail(f"The portal could not read the upload: {text or details}", details)
+            raise self._fail(rev, f"The portal could not read the upload: {text or details}", details)
         if source.total_rows != upload.rows:
-            raise fail(
+            raise self._fail(
+                rev,
                 f"The portal parsed {source.total_rows} rows, {upload.rows} were sent",
                 {"parsed": source.total_rows, "sent": upload.rows},
             )
-        if source.error_count or source.num_row_errors:
+        if source.num_row_errors:
+            raise self._fail(
+                rev,
+                f"{source.num_row_errors} malformed row(s) could not be read by the portal and would be dropped",
+                {"num_row_errors": source.num_row_errors},
+                stage="schema",
+            )
+        if source.output is None or source.input_schema_id is None:
+            raise self._fail(rev, "The parsed upload has no output schema", None)
+
+    def _typed_output(self, rev: RevisionInfo, source: SourceInfo) -> OutputSchemaInfo:
+        """The output schema to apply: every column converted to its dataset type, complete.
+
+        Socrata guesses each column's type from the upload; a guess that differs from the
+        dataset's type would change the dataset's column (and its values) when applied, so such
+        columns get an explicit transform in a new output schema, as socrata-py's
+        ``change_column_transform(...).to(...)`` and ``run()`` do.
+        """
+        guessed = source.output
+        assert guessed is not None and source.input_schema_id is not None
+        changes = {}
+        for col in guessed.columns:
+            wanted = transform_expr(col.field_name, self.wanted_types.get(col.field_name))
+            if wanted is None:
+                self.log.warning(
+                    "Socrata revision %s/%d: no documented transform for %s's type %s; keeping %s",
+                    self.dataset_id, rev.seq, col.field_name, self.wanted_types.get(col.field_name),
+                    col.transform_expr,
+                )
+            elif wanted != col.transform_expr:
+                changes[col.field_name] = wanted
+        schema_path = f"{API}/source/{source.id}/schema/{source.input_schema_id}"
+        output = guessed
+        if changes:
+            self.log.info(
+                "Socrata revision %s/%d: setting %d column type(s) the portal guessed differently: %s",
+                self.dataset_id, rev.seq, len(changes),
+                ", ".join(f"{f} -> {e}" for f, e in sorted(changes.items())),
+            )
+            columns = []
+            for col in guessed.columns:
+                column = json.loads(json.dumps(col.raw))  # a plain copy of what the portal sent
+                if col.field_name in changes:
+                    transform = column.get("transform") if isinstance(column.get("transform"), dict) else {}
+                    column["transform"] = {**transform, "transform_expr": changes[col.field_name]}
+                    if column.get("id") is not None:
+                        column["initial_output_column_id"] = column["id"]
+                columns.append(column)
+            payload = self.hook._request("POST", schema_path, body={"output_columns": columns})
+            resource = _resource(payload)
+            if resource is None or resource.get("id") is None:
+                raise SocrataUnexpectedResponse("The new output schema has no id", path=schema_path)
+            output = OutputSchemaInfo.from_json(resource, _links(payload))
+        output_path = link(output.links, "show", f"{schema_path}/output/{output.id}")
+        return self._poll(
+            rev,
+            lambda: OutputSchemaInfo.from_json(
+                _resource(self.hook._request("GET", output_path)) or {"id": output.id}
+            ),
+            lambda current: current.complete,
+            f"Output schema {output.id} of revision {rev.seq} was not complete",
+        )
+
+    def _check_output(self, rev: RevisionInfo, output: OutputSchemaInfo) -> None:
+        if output.error_count or output.column_errors:
+            count = output.error_count or sum(output.column_errors.values())
             raise SocrataRevisionFailed(
-                f"{source.error_count + source.num_row_errors} row(s) could not be read by the portal and would "
-                f"be dropped (errors per column: {dict(source.column_errors) or 'none'}, "
-                f"malformed rows: {source.num_row_errors})",
+                f"{count} value(s) could not be converted to their column's type by the portal and would be "
+                f"dropped (errors per column: {output.column_errors or 'none'})",
                 dataset_id=self.dataset_id,
                 revision_seq=rev.seq,
                 stage="schema",
-                details={"column_errors": dict(source.column_errors), "num_row_errors": source.num_row_errors},
+                details={"column_errors": output.column_errors, "error_count": output.error_count},
             )
-        if source.output_schema_id is None:
-            raise fail("The parsed upload has no output schema", None)
 
     # -- 5. apply ----------------------------------------------------------------------------
-    def _apply(self, rev: RevisionInfo, source: SourceInfo) -> JobInfo:
+    def _apply(self, rev: RevisionInfo, output: OutputSchemaInfo) -> JobInfo:
         known = {j.id for j in rev.jobs}
         policy = self.hook.config.retry_policy
         last: SocrataError | None = None
         for attempt in range(policy.max_attempts):
             try:
                 payload = self.hook._request(
-                    "PUT", f"{rev.path}/apply", body={"output_schema_id": source.output_schema_id}, idempotent=False
+                    "PUT", link(rev.links, "apply", f"{rev.path}/apply"), body={"output_schema_id": output.id},
+                    idempotent=False,
                 )
-                if isinstance(payload, Mapping) and payload.get("key") == APPROVAL_SUBMITTED:
+                if held_for_approval(payload):
                     # The portal holds the revision for a reviewer (reference §3.2, socrata-py's
                     # Job.submitted_for_approval): accepted, not applied yet.
-                    res = _resource(payload) or {}
-                    return JobInfo(int(res.get("id") or 0), APPROVAL_SUBMITTED, (), None, res)
+                    res = _resource(payload) or payload
+                    return JobInfo(_int(res.get("id")), APPROVAL_SUBMITTED, (), None, res)
                 job = JobInfo.from_json(payload)
                 if job is not None:
                     self.log.info("Socrata revision %s/%d: apply accepted, job %d", self.dataset_id, rev.seq, job.id)

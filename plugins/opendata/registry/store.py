@@ -25,6 +25,9 @@ dataset_state = sa.Table(
     "opendata_dataset_state", metadata,
     sa.Column("dataset_id", sa.String(100), primary_key=True),
     sa.Column("portal_id", sa.String(20)),
+    # Set just before the portal is asked to create the dataset, cleared once its id is recorded:
+    # a retry that finds it set knows an earlier attempt may have created the dataset.
+    sa.Column("creation_started_at", sa.DateTime(timezone=True)),
     sa.Column("stage", sa.String(20), nullable=False),
     sa.Column("department_approved_by", sa.String(100)),
     sa.Column("department_approved_at", sa.DateTime(timezone=True)),
@@ -123,6 +126,7 @@ class DatasetState:
     department_rejected_by: str | None = None
     department_rejected_at: dt.datetime | None = None
     department_rejection_reason: str | None = None
+    creation_started_at: dt.datetime | None = None
 
     @property
     def department_rejection(self) -> str | None:
@@ -299,9 +303,15 @@ class Registry:
 
     # --- writing: each call records something the portal (or the department) confirmed ------------
 
-    def record_portal_dataset(self, dataset_id: str, portal_id: str, *, run_id: str | None = None) -> None:
+    def record_creation_intent(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
+        """The portal is about to be asked to create the dataset (recorded first, so a retry
+        after a lost answer knows to look for it rather than create another)."""
+        self._update(dataset_id, {"creation_started_at": at}, run_id=run_id)
+
+    def record_portal_dataset(self, dataset_id: str, portal_id: str, *, run_id: str | None = None,
+                              note: str | None = None) -> None:
         """The dataset now exists (privately) on the portal as ``portal_id``."""
-        self._update(dataset_id, {"portal_id": portal_id}, run_id=run_id)
+        self._update(dataset_id, {"portal_id": portal_id, "creation_started_at": None}, run_id=run_id, note=note)
 
     def record_department_approval(self, dataset_id: str, *, by: str, at: dt.datetime, source: str,
                                    run_id: str | None = None) -> None:

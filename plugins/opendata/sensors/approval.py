@@ -40,10 +40,11 @@ class PublicApprovalSensor(BaseSensorOperator):
 
     Deferrable: a :class:`PublicApprovalTrigger` polls the portal from the triggerer, so no
     worker slot is held. Approved: the task succeeds and the registry records the review.
-    Rejected: the coordinator and steward get the reviewer's notes and the run fails with
-    them. Still pending after ``publication.review_reminder_days``: the CDO is reminded and
-    the wait goes on, up to ``publication.review_timeout_days``. A dataset held until its
-    go-live (see PushPrivateOperator) is submitted here, at ``publication.not_before``.
+    Rejected: the coordinator and steward are told (with the portal link, where the reviewer's
+    notes are: the portal's API does not hand them out) and the run fails. Still pending after
+    ``publication.review_reminder_days``: the CDO is reminded and the wait goes on, up to
+    ``publication.review_timeout_days``. A dataset held until its go-live (see
+    PushPrivateOperator) is submitted here, at ``publication.not_before``.
     """
 
     ui_color = "#fce8e6"
@@ -154,12 +155,12 @@ class PublicApprovalSensor(BaseSensorOperator):
         scheduled = bool(not_before and not_before > utcnow())
         registry = Registry.from_settings()
         state = registry.get_state(self.dataset_id)
+        account = self._account(state.portal_id, review, approved=True)
         if state.review_state != "approved":
-            registry.record_review(self.dataset_id, approved=True, by=review.get("reviewer"),
-                                   at=_when(review.get("reviewed_at")), notes=review.get("notes"),
+            registry.record_review(self.dataset_id, approved=True, by=account.by,
+                                   at=_when(review.get("reviewed_at")), notes=account.notes,
                                    scheduled=scheduled, run_id=context["run_id"])
-        self.log.info("Approved by %s%s", review.get("reviewer") or "the reviewer",
-                      f"; going public at {not_before}" if scheduled else "")
+        self.log.info("Approved by %s%s", account.by, f"; going public at {not_before}" if scheduled else "")
         return {"state": "approved", **review}
 
     def _rejected(self, context, review: dict):
@@ -169,15 +170,22 @@ class PublicApprovalSensor(BaseSensorOperator):
 
         registry = Registry.from_settings()
         state = registry.get_state(self.dataset_id)
-        registry.record_review(self.dataset_id, approved=False, by=review.get("reviewer"),
-                               at=_when(review.get("reviewed_at")), notes=review.get("notes"),
+        account = self._account(state.portal_id, review, approved=False)
+        registry.record_review(self.dataset_id, approved=False, by=account.by,
+                               at=_when(review.get("reviewed_at")), notes=account.notes,
                                run_id=context["run_id"])
         show_stage(self.dataset_id, Stage.REJECTED)
         notify(NotificationEvent.REJECTED, self.dataset_id, context, portal_id=state.portal_id,
-               portal_url=self._portal_url(state.portal_id), reviewer=review.get("reviewer"),
-               notes=review.get("notes"), reviewed_at=review.get("reviewed_at"))
-        raise ReportedFailure(f"{self.dataset_id} was rejected by {review.get('reviewer') or 'the reviewer'}: "
-                              f"{review.get('notes') or 'no notes'}")
+               portal_url=self._portal_url(state.portal_id), reviewer=account.by, notes=account.notes,
+               reviewed_at=review.get("reviewed_at"))
+        raise ReportedFailure(f"{self.dataset_id} was rejected in the Stage 1 review. {account.notes}")
+
+    def _account(self, portal_id: str, review: dict, *, approved: bool):
+        from opendata.portal.approvals import review_account
+
+        return review_account(approved=approved, reviewed_at=_when(review.get("reviewed_at")),
+                              reviewed_automatically=review.get("reviewed_automatically"),
+                              portal_url=self._portal_url(portal_id))
 
     def _state(self):
         from opendata.registry import Registry

@@ -27,9 +27,10 @@ def _parse(value: str | None) -> dt.datetime | None:
 
 
 def review_details(review) -> dict:
-    """The reviewer, notes and time of the latest review (an ApprovalReview or None)."""
-    return {"reviewer": review.reviewer if review else None, "notes": review.notes if review else None,
-            "reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None}
+    """What the portal tells of the latest review (an ApprovalReview or None): when, and whether
+    it was automatic. The portal's API gives no reviewer name and no notes."""
+    return {"reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None,
+            "reviewed_automatically": review.reviewed_automatically if review else None}
 
 
 def due_event(state: ApprovalState, now: dt.datetime, remind_at: dt.datetime | None,
