@@ -45,7 +45,8 @@ def portal(request: httpx.Request) -> httpx.Response:
 def test_reads_state_and_latest_review_with_auth_headers():
     status, seen = run(portal)
     assert status.state is ApprovalState.REJECTED and status.is_final
-    assert status.notes == "needs a data dictionary"
+    assert status.reviewed_at is not None and status.latest_review.state == "rejected"
+    assert "notes" not in status.to_dict()  # no recording shows a reviewer's notes: never read
     guidance = seen[0]
     assert guidance.url.params["method"] == "guidance_v2" and guidance.url.params["assetId"] == DSID
     assert guidance.headers["X-App-Token"] == "tok-async-SECRET"

@@ -137,7 +137,7 @@ def test_create_fails_loudly_if_dataset_is_not_private():
         .on("GET", f"/api/views/{DSID}/permissions", (200, {"scope": "public"}))
     )
     hook, _ = hook_with(router)
-    with pytest.raises(SocrataError, match="expected private"):
+    with pytest.raises(SocrataError, match="public after asking for private"):
         hook.create_dataset("x", [ColumnSpec("a", "A")], row_identifier="a")
 
 
@@ -167,17 +167,25 @@ def test_set_and_get_audience():
 def test_publish_only_when_unpublished():
     router = Router().on("GET", f"/api/views/{DSID}.json", (200, view_json("published")))
     hook, script = hook_with(router)
-    assert hook.publish_if_unpublished(DSID).is_published
+    assert hook.publish(DSID).is_published
     assert [s.method for s in script.seen] == ["GET"]
+
+    stage = {"now": "unpublished"}
+
+    def publish(_seen):
+        stage["now"] = "published"
+        return 200, view_json("published")
 
     router = (
         Router()
-        .on("GET", f"/api/views/{DSID}.json", (200, view_json("unpublished")))
-        .on("POST", f"/api/views/{DSID}/publication.json", (200, view_json("published")))
+        .on("GET", f"/api/views/{DSID}.json", lambda _s: (200, view_json(stage["now"])))
+        .on("POST", f"/api/views/{DSID}/publication.json", publish)
     )
     hook, script = hook_with(router)
-    assert hook.publish_if_unpublished(DSID).is_published
-    assert [(s.method, s.path) for s in script.seen][-1] == ("POST", f"/api/views/{DSID}/publication.json")
+    assert hook.publish(DSID).is_published
+    sent = [(s.method, s.path) for s in script.seen]
+    assert sent.count(("POST", f"/api/views/{DSID}/publication.json")) == 1
+    assert sent[-1] == ("GET", f"/api/views/{DSID}.json")  # read back, not taken on trust
 
 
 # -- metadata -----------------------------------------------------------------------------------

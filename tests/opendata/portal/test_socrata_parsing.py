@@ -12,6 +12,7 @@ import pytest
 from opendata.portal.approvals import (
     approval_status_from_json,
     latest_review,
+    review_account,
     submission_body,
 )
 from opendata.portal.errors import SocrataUnexpectedResponse
@@ -94,22 +95,45 @@ def test_recorded_approval_record():
 
 
 def test_latest_review_picks_newest_for_the_audience():
-    older = {"state": "rejected", "reviewedAt": 100, "notes": "fix the zip codes", "targetAudience": "public"}
-    newer = {
-        "state": "approved",
-        "reviewedAt": 200,
-        "notes": "looks good",
-        "reviewer": {"id": "cdo1-cdo1", "displayName": "CDO"},
-        "targetAudience": "public",
-    }
+    older = {"state": "rejected", "reviewedAt": 100, "targetAudience": "public"}
+    newer = {"state": "approved", "reviewedAt": 200, "reviewedAutomatically": False, "targetAudience": "public"}
     internal = {"state": "approved", "reviewedAt": 300, "targetAudience": "internal"}
     pending = {"state": "pending", "submittedAt": 150, "targetAudience": "public"}
     review = latest_review([newer, internal, older, pending])
-    assert (review.state, review.notes, review.reviewer) == ("approved", "looks good", "CDO")
+    assert (review.state, review.reviewed_at, review.reviewed_automatically) == (
+        "approved", dt.datetime.fromtimestamp(200, tz=dt.UTC), False)
     review = latest_review([older, pending])
     assert review.state == "pending"
     assert latest_review([]) is None
     assert latest_review(None) is None
+
+
+def test_fields_no_recording_shows_are_not_read():
+    """Reviewer names and notes appear in no recorded approval record: a portal that sent them
+    would still not make the pipeline claim to know who reviewed or why."""
+    invented = {**RECORDED_APPROVAL, "reviewer": {"displayName": "CDO"}, "notes": "looks good",
+                "reviewedBy": "x", "reviewNotes": "y", "comment": "z"}
+    review = latest_review([invented])
+    assert review == latest_review([RECORDED_APPROVAL])
+    assert not hasattr(review, "notes") and not hasattr(review, "reviewer")
+    assert set(approval_status_from_json("abcd-1234", guidance("approved"), [invented]).to_dict()) == {
+        "dataset_id", "audience", "state", "outcome", "outcome_status", "can_submit", "reviewed_at",
+        "reviewed_automatically", "review_state"}
+
+
+def test_review_account_never_invents_a_reviewer_or_notes():
+    at = dt.datetime(2026, 11, 28, 17, 5, tzinfo=dt.UTC)
+    person = review_account(approved=False, reviewed_at=at, reviewed_automatically=False,
+                            portal_url="https://data.lacity.org/d/abcd-1234")
+    assert person.by == "a reviewer on the portal"
+    assert person.notes == ("Rejected on the portal at 2026-11-28 17:05 UTC. The portal's API does not give the "
+                            "reviewer's name or notes; read them on the dataset's page on the portal: "
+                            "https://data.lacity.org/d/abcd-1234")
+    automatic = review_account(approved=True, reviewed_at=at, reviewed_automatically=True, portal_url=None)
+    assert automatic.by == "the portal's automatic approval"
+    assert automatic.notes == "Approved automatically by the portal's approval workflow at 2026-11-28 17:05 UTC."
+    unknown = review_account(approved=True, reviewed_at=None, reviewed_automatically=None, portal_url=None)
+    assert "a time the portal did not report" in unknown.notes and unknown.by and "None" not in unknown.notes
 
 
 def test_submission_body():
