@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from opendata.lifecycle.plan import PortalSnapshot, RunPath, plan_run
@@ -9,7 +11,8 @@ from opendata.portal.models import ApprovalState, Audience
 from opendata.registry import Stage
 
 PRIVATE_PENDING = PortalSnapshot(Audience.PRIVATE, ApprovalState.PENDING)
-REJECTED = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED, reviewer="cdo", review_notes="missing units")
+REJECTED = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED,
+                          reviewed_at=dt.datetime(2026, 11, 27, 16, 30, tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize("portal,recorded,resubmit,path,stage", [
@@ -31,6 +34,14 @@ REJECTED = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED, reviewer="cd
      Stage.REFRESHING),
     # The portal wins over the registry: public there means public, whatever was recorded.
     (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED), None, False, RunPath.RECORD_PUBLIC, Stage.STAGE_2),
+    # Public on paper but a draft: nobody sees it; publish it and check, whatever was recorded.
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED, published=False), Stage.STAGE_2, False,
+     RunPath.GO_PUBLIC, Stage.STAGE_1),
+    (PortalSnapshot(Audience.PUBLIC, ApprovalState.APPROVED, published=False), Stage.REFRESHING, False,
+     RunPath.GO_PUBLIC, Stage.STAGE_1),
+    # A private draft waiting for its review: the Stage 1 push publishes it (privately).
+    (PortalSnapshot(Audience.PRIVATE, ApprovalState.PENDING, published=False), Stage.STAGE_1, False,
+     RunPath.AWAIT_REVIEW, Stage.STAGE_1),
 ])
 def test_plan(portal, recorded, resubmit, path, stage):
     plan = plan_run(portal, recorded, resubmit=resubmit)
@@ -54,8 +65,12 @@ def test_a_step1_rejection_stops_runs_until_the_coordinator_resubmits():
     assert plan_run(PRIVATE_PENDING, Stage.STAGE_1, department_rejection=why).path is RunPath.AWAIT_REVIEW
 
 
-def test_rejection_reason_carries_reviewer_and_notes():
-    assert plan_run(REJECTED, Stage.REJECTED).reason == "rejected by cdo: missing units"
+def test_rejection_reason_says_when_and_where_the_notes_are_never_who():
+    # The portal's API gives the review's time, not the reviewer's name or notes.
+    assert plan_run(REJECTED, Stage.REJECTED).reason == (
+        "rejected in the Stage 1 review on 2026-11-27 16:30 UTC (the reviewer's notes are on the portal's page)")
+    undated = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED)
+    assert "None" not in plan_run(undated, Stage.REJECTED).reason
 
 
 @pytest.mark.parametrize("path,acting", [

@@ -109,3 +109,35 @@ def test_registry_init_creates_the_postgresql_database(monkeypatch):
         assert Registry(pg_url(name)).all_states() == []
     finally:
         drop_pg_database(name)
+
+
+def test_creation_intent_is_kept_until_the_portal_id_is_recorded(registry):
+    registry.record_creation_intent("permits", at=T0, run_id="r1")
+    state = registry.get_state("permits")
+    assert (state.creation_started_at, state.portal_id) == (T0, None)
+    registry.record_portal_dataset("permits", "abcd-1234", run_id="r1", note="found on the portal by its marker")
+    state = registry.get_state("permits")
+    assert (state.creation_started_at, state.portal_id) == (None, "abcd-1234")
+    assert registry.history("permits")[-1].notes == "found on the portal by its marker"
+
+
+def test_a_registry_of_an_earlier_version_gains_the_intent_column(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:  # the dataset table as an earlier version created it
+        conn.execute(sa.text("CREATE TABLE opendata_dataset_state (dataset_id VARCHAR(100) PRIMARY KEY, "
+                             "portal_id VARCHAR(20), stage VARCHAR(20) NOT NULL, updated_at DATETIME NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO opendata_dataset_state VALUES ('permits', 'abcd-1234', 'stage-2', "
+                             "'2026-11-01 09:00:00')"))
+    old.dispose()
+    from opendata.registry import store
+
+    store._READY.discard(url)
+    registry = Registry(url)
+    try:
+        state = registry.get_state("permits")
+        assert (state.portal_id, state.stage, state.creation_started_at) == ("abcd-1234", Stage.STAGE_2, None)
+    finally:
+        registry.close()
