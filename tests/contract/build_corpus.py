@@ -7,6 +7,7 @@ it never touches the network.
 
     .venv/bin/python -m tests.contract.build_corpus            # rewrite every file
     .venv/bin/python -m tests.contract.build_corpus --check    # exit 1 if a file would change
+    .venv/bin/python -m tests.contract.build_corpus --repin    # read each mirror's HEAD, not PINNED
 
 Kinds (see README.md): ``recorded`` (a real HTTP response captured from a live portal),
 ``documented-example`` (an example response printed in Socrata's own docs, specs or official
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import os
 import re
@@ -64,7 +66,22 @@ def mirror_dir(repo: str) -> Path:
     return MIRROR_ROOT / repo.replace("/", "+") / "repo"
 
 
+# The commit each recording is read at. Pinned so that a refreshed mirror does not silently
+# change the corpus; ``--repin`` reads each mirror's HEAD instead (then review the diff).
+PINNED = {
+    AFELD: "52e14224361dd083a37a0267676d8d9e0c581228",  # 2025-05-03, cassettes recorded 2025-04/05
+    XMUNOZ: "c2cabc3458b577c81e7ac25d82aa427344c32668",  # 2022-08-31 "Last commit" (sodapy 2.2.0 era)
+    DEVSITE: "65d4cd36b465bbe50842ceb51cdb7246b23a2296",  # 2024-03-07
+    SOCRATA_PY: "eeb98f16156fdd90a4b35e351849986bad0e7e5a",  # 2026-06-09 (v1.2.0)
+}
+REPIN = False
+
+
+@functools.cache
 def head_commit(repo: str) -> str:
+    """The commit to read ``repo`` at: the pinned one, or the mirror's HEAD with ``--repin``."""
+    if not REPIN:
+        return PINNED[repo]
     return subprocess.check_output(["git", "-C", str(mirror_dir(repo)), "rev-parse", "HEAD"], text=True).strip()
 
 
@@ -101,8 +118,14 @@ def record(name: str, src: dict, req: dict, status: int | None, headers: dict, b
 # VCR cassettes (afeld/sodapy): real responses from data.cityofnewyork.us, April/May 2025.
 
 
+@functools.cache
+def load_cassette(repo: str, path: str) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(git_show(repo, path, head_commit(repo)), Loader=loader)
+
+
 def cassette_interaction(repo: str, path: str, index: int) -> tuple[dict, int, dict, str]:
-    doc = yaml.safe_load(git_show(repo, path, head_commit(repo)))
+    doc = load_cassette(repo, path)
     it = doc["interactions"][index]
     hdrs = {}
     for k, v in it["response"]["headers"].items():
@@ -866,7 +889,12 @@ def render(rec: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="report files that would change; write nothing")
+    ap.add_argument("--repin", action="store_true", help="read each mirror at its HEAD instead of PINNED")
     args = ap.parse_args(argv)
+    global REPIN
+    REPIN = args.repin
+    head_commit.cache_clear()
+    load_cassette.cache_clear()
     OUT.mkdir(exist_ok=True)
     changed = []
     names = set()

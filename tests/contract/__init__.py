@@ -1,0 +1,1 @@
+"""Contract-test corpus: recorded Socrata responses and helpers to compare shapes (see README.md)."""
