@@ -319,7 +319,7 @@ class SourceInfo:
             raise SocrataUnexpectedResponse("Source response has no resource.id")
         schemas = [s for s in res.get("schemas") or [] if isinstance(s, Mapping)]
         latest = max(schemas, key=lambda s: s.get("id") or 0) if schemas else {}
-        outputs = [o for o in latest.get("output_schemas") or [] if isinstance(o, Mapping) and o.get("id")]
+        outputs = [o for o in latest.get("output_schemas") or [] if isinstance(o, Mapping) and o.get("id") is not None]
         output = max(outputs, key=lambda o: o["id"]) if outputs else None
         return cls(
             id=int(res["id"]),

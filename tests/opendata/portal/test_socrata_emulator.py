@@ -144,9 +144,11 @@ def test_lifecycle_private_to_public(emu, hook):
     assert hook.get_view(dataset_id).row_identifier_field == "permit_id"  # not clobbered by the patch
     assert hook.get_asset_metadata(dataset_id).data_updated_at is not None
 
-    published = hook.publish_if_unpublished(dataset_id)
+    assert not hook.get_view(dataset_id).is_published  # a created dataset is a draft
+    published = hook.publish(dataset_id)
     assert published.is_published and published.id == dataset_id
-    assert hook.publish_if_unpublished(dataset_id).is_published  # no second publish
+    assert hook.publish(dataset_id).is_published  # no second publish
+    assert hook.get_audience(dataset_id) is Audience.PRIVATE  # publishing keeps the audience
 
     assert hook.get_approval_status(dataset_id).state is ApprovalState.SUBMITTABLE
     first = hook.submit_for_public_approval(dataset_id)
@@ -170,15 +172,16 @@ def test_lifecycle_private_to_public(emu, hook):
     emu.review(dataset_id, "approved", notes="Checked privacy and quality")
     status = hook.get_approval_status(dataset_id)
     assert status.state is ApprovalState.APPROVED
-    assert status.notes == "Checked privacy and quality"
-    assert status.reviewer == REVIEWER[0] and status.reviewed_at is not None
+    assert status.reviewed_at is not None and status.latest_review.reviewed_automatically is False
     # A fresh hook resolves its connection asynchronously, as a trigger in the triggerer would.
     async_status = asyncio.run(SocrataHook().aget_approval_status(dataset_id))
-    assert async_status.state is ApprovalState.APPROVED and async_status.notes == status.notes
+    assert async_status.state is ApprovalState.APPROVED and async_status.reviewed_at == status.reviewed_at
 
     hook.set_audience(dataset_id, Audience.PUBLIC)
     assert hook.get_audience(dataset_id) is Audience.PUBLIC
     assert hook.get_view(dataset_id).is_public
+    assert hook.visibility(dataset_id).visible_to_anonymous
+    assert hook.anonymous_read_status(dataset_id) == 200
     public_rows = requests.get(f"{emu.url}/resource/{dataset_id}.json", params={"$limit": 1}, timeout=10)
     assert public_rows.status_code == 200 and len(public_rows.json()) == 1
     assert hook.submit_for_public_approval(dataset_id).submitted is False
@@ -198,7 +201,7 @@ def test_rejection_then_resubmission(emu, hook):
     assert not hook.submit_for_public_approval(dataset_id).submitted  # already pending
     emu.review(dataset_id, "rejected", notes="Zip codes contain letters")
     status = hook.get_approval_status(dataset_id)
-    assert status.state is ApprovalState.REJECTED and status.notes == "Zip codes contain letters"
+    assert status.state is ApprovalState.REJECTED and status.reviewed_at is not None
     assert hook.get_audience(dataset_id) is Audience.PRIVATE
     assert hook.submit_for_public_approval(dataset_id).status.state is ApprovalState.PENDING
 
@@ -391,7 +394,7 @@ def test_no_credentials_in_any_log_output(emu, monkeypatch, caplog, capfd, airfl
             finally:
                 emu.clear_faults()
             h.update_metadata(dataset_id, {"description": "leak test"})
-            h.publish_if_unpublished(dataset_id)
+            h.publish(dataset_id)
             h.submit_for_public_approval(dataset_id)
             asyncio.run(h.aget_approval_status(dataset_id))
             h.list_asset_freshness([dataset_id])

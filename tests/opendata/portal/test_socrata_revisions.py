@@ -97,7 +97,7 @@ def open_revisions(emu, dataset_id: str) -> list:
 
 
 def make_public(emu, hook: SocrataHook, dataset_id: str) -> None:
-    hook.publish_if_unpublished(dataset_id)
+    hook.publish(dataset_id)
     hook.submit_for_public_approval(dataset_id)
     emu.review(dataset_id, "approved", notes="ok")
     assert hook.get_audience(dataset_id) is Audience.PUBLIC
