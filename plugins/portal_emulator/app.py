@@ -16,7 +16,7 @@ from .config import EmulatorConfig
 from .errors import SocrataError, error_response, from_exception
 from .faults import EmulatorMiddleware, FaultInjector
 from .publishing import Publishing
-from .routes import admin, approvals, catalog, metadata, pages, publishing, resource, views
+from .routes import admin, approvals, catalog, metadata, pages, publishing, resource, users, views
 from .stats import Stats
 from .store import Store
 
@@ -37,7 +37,7 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
     # Every API request with credentials has them checked, even where anonymous access would do,
     # so a client with a wrong password fails at once. Pages answer with their own HTML challenge.
     # Order matters only where paths overlap: the metadata API before /api/views/{id}.{ext}.
-    for module in (admin, metadata, approvals, views, resource, catalog, publishing):
+    for module in (admin, metadata, approvals, views, resource, catalog, publishing, users):
         app.include_router(module.router, dependencies=[Depends(current_account)])
     app.include_router(pages.router)
 

@@ -12,7 +12,16 @@ import os
 import sys
 from datetime import UTC, datetime
 
-from .config import ACCOUNTS_ENV, EmulatorConfig, FaultSettings, parse_accounts
+from .config import (
+    ACCOUNTS_ENV,
+    DEFAULT_CATEGORIES,
+    DEFAULT_FIELDSETS,
+    EmulatorConfig,
+    FaultSettings,
+    parse_accounts,
+    parse_categories,
+    parse_fieldsets,
+)
 
 DEFAULT_PASSWORD_ENV = "PORTAL_EMULATOR_PASSWORD"
 
@@ -82,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
         default=5.0,
         help="an upload waits this long for its parse to finish before answering",
     )
+    s.add_argument(
+        "--categories",
+        default=",".join(DEFAULT_CATEGORIES),
+        help="comma list of the domain's categories ('*': any); the Metadata API reports others "
+        "(default: the bundled sample datasets' categories)",
+    )
+    s.add_argument(
+        "--fieldsets",
+        default=";".join(f"{name}={','.join(fields)}" for name, fields in DEFAULT_FIELDSETS.items()),
+        help="the domain's custom fieldsets as 'Fieldset=Field,Field;Other=Field' ('*': any, '': none); "
+        "the Metadata API reports others (default: what the pipeline writes)",
+    )
     s.add_argument("--log-level", default="info")
 
     r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
@@ -129,6 +150,8 @@ def serve(args: argparse.Namespace) -> int:
                 seed=args.fault_seed,
             )
         )
+        categories = parse_categories(args.categories)
+        fieldsets = parse_fieldsets(args.fieldsets)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -143,6 +166,8 @@ def serve(args: argparse.Namespace) -> int:
         upload_chunk_size=args.upload_chunk_size,
         apply_stage_seconds=args.apply_stage_seconds,
         sync_parse_seconds=args.sync_parse_seconds,
+        categories=categories,
+        fieldsets=fieldsets,
     )
     if config.upload_chunk_size < 1 or config.apply_stage_seconds < 0 or config.sync_parse_seconds < 0:
         print("error: chunk size must be positive and times non-negative", file=sys.stderr)
@@ -158,6 +183,11 @@ def serve(args: argparse.Namespace) -> int:
         "on" if args.approvals else "off",
         faults.rate,
         ",".join(faults.kinds),
+    )
+    log.info(
+        "categories: %s; custom fieldsets: %s",
+        "any" if categories is None else ", ".join(categories) or "none",
+        "any" if fieldsets is None else "; ".join(f"{k} ({', '.join(v)})" for k, v in fieldsets.items()) or "none",
     )
     # uvicorn's own access log is off: ours (faults.py) adds the account name and the fault, and
     # redacts app tokens. Short graceful shutdown so held "timeout" requests do not delay exit.

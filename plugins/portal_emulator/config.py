@@ -10,6 +10,22 @@ ROLES = ("publisher", "reviewer", "admin")
 ACCOUNTS_ENV = "PORTAL_EMULATOR_ACCOUNTS"
 FOURFOUR_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyz"  # Socrata's 4x4 alphabet, ASCII-sorted
 
+# The domain's metadata vocabulary, which a real portal's administrator sets up once (Admin >
+# Metadata): the categories assets may use and the custom fieldsets with their fields. The
+# defaults are what the bundled sample dataset files write; they are spelled out here because
+# the emulator never imports the pipeline. ``None`` (``--categories '*'``) accepts anything.
+DEFAULT_CATEGORIES: tuple[str, ...] = (
+    "City Infrastructure & Service Requests",
+    "Health",
+    "Housing and Real Estate",
+)
+DEFAULT_FIELDSETS: dict[str, tuple[str, ...]] = {
+    "Dataset Information": ("Department", "Data Steward", "Source System", "Pipeline Dataset ID"),
+    "Update": ("Update Frequency", "Automation"),
+    "Classification": ("Data Classification", "Security Level"),
+}
+ANY = "*"
+
 
 @dataclass(frozen=True)
 class Account:
@@ -56,6 +72,30 @@ def parse_accounts(items: list[str], env_value: str | None) -> dict[str, Account
     return accounts
 
 
+def parse_categories(value: str) -> tuple[str, ...] | None:
+    """``A,B,C`` -> the domain's categories; ``*`` -> any category is accepted; ``""`` -> none."""
+    if value.strip() == ANY:
+        return None
+    return tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+
+
+def parse_fieldsets(value: str) -> dict[str, tuple[str, ...]] | None:
+    """``Set=Field,Field;Other Set=Field`` -> custom fieldsets and their fields; ``*`` -> any
+    fieldset and field is accepted; ``""`` -> the domain has no custom fieldsets."""
+    if value.strip() == ANY:
+        return None
+    fieldsets: dict[str, tuple[str, ...]] = {}
+    for item in value.split(";"):
+        if not item.strip():
+            continue
+        name, sep, fields = item.partition("=")
+        names = tuple(dict.fromkeys(f.strip() for f in fields.split(",") if f.strip()))
+        if not sep or not name.strip() or not names:
+            raise ValueError(f"fieldset must look like 'Fieldset=Field,Field', got {item.strip()!r}")
+        fieldsets[name.strip()] = names
+    return fieldsets
+
+
 @dataclass
 class FaultSettings:
     rate: float = 0.0
@@ -88,6 +128,9 @@ class EmulatorConfig:
     # An upload answers with its parsed schema when parsing ends within this time, else at once
     # with the source still parsing (poll GET /api/publishing/v1/source/{id}).
     sync_parse_seconds: float = 5.0
+    # The Metadata API reports a category, fieldset or field outside these (see DEFAULT_*).
+    categories: tuple[str, ...] | None = DEFAULT_CATEGORIES
+    fieldsets: dict[str, tuple[str, ...]] | None = field(default_factory=lambda: dict(DEFAULT_FIELDSETS))
 
     @property
     def uploads_dir(self) -> str:

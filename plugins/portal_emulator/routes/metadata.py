@@ -1,4 +1,9 @@
-"""Metadata API v1 (reference §2.6): read, PATCH with ``customFields`` null semantics, validateOnly, list."""
+"""Metadata API v1 (reference §2.6): read, PATCH with ``customFields`` null semantics, validateOnly, list.
+
+A category, custom fieldset or field the domain does not have (``--categories``, ``--fieldsets``)
+is a warning: metadata.json says warnings fail an update only with ``strict=true``, and a
+``validateOnly=true&strict=true`` dry run lists them as errors without applying anything.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,11 @@ from starlette.responses import Response
 
 from .. import licenses
 from ..auth import require_writer, sees_private
+from ..config import EmulatorConfig
 from ..errors import SocrataError, authentication_required, bad_request, not_found_view
 from ..render import metadata_json
 from ..store import Dataset
-from .common import base_url, domain, json_body, json_response, store
+from .common import base_url, config, domain, json_body, json_response, store
 
 router = APIRouter()
 WRITABLE = (
@@ -98,6 +104,7 @@ async def patch_metadata(request: Request, dataset_id: str) -> Response:
     current = _render(request, ds)
     doc = copy.deepcopy(ds.doc)
     errors, warnings = apply_patch(doc, body, current)
+    warnings += vocabulary_warnings(body, config(request))
     if strict:
         errors, warnings = errors + warnings, []
     if validate_only:
@@ -163,6 +170,38 @@ def apply_patch(doc: dict[str, Any], patch: dict[str, Any], current: dict[str, A
         elif key == "customFields":
             _custom_fields(doc, value, err)
     return errors, warnings
+
+
+def vocabulary_warnings(patch: dict[str, Any], cfg: EmulatorConfig) -> list[dict[str, str]]:
+    """What in a PATCH names a category, custom fieldset or field the domain does not have.
+
+    Clearing (``null``) is never reported: removing something that is not there changes nothing.
+    """
+    out: list[dict[str, str]] = []
+    category = patch.get("category")
+    if cfg.categories is not None and isinstance(category, str) and category not in cfg.categories:
+        out.append({"field": "category", "message": f"Category {category!r} does not exist on this domain"})
+    custom = patch.get("customFields")
+    if cfg.fieldsets is None or not isinstance(custom, dict):
+        return out
+    for fieldset, entries in custom.items():
+        if entries is None:
+            continue
+        known = cfg.fieldsets.get(fieldset)
+        if known is None:
+            out.append(
+                {"field": "customFields", "message": f"Custom fieldset {fieldset!r} does not exist on this domain"}
+            )
+            continue
+        for name, value in entries.items() if isinstance(entries, dict) else ():
+            if value is not None and name not in known:
+                out.append(
+                    {
+                        "field": "customFields",
+                        "message": f"Custom field {name!r} does not exist in fieldset {fieldset!r}",
+                    }
+                )
+    return out
 
 
 def _custom_fields(doc: dict[str, Any], value: Any, err) -> None:
