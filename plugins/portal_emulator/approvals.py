@@ -3,51 +3,70 @@
 Like a portal with approvals configured, broadening a dataset's audience to public enters the queue:
 ``setPermission public.read`` on an unapproved dataset files a pending public audience request and
 leaves the dataset private until a reviewer approves it. ``--no-approvals`` auto-approves instead.
+
+In strict mode a DSMAPI revision applied to a public dataset is held too (Socrata's "update
+published asset" outcome): the apply files a ``revision`` submission and answers
+``approval_submitted``; approving it starts the apply job (through :attr:`Workflow.revisions`,
+the publishing model), rejecting it leaves the revision open and the dataset untouched.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from .config import Account, EmulatorConfig
 from .errors import SocrataError, bad_request, not_found_view
-from .render import INTERNAL_WORKFLOW_ID, PUBLIC_WORKFLOW_ID, approval_json
+from .render import INTERNAL_WORKFLOW_ID, PUBLIC_WORKFLOW_ID, approval_json, audience_requests
 from .store import Approval, Dataset, Store
 
 SUBMISSION_OBJECTS = ("public_audience_request", "working_copy", "revision", "draft_story")
+UPDATE_PUBLISHED_ASSET = "update_published_asset"
+
+
+class HeldRevisions(Protocol):
+    """What the workflow needs from the publishing model to carry out an approved revision."""
+
+    def approved(self, c, approval: Approval) -> int:
+        """Inside the review's transaction: create the held revision's apply job; its id."""
+
+    def start_job(self, ts_id: int) -> None:
+        """After the commit: run the job."""
 
 
 class Workflow:
     def __init__(self, store: Store, config: EmulatorConfig):
         self.store = store
         self.config = config
+        self.revisions: HeldRevisions | None = None  # set by the publishing model
 
     # ---- reading ----
 
+    def holds_applies(self, ds: Dataset) -> bool:
+        """Whether applying a revision on this dataset now waits for a reviewer (strict mode: a
+        change to an asset the public can already see needs approval, like its audience did)."""
+        return self.config.strict and self.config.approvals_enabled and ds.is_public
+
     def public_state(self, ds: Dataset, approvals: list[Approval]) -> str:
-        latest = approvals[-1] if approvals else None
+        requests = audience_requests(approvals)
+        latest = requests[-1] if requests else None
         if latest and latest.state in ("pending", "rejected"):
             return latest.state
         if ds.is_public or ds.approved_for_public:
             return "approved"
         return "submittable"
 
-    def guidance(self, ds: Dataset, base_url: str) -> dict[str, Any]:
+    def guidance(self, ds: Dataset, base_url: str, revision_seq: int | None = None) -> dict[str, Any]:
+        """guidance_v2 for the asset, or (``assetId`` ``4x4:seq``) for one of its revision drafts."""
         approvals = self.store.approvals_for(ds.pk)
-        latest = approvals[-1] if approvals else None
-        state = self.public_state(ds, approvals)
         views = f"{base_url}/api/views/{ds.id}/approvals"
-        pending = latest if latest and latest.state == "pending" else None
+        internal = self._internal_guidance(ds, views)
+        if revision_seq is not None:
+            return {"public": self._revision_guidance(ds, approvals, revision_seq, views), "internal": internal}
+        requests = audience_requests(approvals)
+        latest = requests[-1] if requests else None
+        state = self.public_state(ds, approvals)
         expected = "pending" if self.config.approvals_enabled else "approved"
-
-        def option(workflow_id: int, name: str, expected_state: str) -> dict[str, Any]:
-            return {
-                "workflowId": workflow_id,
-                "displayName": name,
-                "submissionUrl": f"{views}?method=startWorkflowSubmission",
-                "expectedState": expected_state,
-            }
 
         submission = {
             "object": "public_audience_request",
@@ -55,33 +74,37 @@ class Workflow:
             "details": {"id": ds.id},
         }
         public = {
-            "currentState": state,
-            "currentOutcome": latest.outcome if latest and state != "submittable" else None,
-            "currentOutcomeStatus": "in_progress" if pending else None,
-            "submissionId": latest.submission_id if latest and state != "submittable" else None,
-            "updateUrl": f"{views}/{pending.submission_id}" if pending else None,
-            "withdrawUrl": f"{views}/{pending.submission_id}?method=cancelWorkflowSubmission"
-            if pending
-            else None,
+            **_submission_state(state, latest if state != "submittable" else None, views),
             "toChangeAudience": {
-                "queueOptions": [option(PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
+                "queueOptions": [_option(views, PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
                 "submission": submission,
             },
             "toPublishAndChangeAudience": {
-                "queueOptions": [option(PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
+                "queueOptions": [_option(views, PUBLIC_WORKFLOW_ID, "Public datasets", expected)],
                 "submission": {**submission, "outcome": "publish_and_change_audience"},
             },
         }
-        internal_state = "approved" if ds.audience in ("site", "public") else "submittable"
-        internal = {
-            "currentState": internal_state,
-            "currentOutcome": None,
-            "currentOutcomeStatus": None,
-            "submissionId": None,
-            "updateUrl": None,
-            "withdrawUrl": None,
+        return {"public": public, "internal": internal}
+
+    def _revision_guidance(
+        self, ds: Dataset, approvals: list[Approval], seq: int, views: str
+    ) -> dict[str, Any]:
+        """The public guidance of a revision draft: its own submission, if any. A revision enters the
+        queue by being applied (the emulator offers no ``toUpdatePublishedAsset`` submission), so
+        one never submitted is ``submittable`` where applying it would be held, else
+        ``unsubmittable`` (applying it goes straight through)."""
+        records = [a for a in approvals if a.revision_seq == seq]
+        latest = records[-1] if records else None
+        if latest is None:
+            return _submission_state("submittable" if self.holds_applies(ds) else "unsubmittable", None, views)
+        return _submission_state(latest.state, latest, views)
+
+    @staticmethod
+    def _internal_guidance(ds: Dataset, views: str) -> dict[str, Any]:
+        return {
+            **_submission_state("approved" if ds.audience in ("site", "public") else "submittable", None, views),
             "toChangeAudience": {
-                "queueOptions": [option(INTERNAL_WORKFLOW_ID, "Internal datasets", "approved")],
+                "queueOptions": [_option(views, INTERNAL_WORKFLOW_ID, "Internal datasets", "approved")],
                 "submission": {
                     "object": "internal_audience_request",
                     "outcome": "change_audience",
@@ -89,7 +112,6 @@ class Workflow:
                 },
             },
         }
-        return {"public": public, "internal": internal}
 
     # ---- writing ----
 
@@ -103,7 +125,7 @@ class Workflow:
             )
         with self.store.writing() as c:
             ds = self._dataset(c, dataset_id)
-            approvals = self.store.approvals_for(ds.pk, c)
+            approvals = audience_requests(self.store.approvals_for(ds.pk, c))
             if approvals and approvals[-1].state == "pending":
                 return approvals[-1]
             if ds.is_public:
@@ -129,7 +151,7 @@ class Workflow:
             return "changed" if changed else "unchanged"
         if ds.is_public:
             return "unchanged"
-        approvals = self.store.approvals_for(ds.pk, c)
+        approvals = audience_requests(self.store.approvals_for(ds.pk, c))
         if ds.approved_for_public:
             self.store.update_dataset(c, ds, audience="public")
             return "changed"
@@ -173,10 +195,49 @@ class Workflow:
                 "notes": notes or "",
             }
             ds = self.store.get_dataset(a.dataset_id, c)
-            if state == "approved":
+            job = None
+            if state == "approved" and a.is_audience_request:
                 self._approve(c, ds, values, now)
+            elif state == "approved":
+                values["outcome_status"] = "in_progress"
+                job = self.revisions.approved(c, a)
             self.store.update_approval(c, record_id, **values)
+        if job is not None:
+            self.revisions.start_job(job)  # after the commit, so the job sees its own row
         return self.store.get_approval(record_id)
+
+    def hold_revision(self, c, ds: Dataset, revision_seq: int, account: Account) -> Approval:
+        """Inside the apply's transaction: file the revision for review (object ``revision``,
+        outcome ``update_published_asset``), or return the submission already waiting for it."""
+        for a in self.store.approvals_for(ds.pk, c):
+            if a.revision_seq == revision_seq and a.state == "pending":
+                return a
+        sid = self.store.insert_approval(
+            c,
+            ds=ds.pk,
+            object="revision",
+            outcome=UPDATE_PUBLISHED_ASSET,
+            target_audience="public",
+            state="pending",
+            workflow_id=PUBLIC_WORKFLOW_ID,
+            submitted_at=time.time(),
+            submitter_id=account.user_id,
+            submitter_name=account.name,
+            revision_seq=revision_seq,
+        )
+        return self.store.get_approval(sid, c)
+
+    def pending_revision(self, c, ds: Dataset, revision_seq: int) -> Approval | None:
+        found = [a for a in self.store.approvals_for(ds.pk, c) if a.revision_seq == revision_seq]
+        return found[-1] if found and found[-1].state == "pending" else None
+
+    def outcome_done(self, c, ds: Dataset, revision_seq: int, ok: bool) -> None:
+        """The approved revision's apply job ended: record it on the submission."""
+        c.execute(
+            "UPDATE approvals SET applied_at=?, outcome_status=? WHERE ds=? AND revision_seq=?"
+            " AND outcome_status='in_progress'",
+            (time.time(), "success" if ok else "failure", ds.pk, revision_seq),
+        )
 
     # ---- helpers ----
 
@@ -221,5 +282,30 @@ class Workflow:
         return self.store.insert_approval(c, **values)
 
 
+def _option(views: str, workflow_id: int, name: str, expected_state: str) -> dict[str, Any]:
+    return {
+        "workflowId": workflow_id,
+        "displayName": name,
+        "submissionUrl": f"{views}?method=startWorkflowSubmission",
+        "expectedState": expected_state,
+    }
+
+
+def _submission_state(state: str, latest: Approval | None, views: str) -> dict[str, Any]:
+    """The guidance keys that describe a submission (approvals.yaml): the outcome once submitted,
+    ``currentOutcomeStatus`` only while an approved outcome is being carried out, the review and
+    withdraw URLs only while it is pending."""
+    pending = latest if latest and latest.state == "pending" else None
+    return {
+        "currentState": state,
+        "currentOutcome": latest.outcome if latest else None,
+        "currentOutcomeStatus": "in_progress" if latest and latest.outcome_status == "in_progress" else None,
+        "submissionId": latest.submission_id if latest else None,
+        "updateUrl": f"{views}/{pending.submission_id}" if pending else None,
+        "withdrawUrl": f"{views}/{pending.submission_id}?method=cancelWorkflowSubmission" if pending else None,
+    }
+
+
 def submission_json(a: Approval) -> dict[str, Any]:
+    """What submitting and reviewing answer: the record's API keys (never reviewer or notes)."""
     return {"id": a.submission_id, **approval_json(a)}

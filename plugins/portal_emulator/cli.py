@@ -16,6 +16,9 @@ from .config import (
     ACCOUNTS_ENV,
     DEFAULT_CATEGORIES,
     DEFAULT_FIELDSETS,
+    STRICT_ENV,
+    STRICT_LOST_ANSWER_RATE,
+    STRICT_PARSE_COMPLETE_SECONDS,
     EmulatorConfig,
     FaultSettings,
     parse_accounts,
@@ -103,6 +106,27 @@ def _parser() -> argparse.ArgumentParser:
         help="the domain's custom fieldsets as 'Fieldset=Field,Field;Other=Field' ('*': any, '': none); "
         "the Metadata API reports others (default: what the pipeline writes)",
     )
+    s.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes"),
+        help="the real portal's inconvenient behaviours: guessed DSMAPI column types, output schemas "
+        "complete after the bytes stop, applies to public datasets held for approval, lost answers "
+        f"(default: ${STRICT_ENV}=1)",
+    )
+    s.add_argument(
+        "--parse-complete-seconds",
+        type=float,
+        help=f"an output schema completes this long after its upload's bytes stopped "
+        f"(default: {STRICT_PARSE_COMPLETE_SECONDS} with --strict, else 0)",
+    )
+    s.add_argument(
+        "--lost-answer-rate",
+        type=float,
+        help=f"share of API writes applied and then answered 500/502 (default: {STRICT_LOST_ANSWER_RATE} "
+        "with --strict, else 0)",
+    )
+    s.add_argument("--lost-answer-seed", type=int, help="seed of the lost answers' random choices")
     s.add_argument("--log-level", default="info")
 
     r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
@@ -115,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_parser("list", help="datasets waiting for approval")
     for action in ("approve", "reject"):
         a = rs.add_parser(action)
-        a.add_argument("dataset_id")
+        a.add_argument("dataset_id", help="DATASET_ID, or DATASET_ID:REVISION_SEQ for a held revision")
         a.add_argument("--notes", default="")
     return p
 
@@ -148,6 +172,8 @@ def serve(args: argparse.Namespace) -> int:
                 after_ratio=args.fault_after_ratio,
                 retry_after=args.fault_retry_after,
                 seed=args.fault_seed,
+                lost_answer_rate=_strict_default(args.lost_answer_rate, args.strict, STRICT_LOST_ANSWER_RATE),
+                lost_answer_seed=args.lost_answer_seed,
             )
         )
         categories = parse_categories(args.categories)
@@ -166,10 +192,19 @@ def serve(args: argparse.Namespace) -> int:
         upload_chunk_size=args.upload_chunk_size,
         apply_stage_seconds=args.apply_stage_seconds,
         sync_parse_seconds=args.sync_parse_seconds,
+        strict=args.strict,
+        parse_complete_seconds=_strict_default(
+            args.parse_complete_seconds, args.strict, STRICT_PARSE_COMPLETE_SECONDS
+        ),
         categories=categories,
         fieldsets=fieldsets,
     )
-    if config.upload_chunk_size < 1 or config.apply_stage_seconds < 0 or config.sync_parse_seconds < 0:
+    if (
+        config.upload_chunk_size < 1
+        or config.apply_stage_seconds < 0
+        or config.sync_parse_seconds < 0
+        or config.parse_complete_seconds < 0
+    ):
         print("error: chunk size must be positive and times non-negative", file=sys.stderr)
         return 2
     _, asgi = create_app(config)
@@ -183,6 +218,12 @@ def serve(args: argparse.Namespace) -> int:
         "on" if args.approvals else "off",
         faults.rate,
         ",".join(faults.kinds),
+    )
+    log.info(
+        "strict mode %s: output schemas complete %.1fs after the bytes, lost answers %.3f",
+        "on" if config.strict else "off",
+        config.parse_complete_seconds,
+        faults.lost_answer_rate,
     )
     log.info(
         "categories: %s; custom fieldsets: %s",
@@ -201,6 +242,13 @@ def serve(args: argparse.Namespace) -> int:
         log_config=None,
     )
     return 0
+
+
+def _strict_default(value: float | None, strict: bool, strict_value: float) -> float:
+    """An explicit flag wins; otherwise strict mode switches the behaviour on, else it is off."""
+    if value is not None:
+        return value
+    return strict_value if strict else 0.0
 
 
 def review(args: argparse.Namespace) -> int:
@@ -236,29 +284,31 @@ def _check(resp) -> dict:
 
 
 def _list(session, base: str) -> int:
-    found = _check(
-        session.get(f"{base}/api/catalog/v1", params={"approval_status": "pending", "limit": 10000})
-    )
-    if not found["results"]:
-        print("Nothing is waiting for approval.")
-        return 0
-    print(f"{'DATASET':<11} {'SUBMITTED (UTC)':<17} {'SUBMITTER':<14} NAME")
+    # Every dataset, not approval_status=pending: a revision held for approval is a draft of its
+    # own, so Discovery's status of the (public, approved) dataset does not show it.
+    found = _check(session.get(f"{base}/api/catalog/v1", params={"limit": 10000}))
+    lines = []
     for entry in found["results"]:
         ds_id = entry["resource"]["id"]
         view = _check(session.get(f"{base}/api/views/{ds_id}.json"))
-        pending = [a for a in view.get("approvals", []) if a["state"] == "pending"]
-        if not pending:
-            continue
-        a = pending[-1]
-        when = datetime.fromtimestamp(a["submittedAt"], UTC).strftime("%Y-%m-%d %H:%M")
-        print(f"{ds_id:<11} {when:<17} {a['submitter']['displayName']:<14} {entry['resource']['name']}")
+        for a in view.get("approvals", []):
+            if a["state"] != "pending":
+                continue
+            asset = ds_id if a["submissionObject"] != "revision" else f"{ds_id}:{a['submissionDetails']['id']}"
+            when = datetime.fromtimestamp(a["submittedAt"], UTC).strftime("%Y-%m-%d %H:%M")
+            lines.append(f"{asset:<13} {when:<17} {a['submitter']['displayName']:<14} {entry['resource']['name']}")
+    if not lines:
+        print("Nothing is waiting for approval.")
+        return 0
+    print(f"{'ASSET':<13} {'SUBMITTED (UTC)':<17} {'SUBMITTER':<14} NAME")
+    print("\n".join(lines))
     return 0
 
 
 def _decide(session, base: str, dataset_id: str, state: str, notes: str) -> int:
     guidance = _check(
-        session.get(
-            f"{base}/api/views/{dataset_id}/approvals",
+        session.get(  # assetId 4x4:seq names a revision draft (approvals.yaml)
+            f"{base}/api/views/{dataset_id.split(':')[0]}/approvals",
             params={"method": "guidance_v2", "assetId": dataset_id},
         )
     )["public"]

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 ROLES = ("publisher", "reviewer", "admin")
 ACCOUNTS_ENV = "PORTAL_EMULATOR_ACCOUNTS"
+STRICT_ENV = "PORTAL_EMULATOR_STRICT"  # "1": ``serve`` runs in strict mode unless told --no-strict
+# Strict mode's defaults for the inconvenient behaviours (an explicit flag wins in either mode).
+STRICT_PARSE_COMPLETE_SECONDS = 1.0
+STRICT_LOST_ANSWER_RATE = 0.03
 FOURFOUR_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyz"  # Socrata's 4x4 alphabet, ASCII-sorted
 
 # The domain's metadata vocabulary, which a real portal's administrator sets up once (Admin >
@@ -109,6 +113,10 @@ class FaultSettings:
     count: int | None = None  # fault exactly the next N matching requests, ignoring rate
     seed: int | None = None
     retry_after: float | None = None  # Retry-After seconds on 429/503 (the reference documents none)
+    # Lost answers: this share of API writes is applied, then answered with a 500 or 502 (seeded by
+    # lost_answer_seed). None keeps the current value, so clearing the faults leaves them on.
+    lost_answer_rate: float | None = None
+    lost_answer_seed: int | None = None
 
 
 @dataclass
@@ -131,6 +139,13 @@ class EmulatorConfig:
     # The Metadata API reports a category, fieldset or field outside these (see DEFAULT_*).
     categories: tuple[str, ...] | None = DEFAULT_CATEGORIES
     fieldsets: dict[str, tuple[str, ...]] | None = field(default_factory=lambda: dict(DEFAULT_FIELDSETS))
+
+    # Strict mode: the real portal's inconvenient behaviours (README "Strict mode"): DSMAPI column
+    # types guessed from the upload, applies to public datasets held for approval, and the two
+    # below switched on by default.
+    strict: bool = False
+    # An output schema is complete (completed_at, error counts) this long after the bytes stopped.
+    parse_complete_seconds: float = 0.0
 
     @property
     def uploads_dir(self) -> str:

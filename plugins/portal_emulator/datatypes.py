@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -226,6 +227,14 @@ def _geo(kind: str) -> Callable[[Any], dict]:
 
 
 def _location(v: Any) -> dict:
+    if isinstance(v, str):  # CSV: the object as JSON, or a WKT point (a DSMAPI to_location input)
+        m = _WKT_POINT.match(v)
+        if m:
+            return {"latitude": m.group(2), "longitude": m.group(1)}
+        try:
+            v = json.loads(v)
+        except ValueError:
+            raise BadValue("expected a location object or a WKT point") from None
     if isinstance(v, dict):
         return v
     raise BadValue("expected a location object {latitude, longitude, human_address}")
@@ -270,3 +279,150 @@ def to_csv_cell(v: Any) -> str:
         if "url" in v and set(v) <= {"url", "description"}:
             return v["url"]
     return json.dumps(v)
+
+
+# ---- DSMAPI: guessing column types from an upload, and transform expressions ----
+
+# A DSMAPI soql type (``output_soql_type``) and the view ``dataTypeName`` it becomes: the same
+# name except the two timestamp types (docs/datatypes: floating_timestamp is ``calendar_date``).
+def view_type(soql: str) -> str:
+    return canonical_type(soql)
+
+
+def soql_type(data_type: str) -> str:
+    return SODA2_TYPE.get(data_type, "text")
+
+
+# The transform functions the emulator evaluates (publishing.json's transform reference), each
+# applied to one input column, and the type each produces.
+TRANSFORM_FUNCTIONS = {
+    "to_text": "text",
+    "to_number": "number",
+    "to_floating_timestamp": "floating_timestamp",
+    "to_fixed_timestamp": "fixed_timestamp",
+    "to_boolean": "checkbox",
+    "to_checkbox": "checkbox",
+    "to_point": "point",
+    "to_multipoint": "multipoint",
+    "to_line": "line",
+    "to_multiline": "multiline",
+    "to_polygon": "polygon",
+    "to_multipolygon": "multipolygon",
+    "to_location": "location",
+    "to_url": "url",
+}
+# The function that makes a column of a soql type (what a guessed or mirrored column shows).
+FUNCTION_FOR_TYPE = {
+    "text": "to_text",
+    "number": "to_number",
+    "checkbox": "to_boolean",
+    "floating_timestamp": "to_floating_timestamp",
+    "fixed_timestamp": "to_fixed_timestamp",
+    "point": "to_point",
+    "multipoint": "to_multipoint",
+    "line": "to_line",
+    "multiline": "to_multiline",
+    "polygon": "to_polygon",
+    "multipolygon": "to_multipolygon",
+    "location": "to_location",
+    "url": "to_url",
+}
+_COLUMN_REF = r"`(?P<{0}>[^`]+)`|(?P<{0}_plain>[A-Za-z_][A-Za-z0-9_]*)"
+_EXPR = re.compile(
+    r"^\s*(?:(?P<fn>[A-Za-z_][A-Za-z0-9_]*)\s*\(\s*(?:" + _COLUMN_REF.format("arg") + r")\s*\)"
+    r"|(?:" + _COLUMN_REF.format("ref") + r"))\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A compiled transform expression: which input column it reads (None: the null expression)
+    and the soql type it produces."""
+
+    expr: str
+    column: str | None
+    output_type: str
+
+    def function(self) -> Callable[[str], Any]:
+        """Input cell (text, never empty) -> stored value; raises BadValue."""
+        return normalizer(view_type(self.output_type))
+
+
+def function_expr(soql: str, column: str) -> str:
+    return f"{FUNCTION_FOR_TYPE.get(soql, 'to_text')}(`{column}`)"
+
+
+def compile_transform(expr: Any, input_types: dict[str, str], null_type: str = "text") -> Transform:
+    """``to_number(`zip`)``, ``to_text(zip)``, a bare ``zip`` / `` `zip` `` (the input column in
+    its input type) or ``null``. Anything else (operators, other functions, literals) is refused
+    with a ValueError naming the expression: the emulator does not pretend to evaluate it."""
+    if not isinstance(expr, str) or not expr.strip():
+        raise ValueError(f"Transform expression {expr!r} is not a string")
+    if expr.strip().lower() == "null":
+        return Transform(expr, None, null_type)
+    m = _EXPR.match(expr)
+    if m is None:
+        raise ValueError(
+            f"Transform expression {expr!r} is not supported by this emulator (supported: "
+            f"{', '.join(sorted(TRANSFORM_FUNCTIONS))} of one input column, a column reference, null)"
+        )
+    column = m["arg"] or m["arg_plain"] or m["ref"] or m["ref_plain"]
+    if column not in input_types:
+        raise ValueError(f"Transform expression {expr!r} names {column!r}, which is not an input column")
+    if m["fn"] is None:
+        return Transform(expr, column, input_types[column])
+    output = TRANSFORM_FUNCTIONS.get(m["fn"])
+    if output is None:
+        raise ValueError(f"Transform function {m['fn']!r} in {expr!r} is not supported by this emulator")
+    return Transform(expr, column, output)
+
+
+_GUESS_BOOLEAN = {"true", "false"}
+_GUESS_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_GUESS_FLOATING = re.compile(r"^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?$")
+_GUESS_FIXED = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$")
+_GUESS_GEO = {
+    "point": "POINT",
+    "multipoint": "MULTIPOINT",
+    "line": "LINESTRING",
+    "multiline": "MULTILINESTRING",
+    "polygon": "POLYGON",
+    "multipolygon": "MULTIPOLYGON",
+}
+
+
+def _wkt_kind(s: str) -> str | None:
+    m = _WKT.match(s)
+    return m.group(1).upper() if m else None
+
+
+# Candidate guesses, most specific first; text always fits. A number-looking value such as the
+# ZIP code "02134" fits "number", which is exactly the guess the reference warns about.
+_GUESSES: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("checkbox", lambda s: s.lower() in _GUESS_BOOLEAN),
+    ("number", lambda s: _GUESS_NUMBER.match(s) is not None),
+    ("floating_timestamp", lambda s: _GUESS_FLOATING.match(s) is not None),
+    ("fixed_timestamp", lambda s: _GUESS_FIXED.match(s) is not None),
+    *((t, lambda s, w=w: _wkt_kind(s) == w) for t, w in _GUESS_GEO.items()),
+)
+
+
+class TypeGuesser:
+    """Guesses each column's soql type from the values of an upload, as Socrata does: the first
+    type that every non-empty value of the column fits, else text (a column without values too)."""
+
+    def __init__(self, width: int):
+        self._candidates = [list(_GUESSES) for _ in range(width)]
+        self._seen = [False] * width
+
+    def see(self, cells: list[str]) -> None:
+        for i, cell in enumerate(cells):
+            candidates = self._candidates[i]
+            if not cell or not candidates:
+                continue  # empty, or nothing but text fits any more
+            value = cell.strip()
+            self._seen[i] = True
+            self._candidates[i] = [(t, fits) for t, fits in candidates if fits(value)]
+
+    def types(self) -> list[str]:
+        return [c[0][0] if c and seen else "text" for c, seen in zip(self._candidates, self._seen, strict=True)]

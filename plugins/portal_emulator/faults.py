@@ -3,6 +3,12 @@
 A fault usually strikes before the request reaches the app, but a share (``after_ratio``) strikes
 after it was applied and replaces the real answer: the write happened, the client never hears of it.
 That is the case that makes blind retries of non-idempotent writes dangerous, so tests need it.
+
+Lost answers (``--lost-answer-rate``, on by default in strict mode) are that "after" case on their
+own: a seeded share of API writes is applied and answered with a 500 or 502, as a real portal now
+and then does (reference, "Corrections from review"). They are independent of the faults set at
+run time through ``/__emulator/faults``, which still strike on top, and are counted in the stats as
+the fault kinds ``lost_answer_500`` / ``lost_answer_502``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.routing import Match
 
@@ -27,6 +33,21 @@ STATUS_KINDS = {"429", "500", "502", "503", "504", "202"}
 KINDS = STATUS_KINDS | {"timeout", "slow"}
 # Browser pages, the emulator's own endpoints and health checks never fail.
 EXEMPT_PREFIXES = ("/__emulator", "/review", "/d/", "/static", "/favicon.ico")
+# Lost answers strike writes to the portal's APIs only.
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+API_PREFIXES = ("/api/", "/resource/", "/views/")
+LOST_ANSWER_KINDS = ("500", "502")
+
+
+class Decision(NamedTuple):
+    kind: str  # a fault kind (KINDS)
+    phase: str  # "before" | "after" the app handled the request
+    lost_answer: bool = False  # a strict-mode lost answer rather than a configured fault
+
+    @property
+    def label(self) -> str:
+        """The kind as counted in the stats and written to the access log."""
+        return f"lost_answer_{self.kind}" if self.lost_answer else self.kind
 
 
 def validate(settings: FaultSettings) -> FaultSettings:
@@ -35,6 +56,8 @@ def validate(settings: FaultSettings) -> FaultSettings:
         raise ValueError(f"unknown fault kinds {bad}; use {sorted(KINDS)}")
     if not 0.0 <= settings.rate <= 1.0 or not 0.0 <= settings.after_ratio <= 1.0:
         raise ValueError("rate and after_ratio must be between 0 and 1")
+    if settings.lost_answer_rate is not None and not 0.0 <= settings.lost_answer_rate <= 1.0:
+        raise ValueError("lost_answer_rate must be between 0 and 1")
     if settings.methods:
         settings.methods = [m.upper() for m in settings.methods]
     return settings
@@ -43,36 +66,58 @@ def validate(settings: FaultSettings) -> FaultSettings:
 class FaultInjector:
     def __init__(self, settings: FaultSettings):
         self._lock = threading.Lock()
+        self.lost_answer_rate = 0.0
+        self.lost_answer_seed: int | None = None
+        self._lost_rng = random.Random()
         self.configure(settings)
 
     def configure(self, settings: FaultSettings) -> None:
         with self._lock:
             self.settings = validate(settings)
             self.rng = random.Random(settings.seed)
+            # Lost answers have their own generator, so their share does not shift when the faults
+            # are reconfigured; settings that do not change the rate or seed leave them as they are.
+            wanted = (settings.lost_answer_rate, settings.lost_answer_seed)
+            if settings.lost_answer_rate is not None and wanted != (self.lost_answer_rate, self.lost_answer_seed):
+                self.lost_answer_rate = settings.lost_answer_rate
+                self.lost_answer_seed = settings.lost_answer_seed
+                self._lost_rng = random.Random(settings.lost_answer_seed)
+            settings.lost_answer_rate = self.lost_answer_rate
+            settings.lost_answer_seed = self.lost_answer_seed
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return asdict(self.settings)
 
-    def decide(self, method: str, path: str) -> tuple[str, str] | None:
-        """(kind, "before"|"after") for this request, or None."""
+    def decide(self, method: str, path: str) -> Decision | None:
+        """What strikes this request: a configured fault, else perhaps a lost answer, else None."""
         if path == "/" or path.startswith(EXEMPT_PREFIXES):
             return None
         with self._lock:
-            s = self.settings
-            if not s.kinds or (s.count is None and s.rate <= 0) or (s.count is not None and s.count <= 0):
-                return None
-            if s.methods and method not in s.methods:
-                return None
-            if s.path_prefixes and not path.startswith(tuple(s.path_prefixes)):
-                return None
-            if s.count is not None:
-                s.count -= 1
-            elif self.rng.random() >= s.rate:
-                return None
-            kind = self.rng.choice(s.kinds)
-            phase = "after" if kind != "slow" and self.rng.random() < s.after_ratio else "before"
-            return kind, phase
+            return self._fault(method, path) or self._lost_answer(method, path)
+
+    def _fault(self, method: str, path: str) -> Decision | None:
+        s = self.settings
+        if not s.kinds or (s.count is None and s.rate <= 0) or (s.count is not None and s.count <= 0):
+            return None
+        if s.methods and method not in s.methods:
+            return None
+        if s.path_prefixes and not path.startswith(tuple(s.path_prefixes)):
+            return None
+        if s.count is not None:
+            s.count -= 1
+        elif self.rng.random() >= s.rate:
+            return None
+        kind = self.rng.choice(s.kinds)
+        phase = "after" if kind != "slow" and self.rng.random() < s.after_ratio else "before"
+        return Decision(kind, phase)
+
+    def _lost_answer(self, method: str, path: str) -> Decision | None:
+        if self.lost_answer_rate <= 0 or method not in WRITE_METHODS or not path.startswith(API_PREFIXES):
+            return None
+        if self._lost_rng.random() >= self.lost_answer_rate:
+            return None
+        return Decision(self._lost_rng.choice(LOST_ANSWER_KINDS), "after", lost_answer=True)
 
 
 _JSON_FAULTS = {
@@ -165,13 +210,13 @@ class EmulatorMiddleware:
                 status_seen,
                 (time.monotonic() - started) * 1000,
                 account.name if account else "-",
-                "/".join(decision) if decision else "-",
+                f"{decision.label}/{decision.phase}" if decision else "-",
                 request_id,
             )
 
-    async def _with_fault(self, decision, scope, receive, send):
-        kind, phase = decision
-        self.stats.fault(kind, phase)
+    async def _with_fault(self, decision: Decision, scope, receive, send):
+        kind, phase = decision.kind, decision.phase
+        self.stats.fault(decision.label, phase)
         s = self.injector.settings
         if kind == "slow":
             await asyncio.sleep(s.slow_seconds)

@@ -1,22 +1,36 @@
-"""DSMAPI (``/api/publishing/v1``, reference §3.1): revisions, upload sources and apply jobs.
+"""DSMAPI (``/api/publishing/v1``, reference §3.1): revisions, upload sources, output schemas
+(transforms) and apply jobs.
 
 How a replace revision stays invisible until it is applied, and then appears all at once:
 
 * Uploaded bytes go to a file next to the state file (one-shot uploads are streamed there; chunks
   are written at their byte offset, so a retried chunk overwrites itself). Nothing is held in
   memory beyond one request body chunk.
-* A worker thread parses the file with the dataset's column types into ``staged_rows`` in small
-  transactions (5,000 rows each): the stored form rows will have, plus the row key, or the row
-  marked bad (counted as an output schema error, never applied). Readers never look there.
+* A worker thread parses the file into ``input_rows`` (the CSV cells, 5,000 rows per
+  transaction), then evaluates the first output schema into ``output_rows``: the stored form each
+  row will have plus its row key, or the row marked bad (counted as an output schema error, never
+  applied). A transform (``POST /source/{id}/schema/{input_schema_id}``) makes another output
+  schema, evaluated from the same input rows on its own thread. Readers never look at any of it.
+* An output schema is *complete* (``completed_at``, every transform's ``error_count``) once
+  evaluated, and in strict mode no sooner than ``parse_complete_seconds`` after the bytes stopped
+  (the source's ``finished_at``, set at once in strict mode) or after the transform was posted.
+  Only a complete output schema can be applied.
+* Which columns: without ``--strict`` the first output schema mirrors the dataset's columns and
+  types. In strict mode each column's type is *guessed* from the upload (the first type every
+  value fits: a ZIP code "02134" becomes a number), as Socrata does. Applying an output schema
+  makes it the dataset's schema: column types change (existing rows of an update revision are
+  converted), new columns are added, columns it leaves out are dropped.
 * Applying starts a job (TaskSet) on a thread: ``initializing``, ``creating_columns``,
   ``upserting``, ``finishing``, ``successful`` or ``failure``. The switch is ONE write transaction:
-  the old rows are deleted, the staged rows copied in with fresh sids (new ``:id`` s, above every
-  sid in use), ``row_count``/``dataUpdatedAt`` set, the audience set from the revision's
-  permission, the revision closed and the job moved to ``finishing``. SQLite in WAL mode gives
-  every read transaction one snapshot, so ``GET /resource`` serves the whole old version until the
-  commit and the whole new one after it. A failure rolls everything back.
-* Jobs and parses that a restart interrupted are resumed at start-up; the switch either committed
-  (the job is at ``finishing``) or did not happen at all.
+  the schema changed, the old rows deleted, the output rows copied in with fresh sids (new
+  ``:id`` s, above every sid in use), ``row_count``/``dataUpdatedAt`` set, the audience set from
+  the revision's permission, the revision closed and the job moved to ``finishing``. SQLite in
+  WAL mode gives every read transaction one snapshot, so ``GET /resource`` serves the whole old
+  version until the commit and the whole new one after it. A failure rolls everything back.
+* In strict mode, with approvals, applying a revision to a public dataset is held for approval
+  (``approval_submitted``); the job starts when a reviewer approves (see approvals.py).
+* Jobs, parses and evaluations that a restart interrupted are resumed at start-up; the switch
+  either committed (the job is at ``finishing``) or did not happen at all.
 
 Errors use the Socrata shape of the rest of the emulator (``{"code","error","message","data"}``);
 the publishing API documents no error body of its own. Failures that happen after the request
@@ -31,6 +45,7 @@ import io
 import json
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -43,11 +58,21 @@ from typing import Any
 
 from .approvals import Workflow
 from .config import Account, EmulatorConfig
-from .datatypes import SODA2_TYPE, BadValue, normalize_text, normalizer
+from .datatypes import (
+    BadValue,
+    TypeGuesser,
+    compile_transform,
+    function_expr,
+    normalize_text,
+    normalizer,
+    soql_type,
+    to_csv_cell,
+    view_type,
+)
 from .errors import SocrataError, bad_request, not_found_view
-from .rows import Report, apply_rows, key_of
+from .rows import Report, apply_rows, key_of, rekey
 from .stats import Stats
-from .store import Dataset, Store
+from .store import Approval, Dataset, Store
 
 log = logging.getLogger("portal_emulator.publishing")
 
@@ -60,15 +85,9 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-str
 STAGE_BATCH = 5000
 # Revision metadata keys an apply copies onto the view (the rest of the metadata is kept as sent).
 METADATA_KEYS = ("name", "description", "category", "tags", "attribution", "attributionLink", "licenseId")
-_TRANSFORM = {
-    "text": "to_text",
-    "number": "to_number",
-    "checkbox": "to_boolean",
-    "floating_timestamp": "to_floating_timestamp",
-    "fixed_timestamp": "to_fixed_timestamp",
-    "url": "to_url",
-    "location": "to_location",
-}
+FIRST_OUTPUT_COLUMN_ID = 7_000_000
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def iso(t: float | None) -> str | None:
@@ -110,7 +129,7 @@ class Source:
     id: int
     revision: int
     input_schema_id: int
-    output_schema_id: int
+    output_schema_id: int  # the first output schema, built when the upload is parsed
     source_type: dict[str, Any]
     parse_options: dict[str, Any]
     content_type: str | None
@@ -124,11 +143,38 @@ class Source:
     finished_at: float | None
     failed_at: float | None
     failure_details: dict[str, Any] | None
-    input_columns: list[str] | None
+    input_columns: list[dict[str, Any]] | None  # {field_name, display_name, soql_type}
+    total_rows: int | None
+    num_row_errors: int | None
+
+    def input_types(self) -> dict[str, str]:
+        return {c["field_name"]: c["soql_type"] for c in self.input_columns or []}
+
+
+@dataclass
+class OutputSchema:
+    id: int
+    source: int
+    input_schema_id: int
+    columns: list[dict[str, Any]]
+    created_at: float
+    created_by: dict[str, Any]
+    state: str  # evaluating | evaluated | failed
+    completed_at: float | None
     total_rows: int | None
     error_count: int | None
     column_errors: dict[str, int] | None
-    num_row_errors: int | None
+
+    def complete(self, now: float | None = None) -> bool:
+        """Evaluated, and (strict mode) past the moment its completion shows."""
+        return self.state == "evaluated" and self.completed_at is not None and self.completed_at <= (now or time.time())
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return sorted(self.columns, key=lambda col: col["position"])
+
+    @property
+    def primary_key(self) -> str | None:
+        return next((col["field_name"] for col in self.columns if col.get("is_primary_key")), None)
 
 
 @dataclass
@@ -162,7 +208,11 @@ _REV_COLS = "pk, ds, seq, action, permission, metadata, notes, output_schema_id,
 _SRC_COLS = (
     "id, revision, input_schema_id, output_schema_id, source_type, parse_options, content_type, state,"
     " created_at, created_by, columns, row_identifier, chunk_size, filesize, finished_at, failed_at,"
-    " failure_details, input_columns, total_rows, error_count, column_errors, num_row_errors"
+    " failure_details, input_columns, total_rows, num_row_errors"
+)
+_OS_COLS = (
+    "id, source, input_schema_id, columns, created_at, created_by, state, completed_at, total_rows, error_count,"
+    " column_errors"
 )
 _TS_COLS = (
     "id, revision, output_schema_id, status, log, created_at, updated_at, finished_at, created_by, job_uuid, request_id"
@@ -182,9 +232,16 @@ def _revision(row: tuple) -> Revision:
 
 def _source(row: tuple) -> Source:
     r = list(row)
-    for i in (4, 5, 9, 10, 16, 17, 20):
+    for i in (4, 5, 9, 10, 16, 17):
         r[i] = _loads(r[i])
     return Source(*r)
+
+
+def _output_schema(row: tuple) -> OutputSchema:
+    r = list(row)
+    for i in (3, 5, 10):
+        r[i] = _loads(r[i])
+    return OutputSchema(*r)
 
 
 def _task_set(row: tuple) -> TaskSet:
@@ -202,6 +259,7 @@ class Publishing:
         self.config = config
         self.stats = stats
         self.workflow = workflow
+        workflow.revisions = self  # an approved held revision comes back here to be applied
         self.uploads = Path(config.uploads_dir)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self._parsing: dict[int, threading.Event] = {}
@@ -245,6 +303,48 @@ class Publishing:
             f"SELECT {_SRC_COLS} FROM sources WHERE revision=? ORDER BY id", (revision_pk,)
         )
         return [_source(r) for r in rows.fetchall()]
+
+    def output_schema(self, output_schema_id: int, c: sqlite3.Connection | None = None) -> OutputSchema:
+        row = (
+            (c or self.store.conn())
+            .execute(f"SELECT {_OS_COLS} FROM output_schemas WHERE id=?", (output_schema_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise not_found("Output schema", id=output_schema_id)
+        return _output_schema(row)
+
+    def output_schemas(self, source_id: int, c: sqlite3.Connection | None = None) -> list[OutputSchema]:
+        rows = (c or self.store.conn()).execute(
+            f"SELECT {_OS_COLS} FROM output_schemas WHERE source=? ORDER BY id", (source_id,)
+        )
+        return [_output_schema(r) for r in rows.fetchall()]
+
+    def input_schema(self, source_id: int, input_schema_id: int, c=None) -> Source:
+        """The source whose (single) input schema this is: 404 for another id, 409 before it is parsed."""
+        src = self.source(source_id, c)
+        if src.input_schema_id != input_schema_id:
+            raise not_found("Input schema", id=input_schema_id, source_id=source_id)
+        if src.state != "finished":
+            raise conflict(
+                "source.state",
+                f"The source is {src.state}; its input schema exists once it is parsed",
+                {"id": source_id, "state": src.state},
+            )
+        return src
+
+    def schema_of(self, source_id: int, input_schema_id: int, output_schema_id: int | str) -> OutputSchema:
+        """An output schema by id, or ``latest`` (the newest) of an input schema."""
+        src = self.input_schema(source_id, input_schema_id)
+        schemas = self.output_schemas(src.id)
+        if output_schema_id == "latest":
+            if not schemas:
+                raise not_found("Output schema", input_schema_id=input_schema_id)
+            return schemas[-1]
+        found = [o for o in schemas if str(o.id) == str(output_schema_id)]
+        if not found:
+            raise not_found("Output schema", id=output_schema_id)
+        return found[0]
 
     def task_sets(self, revision_pk: int, c: sqlite3.Connection | None = None) -> list[TaskSet]:
         rows = (c or self.store.conn()).execute(
@@ -307,7 +407,7 @@ class Publishing:
             raise bad_request("Send a JSON object with metadata, notes or output_schema_id")
         with self.store.writing() as c:
             ds, rev = self.revision(dataset_id, seq, c)
-            self._check_open(c, rev)
+            self._check_open(c, ds, rev)
             sets: dict[str, Any] = {}
             if "metadata" in body:
                 if not isinstance(body["metadata"], dict):
@@ -316,7 +416,8 @@ class Publishing:
             if "notes" in body:
                 sets["notes"] = None if body["notes"] is None else str(body["notes"])
             if "output_schema_id" in body:
-                sets["output_schema_id"] = self._ready_output_schema(c, rev, body["output_schema_id"]).output_schema_id
+                # Any output schema of the revision; whether it is complete matters when applying.
+                sets["output_schema_id"] = self._revision_output_schema(c, rev, body["output_schema_id"]).id
             if sets:
                 assignments = ", ".join(f"{k}=?" for k in sets)
                 c.execute(f"UPDATE revisions SET {assignments} WHERE pk=?", (*sets.values(), rev.pk))
@@ -332,19 +433,31 @@ class Publishing:
                 if any(j.status == "successful" for j in jobs):
                     raise conflict("revision.closed", "The revision was applied and cannot be discarded")
                 return rev  # already discarded: discarding again changes nothing
+            held = self.workflow.pending_revision(c, ds, seq)
+            if held is not None:  # a discarded draft leaves the approval queue with it
+                c.execute("DELETE FROM approvals WHERE submission_id=?", (held.submission_id,))
             c.execute("UPDATE revisions SET closed_at=? WHERE pk=?", (time.time(), rev.pk))
             sources = self.sources(rev.pk, c)
         self._drop_staged(sources)
         self.stats.revision(dataset_id, discarded=1)
         return self.revision(dataset_id, seq)[1]
 
-    def _check_open(self, c, rev: Revision) -> None:
+    def _check_open(self, c, ds: Dataset, rev: Revision) -> None:
         if rev.closed_at is not None:
             raise conflict(
                 "revision.closed", "The revision is closed (applied or discarded)", {"revision_seq": rev.seq}
             )
         if any(j.status in RUNNING for j in self.task_sets(rev.pk, c)):
             raise conflict("revision.apply_in_progress", "The revision is being applied", {"revision_seq": rev.seq})
+        held = self.workflow.pending_revision(c, ds, rev.seq)
+        if held is not None:
+            # What the reviewer sees is what gets applied: a held revision is frozen until reviewed
+            # (or withdrawn, or discarded).
+            raise conflict(
+                "revision.submitted_for_approval",
+                "The revision is waiting for approval and cannot change",
+                {"revision_seq": rev.seq, "submission_id": held.submission_id},
+            )
 
     # ---- sources ----
 
@@ -377,7 +490,7 @@ class Publishing:
             raise bad_request("This emulator parses comma-separated files with one header row")
         with self.store.writing() as c:
             ds, rev = self.revision(dataset_id, seq, c)
-            self._check_open(c, rev)
+            self._check_open(c, ds, rev)
             source_id = self.store.next_counter(c, "source_id", 15786)
             schema_ids = self.store.next_counter(c, "schema_id", 15398, 2)
             columns = sorted(ds.columns, key=lambda col: col["position"])
@@ -405,7 +518,7 @@ class Publishing:
     def _open_source(self, c, source_id: int, states: tuple[str, ...]) -> tuple[Dataset, Revision, Source]:
         src = self.source(source_id, c)
         ds, rev = self.owner(src, c)
-        self._check_open(c, rev)
+        self._check_open(c, ds, rev)
         if src.state not in states:
             raise conflict(
                 "source.state",
@@ -481,7 +594,7 @@ class Publishing:
                     data={"chunks": len(chunks), "bytes": expected},
                 )
             os.truncate(self.path(source_id), total)
-            c.execute("UPDATE sources SET state='parsing', filesize=? WHERE id=?", (total, source_id))
+            self._bytes_stopped(c, source_id, total)
             c.execute("DELETE FROM source_chunks WHERE source=?", (source_id,))
         return self.start_parse(source_id)
 
@@ -501,10 +614,39 @@ class Publishing:
             if not ok:  # the client went away mid-body: the source can take a new upload
                 c.execute("UPDATE sources SET state='created' WHERE id=?", (source_id,))
                 return self.source(source_id, c)
-            c.execute("UPDATE sources SET state='parsing', filesize=? WHERE id=?", (size, source_id))
+            self._bytes_stopped(c, source_id, size)
             ds, _ = self.owner(self.source(source_id, c), c)
         self.stats.revision(ds.id, bytes_uploaded=size)
         return self.start_parse(source_id)
+
+    def _bytes_stopped(self, c, source_id: int, size: int) -> None:
+        """The upload is whole; parsing starts. ``finished_at`` means "bytes stopped flowing"
+        (publishing.json), so strict mode sets it now, before the parse; otherwise it is set when
+        the parse is done, so a client that waits for it always finds the schema complete."""
+        finished = time.time() if self.config.strict else None
+        c.execute(
+            "UPDATE sources SET state='parsing', filesize=?, finished_at=? WHERE id=?", (size, finished, source_id)
+        )
+
+    def add_to_revision(self, source_id: int, body: Any) -> Source:
+        """``PATCH /source/{id}`` (socrata-py ``Source.add_to_revision``): move the source to
+        another open revision of the same dataset (its columns were taken from that dataset)."""
+        target = (body or {}).get("revision") if isinstance(body, dict) else None
+        if not isinstance(target, dict) or not target.get("fourfour") or target.get("revision_seq") is None:
+            raise bad_request('Send {"revision": {"fourfour": ..., "revision_seq": ...}}')
+        with self.store.writing() as c:
+            src = self.source(source_id, c)
+            ds, rev = self.owner(src, c)
+            new_ds, new_rev = self.revision(str(target["fourfour"]), int(target["revision_seq"]), c)
+            if new_ds.pk != ds.pk:
+                raise bad_request(
+                    "A source can only move to another revision of the dataset it was made for",
+                    code="source.revision_invalid",
+                )
+            if new_rev.pk != rev.pk:
+                self._check_open(c, new_ds, new_rev)
+                c.execute("UPDATE sources SET revision=? WHERE id=?", (new_rev.pk, source_id))
+            return self.source(source_id, c)
 
     def start_parse(self, source_id: int) -> Source:
         with self._guard:
@@ -529,14 +671,15 @@ class Publishing:
                 self._parsing.pop(source_id, None)
 
     def _parse(self, source_id: int) -> None:
+        """Stage the upload's rows, build the first output schema, evaluate it; then the source is
+        ``finished`` (its input schema shows)."""
         src = self.source(source_id)
         ds, rev = self.owner(src)
-        with self.store.writing() as c:  # an interrupted earlier parse may have staged some rows
-            c.execute("DELETE FROM staged_rows WHERE source=?", (source_id,))
+        self._clear_source_rows(source_id)  # an interrupted earlier parse may have staged some
         try:
             with open(self.path(source_id), "rb") as raw:
                 text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-                fields, total, bad_rows, row_errors, col_errors = self._stage_file(src, rev, text)
+                inputs, total, row_errors = self._stage_file(src, text)
         except UnicodeDecodeError:
             return self._fail_source(source_id, SourceFailure("encoding", "The file is not UTF-8 text"))
         except csv.Error as exc:
@@ -545,81 +688,302 @@ class Publishing:
             return self._fail_source(source_id, failure)
         with self.store.writing() as c:
             c.execute(
-                "UPDATE sources SET state='finished', finished_at=?, input_columns=?, total_rows=?,"
-                " error_count=?, column_errors=?, num_row_errors=? WHERE id=?",
-                (time.time(), json.dumps(fields), total, bad_rows, json.dumps(col_errors), row_errors, source_id),
+                "UPDATE sources SET input_columns=?, total_rows=?, num_row_errors=? WHERE id=?",
+                (json.dumps(inputs), total, row_errors, source_id),
             )
-            # The latest finished upload is what the revision applies unless told otherwise.
-            c.execute(
-                "UPDATE revisions SET output_schema_id=? WHERE pk=? AND closed_at IS NULL",
-                (src.output_schema_id, rev.pk),
-            )
+            src = self.source(source_id, c)
+            self._insert_output_schema(c, src, self._first_columns(c, src), src.created_by, src.output_schema_id)
+        output = self._evaluate(src.output_schema_id)
         self.path(source_id).unlink(missing_ok=True)
-        self.stats.revision(ds.id, rows_staged=total - bad_rows - row_errors, row_errors=bad_rows + row_errors)
-        log.info("source %s parsed: %d rows, %d errors", source_id, total, bad_rows + row_errors)
+        bad = (output.error_count or 0) + row_errors
+        self.stats.revision(ds.id, rows_staged=total - bad, row_errors=bad)
+        log.info("source %s parsed: %d rows, %d errors", source_id, total, bad)
 
-    def _stage_file(self, src: Source, rev: Revision, text) -> tuple[list[str], int, int, int, Counter]:
-        """Parse the CSV into staged rows, 5,000 per transaction; returns the header and counts."""
-        types = {col["fieldName"]: col["dataTypeName"] for col in src.columns}
-        order = [col["fieldName"] for col in src.columns]
-        rid = src.row_identifier
-        upsert = rev.action == "update"  # an update keeps explicit nulls: they clear cells
-        dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-        total = bad_rows = row_errors = 0
-        col_errors: Counter[str] = Counter()
-        batch: list[tuple] = []
+    def _stage_file(self, src: Source, text) -> tuple[list[dict[str, Any]], int, int]:
+        """Stage the CSV's records as input rows, 5,000 per transaction; returns the input columns
+        (with their soql types: guessed in strict mode, else text), the row count and the count of
+        records of the wrong width (``num_row_errors``, never staged)."""
         reader = csv.reader(text)
-        fields = _check_header(next(reader, None), types)
-        norms = [normalizer(types[f]) for f in fields]
+        header = next(reader, None)
+        fields, names = _check_header(header, None if self.config.strict else {c["fieldName"] for c in src.columns})
         width = len(fields)
+        guesser = TypeGuesser(width) if self.config.strict else None
+        total = row_errors = 0
+        batch: list[tuple] = []
         for cells in reader:
             if not cells or (width > 1 and len(cells) == 1 and cells[0] == ""):
                 continue  # remove_empty_rows
             total += 1
             if len(cells) != width:
                 row_errors += 1
-                batch.append((src.id, None, 1, dumps({"cells": cells})))
-            else:
-                values: dict[str, Any] = {}
-                bad = False
-                for f, norm, cell in zip(fields, norms, cells, strict=True):
-                    if cell == "":
-                        values[f] = None
-                    elif norm is normalize_text:
-                        values[f] = cell
-                    else:
-                        try:
-                            values[f] = norm(cell)
-                        except BadValue:
-                            bad = True
-                            col_errors[f] += 1
-                key = None
-                if rid is not None:
-                    if values.get(rid) is None:
-                        bad = True
-                        col_errors[rid] += 1
-                    else:
-                        key = key_of(values[rid])
-                if bad:
-                    bad_rows += 1
-                    batch.append((src.id, None, 1, dumps(dict(zip(fields, cells, strict=True)))))
-                else:
-                    data = values if upsert else {f: values[f] for f in order if values.get(f) is not None}
-                    batch.append((src.id, key, 0, dumps(data)))
+                continue
+            if guesser is not None:
+                guesser.see(cells)
+            batch.append((src.id, _dumps(cells)))
             if len(batch) >= STAGE_BATCH:
-                self._stage(batch)
+                self._stage_inputs(batch)
                 batch = []
         if batch:
-            self._stage(batch)
-        return fields, total, bad_rows, row_errors, col_errors
+            self._stage_inputs(batch)
+        types = guesser.types() if guesser is not None else ["text"] * width
+        inputs = [
+            {"field_name": f, "display_name": n, "soql_type": t} for f, n, t in zip(fields, names, types, strict=True)
+        ]
+        return inputs, total, row_errors
 
-    def _stage(self, batch: list[tuple]) -> None:
+    def _stage_inputs(self, batch: list[tuple]) -> None:
         with self.store.writing() as c:
-            c.executemany("INSERT INTO staged_rows (source, row_key, bad, data) VALUES (?, ?, ?, ?)", batch)
+            c.executemany("INSERT INTO input_rows (source, cells) VALUES (?, ?)", batch)
+
+    def _first_columns(self, c, src: Source) -> list[dict[str, Any]]:
+        """The output schema an upload gets. Without --strict: the dataset's columns with their
+        types (what the emulator always did). Strict: each uploaded column with the type guessed
+        from its values, as Socrata does, then the dataset's columns the upload lacks (null, their
+        type kept) and the upload's columns the dataset lacks (new columns once applied)."""
+        inputs = src.input_types()
+        out = []
+        for col in src.columns:  # position order
+            field = col["fieldName"]
+            dataset_type = soql_type(col["dataTypeName"])
+            output_type = inputs[field] if self.config.strict and field in inputs else dataset_type
+            out.append(
+                self._output_column(
+                    c,
+                    field_name=field,
+                    display_name=col["name"],
+                    description=col.get("description", ""),
+                    fmt=col.get("format") or {},
+                    expr=function_expr(output_type, field) if field in inputs else "null",
+                    output_type=output_type,
+                    is_primary_key=field == src.row_identifier,
+                    initial_id=col["id"],
+                    dataset_column_id=col["id"],
+                )
+            )
+        known = {col["fieldName"] for col in src.columns}
+        for item in src.input_columns or []:
+            if item["field_name"] not in known:  # strict only: the header check refuses them otherwise
+                out.append(
+                    self._output_column(
+                        c,
+                        field_name=item["field_name"],
+                        display_name=item["display_name"],
+                        description="",
+                        fmt={},
+                        expr=function_expr(item["soql_type"], item["field_name"]),
+                        output_type=item["soql_type"],
+                        is_primary_key=False,
+                        initial_id=None,
+                        dataset_column_id=None,
+                    )
+                )
+        for position, col in enumerate(out):
+            col["position"] = position
+        return out
+
+    def _output_column(
+        self,
+        c,
+        *,
+        field_name: str,
+        display_name: str,
+        description: str,
+        fmt: dict[str, Any],
+        expr: str,
+        output_type: str,
+        is_primary_key: bool,
+        initial_id: int | None,
+        dataset_column_id: int | None,
+        position: int = 0,
+    ) -> dict[str, Any]:
+        """One stored output column. ``dataset_column_id`` (never shown) is the dataset column it
+        becomes when applied, None for a new column."""
+        column_id = self.store.next_counter(c, "output_column_id", FIRST_OUTPUT_COLUMN_ID)
+        return {
+            "id": column_id,
+            "field_name": field_name,
+            "display_name": display_name,
+            "description": description,
+            "position": position,
+            "format": fmt,
+            "is_primary_key": is_primary_key,
+            "initial_output_column_id": initial_id,
+            "dataset_column_id": dataset_column_id,
+            "transform": {"id": column_id, "transform_expr": expr, "output_soql_type": output_type},
+        }
+
+    def _insert_output_schema(
+        self, c, src: Source, columns: list[dict[str, Any]], created_by: dict[str, Any], output_schema_id: int
+    ) -> None:
+        c.execute(
+            "INSERT INTO output_schemas (id, source, input_schema_id, columns, created_at, created_by, state)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'evaluating')",
+            (output_schema_id, src.id, src.input_schema_id, json.dumps(columns), time.time(), json.dumps(created_by)),
+        )
+
+    # ---- output schemas: transforms and their evaluation ----
+
+    def transform(
+        self, source_id: int, input_schema_id: int, body: Any, account: Account, increment_revision: bool
+    ) -> OutputSchema:
+        """``POST /source/{id}/schema/{input_schema_id}`` (socrata-py ``InputSchema.transform``,
+        ``OutputSchema.run``): a new output schema from ``output_columns``, evaluated on a thread.
+        ``increment_revision`` (default true) makes it the one the revision applies."""
+        if not isinstance(body, dict) or not isinstance(body.get("output_columns"), list) or not body["output_columns"]:
+            raise bad_request(
+                'Send {"output_columns": [{"field_name", "display_name", "position", "transform": '
+                '{"transform_expr"}}, ...]}',
+                code="output_schema.invalid",
+            )
+        with self.store.writing() as c:
+            src = self.input_schema(source_id, input_schema_id, c)
+            ds, rev = self.owner(src, c)
+            self._check_open(c, ds, rev)
+            derived = self._derivations(c, src)
+            columns = [self._posted_column(c, src, spec, i, derived) for i, spec in enumerate(body["output_columns"])]
+            _check_output_columns(columns)
+            output_schema_id = self.store.next_counter(c, "schema_id", 15398)
+            self._insert_output_schema(c, src, columns, creator(account), output_schema_id)
+            if increment_revision:
+                c.execute("UPDATE revisions SET output_schema_id=? WHERE pk=?", (output_schema_id, rev.pk))
+        self._start_evaluation(output_schema_id)
+        return self.output_schema(output_schema_id)
+
+    def _derivations(self, c, src: Source) -> dict[int, dict[str, Any]]:
+        """Output column ids of this source's output schemas (and the dataset column ids they came
+        from) -> the column: what a posted column's ``id`` / ``initial_output_column_id`` names."""
+        found: dict[int, dict[str, Any]] = {}
+        for col in src.columns:
+            found[col["id"]] = {
+                "dataset_column_id": col["id"],
+                "is_primary_key": col["fieldName"] == src.row_identifier,
+            }
+        for schema in self.output_schemas(src.id, c):
+            for col in schema.columns:
+                found[col["id"]] = col
+        return found
+
+    def _posted_column(
+        self, c, src: Source, spec: Any, index: int, derived: dict[int, dict[str, Any]]
+    ) -> dict[str, Any]:
+        if not isinstance(spec, dict):
+            raise bad_request("Each output column must be an object", code="output_schema.invalid")
+        field = spec.get("field_name")
+        if not isinstance(field, str) or not _FIELD_NAME.match(field):
+            raise bad_request(f"Invalid output column field_name {field!r}", code="output_schema.invalid")
+        transform = spec.get("transform") if isinstance(spec.get("transform"), dict) else {}
+        expr = transform.get("transform_expr")
+        # A column derived from another (socrata-py sends initial_output_column_id for a changed
+        # column and the unchanged ones with their id), else the dataset column of that name.
+        base = derived.get(spec.get("initial_output_column_id")) or derived.get(spec.get("id"))
+        if base is None:
+            base = next((derived[col["id"]] for col in src.columns if col["fieldName"] == field), None)
+        null_type = transform.get("output_soql_type") or (base or {}).get("transform", {}).get("output_soql_type")
+        try:
+            compiled = compile_transform(expr, src.input_types(), null_type or "text")
+        except ValueError as exc:
+            raise bad_request(
+                str(exc), code="transform.invalid", data={"field_name": field, "transform_expr": expr}
+            ) from None
+        primary = spec.get("is_primary_key")
+        position = spec.get("position", index)
+        if not isinstance(position, int | float):
+            raise bad_request(f"Output column {field} has a non-numeric position", code="output_schema.invalid")
+        return self._output_column(
+            c,
+            field_name=field,
+            display_name=str(spec.get("display_name") or field),
+            description=str(spec.get("description") or ""),
+            fmt=spec.get("format") if isinstance(spec.get("format"), dict) else {},
+            expr=compiled.expr,
+            output_type=compiled.output_type,
+            # Not named: as the column it derives from (inferred; socrata-py always sends it).
+            is_primary_key=bool(primary) if primary is not None else bool((base or {}).get("is_primary_key")),
+            initial_id=spec.get("initial_output_column_id") or spec.get("id"),
+            dataset_column_id=(base or {}).get("dataset_column_id"),
+            position=position,
+        )
+
+    def _start_evaluation(self, output_schema_id: int) -> None:
+        threading.Thread(
+            target=self._evaluation_thread, args=(output_schema_id,), name=f"transform-{output_schema_id}", daemon=True
+        ).start()
+
+    def _evaluation_thread(self, output_schema_id: int) -> None:
+        try:
+            self._evaluate(output_schema_id)
+        except Exception:  # noqa: BLE001 - an output schema must end in a state, whatever happened
+            log.exception("evaluating output schema %s failed", output_schema_id)
+            with self.store.writing() as c:
+                c.execute("UPDATE output_schemas SET state='failed' WHERE id=?", (output_schema_id,))
+
+    def _evaluate(self, output_schema_id: int) -> OutputSchema:
+        """Run the output schema's transforms over the input rows into output rows, 5,000 per
+        transaction, then record its counts and when it shows as complete. The first output schema
+        of an upload also finishes its source."""
+        schema = self.output_schema(output_schema_id)
+        src = self.source(schema.source)
+        ds, rev = self.owner(src)
+        with self.store.writing() as c:  # an interrupted earlier evaluation may have written some
+            c.execute("DELETE FROM output_rows WHERE output_schema=?", (output_schema_id,))
+        plan = _Plan(schema, src, keep_nulls=rev.action == "update")
+        last = 0
+        while True:
+            page = (
+                self.store.conn()
+                .execute(
+                    "SELECT n, cells FROM input_rows WHERE source=? AND n>? ORDER BY n LIMIT ?",
+                    (src.id, last, STAGE_BATCH),
+                )
+                .fetchall()
+            )
+            if not page:
+                break
+            last = page[-1][0]
+            out = [(output_schema_id, *plan.row(json.loads(cells))) for _, cells in page]
+            with self.store.writing() as c:
+                c.executemany("INSERT INTO output_rows (output_schema, row_key, bad, data) VALUES (?, ?, ?, ?)", out)
+        now = time.time()
+        first = output_schema_id == src.output_schema_id
+        # Strict: complete no sooner than the delay after the bytes stopped (the first schema) or
+        # after the transform was posted; a client applying as soon as finished_at appears fails.
+        started = (src.finished_at or now) if first else schema.created_at
+        completed = max(now, started + self.config.parse_complete_seconds) if self.config.strict else now
+        with self.store.writing() as c:
+            c.execute(
+                "UPDATE output_schemas SET state='evaluated', completed_at=?, total_rows=?, error_count=?,"
+                " column_errors=? WHERE id=?",
+                (completed, plan.rows, plan.bad_rows, json.dumps(plan.column_errors), output_schema_id),
+            )
+            if first:
+                c.execute(
+                    "UPDATE sources SET state='finished', finished_at=coalesce(finished_at, ?) WHERE id=?",
+                    (now, src.id),
+                )
+                # The latest parsed upload is what the revision applies unless told otherwise.
+                c.execute(
+                    "UPDATE revisions SET output_schema_id=? WHERE pk=? AND closed_at IS NULL",
+                    (output_schema_id, rev.pk),
+                )
+        return self.output_schema(output_schema_id)
+
+    def output_rows(self, schema: OutputSchema, *, errors: bool, offset: int, limit: int) -> list[list[dict]]:
+        """Rows of an output schema as DSMAPI shows them (socrata-py ``rows`` / ``schema_errors``):
+        one cell per output column, ``{"ok": value}`` or ``{"error": {...}}``."""
+        fields = [col["field_name"] for col in schema.ordered()]
+        found = self.store.conn().execute(
+            "SELECT data FROM output_rows WHERE output_schema=? AND bad=? ORDER BY n LIMIT ? OFFSET ?",
+            (schema.id, 1 if errors else 0, limit, offset),
+        )
+        out = []
+        for (data,) in found.fetchall():
+            row = json.loads(data)
+            out.append(row["cells"] if errors else [{"ok": row.get(f)} for f in fields])
+        return out
 
     def _fail_source(self, source_id: int, failure: JobFailure) -> None:
+        self._clear_source_rows(source_id)
         with self.store.writing() as c:
-            c.execute("DELETE FROM staged_rows WHERE source=?", (source_id,))
             c.execute(
                 "UPDATE sources SET state='failed', failed_at=?, failure_details=? WHERE id=?",
                 (
@@ -630,37 +994,67 @@ class Publishing:
             )
         self.path(source_id).unlink(missing_ok=True)
 
+    def _clear_source_rows(self, source_id: int) -> None:
+        """Forget a source's parse: its input rows, output schemas and their rows."""
+        with self.store.writing() as c:
+            c.execute("DELETE FROM input_rows WHERE source=?", (source_id,))
+            c.execute(
+                "DELETE FROM output_rows WHERE output_schema IN (SELECT id FROM output_schemas WHERE source=?)",
+                (source_id,),
+            )
+            c.execute("DELETE FROM output_schemas WHERE source=?", (source_id,))
+
     def _drop_staged(self, sources: list[Source]) -> None:
+        """Once a revision is applied or discarded its rows are not needed; the schemas stay."""
         for src in sources:
             with self.store.writing() as c:
-                c.execute("DELETE FROM staged_rows WHERE source=?", (src.id,))
+                c.execute("DELETE FROM input_rows WHERE source=?", (src.id,))
+                c.execute(
+                    "DELETE FROM output_rows WHERE output_schema IN (SELECT id FROM output_schemas WHERE source=?)",
+                    (src.id,),
+                )
             self.path(src.id).unlink(missing_ok=True)
 
     # ---- applying ----
 
-    def _ready_output_schema(self, c, rev: Revision, output_schema_id: Any) -> Source:
-        for src in self.sources(rev.pk, c):
-            if src.output_schema_id == output_schema_id:
-                if src.state != "finished":
-                    raise conflict(
-                        "output_schema.not_ready",
-                        f"Output schema {output_schema_id} is not ready (source {src.state})",
-                        {"output_schema_id": output_schema_id},
-                    )
-                return src
-        raise not_found("Output schema", id=output_schema_id)
+    def _revision_output_schema(self, c, rev: Revision, output_schema_id: Any) -> OutputSchema:
+        """An output schema of one of the revision's sources (404 for any other)."""
+        try:
+            schema = self.output_schema(int(output_schema_id), c)
+        except (TypeError, ValueError):
+            raise not_found("Output schema", id=output_schema_id) from None
+        if schema.source not in {s.id for s in self.sources(rev.pk, c)}:
+            raise not_found("Output schema", id=output_schema_id)
+        return schema
+
+    def _ready_output_schema(self, c, rev: Revision, output_schema_id: Any) -> OutputSchema:
+        """The output schema to apply, which must be complete: applying one that is still being
+        evaluated (strict: before its ``completed_at``) is refused, never silently waited for."""
+        schema = self._revision_output_schema(c, rev, output_schema_id)
+        if not schema.complete():
+            state = "failed" if schema.state == "failed" else "not complete yet (completed_at is null)"
+            raise conflict(
+                "output_schema.not_ready",
+                f"Output schema {schema.id} is {state}; wait for its completed_at before applying",
+                {"output_schema_id": schema.id},
+            )
+        return schema
 
     def apply(
         self, dataset_id: str, seq: int, body: Any, account: Account, request_id: str | None
-    ) -> tuple[Revision, TaskSet]:
+    ) -> tuple[Revision, TaskSet | None, Approval | None]:
+        """Start the apply job, or (strict mode, a public dataset, approvals on) hold the revision
+        for a reviewer: then the answer is the submission and no job exists until it is approved."""
         body = body if isinstance(body, dict) else {}
         with self.store.writing() as c:
             ds, rev = self.revision(dataset_id, seq, c)
-            self._check_open(c, rev)  # inside the write lock: two applies can never both start
+            held = self.workflow.pending_revision(c, ds, seq)
+            if held is not None:  # applying again while it waits: the same submission
+                return rev, None, held
+            self._check_open(c, ds, rev)  # inside the write lock: two applies can never both start
             wanted = body.get("output_schema_id", rev.output_schema_id)
             if wanted is not None:
-                src = self._ready_output_schema(c, rev, wanted)
-                wanted = src.output_schema_id
+                wanted = self._ready_output_schema(c, rev, wanted).id
             else:
                 busy = [s.id for s in self.sources(rev.pk, c) if s.state in ("created", "receiving", "parsing")]
                 if busy:
@@ -669,30 +1063,52 @@ class Publishing:
                         "A source of this revision is still being uploaded or parsed",
                         {"sources": busy},
                     )
-            now = time.time()
-            ts_id = self.store.next_counter(c, "task_set_id", 60000)
-            entry = {"stage": "initializing", "time": iso(now), "details": {}}
-            c.execute(
-                "INSERT INTO task_sets (id, revision, output_schema_id, status, log, created_at, updated_at,"
-                " created_by, job_uuid, request_id) VALUES (?, ?, ?, 'initializing', ?, ?, ?, ?, ?, ?)",
-                (
-                    ts_id,
-                    rev.pk,
-                    wanted,
-                    json.dumps([entry]),
-                    now,
-                    now,
-                    json.dumps(creator(account)),
-                    str(uuid.uuid4()),
-                    request_id,
-                ),
-            )
             if wanted is not None:
                 c.execute("UPDATE revisions SET output_schema_id=? WHERE pk=?", (wanted, rev.pk))
-        self._start_job(ts_id)
-        return self.task_set(dataset_id, seq, ts_id)
+            if self.workflow.holds_applies(ds):
+                held = self.workflow.hold_revision(c, ds, seq, account)
+                return self.revision(dataset_id, seq, c)[1], None, held
+            ts_id = self._new_job(c, rev, wanted, creator(account), request_id)
+        self.start_job(ts_id)
+        rev, ts = self.task_set(dataset_id, seq, ts_id)
+        return rev, ts, None
 
-    def _start_job(self, ts_id: int) -> None:
+    def _new_job(
+        self, c, rev: Revision, output_schema_id: int | None, created_by: dict[str, Any], request_id: str | None
+    ) -> int:
+        now = time.time()
+        ts_id = self.store.next_counter(c, "task_set_id", 60000)
+        entry = {"stage": "initializing", "time": iso(now), "details": {}}
+        c.execute(
+            "INSERT INTO task_sets (id, revision, output_schema_id, status, log, created_at, updated_at,"
+            " created_by, job_uuid, request_id) VALUES (?, ?, ?, 'initializing', ?, ?, ?, ?, ?, ?)",
+            (
+                ts_id,
+                rev.pk,
+                output_schema_id,
+                json.dumps([entry]),
+                now,
+                now,
+                json.dumps(created_by),
+                str(uuid.uuid4()),
+                request_id,
+            ),
+        )
+        return ts_id
+
+    def approved(self, c, approval: Approval) -> int:
+        """A reviewer approved a held revision (inside the review's transaction): its apply job,
+        run as the publisher who applied it, on the output schema chosen then."""
+        row = c.execute(
+            f"SELECT {_REV_COLS} FROM revisions WHERE ds=? AND seq=?", (approval.ds, approval.revision_seq)
+        ).fetchone()
+        rev = _revision(row)
+        if rev.closed_at is not None:
+            raise conflict("revision.closed", "The revision was closed while it waited for approval")
+        submitter = {"user_id": approval.submitter_id, "display_name": approval.submitter_name, "email": None}
+        return self._new_job(c, rev, rev.output_schema_id, submitter, None)
+
+    def start_job(self, ts_id: int) -> None:
         threading.Thread(target=self._run_job, args=(ts_id,), name=f"apply-{ts_id}", daemon=True).start()
 
     def _job(self, c, ts_id: int) -> TaskSet:
@@ -729,7 +1145,9 @@ class Publishing:
                 self._advance(c, ts, "successful")
                 rev = _revision(c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (ts.revision,)).fetchone())
                 sources = self.sources(rev.pk, c)
-                dataset_id = self.store.get_dataset_by_pk(rev.ds, c).id
+                ds = self.store.get_dataset_by_pk(rev.ds, c)
+                self.workflow.outcome_done(c, ds, rev.seq, ok=True)
+                dataset_id = ds.id
             self._drop_staged(sources)
             self.stats.revision(dataset_id, applied=1)
         except JobFailure as failure:
@@ -743,7 +1161,9 @@ class Publishing:
             ts = self._job(c, ts_id)
             self._advance(c, ts, "failure", message=failure.message, type=failure.kind, **failure.details)
             rev = _revision(c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (ts.revision,)).fetchone())
-            dataset_id = self.store.get_dataset_by_pk(rev.ds, c).id
+            ds = self.store.get_dataset_by_pk(rev.ds, c)
+            self.workflow.outcome_done(c, ds, rev.seq, ok=False)
+            dataset_id = ds.id
         self.stats.revision(dataset_id, failed=1)
         log.warning("apply job %s failed: %s", ts_id, failure.message)
 
@@ -770,12 +1190,17 @@ class Publishing:
         now = time.time()
         report: dict[str, int] | None = None
         if ts.output_schema_id is not None:
-            src = next(s for s in self.sources(rev.pk, c) if s.output_schema_id == ts.output_schema_id)
+            schema = self.output_schema(ts.output_schema_id, c)
+            src = self.source(schema.source, c)
             _check_schema(ds, src)
+            changed = self._apply_schema(c, ds, schema, convert=rev.action == "update")
+            if changed:
+                self._advance(c, ts, "creating_columns", stage="apply_schema", **changed)
+            ds = self.store.get_dataset_by_pk(rev.ds, c)
             if rev.action == "replace":
-                report = self._replace_rows(c, ds, src, account, now)
+                report = self._replace_rows(c, ds, src, schema, account, now)
             else:
-                report = self._upsert_rows(c, ds, src, account)
+                report = self._upsert_rows(c, ds, src, schema, account)
             self._advance(c, ts, "upserting", stage="upsert_complete", **report)
         ds = self.store.get_dataset_by_pk(rev.ds, c)
         if rev.permission is not None and rev.permission != ds.audience:
@@ -811,30 +1236,123 @@ class Publishing:
             self.stats.rows_written(ds.id, report["Rows Created"] + report["Rows Updated"] + report["Errors"], report)
         return ds.id
 
-    def _replace_rows(self, c, ds: Dataset, src: Source, account: Account, now: float) -> dict[str, int]:
+    def _apply_schema(self, c, ds: Dataset, schema: OutputSchema, convert: bool) -> dict[str, Any] | None:
+        """Make the output schema the dataset's schema, as applying does on Socrata: each output
+        column becomes (or updates) a dataset column with its type, name and description; dataset
+        columns it leaves out are dropped; its primary key is the row identifier. An update keeps
+        the existing rows, so they are converted (a value the new type refuses becomes null).
+        Returns what changed for the job log, None when nothing did."""
+        old = {col["id"]: col for col in ds.columns}
+        columns = []
+        for position, out in enumerate(schema.ordered(), start=1):
+            data_type = view_type(out["transform"]["output_soql_type"])
+            base = old.get(out.get("dataset_column_id"))
+            col = dict(base) if base else {"id": self.store.next_counter(c, "column_id", 230641050), "format": {}}
+            col["tableColumnId"] = col.get("tableColumnId", col["id"])
+            col.update(
+                name=out["display_name"],
+                fieldName=out["field_name"],
+                description=out.get("description") or "",
+                dataTypeName=data_type,
+                renderTypeName=data_type,
+                position=position,
+            )
+            if out.get("format"):
+                col["format"] = out["format"]
+            columns.append(col)
+        key = schema.primary_key
+        key_id = next((col["id"] for col in columns if col["fieldName"] == key), None)
+        if columns == sorted(ds.columns, key=lambda col: col["position"]) and key_id == ds.doc.get(
+            "rowIdentifierColumnId"
+        ):
+            return None
+        kept = {col["id"] for col in columns}
+        changed: dict[str, Any] = {
+            "columns_added": [col["fieldName"] for col in columns if col["id"] not in old],
+            "columns_dropped": [col["fieldName"] for col in ds.columns if col["id"] not in kept],
+            "types_changed": {
+                col["fieldName"]: f"{old[col['id']]['dataTypeName']} -> {col['dataTypeName']}"
+                for col in columns
+                if col["id"] in old and old[col["id"]]["dataTypeName"] != col["dataTypeName"]
+            },
+            "row_identifier": key,
+        }
+        if convert:
+            changed["values_not_converted"] = self._convert_rows(c, ds, columns)
+        ds.doc["columns"] = columns
+        ds.doc["rowIdentifierColumnId"] = key_id
+        self.store.update_dataset(c, ds)
+        if convert:
+            try:
+                rekey(c, self.store.get_dataset_by_pk(ds.pk, c), key)
+            except SocrataError as exc:
+                raise JobFailure("row_identifier.invalid", exc.message) from None
+        return changed
+
+    def _convert_rows(self, c, ds: Dataset, columns: list[dict[str, Any]]) -> int:
+        """Rewrite the existing rows for the new columns (renamed, retyped, dropped); returns how
+        many values the new type refused (they are nulled)."""
+        old = {col["id"]: col for col in ds.columns}
+        plan = []
+        for col in columns:
+            before = old.get(col["id"])
+            if before is not None:
+                same = before["dataTypeName"] == col["dataTypeName"]
+                plan.append((before["fieldName"], col["fieldName"], None if same else normalizer(col["dataTypeName"])))
+        lost = 0
+        last = 0
+        while True:
+            page = c.execute(
+                "SELECT sid, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?", (ds.pk, last, STAGE_BATCH)
+            ).fetchall()
+            if not page:
+                return lost
+            last = page[-1][0]
+            updates = []
+            for sid, data in page:
+                row = json.loads(data)
+                new = {}
+                for before, after, convert in plan:
+                    value = row.get(before)
+                    if value is None:
+                        continue
+                    if convert is not None:
+                        try:
+                            value = convert(to_csv_cell(value))
+                        except BadValue:
+                            lost += 1
+                            continue
+                    new[after] = value
+                if new != row:
+                    updates.append((_dumps(new), sid))
+            c.executemany("UPDATE rows SET data=? WHERE sid=?", updates)
+
+    def _replace_rows(
+        self, c, ds: Dataset, src: Source, schema: OutputSchema, account: Account, now: float
+    ) -> dict[str, int]:
         base = c.execute("SELECT coalesce(max(sid), 0) FROM rows").fetchone()[0]
-        first = c.execute("SELECT min(n) FROM staged_rows WHERE source=?", (src.id,)).fetchone()[0] or 0
+        first = c.execute("SELECT min(n) FROM output_rows WHERE output_schema=?", (schema.id,)).fetchone()[0] or 0
         removed = c.execute("DELETE FROM rows WHERE ds=?", (ds.pk,)).rowcount
         # Fresh sids above every sid in use: every row gets a new :id, in upload order.
         created = c.execute(
             "INSERT INTO rows (sid, ds, row_key, created_at, updated_at, data)"
-            " SELECT ? + n - ?, ?, row_key, ?, ?, data FROM staged_rows WHERE source=? AND bad=0 ORDER BY n",
-            (base + 1, first, ds.pk, now, now, src.id),
+            " SELECT ? + n - ?, ?, row_key, ?, ?, data FROM output_rows WHERE output_schema=? AND bad=0 ORDER BY n",
+            (base + 1, first, ds.pk, now, now, schema.id),
         ).rowcount
         c.execute(
             "UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
             (created, now, account.user_id, ds.pk),
         )
-        errors = (src.error_count or 0) + (src.num_row_errors or 0)
+        errors = (schema.error_count or 0) + (src.num_row_errors or 0)
         return {"Rows Created": created, "Rows Updated": 0, "Rows Deleted": removed, "Errors": errors}
 
-    def _upsert_rows(self, c, ds: Dataset, src: Source, account: Account) -> dict[str, int]:
+    def _upsert_rows(self, c, ds: Dataset, src: Source, schema: OutputSchema, account: Account) -> dict[str, int]:
         total = Report()
         last = 0
         while True:
             page = c.execute(
-                "SELECT n, data FROM staged_rows WHERE source=? AND bad=0 AND n>? ORDER BY n LIMIT ?",
-                (src.id, last, STAGE_BATCH),
+                "SELECT n, data FROM output_rows WHERE output_schema=? AND bad=0 AND n>? ORDER BY n LIMIT ?",
+                (schema.id, last, STAGE_BATCH),
             ).fetchall()
             if not page:
                 break
@@ -845,30 +1363,35 @@ class Publishing:
             )
             for name in ("created", "updated", "deleted", "errors"):
                 setattr(total, name, getattr(total, name) + getattr(rep, name))
-        out = {
+        return {
             "Rows Created": total.created,
             "Rows Updated": total.updated,
             "Rows Deleted": total.deleted,
-            "Errors": total.errors + (src.error_count or 0) + (src.num_row_errors or 0),
+            "Errors": total.errors + (schema.error_count or 0) + (src.num_row_errors or 0),
         }
-        return out
 
     # ---- restarts ----
 
     def recover(self) -> None:
-        """Resume what a restart interrupted: parses of committed uploads, unfinished apply jobs."""
+        """Resume what a restart interrupted: parses of committed uploads, evaluations of posted
+        transforms, unfinished apply jobs."""
         c = self.store.conn()
         for (source_id,) in c.execute("SELECT id FROM sources WHERE state='parsing'").fetchall():
             if self.path(source_id).exists():
                 threading.Thread(target=self._parse_thread, args=(source_id, threading.Event()), daemon=True).start()
             else:
                 self._fail_source(source_id, SourceFailure("internal_error", "The upload was lost"))
+        for (schema_id,) in c.execute(
+            "SELECT o.id FROM output_schemas o JOIN sources s ON s.id=o.source"
+            " WHERE o.state='evaluating' AND s.state='finished'"
+        ).fetchall():
+            self._start_evaluation(schema_id)
         with self.store.writing() as c:  # one-shot bodies cut off by the restart can be sent again
             c.execute("UPDATE sources SET state='created' WHERE state='receiving' AND chunk_size IS NULL")
         for (ts_id,) in c.execute(
             "SELECT id FROM task_sets WHERE status IN ('initializing','creating_columns','upserting','finishing')"
         ).fetchall():
-            self._start_job(ts_id)
+            self.start_job(ts_id)
 
     # ---- JSON ----
 
@@ -921,6 +1444,27 @@ class Publishing:
             "links": {"show": f"{API}/revision/{ds_id}/{rev.seq}/apply/{ts.id}"},
         }
 
+    @staticmethod
+    def held_json(ds_id: str, rev: Revision, approval: Approval) -> dict[str, Any]:
+        """The apply answer of a revision held for approval: the ``approval_submitted`` key that
+        socrata-py's ``Job.submitted_for_approval`` reads in the resource; the rest is inferred
+        (the submission, and where to follow it)."""
+        return {
+            "resource": {
+                "key": "approval_submitted",
+                "message": "Applying this revision updates a public asset; it waits for approval",
+                "fourfour": ds_id,
+                "revision_seq": rev.seq,
+                "output_schema_id": rev.output_schema_id,
+                "submission_id": approval.submission_id,
+                "state": approval.state,
+            },
+            "links": {
+                "revision": f"{API}/revision/{ds_id}/{rev.seq}",
+                "guidance": f"/api/views/{ds_id}/approvals?method=guidance_v2&assetId={ds_id}:{rev.seq}",
+            },
+        }
+
     def source_json(self, src: Source) -> dict[str, Any]:
         ds, rev = self.owner(src)
         base = f"{API}/source/{src.id}"
@@ -936,78 +1480,166 @@ class Publishing:
             "failure_details": src.failure_details,
             "filesize": src.filesize,
             "revision": {"fourfour": ds.id, "revision_seq": rev.seq},
-            "schemas": [self._input_schema(src)] if src.state == "finished" else [],
+            "schemas": [self._input_schema_resource(src)] if src.state == "finished" else [],
         }
+        schema = f"{base}/schema/{{input_schema_id}}"
         links = {
             "show": base,
             "bytes": base,
+            "add_to_revision": base,
             "initiate": f"{base}/initiate",
             "chunk": f"{base}/chunk/{{seq_num}}/{{byte_offset}}",
             "commit": f"{base}/chunk/{{seq_num}}/{{byte_offset}}/commit",
+            "show_input_schema": schema,
+            "input_schema_links": _input_schema_links(schema),
         }
         return {"resource": resource, "links": links}
 
-    def _input_schema(self, src: Source) -> dict[str, Any]:
-        fields = src.input_columns or []
-        errors = src.column_errors or {}
-        done = iso(src.finished_at)
-        output_columns = []
-        for col in src.columns:
-            soql = SODA2_TYPE.get(col["dataTypeName"], "text")
-            field = col["fieldName"]
-            output_columns.append(
-                {
-                    "id": col["id"],
-                    "field_name": field,
-                    "display_name": col["name"],
-                    "description": col.get("description", ""),
-                    "position": col["position"] - 1,
-                    "format": col.get("format") or {},
-                    "initial_output_column_id": col["id"],
-                    "is_primary_key": field == src.row_identifier,
-                    "transform": {
-                        "id": col["id"],
-                        "transform_expr": f"{_TRANSFORM.get(soql, 'to_' + soql)}(`{field}`)"
-                        if field in fields
-                        else "null",
-                        "output_soql_type": soql,
-                        "finished_at": done,
-                        "failed_at": None,
-                        "error_count": errors.get(field, 0),
-                    },
-                }
-            )
-        rows = (src.total_rows or 0) - (src.num_row_errors or 0)
+    def input_schema_json(self, src: Source) -> dict[str, Any]:
+        schema = f"{API}/source/{src.id}/schema/{src.input_schema_id}"
+        return {"resource": self._input_schema_resource(src), "links": _input_schema_links(schema)}
+
+    def output_schema_json(self, schema: OutputSchema) -> dict[str, Any]:
+        base = f"{API}/source/{schema.source}/schema/{schema.input_schema_id}"
+        links = _output_schema_links(base)
+        return {
+            "resource": self._output_schema_resource(schema, self.source(schema.source)),
+            "links": {k: v.replace("{output_schema_id}", str(schema.id)) for k, v in links.items()},
+        }
+
+    def _input_schema_resource(self, src: Source) -> dict[str, Any]:
         return {
             "id": src.input_schema_id,
             "name": src.source_type.get("filename"),
             "created_at": iso(src.created_at),
+            "created_by": src.created_by,
             "total_rows": src.total_rows,
             "num_row_errors": src.num_row_errors,
             "input_columns": [
                 {
-                    "id": src.input_schema_id * 1000 + i,
-                    "field_name": f,
-                    "display_name": f,
+                    "id": _input_column_id(src, i),
+                    "field_name": col["field_name"],
+                    "display_name": col["display_name"],
                     "position": i,
-                    "soql_type": "text",
+                    "soql_type": col["soql_type"],
                     "input_schema_id": src.input_schema_id,
                 }
-                for i, f in enumerate(fields)
+                for i, col in enumerate(src.input_columns or [])
             ],
-            "output_schemas": [
-                {
-                    "id": src.output_schema_id,
-                    "input_schema_id": src.input_schema_id,
-                    "created_at": iso(src.created_at),
-                    "finished_at": done,
-                    "completed_at": done,
-                    "total_rows": rows,
-                    "error_count": src.error_count,
-                    "output_columns": output_columns,
-                }
-            ],
+            "output_schemas": [self._output_schema_resource(o, src) for o in self.output_schemas(src.id)],
         }
+
+    def _output_schema_resource(self, schema: OutputSchema, src: Source) -> dict[str, Any]:
+        """Until complete, ``completed_at``/``finished_at``, the counts and every transform's
+        ``error_count`` are null (publishing.json: "nil if not yet complete")."""
+        done = schema.complete()
+        when = iso(schema.completed_at) if done else None
+        errors = schema.column_errors or {}
+        inputs = {c["field_name"]: _input_column_id(src, i) for i, c in enumerate(src.input_columns or [])}
+        columns = []
+        for col in schema.columns:
+            transform = col["transform"]
+            reads = compile_transform(transform["transform_expr"], src.input_types(), transform["output_soql_type"])
+            columns.append(
+                {
+                    **{k: v for k, v in col.items() if k not in ("dataset_column_id", "transform")},
+                    "transform": {
+                        **transform,
+                        "transform_input_columns": [{"input_column_id": inputs[reads.column]}] if reads.column else [],
+                        "finished_at": when,
+                        "failed_at": iso(time.time()) if schema.state == "failed" else None,
+                        "error_count": errors.get(col["field_name"], 0) if done else None,
+                    },
+                }
+            )
+        return {
+            "id": schema.id,
+            "input_schema_id": schema.input_schema_id,
+            "created_at": iso(schema.created_at),
+            "created_by": schema.created_by,
+            "finished_at": when,
+            "completed_at": when,
+            "total_rows": schema.total_rows if done else None,
+            "error_count": schema.error_count if done else None,
+            "output_columns": columns,
+            "sort_bys": [],  # socrata-py's OutputSchema.run reads it; the emulator keeps no sort
+        }
+
+
+def _input_column_id(src: Source, position: int) -> int:
+    return src.input_schema_id * 1000 + position
+
+
+def _output_schema_links(input_schema: str) -> dict[str, str]:
+    """Names as socrata-py uses them (``show``, ``rows``, ``schema_errors``); the paths of rows
+    and errors are the emulator's own (publishing.json documents neither)."""
+    return {
+        "show": f"{input_schema}/output/{{output_schema_id}}",
+        "rows": f"{input_schema}/rows/{{output_schema_id}}",
+        "schema_errors": f"{input_schema}/errors/{{output_schema_id}}",
+    }
+
+
+def _input_schema_links(input_schema: str) -> dict[str, Any]:
+    """An input schema's links, templated on ``{input_schema_id}`` in a source's answer (socrata-py
+    fills them in); ``transform`` is the link publishing.json's examples follow."""
+    return {
+        "show": input_schema,
+        "transform": input_schema,
+        "latest_output": f"{input_schema}/output/latest",
+        "output_schema_links": _output_schema_links(input_schema),
+    }
+
+
+class _Plan:
+    """How an output schema turns one input row (its cells) into the stored row, counting errors."""
+
+    def __init__(self, schema: OutputSchema, src: Source, keep_nulls: bool):
+        index = {c["field_name"]: i for i, c in enumerate(src.input_columns or [])}
+        types = src.input_types()
+        self.columns: list[tuple[str, int | None, Any]] = []
+        for col in schema.ordered():
+            t = compile_transform(col["transform"]["transform_expr"], types, col["transform"]["output_soql_type"])
+            self.columns.append(
+                (col["field_name"], None, None)
+                if t.column is None
+                else (col["field_name"], index[t.column], t.function())
+            )
+        self.key = schema.primary_key
+        # An update keeps empty cells as nulls (they clear the cell); a replace stores none.
+        self.keep_nulls = keep_nulls
+        self.rows = self.bad_rows = 0
+        self.column_errors: Counter[str] = Counter()
+
+    def row(self, cells: list[str]) -> tuple[str | None, int, str]:
+        """(row key, bad, stored JSON): the row's values, or its cells with the errors."""
+        self.rows += 1
+        values: dict[str, Any] = {}
+        errors: dict[str, dict[str, str]] = {}
+        for field, i, convert in self.columns:
+            if i is None:
+                continue  # the null transform: nothing (a replace stores null, an update keeps the cell)
+            cell = cells[i]
+            if cell == "":
+                values[field] = None
+            elif convert is normalize_text:
+                values[field] = cell
+            else:
+                try:
+                    values[field] = convert(cell)
+                except BadValue as exc:
+                    errors[field] = {"message": f"Unable to convert {cell!r}: {exc}", "input": cell}
+        if self.key is not None and self.key not in errors and values.get(self.key) is None:
+            errors[self.key] = {"message": "The row identifier is missing", "input": ""}
+        if errors:
+            self.bad_rows += 1
+            self.column_errors.update(errors.keys())
+            out = [{"error": errors[f]} if f in errors else {"ok": values.get(f)} for f, _, _ in self.columns]
+            return None, 1, _dumps({"cells": out})
+        key = key_of(values[self.key]) if self.key is not None else None
+        if self.keep_nulls:
+            return key, 0, _dumps(values)
+        return key, 0, _dumps({f: values[f] for f, _, _ in self.columns if values.get(f) is not None})
 
 
 def _check_csv(content_type: str) -> None:
@@ -1020,23 +1652,38 @@ def _check_csv(content_type: str) -> None:
         )
 
 
-def _check_header(header: list[str] | None, types: dict[str, str]) -> list[str]:
+def _check_header(header: list[str] | None, known: set[str] | None) -> tuple[list[str], list[str]]:
+    """The input columns' field names and display names. ``known``: the dataset's field names,
+    which (without --strict) every header name must be: the output schema is then the dataset's
+    columns, mapped by API field name, and a name it cannot map is refused rather than dropped.
+    In strict mode the names become field names as Socrata derives them (lower case, ``_``)."""
     if not header or not any(h.strip() for h in header):
         raise SourceFailure("empty", "The file has no header row")
-    fields = [h.strip() for h in header]
+    names = [h.strip() for h in header]
+    fields = (
+        names if known is not None else [re.sub(r"[^a-z0-9]+", "_", n.lower()).strip("_") or "column" for n in names]
+    )
     dupes = sorted({f for f in fields if fields.count(f) > 1})
     if dupes:
         raise SourceFailure("duplicate_columns", f"Duplicate column names: {', '.join(dupes)}", columns=dupes)
-    unknown = [f for f in fields if f not in types]
+    unknown = [f for f in fields if known is not None and f not in known]
     if unknown:
-        # The output schema is the dataset's columns; the emulator maps input columns to them by
-        # API field name and refuses names it cannot map, rather than dropping their data.
         raise SourceFailure(
             "unknown_columns",
             f"Columns not in the dataset: {', '.join(unknown)} (the header must use API field names)",
             columns=unknown,
         )
-    return fields
+    fields = [f if _FIELD_NAME.match(f) else f"_{f}" for f in fields]
+    return fields, names
+
+
+def _check_output_columns(columns: list[dict[str, Any]]) -> None:
+    fields = [col["field_name"] for col in columns]
+    dupes = sorted({f for f in fields if fields.count(f) > 1})
+    if dupes:
+        raise bad_request(f"Duplicate output column field names: {', '.join(dupes)}", code="output_schema.invalid")
+    if sum(1 for col in columns if col["is_primary_key"]) > 1:
+        raise bad_request("At most one output column can be the primary key", code="output_schema.invalid")
 
 
 def _check_schema(ds: Dataset, src: Source) -> None:

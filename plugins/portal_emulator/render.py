@@ -56,11 +56,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text or "").strip("-") or "dataset"
 
 
+def audience_requests(approvals: list[Approval]) -> list[Approval]:
+    """The submissions about the asset's own audience. A revision held for approval is a draft of
+    its own (``assetId`` ``4x4:seq`` in the Approvals API) and says nothing about the published
+    asset's visibility."""
+    return [a for a in approvals if a.is_audience_request]
+
+
 def approval_status(ds: Dataset, approvals: list[Approval]) -> str:
-    """Discovery's ``approval_status``: the latest submission decides, else public counts as approved."""
-    if approvals:
-        return approvals[-1].state
+    """Discovery's ``approval_status``: the latest public audience request decides, else public
+    counts as approved."""
+    requests = audience_requests(approvals)
+    if requests:
+        return requests[-1].state
     return "approved" if ds.is_public else "not_ready"
+
+
+def visible_to_anonymous(ds: Dataset, approvals: list[Approval], approvals_enabled: bool = True) -> bool:
+    """The four factors of anonymous visibility (reference §4.2, Discovery's ``visibility=open``):
+    published, audience public, approved (where the domain runs approvals), not hidden. A draft
+    made with ``POST /api/views.json`` is unpublished, so it stays invisible whatever its audience."""
+    approved = not approvals_enabled or approval_status(ds, approvals) == "approved"
+    hidden = bool(ds.doc.get("hideFromCatalog", False))
+    return ds.is_public and ds.is_published and approved and not hidden
 
 
 # ---- view JSON (/api/views/{id}.json) ----
@@ -83,7 +101,12 @@ def column_json(col: dict[str, Any]) -> dict[str, Any]:
 
 
 def approval_json(a: Approval) -> dict[str, Any]:
-    out: dict[str, Any] = {
+    """One ``approvals[]`` record with exactly the keys of the recorded one (reference §2.5): no
+    reviewer and no notes, which no recording shows (the emulator keeps both for its /review page
+    and ``review list`` only). A key without a value yet (``reviewedAt`` of a pending request,
+    ``submissionOutcomeApplication`` before the outcome ran) is null."""
+    return {
+        "reviewedAt": epoch(a.reviewed_at),
         "reviewedAutomatically": a.reviewed_automatically,
         "state": a.state,
         "submissionId": a.submission_id,
@@ -92,21 +115,32 @@ def approval_json(a: Approval) -> dict[str, Any]:
         "submittedAt": epoch(a.submitted_at),
         "targetAudience": a.target_audience,
         "workflowId": a.workflow_id,
-        "submissionDetails": {"permissionType": "READ"},
+        "submissionDetails": submission_details(a),
+        "submissionOutcomeApplication": outcome_application(a),
         "submitter": {"id": a.submitter_id, "displayName": a.submitter_name},
     }
-    if a.reviewed_at is not None:
-        out["reviewedAt"] = epoch(a.reviewed_at)
-        out["reviewer"] = {"id": a.reviewer_id, "displayName": a.reviewer_name}
-        out["notes"] = a.notes or ""
-    if a.applied_at is not None:
-        out["submissionOutcomeApplication"] = {
-            "endedAt": epoch(a.applied_at),
-            "failureCount": 0,
-            "startedAt": epoch(a.applied_at),
-            "status": "success",
-        }
-    return out
+
+
+def submission_details(a: Approval) -> dict[str, Any]:
+    """Recorded for an audience request; for a revision, approvals.yaml's ``details.id`` (the
+    revision number, a string there)."""
+    if a.revision_seq is not None:
+        return {"id": str(a.revision_seq)}
+    return {"permissionType": "READ"}
+
+
+def outcome_application(a: Approval) -> dict[str, Any] | None:
+    """``submissionOutcomeApplication`` as recorded once an outcome ran; ``in_progress`` (the
+    guidance's ``currentOutcomeStatus`` word) while an approved revision's apply job runs."""
+    status = a.outcome_status or ("success" if a.applied_at is not None else None)
+    if status is None:
+        return None
+    return {
+        "endedAt": epoch(a.applied_at),
+        "failureCount": 1 if status == "failure" else 0,
+        "startedAt": epoch(a.reviewed_at if a.revision_seq is not None else a.applied_at),
+        "status": status,
+    }
 
 
 def grants(ds: Dataset) -> list[dict[str, Any]]:
@@ -307,10 +341,7 @@ def catalog_entry(
                 "is_public": ds.is_public,
                 "is_published": ds.is_published,
                 "is_hidden": hidden,
-                "visible_to_anonymous": ds.is_public
-                and ds.is_published
-                and not hidden
-                and status == "approved",
+                "visible_to_anonymous": visible_to_anonymous(ds, approvals),
                 "visible_to_site": ds.audience in ("site", "public") and ds.is_published and not hidden,
                 "approval_status": status,
             }

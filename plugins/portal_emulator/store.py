@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     submitter_id TEXT, submitter_name TEXT,
     reviewed_at REAL, reviewer_id TEXT, reviewer_name TEXT,
     reviewed_automatically INTEGER NOT NULL DEFAULT 0,
-    notes TEXT,
-    applied_at REAL
+    notes TEXT,                        -- for the /review page and CLI only: no API returns it
+    applied_at REAL,                   -- when the approved outcome was carried out
+    revision_seq INTEGER,              -- object 'revision': the revision whose apply waits
+    outcome_status TEXT                -- in_progress | success | failure (NULL: not started)
 );
 CREATE INDEX IF NOT EXISTS approvals_by_ds ON approvals (ds, submission_id);
 -- DSMAPI (/api/publishing/v1): revisions, their sources, rows staged from uploads, apply jobs.
@@ -81,7 +83,7 @@ CREATE TABLE IF NOT EXISTS sources (
     id INTEGER PRIMARY KEY,
     revision INTEGER NOT NULL,
     input_schema_id INTEGER NOT NULL,
-    output_schema_id INTEGER NOT NULL,
+    output_schema_id INTEGER NOT NULL, -- the first output schema, built when the upload is parsed
     source_type TEXT NOT NULL,         -- JSON
     parse_options TEXT NOT NULL,       -- JSON
     content_type TEXT,
@@ -92,13 +94,11 @@ CREATE TABLE IF NOT EXISTS sources (
     row_identifier TEXT,
     chunk_size INTEGER,
     filesize INTEGER,
-    finished_at REAL,
+    finished_at REAL,                  -- strict: the bytes stopped; else: parsed
     failed_at REAL,
     failure_details TEXT,              -- JSON {message, type}
-    input_columns TEXT,                -- JSON list of header field names
+    input_columns TEXT,                -- JSON list of {field_name, display_name, soql_type}
     total_rows INTEGER,
-    error_count INTEGER,
-    column_errors TEXT,                -- JSON {field_name: count}
     num_row_errors INTEGER
 );
 CREATE INDEX IF NOT EXISTS sources_by_revision ON sources (revision, id);
@@ -109,15 +109,39 @@ CREATE TABLE IF NOT EXISTS source_chunks (
     size INTEGER NOT NULL,
     PRIMARY KEY (source, seq)
 );
--- Rows parsed from a source, already in stored form; bad=1 rows are counted, never applied.
-CREATE TABLE IF NOT EXISTS staged_rows (
+-- The parsed upload: one row per CSV record of the right width (cells as a JSON list).
+CREATE TABLE IF NOT EXISTS input_rows (
     n INTEGER PRIMARY KEY,
     source INTEGER NOT NULL,
+    cells TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS input_rows_by_source ON input_rows (source, n);
+-- Output schemas: the transforms of an input schema, evaluated into output_rows.
+CREATE TABLE IF NOT EXISTS output_schemas (
+    id INTEGER PRIMARY KEY,
+    source INTEGER NOT NULL,
+    input_schema_id INTEGER NOT NULL,
+    columns TEXT NOT NULL,             -- JSON output columns with their transforms
+    created_at REAL NOT NULL,
+    created_by TEXT NOT NULL,
+    state TEXT NOT NULL,               -- evaluating | evaluated | failed
+    completed_at REAL,                 -- shown (and applicable) from this time on
+    total_rows INTEGER,
+    error_count INTEGER,
+    column_errors TEXT                 -- JSON {field_name: count}
+);
+CREATE INDEX IF NOT EXISTS output_schemas_by_source ON output_schemas (source, id);
+-- Rows evaluated by an output schema, already in stored form; bad=1 rows are counted, never applied.
+CREATE TABLE IF NOT EXISTS output_rows (
+    n INTEGER PRIMARY KEY,
+    output_schema INTEGER NOT NULL,
     row_key TEXT,
     bad INTEGER NOT NULL DEFAULT 0,
     data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS staged_by_source ON staged_rows (source, n);
+CREATE INDEX IF NOT EXISTS output_rows_by_schema ON output_rows (output_schema, n);
+-- Rows staged by the emulator before output schemas existed; nothing reads them any more.
+DROP TABLE IF EXISTS staged_rows;
 CREATE TABLE IF NOT EXISTS task_sets (
     id INTEGER PRIMARY KEY,
     revision INTEGER NOT NULL,
@@ -134,6 +158,7 @@ CREATE TABLE IF NOT EXISTS task_sets (
 CREATE INDEX IF NOT EXISTS task_sets_by_revision ON task_sets (revision, id);
 """
 
+_ADDED_COLUMNS = {"approvals": [("revision_seq", "INTEGER"), ("outcome_status", "TEXT")]}
 FIRST_COLUMN_ID = 230641050  # column ids look like the recorded ones (reference §1 create fixture)
 FIRST_SUBMISSION_ID = 4792823
 
@@ -200,7 +225,13 @@ class Approval:
     reviewed_automatically: bool
     notes: str | None
     applied_at: float | None
+    revision_seq: int | None
+    outcome_status: str | None
     dataset_id: str = field(default="")
+
+    @property
+    def is_audience_request(self) -> bool:
+        return self.object == "public_audience_request"
 
 
 class Store:
@@ -211,6 +242,23 @@ class Store:
         conn = self.conn()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        self._migrate(conn)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        """Bring a state file written by an earlier emulator up to this schema (CREATE TABLE IF NOT
+        EXISTS leaves existing tables alone): add the columns that are new since then, and fail
+        parsed sources that have no output schema, whose staged rows are gone (upload again)."""
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for name, decl in columns:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+        conn.execute(
+            "UPDATE sources SET state='failed', failed_at=?, failure_details=? WHERE state='finished'"
+            " AND NOT EXISTS (SELECT 1 FROM output_schemas o WHERE o.source=sources.id)",
+            (time.time(), json.dumps({"type": "internal_error", "message": "Uploaded before an emulator upgrade"})),
+        )
 
     # ---- connections and transactions ----
 
@@ -338,12 +386,12 @@ class Store:
     _AP_COLS = (
         "a.submission_id, a.ds, a.object, a.outcome, a.target_audience, a.state, a.workflow_id,"
         " a.submitted_at, a.submitter_id, a.submitter_name, a.reviewed_at, a.reviewer_id,"
-        " a.reviewer_name, a.reviewed_automatically, a.notes, a.applied_at, d.id"
+        " a.reviewer_name, a.reviewed_automatically, a.notes, a.applied_at, a.revision_seq, a.outcome_status, d.id"
     )
 
     @staticmethod
     def _ap(row: tuple) -> Approval:
-        a = Approval(*row[:16], dataset_id=row[16])
+        a = Approval(*row[:18], dataset_id=row[18])
         a.reviewed_automatically = bool(a.reviewed_automatically)
         return a
 

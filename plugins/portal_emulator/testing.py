@@ -249,12 +249,14 @@ class Emulator:
 
     # ---- the reviewer's side ----
 
-    def review(self, dataset_id: str, state: str, notes: str = "") -> dict:
-        """Approve or reject the dataset's pending request through the HTTP Approvals API."""
+    def review(self, dataset_id: str, state: str, notes: str = "", revision_seq: int | None = None) -> dict:
+        """Approve or reject the dataset's pending request through the HTTP Approvals API; with
+        ``revision_seq``, the revision held for approval (strict mode; ``assetId`` ``4x4:seq``)."""
         s = self.session("reviewer")
+        asset = dataset_id if revision_seq is None else f"{dataset_id}:{revision_seq}"
         r = s.get(
             f"{self.url}/api/views/{dataset_id}/approvals",
-            params={"method": "guidance_v2", "assetId": dataset_id},
+            params={"method": "guidance_v2", "assetId": asset},
             timeout=30,
         )
         if r.status_code != 200:
@@ -275,13 +277,31 @@ def run_emulator(
     accounts: Mapping[str, tuple[str, str]] | Iterable[tuple[str, str, str]] | None = None,
     fault_rate: float = 0.0,
     fault_kinds: Iterable[str] | None = None,
+    strict: bool | None = None,
+    parse_complete_seconds: float | None = None,
+    lost_answer_rate: float | None = None,
+    lost_answer_seed: int | None = None,
     extra_args: Iterable[str] = (),
 ) -> Iterator[Emulator]:
-    """Start ``python -m portal_emulator serve`` on a free port; stop it (and close its log) on exit."""
+    """Start ``python -m portal_emulator serve`` on a free port; stop it (and close its log) on exit.
+
+    ``strict`` True/False passes ``--strict``/``--no-strict``; None leaves it to
+    ``$PORTAL_EMULATOR_STRICT``. The other strict-mode settings default to strict mode's own
+    (``--parse-complete-seconds 1``, ``--lost-answer-rate 0.03``) when not given."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
     env_value, by_role = _accounts_env(DEFAULT_ACCOUNTS if accounts is None else accounts)
-    args = ["--fault-rate", str(fault_rate), "--fault-kinds", ",".join(fault_kinds or ["500"]), *extra_args]
+    args = ["--fault-rate", str(fault_rate), "--fault-kinds", ",".join(fault_kinds or ["500"])]
+    if strict is not None:
+        args.append("--strict" if strict else "--no-strict")
+    for flag, value in (
+        ("--parse-complete-seconds", parse_complete_seconds),
+        ("--lost-answer-rate", lost_answer_rate),
+        ("--lost-answer-seed", lost_answer_seed),
+    ):
+        if value is not None:
+            args += [flag, str(value)]
+    args += list(extra_args)
     emu = Emulator(state, env_value, by_role, args)
     for attempt in range(3):
         try:

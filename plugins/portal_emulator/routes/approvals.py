@@ -23,11 +23,24 @@ def _record_id(value: str) -> int:
         raise bad_request(f"Invalid approval record id {value!r}", code="approvals.invalid_id") from None
 
 
+def _revision_seq(request: Request, dataset_id: str) -> int | None:
+    """``assetId`` names the asset, or one of its drafts as ``4x4:seq`` (approvals.yaml); here the
+    drafts are DSMAPI revisions."""
+    asset = request.query_params.get("assetId") or dataset_id
+    fourfour, sep, seq = asset.partition(":")
+    if fourfour != dataset_id or (sep and not seq.isdigit()):
+        raise bad_request(f"Invalid assetId {asset!r} for {dataset_id}", code="approvals.invalid_asset")
+    if not sep:
+        return None
+    request.app.state.publishing.revision(dataset_id, int(seq))  # 404 for a revision that does not exist
+    return int(seq)
+
+
 async def guidance_or_list(request: Request, dataset_id: str) -> Response:
     require_writer(request)
     method = request.query_params.get("method", "guidance_v2")
     ds = readable_view(request, dataset_id)
-    guidance = workflow(request).guidance(ds, base_url(request))
+    guidance = workflow(request).guidance(ds, base_url(request), _revision_seq(request, dataset_id))
     if method == "guidance_v2":
         return json_response(guidance)
     if method == "guidance":  # v1: the public guidance at the top level

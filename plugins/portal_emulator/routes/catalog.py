@@ -14,7 +14,7 @@ from ..auth import sees_private
 from ..errors import DiscoveryError
 from ..render import approval_status, catalog_entry, slug
 from ..store import Dataset
-from .common import base_url, domain, domain_aliases, json_response, store
+from .common import anonymous_can_read, base_url, domain, domain_aliases, json_response, store
 
 router = APIRouter()
 MULTI = ("ids", "domains", "names", "categories", "tags", "only", "column_names", "shared_to")
@@ -218,7 +218,7 @@ def data_json(request: Request) -> Response:
     datasets = []
     for ds in store(request).list_datasets():
         doc = ds.doc
-        if not (ds.is_public and ds.is_published) or doc.get("hideFromDataJson"):
+        if not anonymous_can_read(request, ds) or doc.get("hideFromDataJson"):
             continue
         lic = licenses.find(doc.get("licenseId"))
         contact = doc.get("contactPoint") or {}

@@ -12,6 +12,7 @@ from ..approvals import Workflow
 from ..auth import current_account
 from ..config import EmulatorConfig
 from ..errors import authentication_required, not_found_view
+from ..render import visible_to_anonymous
 from ..stats import Stats
 from ..store import Dataset, Store
 
@@ -59,12 +60,19 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(json.dumps(body), status_code=status, media_type=JSON, headers=headers)
 
 
+def anonymous_can_read(request: Request, ds: Dataset) -> bool:
+    """Whether a caller without credentials may see the dataset (published, public, approved,
+    not hidden): what every anonymous read path checks, the API and the pages alike."""
+    return visible_to_anonymous(ds, store(request).approvals_for(ds.pk), config(request).approvals_enabled)
+
+
 def can_read(ds: Dataset, request: Request) -> bool:
-    return ds.is_public or current_account(request) is not None
+    return current_account(request) is not None or anonymous_can_read(request, ds)
 
 
 def readable_view(request: Request, dataset_id: str) -> Dataset:
-    """A dataset the caller may read through /api/views: 404 not_found, 403 for anonymous on private."""
+    """A dataset the caller may read through /api/views: 404 not_found, 403 for anonymous callers on
+    a dataset they cannot see (a private one, or a draft whatever its audience)."""
     current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
     ds = store(request).get_dataset(dataset_id)
     if ds is None:

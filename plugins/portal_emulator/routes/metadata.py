@@ -21,7 +21,7 @@ from ..config import EmulatorConfig
 from ..errors import SocrataError, authentication_required, bad_request, not_found_view
 from ..render import metadata_json
 from ..store import Dataset
-from .common import base_url, config, domain, json_body, json_response, store
+from .common import anonymous_can_read, base_url, config, domain, json_body, json_response, store
 
 router = APIRouter()
 WRITABLE = (
@@ -75,7 +75,7 @@ def list_metadata(request: Request, limit: int = 100, page: int = 1, method: str
     if limit < 1 or page < 1:
         raise bad_request("limit and page must be positive", code="invalid_parameter")
     private = sees_private(request) is not None
-    found = [ds for ds in store(request).list_datasets() if private or ds.is_public]
+    found = [ds for ds in store(request).list_datasets() if private or anonymous_can_read(request, ds)]
     start = (page - 1) * limit
     return json_response([_render(request, ds) for ds in found[start : start + limit]])
 
@@ -85,8 +85,8 @@ def get_metadata(request: Request, dataset_id: str) -> Response:
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
         raise not_found_view(dataset_id)
-    if not ds.is_public and sees_private(request) is None:
-        raise authentication_required()
+    if sees_private(request) is None and not anonymous_can_read(request, ds):
+        raise authentication_required()  # private, or a draft: anonymous callers see neither
     return json_response(_render(request, ds))
 
 

@@ -23,7 +23,7 @@ from ..config import Account
 from ..errors import SocrataError
 from ..render import approval_status, custom_fields
 from ..soql import Compiler, run_query
-from .common import base_url, store, workflow
+from .common import anonymous_can_read, base_url, store, workflow
 
 router = APIRouter()
 _env = Environment(
@@ -74,7 +74,7 @@ def home(request: Request) -> Response:
     items = [
         (ds, approval_status(ds, s.approvals_for(ds.pk)))
         for ds in s.list_datasets()
-        if account or ds.is_public
+        if account or anonymous_can_read(request, ds)
     ]
     return _page("home.html", account=account, items=items)
 
@@ -157,8 +157,8 @@ def _readable(request: Request, dataset_id: str):
             account=account,
             message=f"There is no dataset {dataset_id} on this portal.",
         ), None
-    if not ds.is_public and account is None:
-        return _challenge("This dataset is private. Sign in to see it."), None
+    if account is None and not anonymous_can_read(request, ds):
+        return _challenge("This dataset is not public. Sign in to see it."), None
     return account, ds
 
 

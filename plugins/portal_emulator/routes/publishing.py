@@ -1,11 +1,15 @@
 """DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is in ``publishing.py``.
 
-Status codes follow the publishing API's OpenAPI document: 201 for creating a revision or a
-source, uploading bytes and discarding; 202 for updating a revision and for reading an apply job;
-200 for the rest. Every call needs an account; writes need one that may write.
+Status codes follow the publishing API's OpenAPI document: 201 for creating a revision, a source
+or an output schema (a transform), uploading bytes and discarding; 202 for updating a revision,
+moving a source and reading an apply job; 200 for the rest. Every call needs an account; writes
+need one that may write.
 """
 
 from __future__ import annotations
+
+import csv
+import io
 
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..auth import require_account, require_writer
+from ..datatypes import to_csv_cell
 from ..errors import SocrataError, bad_request
 from ..publishing import Publishing
 from .common import json_body, json_response
@@ -107,8 +112,8 @@ async def apply_revision(request: Request, fourfour: str, seq: int) -> Response:
     p = pub(request)
 
     def work():
-        rev, ts = p.apply(fourfour, seq, body, account, request_id)
-        return p.task_set_json(fourfour, rev, ts)
+        rev, ts, held = p.apply(fourfour, seq, body, account, request_id)
+        return p.held_json(fourfour, rev, held) if held is not None else p.task_set_json(fourfour, rev, ts)
 
     return json_response(await run_in_threadpool(work))
 
@@ -146,6 +151,88 @@ def show_source(request: Request, source_id: int) -> Response:
     require_account(request)
     p = pub(request)
     return json_response(p.source_json(p.source(source_id)))
+
+
+@router.patch("/source/{source_id}")
+async def add_to_revision(request: Request, source_id: int) -> Response:
+    """socrata-py ``Source.add_to_revision``: 202, as publishing.json documents for this PATCH."""
+    require_writer(request)
+    body = await json_body(request)
+    p = pub(request)
+
+    def work():
+        return p.source_json(p.add_to_revision(source_id, body))
+
+    return json_response(await run_in_threadpool(work), 202)
+
+
+@router.post("/source/{source_id}/schema/{input_schema_id}")
+async def transform(request: Request, source_id: int, input_schema_id: int) -> Response:
+    """A new output schema from ``output_columns`` (201 with the output schema, which is what
+    socrata-py and publishing.json's examples read from the answer); evaluated on a thread."""
+    account = require_writer(request)
+    body = await json_body(request)
+    flag = request.query_params.get("increment_revision", "true").lower()
+    p = pub(request)
+
+    def work():
+        schema = p.transform(source_id, input_schema_id, body, account, increment_revision=flag != "false")
+        return p.output_schema_json(schema)
+
+    return json_response(await run_in_threadpool(work), 201)
+
+
+@router.get("/source/{source_id}/schema/{input_schema_id}")
+def show_input_schema(request: Request, source_id: int, input_schema_id: int) -> Response:
+    require_account(request)
+    p = pub(request)
+    return json_response(p.input_schema_json(p.input_schema(source_id, input_schema_id)))
+
+
+@router.get("/source/{source_id}/schema/{input_schema_id}/output/{output_schema_id}")
+def show_output_schema(request: Request, source_id: int, input_schema_id: int, output_schema_id: str) -> Response:
+    """An output schema by id, or ``latest``: socrata-py polls this until ``completed_at``."""
+    require_account(request)
+    p = pub(request)
+    return json_response(p.output_schema_json(p.schema_of(source_id, input_schema_id, output_schema_id)))
+
+
+def _rows(request: Request, source_id: int, input_schema_id: int, output_schema_id: int, errors: bool) -> Response:
+    require_account(request)
+    try:
+        offset = int(request.query_params.get("offset", 0))
+        limit = int(request.query_params.get("limit", 500))
+    except ValueError:
+        raise bad_request("offset and limit must be integers") from None
+    p = pub(request)
+    schema = p.schema_of(source_id, input_schema_id, output_schema_id)
+    rows = p.output_rows(schema, errors=errors, offset=max(offset, 0), limit=max(min(limit, 10000), 0))
+    fields = [col["field_name"] for col in schema.ordered()]
+    if errors and "text/csv" in request.headers.get("accept", ""):
+        return Response(_errors_csv(fields, rows), media_type="text/csv; charset=utf-8")
+    # socrata-py drops the first element and reads each other one's "row" (output_schema.py).
+    return json_response([{"output_columns": fields}, *({"row": row} for row in rows)])
+
+
+def _errors_csv(fields: list[str], rows: list[list[dict]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([cell["error"]["message"] if "error" in cell else to_csv_cell(cell["ok"]) for cell in row])
+    return buf.getvalue()
+
+
+@router.get("/source/{source_id}/schema/{input_schema_id}/rows/{output_schema_id}")
+def output_rows(request: Request, source_id: int, input_schema_id: int, output_schema_id: int) -> Response:
+    return _rows(request, source_id, input_schema_id, output_schema_id, errors=False)
+
+
+@router.get("/source/{source_id}/schema/{input_schema_id}/errors/{output_schema_id}")
+def schema_errors(request: Request, source_id: int, input_schema_id: int, output_schema_id: int) -> Response:
+    """The rows a transform could not convert, each cell ``{"ok": value}`` or ``{"error": {message,
+    input}}``; CSV with ``Accept: text/csv`` (socrata-py ``schema_errors_csv``)."""
+    return _rows(request, source_id, input_schema_id, output_schema_id, errors=True)
 
 
 @router.post("/source/{source_id}")

@@ -19,7 +19,7 @@ from ..errors import SocrataError, authentication_required, dataset_missing
 from ..render import http_date, iso_z, soda2_types
 from ..soql import Compiler, run_query
 from ..store import Dataset
-from .common import JSON, json_response, stats, store
+from .common import JSON, can_read, json_response, stats, store
 
 router = APIRouter()
 FORMATS = ("json", "csv")
@@ -36,7 +36,7 @@ def _readable(request: Request, dataset_id: str) -> Dataset:
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
         raise dataset_missing(dataset_id)
-    if not ds.is_public and current_account(request) is None:
+    if not can_read(ds, request):
         raise authentication_required()
     return ds
 
