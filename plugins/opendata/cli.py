@@ -8,10 +8,11 @@
     opendata history list|export ID        archived versions of a dataset; export one as CSV
     opendata retire ID --reason --approved-by   stop refreshing a dataset (it stays published)
     opendata freshness status|comments     the freshness monitor and the public comment watch
+    opendata portal doctor [--conn-id ID] [--json]   read-only check of a real portal before the first run
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
-``lint`` exits 1 on any error, for pre-commit hooks and CI.
+``lint`` exits 1 on any error, for pre-commit hooks and CI; ``portal doctor`` exits 1 when a check FAILs.
 """
 
 from __future__ import annotations
@@ -136,6 +137,12 @@ def _retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _portal_doctor(args: argparse.Namespace) -> int:
+    from opendata.portal.doctor import doctor_command
+
+    return doctor_command(args.conn_id, include=Path(args.include) if args.include else None, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opendata", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -179,6 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--reason", required=True)
     retire.add_argument("--approved-by", required=True, help="who in the Mayor's Office approved it")
     retire.set_defaults(func=_retire)
+
+    portal = commands.add_parser("portal", help="the Socrata portal connection")
+    portal_commands = portal.add_subparsers(dest="portal_command", required=True)
+    doctor = portal_commands.add_parser(
+        "doctor", help="read-only check of the portal connection before the first pipeline run"
+    )
+    doctor.add_argument("--conn-id", default="socrata_default", help="Airflow connection id (default: socrata_default)")
+    doctor.add_argument("--json", action="store_true", help="print a machine-readable report")
+    doctor.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
+    doctor.set_defaults(func=_portal_doctor)
 
     from opendata.freshness.cli import register as register_freshness
 
