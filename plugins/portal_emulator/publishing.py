@@ -629,9 +629,10 @@ class Publishing:
         )
 
     def add_to_revision(self, source_id: int, body: Any) -> Source:
-        """``PATCH /source/{id}`` (socrata-py ``Source.add_to_revision``): move the source to
-        another open revision of the same dataset (its columns were taken from that dataset)."""
-        target = (body or {}).get("revision") if isinstance(body, dict) else None
+        """``PATCH /source/{id}`` (socrata-py ``Source.add_to_revision`` sends ``{"revision": {...}}``,
+        publishing.json documents the two keys at the top level): move the source to another open
+        revision of the same dataset (its columns were taken from that dataset)."""
+        target = body.get("revision", body) if isinstance(body, dict) else None
         if not isinstance(target, dict) or not target.get("fourfour") or target.get("revision_seq") is None:
             raise bad_request('Send {"revision": {"fourfour": ..., "revision_seq": ...}}')
         with self.store.writing() as c:
@@ -674,7 +675,7 @@ class Publishing:
         """Stage the upload's rows, build the first output schema, evaluate it; then the source is
         ``finished`` (its input schema shows)."""
         src = self.source(source_id)
-        ds, rev = self.owner(src)
+        ds, _ = self.owner(src)
         self._clear_source_rows(source_id)  # an interrupted earlier parse may have staged some
         try:
             with open(self.path(source_id), "rb") as raw:
@@ -914,8 +915,11 @@ class Publishing:
             self._evaluate(output_schema_id)
         except Exception:  # noqa: BLE001 - an output schema must end in a state, whatever happened
             log.exception("evaluating output schema %s failed", output_schema_id)
-            with self.store.writing() as c:
-                c.execute("UPDATE output_schemas SET state='failed' WHERE id=?", (output_schema_id,))
+            with self.store.writing() as c:  # completed_at holds when it failed
+                c.execute(
+                    "UPDATE output_schemas SET state='failed', completed_at=? WHERE id=?",
+                    (time.time(), output_schema_id),
+                )
 
     def _evaluate(self, output_schema_id: int) -> OutputSchema:
         """Run the output schema's transforms over the input rows into output rows, 5,000 per
@@ -1547,7 +1551,7 @@ class Publishing:
                         **transform,
                         "transform_input_columns": [{"input_column_id": inputs[reads.column]}] if reads.column else [],
                         "finished_at": when,
-                        "failed_at": iso(time.time()) if schema.state == "failed" else None,
+                        "failed_at": iso(schema.completed_at) if schema.state == "failed" else None,
                         "error_count": errors.get(col["field_name"], 0) if done else None,
                     },
                 }
