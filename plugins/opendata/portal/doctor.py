@@ -1165,27 +1165,37 @@ def _call(fn, *args, **kwargs) -> tuple[Any, SocrataError | None]:
 def registry_probe_candidates(dataset_ids: Iterable[str]) -> tuple[list[tuple[str, str]], str | None]:
     """``(portal id, dataset id)`` pairs the pipeline's registry knows, the catalog's datasets
     first; and a note when the registry could not be read. An empty or missing registry is
-    normal before the first run; a local SQLite registry that does not exist is not created."""
-    from opendata.registry.store import Registry, registry_url
+    normal before the first run.
+
+    Read with one SELECT rather than through :class:`~opendata.registry.Registry`, which creates
+    missing tables and columns: a check must not create or migrate the registry (nor a local
+    SQLite file that is not there yet).
+    """
+    import sqlalchemy as sa
+
+    from opendata.registry.store import dataset_state, registry_url
 
     try:
         url = registry_url()
-        if url.startswith("sqlite"):
-            import sqlalchemy as sa
-
-            database = sa.engine.make_url(url).database
-            if not database or not Path(database).exists():
-                return [], None
-        registry = Registry(url)
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]  # the driver Registry uses
+        target = sa.engine.make_url(url)
+        if target.drivername.startswith("sqlite") and not (target.database and Path(target.database).exists()):
+            return [], None
+        engine = sa.create_engine(target)
         try:
-            states = registry.all_states()
+            with engine.connect() as conn:
+                if not sa.inspect(conn).has_table(dataset_state.name):
+                    return [], None
+                query = sa.select(dataset_state.c.portal_id, dataset_state.c.dataset_id)
+                rows = conn.execute(query.where(dataset_state.c.portal_id.is_not(None))).all()
         finally:
-            registry.close()
+            engine.dispose()
     except Exception as err:  # noqa: BLE001 - an unreachable registry only costs the probe
         # The type only: a database error's text can hold the registry URL with its password.
         return [], f"the registry could not be read ({type(err).__name__})"
     wanted = list(dataset_ids)
-    pairs = [(s.portal_id, s.dataset_id) for s in states if s.portal_id and _ID.match(s.portal_id)]
+    pairs = [(str(p), str(d)) for p, d in rows if _ID.match(str(p))]
     pairs.sort(key=lambda p: (p[1] not in wanted, p[1]))
     return pairs, None
 

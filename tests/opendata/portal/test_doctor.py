@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 
 import pytest
 import yaml
@@ -34,6 +35,7 @@ from opendata.portal.doctor import (
     needs_from_catalog,
     registry_probe_candidates,
     render_text,
+    run_doctor,
     validation_messages,
 )
 from opendata.portal.errors import (
@@ -418,11 +420,49 @@ def test_the_guard_lets_reads_and_dry_runs_through():
     ]
 
 
+class FakeConnection:
+    def __init__(self, **fields):
+        self.host, self.port, self.schema = fields.get("host"), None, None
+        self.login, self.password = fields.get("login"), fields.get("password")
+        self.extra_dejson = fields.get("extra", {})
+
+
+class OfflineHook(RecordingHook):
+    """A hook whose connection is given; any request it is asked to send is recorded."""
+
+    socrata_conn_id = "socrata_default"
+
+    def __init__(self, conn=None):
+        super().__init__()
+        self.conn = conn
+
+    def get_connection(self, conn_id):
+        if self.conn is None:
+            raise LookupError(f"The conn_id `{conn_id}` isn't defined")
+        return self.conn
+
+
+def test_runner_stops_before_sending_anything_when_the_settings_fail():
+    catalog = load_catalog(REPO_ROOT / "include")
+    missing = run_doctor(OfflineHook(), catalog)
+    assert missing.exit_code == 1 and missing.stopped and missing.requests == []
+    assert statuses(missing.checks)["settings.connection"] is Status.FAIL
+    insecure = OfflineHook(FakeConnection(host="http://data.lacity.org", login="k", password=SECRET))
+    report = run_doctor(insecure, catalog)
+    assert report.exit_code == 1 and insecure.sent == [] and report.requests == []
+    assert statuses(report.checks)["settings.host"] is Status.FAIL
+    assert "Not determined yet" in render_text(report) and SECRET not in render_text(report)
+
+
 def test_an_absent_sqlite_registry_is_empty_and_not_created(tmp_path, monkeypatch):
     path = tmp_path / "registry.sqlite"
     monkeypatch.setenv("OPENDATA_REGISTRY_URL", f"sqlite:///{path}")
     assert registry_probe_candidates(["a"]) == ([], None)
     assert not path.exists()
+    # A database without the registry's tables is not migrated by a check.
+    sqlite3.connect(path).close()
+    assert registry_probe_candidates(["a"]) == ([], None)
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
     monkeypatch.setenv("OPENDATA_REGISTRY_URL", "postgresql://nobody:hunter2-secret@127.0.0.1:1/none")
     pairs, note = registry_probe_candidates(["a"])
     assert pairs == [] and "could not be read" in note and "hunter2" not in note
