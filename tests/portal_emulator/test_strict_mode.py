@@ -5,7 +5,10 @@ answers. Every test talks HTTP to a real emulator subprocess."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 
 import pytest
@@ -112,6 +115,18 @@ def wait_job(emu, s, ds: str, seq: int, task_set_id: int, timeout: float = 30) -
             return res
         assert time.monotonic() < deadline, f"job stuck at {res['status']}"
         time.sleep(0.05)
+
+
+def review_cli(emu, *args: str) -> subprocess.CompletedProcess:
+    """``python -m portal_emulator review`` as the reviewer (password from the environment)."""
+    name, password = emu.auth("reviewer")
+    return subprocess.run(
+        [sys.executable, "-m", "portal_emulator", "review", "--url", emu.url, "--user", name, *args],
+        env={**os.environ, "PORTAL_EMULATOR_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def column_types(client, ds: str) -> dict[str, str]:
@@ -465,8 +480,13 @@ def test_strict_apply_to_a_public_dataset_waits_for_approval(strict, strict_clie
     page = http(strict, "reviewer").get(f"{strict.url}/review").text
     assert f'href="/d/{ds}"' in page
 
+    # The reviewer's command line lists the draft as 4x4:seq and decides it by that name.
+    listed = review_cli(strict, "list")
+    assert listed.returncode == 0 and f"{ds}:{seq}" in listed.stdout, listed.stdout + listed.stderr
+
     # Rejected: the revision stays open, nothing is applied.
-    strict.review(ds, "rejected", notes="not yet", revision_seq=seq)
+    rejected = review_cli(strict, "reject", f"{ds}:{seq}", "--notes", "not yet")
+    assert rejected.returncode == 0, rejected.stderr
     shown = s.get(strict.url + rev["links"]["show"]).json()["resource"]
     assert shown["closed_at"] is None and shown["task_sets"] == []
     assert requests.get(f"{strict.url}/resource/{ds}.json").json() == before
