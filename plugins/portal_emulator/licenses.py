@@ -6,7 +6,7 @@ LICENSES = [
     {"id": "PUBLIC_DOMAIN", "name": "Public Domain", "termsLink": None, "logoUrl": None},
     {
         "id": "USGOV_WORKS",
-        "name": "U.S. Government Works",
+        "name": "Public Domain U.S. Government",  # the name Socrata shows for USGOV_WORKS
         "termsLink": "https://www.usa.gov/government-works",
         "logoUrl": None,
     },
