@@ -492,7 +492,7 @@ class RevisionReplace:
             try:
                 source = self._upload(rev, upload)
                 self._check_source(rev, source, upload)
-                output = self._typed_output(rev, source)
+                output = self._typed_output(rev, source, upload.columns)
                 self._check_output(rev, output)
                 break
             except BaseException as err:
@@ -713,18 +713,21 @@ class RevisionReplace:
         if source.output is None or source.input_schema_id is None:
             raise self._fail(rev, "The parsed upload has no output schema", None)
 
-    def _typed_output(self, rev: RevisionInfo, source: SourceInfo) -> OutputSchemaInfo:
+    def _typed_output(self, rev: RevisionInfo, source: SourceInfo, uploaded: Sequence[str]) -> OutputSchemaInfo:
         """The output schema to apply: every column converted to its dataset type, complete.
 
         Socrata guesses each column's type from the upload; a guess that differs from the
         dataset's type would change the dataset's column (and its values) when applied, so such
         columns get an explicit transform in a new output schema, as socrata-py's
-        ``change_column_transform(...).to(...)`` and ``run()`` do.
+        ``change_column_transform(...).to(...)`` and ``run()`` do. Only uploaded columns can be
+        transformed (a transform reads an input column).
         """
         guessed = source.output
         assert guessed is not None and source.input_schema_id is not None
         changes = {}
         for col in guessed.columns:
+            if col.field_name not in uploaded:
+                continue
             wanted = transform_expr(col.field_name, self.wanted_types.get(col.field_name))
             if wanted is None:
                 self.log.warning(
