@@ -78,7 +78,10 @@ def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
     rows = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 5000}, timeout=10)
     assert rows.status_code == 200 and len(rows.json()) == 3000
     state = world.registry().get_state(DATASET)
-    assert (state.stage, state.reviewed_by, state.review_notes) == (Stage.STAGE_2, "cdo", "Looks good")
+    # The portal's API names no reviewer and gives no notes: the registry says so, with the link.
+    assert (state.stage, state.reviewed_by) == (Stage.STAGE_2, "a reviewer on the portal")
+    assert state.review_notes.startswith("Approved on the portal at ") and "Looks good" not in state.review_notes
+    assert state.review_notes.endswith(f"{world.emu.url}/d/{portal_id}")
     assert state.department_approval_source == "dataset file"
     (public_mail,) = world.mail("public")
     assert {"kevin.nguyen@ehd.lacity.example", "omar.haddad@ehd.lacity.example", "rachel.levy@ehd.lacity.example",
@@ -142,13 +145,17 @@ def test_rejection_goes_back_to_the_department_then_resubmission(world):
     assert run.state == "failed"
     portal_id = world.portal_id(dataset)
     state = world.registry().get_state(dataset)
-    assert (state.stage, state.review_state, state.review_notes) == (
-        Stage.REJECTED, "rejected", "Explain the <request_source> codes")
+    assert (state.stage, state.review_state, state.reviewed_by) == (Stage.REJECTED, "rejected",
+                                                                    "a reviewer on the portal")
     assert world.anonymous_status(portal_id) == 403
     (rejected,) = world.mail("was rejected")
     assert addresses(rejected, "To") == {"samuel.okafor@lasan.lacity.example", "grace.park@lasan.lacity.example"}
-    assert "Explain the <request_source> codes" in rejected.get_body(("plain",)).get_content()
-    assert "&lt;request_source&gt;" in rejected.get_body(("html",)).get_content()
+    text = rejected.get_body(("plain",)).get_content()
+    # The notes stay on the portal (its API does not return them): the e-mail says where to read them.
+    assert "request_source" not in text and "None" not in text
+    assert "The reviewer's notes are on the dataset's page on the portal" in text
+    assert f"{world.emu.url}/d/{portal_id}" in text and '{"resubmit": true}' in text
+    assert f'href="{world.emu.url}/d/{portal_id}"' in rejected.get_body(("html",)).get_content()
     assert world.mail("failed") == []   # the rejection e-mail says it all
     assert world.registry().runs(dataset)[-1].outcome == "failed"
 
@@ -255,5 +262,7 @@ def test_a_review_that_waits_too_long_reminds_the_cdo_gives_up_and_is_recorded_l
     later = world.dag(DATASET).test(logical_date=run_date(1))
     assert later.state == "success"
     state = world.registry().get_state(DATASET)
-    assert (state.stage, state.reviewed_by, state.review_notes) == (Stage.STAGE_2, "cdo", "Sorry for the wait")
+    assert (state.stage, state.review_state, state.reviewed_by) == (Stage.STAGE_2, "approved",
+                                                                    "a reviewer on the portal")
+    assert state.reviewed_at is not None and "Sorry for the wait" not in state.review_notes
     assert len(world.mail("approved and public")) == 1
