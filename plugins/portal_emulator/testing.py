@@ -194,8 +194,11 @@ class Emulator:
         count: int | None = None,
         seed: int | None = None,
         retry_after: float | None = None,
+        lost_answer_rate: float | None = None,
+        lost_answer_seed: int | None = None,
     ) -> dict:
-        """Inject faults from now on. ``count`` faults exactly the next N matching requests."""
+        """Inject faults from now on. ``count`` faults exactly the next N matching requests.
+        ``lost_answer_rate`` (with its seed) changes the lost answers; None leaves them as they are."""
         body: dict[str, Any] = {
             "rate": rate,
             "kinds": [str(k) for k in kinds],
@@ -209,6 +212,8 @@ class Emulator:
             ("slow_seconds", slow_seconds),
             ("timeout_seconds", timeout_seconds),
             ("after_ratio", after_ratio),
+            ("lost_answer_rate", lost_answer_rate),
+            ("lost_answer_seed", lost_answer_seed),
         ):
             if value is not None:
                 body[key] = value

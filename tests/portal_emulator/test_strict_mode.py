@@ -553,3 +553,18 @@ def test_strict_comes_from_the_environment(tmp_path, monkeypatch):
         assert re.search(r"strict mode on: output schemas complete 1\.0s", emu.log_tail(80))
     with run_emulator(tmp_path / "off", strict=False) as emu:
         assert "strict mode off" in emu.log_tail(80)
+
+
+def test_lost_answers_can_be_set_at_run_time_and_survive_clearing_the_faults(emu, client):
+    ds = new_dataset(client, "Lost at run time", row_identifier=None)
+    s = http(emu)
+    try:
+        emu.set_faults(rate=0, lost_answer_rate=1.0, lost_answer_seed=3)
+        assert s.post(f"{emu.url}/resource/{ds}.json", json=[{"permit_id": "A"}]).status_code in (500, 502)
+        emu.clear_faults()  # the configured faults go; lost answers stay
+        assert s.post(f"{emu.url}/resource/{ds}.json", json=[{"permit_id": "B"}]).status_code in (500, 502)
+        assert s.get(f"{emu.url}/resource/{ds}.json").status_code == 200
+    finally:
+        emu.set_faults(rate=0, lost_answer_rate=0)
+    assert s.post(f"{emu.url}/resource/{ds}.json", json=[{"permit_id": "C"}]).status_code == 200
+    assert sorted(r["permit_id"] for r in client.get(ds)) == ["A", "B", "C"]  # all three applied
