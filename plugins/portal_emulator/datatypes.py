@@ -358,8 +358,8 @@ def compile_transform(expr: Any, input_types: dict[str, str], null_type: str = "
     with a ValueError naming the expression: the emulator does not pretend to evaluate it."""
     if not isinstance(expr, str) or not expr.strip():
         raise ValueError(f"Transform expression {expr!r} is not a string")
-    if expr.strip().lower() == "null":
-        return Transform(expr, None, null_type)
+    if expr.strip().lower() == "null":  # a column of nulls, of the type it had (text if unknown)
+        return Transform(expr, None, null_type if null_type in FUNCTION_FOR_TYPE else "text")
     m = _EXPR.match(expr)
     if m is None:
         raise ValueError(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from portal_emulator import ids
 from portal_emulator.config import parse_account, parse_accounts
-from portal_emulator.datatypes import BadValue, normalizer
+from portal_emulator.datatypes import BadValue, TypeGuesser, compile_transform, normalizer
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,47 @@ def test_accounts():
     for bad in ("alice:pw", "alice:pw:superuser", "alice::publisher"):
         with pytest.raises(ValueError):
             parse_account(bad)
+
+
+def test_type_guesses_take_the_first_type_every_value_fits():
+    guesser = TypeGuesser(8)
+    for row in (
+        ["02134", "true", "2024-01-02", "2024-01-02T03:04:05Z", "POINT (1 2)", "x", "", "1"],
+        ["10001", "FALSE", "2024-01-03T10:00:00", "2024-01-03T10:00:00+02:00", "POINT (3 4)", "", "", "1.5e3"],
+    ):
+        guesser.see(row)
+    assert guesser.types() == [
+        "number",  # a ZIP code: the guess the reference warns about
+        "checkbox",
+        "floating_timestamp",
+        "fixed_timestamp",
+        "point",
+        "text",
+        "text",  # no values at all
+        "number",
+    ]
+    mixed = TypeGuesser(1)
+    for value in ("1", "one"):
+        mixed.see([value])
+    assert mixed.types() == ["text"]
+
+
+@pytest.mark.parametrize(
+    "expr,column,output",
+    [
+        ("to_text(`zip`)", "zip", "text"),
+        ("to_number(zip)", "zip", "number"),
+        (" to_floating_timestamp( `zip` ) ", "zip", "floating_timestamp"),
+        ("`zip`", "zip", "number"),  # a bare reference keeps the input column's type
+        ("null", None, "text"),
+    ],
+)
+def test_supported_transforms(expr, column, output):
+    t = compile_transform(expr, {"zip": "number"})
+    assert (t.column, t.output_type) == (column, output)
+
+
+@pytest.mark.parametrize("expr", ["upper(`zip`)", "`zip` || 'x'", "to_number(`other`)", "to_number(1)", "", None])
+def test_unsupported_transforms_name_the_expression(expr):
+    with pytest.raises(ValueError, match=re.escape(repr(expr))):
+        compile_transform(expr, {"zip": "text"})
