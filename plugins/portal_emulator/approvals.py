@@ -209,9 +209,9 @@ class Workflow:
     def hold_revision(self, c, ds: Dataset, revision_seq: int, account: Account) -> Approval:
         """Inside the apply's transaction: file the revision for review (object ``revision``,
         outcome ``update_published_asset``), or return the submission already waiting for it."""
-        for a in self.store.approvals_for(ds.pk, c):
-            if a.revision_seq == revision_seq and a.state == "pending":
-                return a
+        held = self.pending_revision(c, ds, revision_seq)
+        if held is not None:
+            return held
         sid = self.store.insert_approval(
             c,
             ds=ds.pk,
