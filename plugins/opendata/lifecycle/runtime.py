@@ -83,8 +83,15 @@ def show_stage(dataset_id: str, stage: Stage) -> None:
 
 
 def record_confirmed_load(registry: Registry, spec, staged: dict, result, *, run_id: str, refreshed: bool) -> None:
-    """After the portal confirmed a load: the registry's counts, the watermark, the archive."""
+    """After the portal confirmed a load: the registry's counts, the watermark, the archive. A
+    version the portal holds for its reviewer is recorded as held, not as published."""
     from opendata.lifecycle.history import archive_version
+
+    if result.held_revision is not None:
+        registry.record_held_version(spec.id, revision=result.held_revision, checksum=staged["checksum"],
+                                     rows=result.rows_in_extract, run_id=run_id)
+        registry.update_run(spec.id, run_id, rows_created=0, rows_updated=0, rows_deleted=0)
+        return
 
     registry.record_published_data(spec.id, rows=result.rows_published, checksum=staged["checksum"],
                                    fingerprint_path=result.fingerprint_path, refreshed=refreshed, run_id=run_id)

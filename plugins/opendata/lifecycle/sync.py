@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from opendata.portal.revisions import APPROVAL_SUBMITTED
 from opendata.sources.fingerprint import (
     FINGERPRINT_SCHEMA,
     fingerprint_table,
@@ -86,7 +87,7 @@ class SyncPlan:
 
 @dataclass(frozen=True)
 class SyncResult:
-    mode: str                 # "upsert", "replace" or "none"
+    mode: str                 # "upsert", "replace", "none", or "held" (a replace waiting for approval)
     rows_in_extract: int
     rows_changed: int
     rows_unchanged: int
@@ -97,6 +98,8 @@ class SyncResult:
     requests: int
     fingerprint_path: str | None
     rows_published: int = 0   # rows the portal holds after the load
+    #: A replace the portal holds for a reviewer (its revision number): nothing changed yet.
+    held_revision: int | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -266,6 +269,11 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
         # revision that would silently change it.
         result = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
                                            audience=audience, column_types=_column_types(spec))
+        if result.status == APPROVAL_SUBMITTED:
+            # The portal holds changes to public datasets for its reviewer: nothing is live yet,
+            # so nothing is recorded as published; the next run looks at the revision again.
+            return SyncResult("held", plan.rows_in_extract, plan.changed, 0, 0, 0, 0, 0, result.requests, None,
+                              plan.published, held_revision=result.revision_seq)
         return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
                           result.rows_updated, plan.deleted, result.errors, result.requests, None,
                           plan.rows_in_extract)

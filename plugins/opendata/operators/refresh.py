@@ -20,6 +20,7 @@ class RefreshPublicOperator(DatasetOperator):
 
         from opendata.lifecycle.assets import dataset_asset
         from opendata.lifecycle.context import load_spec
+        from opendata.lifecycle.held import HeldOutcome, follow_up_held
         from opendata.lifecycle.runtime import (
             fingerprint_path,
             portal_hook,
@@ -41,6 +42,12 @@ class RefreshPublicOperator(DatasetOperator):
         if approved:
             self.log.info("Deleting beyond the file's limit as approved by %s",
                           (approval.get("responded_by_user") or {}).get("name", "a person"))
+        held = follow_up_held(hook, registry, state, staged["checksum"], run_id=context["run_id"], log=self.log)
+        if held is HeldOutcome.WAITING:
+            self.log.warning("%s: the version sent earlier still waits for the portal's reviewer; nothing is sent "
+                             "again until it is approved or the data changes", self.dataset_id)
+            return {"mode": "held", "held_revision": state.held_revision}
+        state = registry.get_state(self.dataset_id)
         try:
             result = sync_to_portal(
                 hook, spec, state.portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
@@ -53,6 +60,11 @@ class RefreshPublicOperator(DatasetOperator):
             raise AirflowFailException(f"{self.dataset_id}: {exc}") from exc
         self.log.info("Refreshed %s: %s", state.portal_id, result.as_dict())
         record_confirmed_load(registry, spec, staged, result, run_id=context["run_id"], refreshed=True)
+        if result.held_revision is not None:
+            self.log.warning("%s: the portal holds the new version (revision %d) for its reviewer; it goes live "
+                             "when approved there, and the next run records it", self.dataset_id,
+                             result.held_revision)
+            return result.as_dict()
         show_stage(self.dataset_id, Stage.REFRESHING)
         extra = {"portal_id": state.portal_id, "url": portal_url(hook, state.portal_id), "event": "refreshed",
                  "rows": result.rows_published, "changed": result.rows_changed, "deleted": result.rows_deleted,

@@ -48,6 +48,11 @@ dataset_state = sa.Table(
     sa.Column("fingerprint_path", sa.Text),
     # The highest watermark value the portal has confirmed (text; ISO for timestamps).
     sa.Column("last_watermark", sa.Text),
+    # A replace the portal holds for its reviewer (revision number, the extract's checksum and rows):
+    # not live, so not recorded as published until the portal applied it.
+    sa.Column("held_revision", sa.Integer),
+    sa.Column("held_checksum", sa.String(64)),
+    sa.Column("held_rows", sa.BigInteger),
     sa.Column("retired_reason", sa.Text),
     sa.Column("retired_by", sa.String(200)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -127,6 +132,9 @@ class DatasetState:
     department_rejected_at: dt.datetime | None = None
     department_rejection_reason: str | None = None
     creation_started_at: dt.datetime | None = None
+    held_revision: int | None = None
+    held_checksum: str | None = None
+    held_rows: int | None = None
 
     @property
     def department_rejection(self) -> str | None:
@@ -359,6 +367,17 @@ class Registry:
             values["last_refresh_at"] = _now()
             stage = Stage.REFRESHING
         self._update(dataset_id, values, stage=stage, run_id=run_id)
+
+    def record_held_version(self, dataset_id: str, *, revision: int, checksum: str, rows: int,
+                            run_id: str | None = None) -> None:
+        """A new version went to the portal and waits there for its reviewer (not live yet)."""
+        self._update(dataset_id, {"held_revision": revision, "held_checksum": checksum, "held_rows": rows},
+                     run_id=run_id, note=f"revision {revision} ({rows:,} rows) held for approval on the portal")
+
+    def clear_held_version(self, dataset_id: str, *, note: str, run_id: str | None = None) -> None:
+        """The held version was applied, superseded or discarded on the portal."""
+        self._update(dataset_id, {"held_revision": None, "held_checksum": None, "held_rows": None},
+                     run_id=run_id, note=note)
 
     def record_watermark(self, dataset_id: str, value: str, *, run_id: str | None = None) -> None:
         """The portal confirmed every row up to this watermark."""

@@ -36,3 +36,12 @@ def test_an_unknown_outcome_waits_for_the_catalog_then_creates():
     assert decide_creation([], intent_at=started, now=started + LAG, catalog_lag=LAG).action is CreationAction.CREATE
     assert decide_creation([], intent_at=started, now=started + LAG - dt.timedelta(microseconds=1),
                            catalog_lag=LAG).action is CreationAction.WAIT
+
+
+def test_what_became_of_a_held_revision():
+    from opendata.lifecycle.held import HeldOutcome, held_outcome
+
+    assert held_outcome(applied=True, open_=False, same_data=False) is HeldOutcome.APPLIED
+    assert held_outcome(applied=False, open_=True, same_data=True) is HeldOutcome.WAITING
+    assert held_outcome(applied=False, open_=True, same_data=False) is HeldOutcome.SUPERSEDED
+    assert held_outcome(applied=False, open_=False, same_data=True) is HeldOutcome.GONE

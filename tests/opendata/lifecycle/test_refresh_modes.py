@@ -18,7 +18,7 @@ from opendata.registry import Stage
 from opendata.registry.alerts import AlertStore
 from opendata.samples.api_server import serve_in_thread
 from tests.conftest import SAMPLE_SOURCES
-from tests.opendata.lifecycle.test_publication_flow import run_date
+from tests.opendata.lifecycle.test_publication_flow import run_date, wait_until
 
 DATASET = "building-permits"
 
@@ -125,7 +125,8 @@ def test_a_retired_dataset_is_never_refreshed_again(world):
     assert dt.datetime.now(dt.UTC) > state.updated_at
 
 
-def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchanged_data(world, tmp_path):
+def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchanged_data(world, tmp_path,
+                                                                                         portal_mode):
     dataset = "restaurant-inspections"
     world.set_in_dataset(dataset, "refresh", {"mode": "replace"})
     reviewer = world.review_when_pending(dataset, "approved")
@@ -144,6 +145,19 @@ def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchan
     world.monkeypatch.setenv("AIRFLOW_CONN_INSPECTIONS_API", f"http://127.0.0.1:{server.server_address[1]}")
     try:
         assert world.dag(dataset).test(logical_date=run_date(7)).state == "success"
+        if portal_mode == "strict":
+            # This portal holds changes to public datasets for its reviewer: nothing is live yet,
+            # and the registry says so instead of recording the new version as published.
+            state = world.registry().get_state(dataset)
+            assert (state.published_rows, state.held_rows) == (3000, 2970) and state.held_revision is not None
+            assert len(requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 5000},
+                                    timeout=10).json()) == 3000
+            world.emu.reset_stats()
+            assert world.dag(dataset).test(logical_date=run_date(8)).state == "success"   # still waiting
+            assert world.emu.stats()["revisions"].get(portal_id, {}).get("opened", 0) == 0  # not sent again
+            world.emu.review(portal_id, "approved", revision_seq=state.held_revision)
+            wait_until(lambda: len(requests.get(f"{world.emu.url}/resource/{portal_id}.json",
+                                                params={"$limit": 5000}, timeout=10).json()) == 2970, timeout=30)
         rows = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 5000}, timeout=10).json()
         assert len(rows) == 2970
         assert world.anonymous_status(portal_id) == 200          # still public after the revision
