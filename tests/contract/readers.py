@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opendata.portal.approvals import approval_status_from_json, latest_review
-from opendata.portal.errors import error_from_response
+from opendata.portal.errors import error_fields, error_from_response
 from opendata.portal.models import (
     AssetMetadata,
     DatasetMarker,
@@ -37,8 +37,12 @@ def read_approvals(body: Any) -> Any:
 
 
 def read_error(body: Any, status: int = 400, headers: dict | None = None) -> Any:
+    """The typed error for a response. The hook decodes the body first (json.loads); the fields it
+    then takes come from :func:`error_fields`, called here on the decoded body itself so a key
+    tracker sees exactly what is read (``data`` is kept whole, never looked into)."""
     import json
 
+    error_fields(body)
     return error_from_response(status, json.dumps(body).encode(), headers or {}, method="GET", path="/x")
 
 

@@ -233,21 +233,7 @@ def parse_error_body(
             if stripped and not stripped.lstrip().startswith("<"):
                 message = stripped
     if isinstance(payload, Mapping):
-        raw_code = payload.get("code") or payload.get("errorCode")
-        code = str(raw_code) if raw_code not in (None, "") else None
-        raw_msg = payload.get("message")
-        if raw_msg in (None, "") and isinstance(payload.get("error"), str):
-            raw_msg = payload["error"]
-        if raw_msg in (None, "") and isinstance(payload.get("errors"), list):
-            msgs = []
-            for item in payload["errors"]:
-                if isinstance(item, Mapping):
-                    msgs.append(str(item.get("message") or item.get("error") or item))
-                else:
-                    msgs.append(str(item))
-            raw_msg = "; ".join(msgs)
-        message = str(raw_msg) if raw_msg not in (None, "") else None
-        data = payload.get("data")
+        code, message, data = error_fields(payload)
     elif isinstance(payload, str) and payload:
         message = payload
     if headers is not None:
@@ -256,6 +242,26 @@ def parse_error_body(
     if message and len(message) > _MAX_MESSAGE_CHARS:
         message = message[:_MAX_MESSAGE_CHARS] + "…"
     return code, message, data
+
+
+def error_fields(payload: Mapping[str, Any]) -> tuple[str | None, str | None, Any]:
+    """``(code, message, data)`` of a decoded error body: Socrata's ``{code, error, message,
+    data}`` (recorded), Discovery's ``{error}`` and the Metadata API's ``{errors: [...]}``."""
+    raw_code = payload.get("code") or payload.get("errorCode")
+    code = str(raw_code) if raw_code not in (None, "") else None
+    raw_msg = payload.get("message")
+    if raw_msg in (None, "") and isinstance(payload.get("error"), str):
+        raw_msg = payload["error"]
+    if raw_msg in (None, "") and isinstance(payload.get("errors"), list):
+        msgs = []
+        for item in payload["errors"]:
+            if isinstance(item, Mapping):
+                msgs.append(str(item.get("message") or item.get("error") or item))
+            else:
+                msgs.append(str(item))
+        raw_msg = "; ".join(msgs)
+    message = str(raw_msg) if raw_msg not in (None, "") else None
+    return code, message, payload.get("data")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

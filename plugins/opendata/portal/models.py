@@ -517,41 +517,36 @@ class AssetFreshness:
     audience: Audience | None
     number_of_comments: int | None = None
     published: bool | None = None
-    approval_status: str | None = None
 
 
 def freshness_from_catalog_result(result: Any) -> AssetFreshness | None:
-    """One ``results[]`` item of the Discovery API (``show_visibility=true`` for the audience)."""
+    """One ``results[]`` item of the Discovery API, read from its documented fields only:
+    ``resource.{id, name, data_updated_at, metadata_updated_at}`` and, with
+    ``show_visibility=true``, ``metadata.{is_public, is_published, visible_to_site}`` (the
+    audience; without them it stays unknown). Discovery carries no comment count (the view JSON
+    does)."""
     if not isinstance(result, Mapping):
         return None
     resource = result.get("resource")
     if not isinstance(resource, Mapping) or not resource.get("id"):
         return None
     meta = result.get("metadata") if isinstance(result.get("metadata"), Mapping) else {}
-    audience = Audience.parse(meta.get("audience") or resource.get("audience"))
-    if audience is None and "is_public" in meta:
-        if meta.get("is_public") or meta.get("visible_to_anonymous"):
+    audience = None
+    if "is_public" in meta:
+        if meta.get("is_public"):
             audience = Audience.PUBLIC
         elif meta.get("visible_to_site"):
             audience = Audience.SITE
         else:
             audience = Audience.PRIVATE
     published = meta.get("is_published")
-    approval = meta.get("approval_status") or resource.get("approval_status")
-    if approval is None and isinstance(meta.get("approvals"), list) and meta["approvals"]:
-        last = meta["approvals"][-1]
-        approval = last.get("state") if isinstance(last, Mapping) else None
     return AssetFreshness(
         id=str(resource["id"]),
         name=resource.get("name"),
-        data_updated_at=parse_timestamp(resource.get("data_updated_at") or resource.get("dataUpdatedAt")),
-        metadata_updated_at=parse_timestamp(
-            resource.get("metadata_updated_at") or resource.get("metadataUpdatedAt")
-        ),
+        data_updated_at=parse_timestamp(resource.get("data_updated_at")),
+        metadata_updated_at=parse_timestamp(resource.get("metadata_updated_at")),
         audience=audience,
-        number_of_comments=_int_or_none(resource.get("numberOfComments") or resource.get("comments")),
         published=bool(published) if published is not None else None,
-        approval_status=str(approval) if approval is not None else None,
     )
 
 
