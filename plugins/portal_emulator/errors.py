@@ -68,7 +68,8 @@ def not_found_view(view_id: str) -> SocrataError:
 
 
 def dataset_missing(view_id: str) -> SocrataError:
-    return SocrataError(404, "dataset.missing", f"Cannot find view with id {view_id}", {"dataset": view_id})
+    # The recorded answer (GET /resource/songs.json): message "Not found", data {"id": ...}.
+    return SocrataError(404, "dataset.missing", "Not found", {"id": view_id})
 
 
 def authentication_required() -> SocrataError:

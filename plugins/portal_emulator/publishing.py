@@ -1411,7 +1411,7 @@ class Publishing:
             "output_schema_id": rev.output_schema_id,
             "blob_id": None,
             "attachments": [],
-            "href": [],
+            "href": None,  # publishing.json: an object describing an external link-set; none here
             "task_sets": [self.task_set_resource(t) for t in self.task_sets(rev.pk)],
             "created_at": iso(rev.created_at),
             "created_by": rev.created_by,

@@ -151,11 +151,24 @@ def grants(ds: Dataset) -> list[dict[str, Any]]:
     return []
 
 
+def user_json(user: dict[str, Any]) -> dict[str, Any]:
+    """An owner as the recorded view JSON shows one (with the profile image paths)."""
+    images = f"/api/users/{user['id']}/profile_images"
+    return {
+        **user,
+        "profileImageUrlLarge": f"{images}/LARGE",
+        "profileImageUrlMedium": f"{images}/THUMB",
+        "profileImageUrlSmall": f"{images}/TINY",
+    }
+
+
 def view_json(ds: Dataset, approvals: list[Approval], account: Account | None) -> dict[str, Any]:
     doc = ds.doc
-    owner = doc["owner"]
+    owner = user_json(doc["owner"])
     lic = licenses.find(doc.get("licenseId"))
-    metadata = dict(doc.get("metadata") or {})
+    # rdfSubject, rdfClass and availableDisplayTypes appear in every recorded view's metadata.
+    metadata = {"rdfSubject": "0", "rdfClass": "", "availableDisplayTypes": ["table", "fatrow", "page"],
+                **(doc.get("metadata") or {})}
     if doc.get("rowIdentifierColumnId") is not None:
         metadata["rowIdentifier"] = doc["rowIdentifierColumnId"]
     out: dict[str, Any] = {
@@ -166,7 +179,7 @@ def view_json(ds: Dataset, approvals: list[Approval], account: Account | None) -
         "attributionLink": doc.get("attributionLink"),
         "averageRating": 0,
         "category": doc.get("category"),
-        "clientContext": {},
+        "clientContext": {"clientContextVariables": [], "inheritedVariables": {}},
         "createdAt": epoch(ds.created_at),
         "description": doc.get("description", ""),
         "diciBackend": False,
@@ -193,7 +206,7 @@ def view_json(ds: Dataset, approvals: list[Approval], account: Account | None) -
         "rights": OWNER_RIGHTS if account else ["read"],
         "rowClass": "",
         "rowsUpdatedAt": epoch(ds.data_updated_at),
-        "rowsUpdatedBy": ds.rows_updated_by or owner["id"],
+        "rowsUpdatedBy": ds.rows_updated_by or doc["owner"]["id"],
         "tableAuthor": owner,
         "tableId": ds.pk,
         "tags": list(doc.get("tags") or []),
@@ -263,6 +276,7 @@ def permissions_json(ds: Dataset) -> dict[str, Any]:
                 "id": owner["id"],
                 "type": "interactive",
                 "displayName": owner["displayName"],
+                "email": owner.get("email"),
                 "accessLevels": [{"name": "current_owner", "version": "all"}],
             }
         ],
@@ -303,7 +317,10 @@ def catalog_entry(
             "metadata_updated_at": iso_z(ds.metadata_updated_at),
             "data_updated_at": iso_z(ds.data_updated_at),
             "publication_date": iso_z(ds.publication_date),
-            "page_views": {"page_views_last_week": 0, "page_views_last_month": 0, "page_views_total": 0},
+            # Discovery adds log(1 + views) of each count (recorded: page_views_*_log).
+            "page_views": {"page_views_last_week": 0, "page_views_last_month": 0, "page_views_total": 0,
+                           "page_views_last_week_log": 0.0, "page_views_last_month_log": 0.0,
+                           "page_views_total_log": 0.0},
             "columns_name": [c["name"] for c in cols],
             "columns_field_name": [c["fieldName"] for c in cols],
             "columns_datatype": [
@@ -315,6 +332,9 @@ def catalog_entry(
             "download_count": 0,
             "provenance": "official",
             "lens_view_type": "tabular",
+            "lens_display_type": "table",
+            "locked": False,
+            "resource_name": None,
             "blob_mime_type": None,
             "hide_from_data_json": bool(doc.get("hideFromDataJson", False)),
         },

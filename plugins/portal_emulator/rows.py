@@ -104,7 +104,7 @@ def write_rows(
         ds = store.get_dataset(dataset_id, c)
         if ds is None:
             raise SocrataError(
-                404, "dataset.missing", f"Cannot find view with id {dataset_id}", {"dataset": dataset_id}
+                404, "dataset.missing", "Not found", {"id": dataset_id}
             )
         rep = apply_rows(c, ds, rows, replace=replace, is_csv=is_csv, user_id=user_id)
     return rep, ds

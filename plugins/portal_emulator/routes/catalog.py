@@ -114,6 +114,7 @@ def catalog(request: Request) -> Response:
     return json_response(
         {
             "results": page,
+            "warnings": [],
             "resultSetSize": len(results),
             "timings": {"serviceMillis": int((time.monotonic() - started) * 1000), "searchMillis": [0, 0]},
         }
