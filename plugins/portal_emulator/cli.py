@@ -27,6 +27,8 @@ from .config import (
 )
 
 DEFAULT_PASSWORD_ENV = "PORTAL_EMULATOR_PASSWORD"
+# Lets a process that starts the emulator for you (the demo) choose the lost answers' share.
+LOST_ANSWER_RATE_ENV = "PORTAL_EMULATOR_LOST_ANSWER_RATE"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,8 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--lost-answer-rate",
         type=float,
-        help=f"share of API writes applied and then answered 500/502 (default: {STRICT_LOST_ANSWER_RATE} "
-        "with --strict, else 0)",
+        default=float(os.environ[LOST_ANSWER_RATE_ENV]) if os.environ.get(LOST_ANSWER_RATE_ENV) else None,
+        help=f"share of API writes applied and then answered 500/502 (default: ${LOST_ANSWER_RATE_ENV}, else "
+        f"{STRICT_LOST_ANSWER_RATE} with --strict, else 0)",
     )
     s.add_argument("--lost-answer-seed", type=int, help="seed of the lost answers' random choices")
     s.add_argument("--log-level", default="info")
