@@ -77,3 +77,62 @@ def test_killed_in_the_middle_of_an_upload_then_rerun_converges(world):
     assert len(ids) == len(set(ids)) == 3000
     assert set(ids) == {record["inspection_id"] for record in source}
     assert world.portal_id(DATASET) == portal_id   # the same dataset, not a second one
+
+
+def marked_assets(world, dataset_id: str) -> list[str]:
+    found = world.emu.session("admin").get(f"{world.emu.url}/api/catalog/v1", timeout=30, params={
+        "Dataset-Information_Pipeline-Dataset-ID": dataset_id, "domains": world.emu.host}).json()
+    return [r["resource"]["id"] for r in found["results"]]
+
+
+def test_killed_right_after_the_portal_created_the_dataset_then_rerun_makes_no_second_one(world):
+    """The create is applied, its answer held past the moment the worker dies: the registry never
+    heard of the dataset. The next run finds it by its marker instead of creating another."""
+    world.emu.set_faults(rate=1.0, kinds=["timeout"], after_ratio=1.0, timeout_seconds=60, methods=["POST"],
+                         path_prefixes=["/api/views.json"])
+    worker = subprocess.Popen([sys.executable, "-c", RUN_IN_A_WORKER, DATASET], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marked_assets(world, DATASET):
+            assert time.monotonic() < deadline, "the portal never created the dataset"
+            assert worker.poll() is None, "the worker ended before it was killed"
+            time.sleep(0.2)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)   # the answer never arrives anywhere
+        worker.wait()
+    (created,) = marked_assets(world, DATASET)
+    assert world.portal_id(DATASET) is None and world.registry().get_state(DATASET).creation_started_at
+
+    world.emu.clear_faults()
+    reviewer = world.review_when_pending(DATASET, "approved")
+    assert world.dag(DATASET).test(logical_date=run_date(1)).state == "success"
+    reviewer.join(5)
+    assert reviewer.failures == []
+    assert marked_assets(world, DATASET) == [created] and world.portal_id(DATASET) == created
+    assert len(portal_rows(world, created)) == 3000
+
+
+def test_registry_lost_right_after_the_create_then_the_retry_adopts_the_dataset(world):
+    """The portal created the dataset, then recording its id failed (the registry's database was
+    unreachable): the task's own retry finds the dataset by its marker."""
+    from opendata.registry import Registry
+
+    world.set_in_dataset(DATASET, "dag.retry_delay_minutes", 0.01)
+    record = Registry.record_portal_dataset
+    calls = {"n": 0}
+
+    def lost_registry(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("registry database unreachable")
+        return record(self, *args, **kwargs)
+
+    world.monkeypatch.setattr(Registry, "record_portal_dataset", lost_registry)
+    reviewer = world.review_when_pending(DATASET, "approved")
+    assert world.dag(DATASET).test(logical_date=run_date(0)).state == "success"
+    reviewer.join(5)
+    assert reviewer.failures == []
+    (portal_id,) = marked_assets(world, DATASET)
+    assert calls["n"] == 2 and world.portal_id(DATASET) == portal_id
+    assert len(portal_rows(world, portal_id)) == 3000
