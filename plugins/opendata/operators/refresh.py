@@ -21,6 +21,7 @@ class RefreshPublicOperator(DatasetOperator):
         from opendata.lifecycle.assets import dataset_asset
         from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.held import HeldOutcome, follow_up_held
+        from opendata.lifecycle.history import archive_version
         from opendata.lifecycle.runtime import (
             fingerprint_path,
             portal_hook,
@@ -43,6 +44,10 @@ class RefreshPublicOperator(DatasetOperator):
             self.log.info("Deleting beyond the file's limit as approved by %s",
                           (approval.get("responded_by_user") or {}).get("name", "a person"))
         held = follow_up_held(hook, registry, state, staged["checksum"], run_id=context["run_id"], log=self.log)
+        if held is HeldOutcome.APPLIED and state.held_checksum == staged["checksum"]:
+            # The approved version is this very extract: archive it, as every published version is.
+            archive_version(registry, spec.id, run_id=context["run_id"], staged=staged, kind="full",
+                            retention_days=spec.history.retention_days)
         if held is HeldOutcome.WAITING:
             self.log.warning("%s: the version sent earlier still waits for the portal's reviewer; nothing is sent "
                              "again until it is approved or the data changes", self.dataset_id)

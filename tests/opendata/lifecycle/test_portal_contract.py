@@ -128,11 +128,13 @@ def test_the_whole_lifecycle_survives_30_percent_faults_and_lost_answers(world, 
         finally:
             server.shutdown()
         assert refresh.state == "success"
-        faults = world.emu.stats()["faults"]
+        stats = world.emu.stats()
+        faults, requests_seen = stats["faults"], stats["requests_total"]
     finally:
         world.emu.clear_faults()
 
-    assert faults["total"] > 50 and faults["after_apply"] > 10  # the faults struck, before and after writes
+    # The faults struck (about 30 % of requests), before and after writes were applied.
+    assert faults["total"] >= 0.2 * requests_seen and faults["after_apply"] >= 5
     for dataset_id in ("building-permits", "service-requests-311"):
         assert_visible_to_the_public(world, dataset_id)
     (portal_id,) = marked_assets(world, "restaurant-inspections")

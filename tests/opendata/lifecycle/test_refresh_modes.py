@@ -155,6 +155,7 @@ def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchan
             world.emu.reset_stats()
             assert world.dag(dataset).test(logical_date=run_date(8)).state == "success"   # still waiting
             assert world.emu.stats()["revisions"].get(portal_id, {}).get("opened", 0) == 0  # not sent again
+            versions = len(world.registry().versions(dataset))
             world.emu.review(portal_id, "approved", revision_seq=state.held_revision)
             wait_until(lambda: len(requests.get(f"{world.emu.url}/resource/{portal_id}.json",
                                                 params={"$limit": 5000}, timeout=10).json()) == 2970, timeout=30)
@@ -164,6 +165,11 @@ def test_replace_mode_goes_through_revisions_keeps_the_audience_and_skips_unchan
         world.emu.reset_stats()
         assert world.dag(dataset).test(logical_date=run_date(14)).state == "success"
         assert world.emu.stats()["revisions"].get(portal_id, {}).get("applied", 0) == 0
+        if portal_mode == "strict":
+            # The run after the approval recorded the held version as published and archived it.
+            assert world.registry().get_state(dataset).held_revision is None
+            assert len(world.registry().versions(dataset)) == versions + 1
+            assert world.registry().versions(dataset)[-1].rows == 2970
     finally:
         server.shutdown()
     state = world.registry().get_state(dataset)
