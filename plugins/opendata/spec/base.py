@@ -21,7 +21,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def _slug(value: str) -> str:
-    if not _SLUG.match(value):
+    if not _SLUG.fullmatch(value):  # match() would let a trailing newline through
         raise ValueError(
             "must be lower-case letters, digits, '-' or '_', starting with a letter or digit"
         )

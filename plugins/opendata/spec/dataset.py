@@ -137,7 +137,7 @@ class Column(StrictModel):
     @field_validator("field_name")
     @classmethod
     def _api_field_name(cls, value: str) -> str:
-        if not _FIELD_NAME.match(value):
+        if not _FIELD_NAME.fullmatch(value):  # match() would let a trailing newline through
             raise ValueError(
                 "must be a Socrata API field name: lower-case letters, digits and '_', "
                 "starting with a letter, at most 63 characters"

@@ -98,12 +98,12 @@ def parse_no_update_day(value: str) -> NoUpdateDays:
     text = value.strip().lower()
     if text in _WORDS:
         return NoUpdateDays(weekdays=frozenset(_WORDS[text]))
-    if _DATE.match(text):
+    if _DATE.fullmatch(text):
         try:
             return NoUpdateDays(dates=frozenset({dt.date.fromisoformat(text)}))
         except ValueError as exc:
             raise ValueError(f"{value!r} is not a valid date: {exc}") from None
-    yearly = _YEARLY.match(text)
+    yearly = _YEARLY.fullmatch(text)
     if yearly:
         month, day = int(yearly[1]), int(yearly[2])
         try:
