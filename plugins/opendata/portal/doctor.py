@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opendata.lifecycle.portal_metadata import DATASET_FIELDSET, dataset_metadata
+from opendata.lifecycle.portal_metadata import DATASET_FIELDSET, MARKER_FIELD, dataset_metadata
 from opendata.portal.config import SocrataConnectionConfig, is_loopback, normalize_extra, parse_portal_host
 from opendata.portal.errors import (
     SocrataAuthError,
@@ -41,15 +41,16 @@ from opendata.portal.errors import (
     SocrataForbiddenOperation,
     SocrataNotFound,
 )
+from opendata.portal.models import DatasetMarker
 from opendata.spec.vocab import LICENSES
 
 if TYPE_CHECKING:
     from opendata.portal.hook import SocrataHook
     from opendata.spec.loader import Catalog
 
-#: The custom field that marks each dataset the pipeline creates with its dataset file's id.
+#: The custom field that marks each dataset the pipeline creates with its dataset file's id
+#: (:func:`opendata.lifecycle.portal_metadata.dataset_marker`).
 MARKER_FIELDSET = DATASET_FIELDSET
-MARKER_FIELD = "Pipeline Dataset ID"
 MARKER_WHY = (
     "The pipeline writes the dataset file's id into this field when it creates a dataset and finds "
     "the dataset again with Discovery's custom-metadata search. When the portal's answer to a create "
@@ -177,8 +178,8 @@ def needs_from_catalog(catalog: Catalog) -> Needs:
 
 def discovery_param(fieldset: str, name: str) -> str:
     """Discovery's custom-metadata search parameter (discovery.json, "Find by domain-specific
-    metadata"): the set's name and the key's name joined with ``_``, spaces replaced by ``-``."""
-    return "_".join(re.sub(r"\s+", "-", part.strip()) for part in (fieldset, name))
+    metadata"), the same one the pipeline searches its marker with."""
+    return DatasetMarker(fieldset, name, "").catalog_param()[0]
 
 
 def check_dataset_files(needs: Needs, include: Path | str) -> Check:
