@@ -103,6 +103,11 @@ def act_confirmed(
         raise SocrataUnexpectedResponse(
             f"{what}: the portal accepted the request but the change did not show within {settle_seconds:g}s"
         )
+    # The last try may have been applied too: read once more before giving up.
+    state = done()
+    if state is not None:
+        hook.log.info("Socrata %s: the portal had applied the last try although its answer was lost", what)
+        return state, True
     assert last is not None
     raise last
 

@@ -157,6 +157,16 @@ def test_publication_that_failed_before_applying_is_sent_again():
     assert posts(portal, f"/api/views/{dataset_id}/publication.json") == 1  # the two failures applied nothing
 
 
+def test_the_last_try_applied_with_its_answer_lost_is_read_back():
+    portal = FakePortal()
+    hook, _ = hook_on(portal)
+    dataset_id = hook.create_dataset("Permits", COLUMNS, row_identifier="permit_nbr", marker=MARKER)
+    # max_retries 3: four tries; the first three fail before applying, the fourth applies and is lost.
+    portal.lose("POST", f"/api/views/{dataset_id}/publication.json", "before", "before", "before", "after")
+    assert hook.publish(dataset_id).is_published
+    assert posts(portal, f"/api/views/{dataset_id}/publication.json") == 1
+
+
 def test_publication_failing_every_time_raises_after_the_retries():
     portal = FakePortal()
     hook, _ = hook_on(portal)
