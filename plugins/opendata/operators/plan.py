@@ -22,7 +22,9 @@ class PlanRunOperator(DatasetOperator):
 
         # Triggered with the run configuration {"resubmit": true} after a rejection was fixed.
         resubmit = bool((context["dag_run"].conf or {}).get("resubmit", False))
-        registry = Registry.from_settings()
+        # The registry is read first: if it cannot be reached, the run fails here with an error
+        # naming the dataset, the registry and where it is configured (RegistryUnavailable).
+        registry = Registry.from_settings(dataset_id=self.dataset_id)
         hook = portal_hook()
         plan, state = current_plan(hook, registry, self.dataset_id, resubmit=resubmit)
         self.log.info("Dataset %s: stage %s, path %s (%s)", self.dataset_id, plan.stage.value, plan.path.value,

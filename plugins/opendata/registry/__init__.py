@@ -5,7 +5,9 @@ pipeline did there (portal id, stage changes, who approved what and when, one ro
 and is written only after the portal confirmed the change.
 """
 
+from opendata.registry.errors import RegistryUnavailable
 from opendata.registry.stages import Stage
 from opendata.registry.store import DatasetState, PublishedVersion, Registry, RunRecord, StageChange
 
-__all__ = ["DatasetState", "PublishedVersion", "Registry", "RunRecord", "Stage", "StageChange"]
+__all__ = ["DatasetState", "PublishedVersion", "Registry", "RegistryUnavailable", "RunRecord", "Stage",
+           "StageChange"]

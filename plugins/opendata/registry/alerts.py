@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from opendata.freshness.alerts import AlertRecord, Channel
 from opendata.freshness.comments import CommentWatch, mark_answered
 from opendata.freshness.status import FreshnessState
-from opendata.registry.store import Registry, dataset_state, metadata, run_log
+from opendata.registry.store import Registry, dataset_state, guarded, metadata, run_log
 
 freshness_alert = sa.Table(
     "opendata_freshness_alert", metadata,
@@ -75,8 +75,16 @@ def _parse_instant(value: object) -> dt.datetime | None:
 
 
 class AlertStore:
+    """Its database failures raise RegistryUnavailable, like the registry's own operations."""
+
     def __init__(self, registry: Registry):
         self.engine = registry.engine
+        self.location = registry.location
+        self.dataset_id = registry.dataset_id
+        self._create_tables()
+
+    @guarded
+    def _create_tables(self) -> None:
         url = self.engine.url.render_as_string(hide_password=False)
         if url not in _READY:
             # The registry creates every table of the shared metadata on first use; a registry
@@ -86,6 +94,7 @@ class AlertStore:
 
     # --- freshness alerts ------------------------------------------------------------------------
 
+    @guarded
     def alert_records(self) -> dict[tuple[str, Channel], AlertRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(freshness_alert)).all()
@@ -93,6 +102,7 @@ class AlertStore:
                                                                 FreshnessState(r.state), _aware(r.first_alerted_at),
                                                                 _aware(r.last_alerted_at)) for r in rows}
 
+    @guarded
     def save_alert_records(self, records: Iterable[AlertRecord]) -> None:
         rows = [{"dataset_id": r.dataset_id, "channel": r.channel.value, "state": r.state.value,
                  "first_alerted_at": r.first_alerted_at, "last_alerted_at": r.last_alerted_at} for r in records]
@@ -101,6 +111,7 @@ class AlertStore:
                 self._delete(conn, freshness_alert, [(r["dataset_id"], r["channel"]) for r in rows])
                 conn.execute(freshness_alert.insert(), rows)
 
+    @guarded
     def clear_alert_records(self, keys: Iterable[tuple[str, Channel]]) -> None:
         keys = [(dataset_id, Channel(channel).value) for dataset_id, channel in keys]
         if keys:
@@ -119,6 +130,7 @@ class AlertStore:
 
     # --- what the pipeline recorded, in bulk -------------------------------------------------------
 
+    @guarded
     def last_successes(self) -> dict[str, dt.datetime]:
         """Per dataset: the end of its last successful run, or its last confirmed refresh if later."""
         runs = (sa.select(run_log.c.dataset_id, sa.func.max(run_log.c.ended_at))
@@ -132,6 +144,7 @@ class AlertStore:
                     out[dataset_id] = at
         return out
 
+    @guarded
     def newest_data(self) -> dict[str, dt.datetime]:
         """Per dataset: the newest value of its file's newest_date_column, as recorded by its last
         successful run (the run log's ``newest_data_at``, when the pipeline records it)."""
@@ -146,6 +159,7 @@ class AlertStore:
             found = {dataset_id: _parse_instant(value) for dataset_id, value in conn.execute(query)}
         return {k: v for k, v in found.items() if v is not None}
 
+    @guarded
     def watermarks(self) -> dict[str, dt.datetime]:
         """Per dataset: the last watermark the portal confirmed, read as a date when it is one."""
         column = dataset_state.c.get("last_watermark")
@@ -158,6 +172,7 @@ class AlertStore:
 
     # --- the comment watch -----------------------------------------------------------------------
 
+    @guarded
     def comment_states(self) -> dict[str, CommentWatch]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(comment_watch)).all()
@@ -165,6 +180,7 @@ class AlertStore:
                                            _aware(r.pending_since), _aware(r.notified_at), _aware(r.reminded_at),
                                            _aware(r.answered_at), r.answered_by) for r in rows}
 
+    @guarded
     def save_comment_states(self, states: Iterable[CommentWatch]) -> None:
         rows = [{"dataset_id": s.dataset_id, "comment_count": s.count, "checked_at": s.checked_at,
                  "pending_since": s.pending_since, "notified_at": s.notified_at, "reminded_at": s.reminded_at,
@@ -177,6 +193,7 @@ class AlertStore:
                 conn.execute(comment_watch.delete().where(comment_watch.c.dataset_id.in_(ids[start:start + 500])))
             conn.execute(comment_watch.insert(), rows)
 
+    @guarded
     def mark_comment_answered(self, dataset_id: str, *, by: str | None = None,
                               at: dt.datetime | None = None) -> CommentWatch:
         """The coordinator answered the dataset's public comments: no reminder until the next one."""

@@ -9,14 +9,17 @@ and when" survives later changes.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import functools
+import inspect
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from opendata import settings
+from opendata.registry.errors import is_unavailability, unavailable
+from opendata.registry.location import RegistryLocation, locate
 from opendata.registry.stages import Stage
 
 metadata = sa.MetaData()
@@ -228,23 +231,27 @@ def _add_missing_columns(engine: sa.Engine) -> None:
                     conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
-def create_database_if_missing(url: str) -> bool:
+def create_database_if_missing(url: str, location: RegistryLocation | None = None) -> bool:
     """For a PostgreSQL registry: create its database on the server if it is not there yet
     (deployment set-up; SQLite files are created on first use). Returns True if created."""
+    location = location or RegistryLocation(url)
     target = sa.engine.make_url(url)
     if not target.drivername.startswith("postgresql"):
         return False
     if target.drivername == "postgresql":
         target = target.set(drivername="postgresql+psycopg")
-    probe = sa.create_engine(target)
+    probe = sa.create_engine(target, connect_args=_connect_args(target))
+    failure = None
     try:
         with probe.connect():
             return False
     except sa.exc.OperationalError as exc:
         if "does not exist" not in str(exc.orig):
-            raise
+            failure = unavailable(exc, location, doing="server cannot be reached")
     finally:
         probe.dispose()
+    if failure is not None:
+        raise failure
     # Every PostgreSQL server has the "postgres" maintenance database to connect to.
     admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -257,51 +264,121 @@ def create_database_if_missing(url: str) -> bool:
 
 def registry_url() -> str:
     """Where the registry lives: env, then an Airflow connection, then a local SQLite file."""
-    url = os.environ.get("OPENDATA_REGISTRY_URL")
-    if url:
-        return url
-    try:
-        from airflow.sdk import BaseHook
+    location = locate()
+    _prepare_default_file(location)
+    return location.url
 
-        return BaseHook.get_connection("opendata_registry").get_uri()
-    except Exception:  # not defined: the embedded default
-        path = settings.state_dir() / "registry.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{path}"
+
+def _prepare_default_file(location: RegistryLocation, dataset_id: str | None = None) -> None:
+    """The embedded default's folder is created on first use (a configured SQLite URL's folder
+    is not: a typo there must fail, not start an empty registry somewhere else)."""
+    if location.default_file is None:
+        return
+    failure = None
+    try:
+        location.default_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        failure = unavailable(exc, location, dataset_id=dataset_id, doing="file cannot be created")
+    if failure is not None:
+        raise failure
+
+
+# A registry that does not answer must fail the task within seconds, not hold a worker for the
+# operating system's TCP timeout (libpq has no connect timeout of its own).
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
+    if url.get_backend_name() == "sqlite":
+        return {"timeout": 30}
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
+    return {}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(method: F) -> F:
+    """Turn the database's failures during ``method`` into :class:`RegistryUnavailable`, naming
+    the dataset (the method's ``dataset_id`` argument, else the one the registry was opened for)."""
+    parameters = list(inspect.signature(method).parameters)
+    position = parameters.index("dataset_id") - 1 if "dataset_id" in parameters else None
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            if not is_unavailability(exc):
+                raise
+            dataset_id = kwargs.get("dataset_id")
+            if dataset_id is None and position is not None and position < len(args):
+                dataset_id = args[position]
+            failure = unavailable(exc, self.location, dataset_id=dataset_id or self.dataset_id)
+        # Raised here, outside the except block: the driver's exception is not its context.
+        raise failure
+
+    wrapper.guarded = True
+    return wrapper  # type: ignore[return-value]
 
 
 class Registry:
-    def __init__(self, url: str):
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
-            url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
-        self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        _ensure_schema(self.engine, url)
+    """The registry's operations. Any failure of its database (on opening or during an
+    operation) raises :class:`RegistryUnavailable` naming the dataset, the registry and where it
+    is configured, never the password."""
+
+    def __init__(self, url: str, *, location: RegistryLocation | None = None, dataset_id: str | None = None):
+        self.location = location or RegistryLocation(url)
+        #: The dataset the caller works on, named in errors of operations that take no dataset id.
+        self.dataset_id = dataset_id
+        failure = None
+        try:
+            target = sa.engine.make_url(url)
+            if target.drivername in ("postgresql", "postgres"):
+                target = target.set(drivername="postgresql+psycopg")
+            self.engine = sa.create_engine(target, connect_args=_connect_args(target), pool_pre_ping=True)
+            _ensure_schema(self.engine, url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, ImportError) as exc:
+            failure = unavailable(exc, self.location, dataset_id=dataset_id, doing="URL cannot be used")
+        except Exception as exc:
+            if not is_unavailability(exc):
+                raise
+            failure = unavailable(exc, self.location, dataset_id=dataset_id)
+        if failure is not None:  # raised outside the except blocks: see guarded
+            raise failure
 
     @classmethod
-    def from_settings(cls) -> Registry:
-        return cls(registry_url())
+    def from_settings(cls, dataset_id: str | None = None) -> Registry:
+        """The configured registry; ``dataset_id`` is named if it cannot be reached."""
+        location = locate(dataset_id)
+        _prepare_default_file(location, dataset_id)
+        return cls(location.url, location=location, dataset_id=dataset_id)
 
     def close(self) -> None:
         self.engine.dispose()
 
     # --- reading -------------------------------------------------------------------------------
 
+    @guarded
     def get_state(self, dataset_id: str) -> DatasetState | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(dataset_state).where(dataset_state.c.dataset_id == dataset_id)).first()
         return _state(row) if row is not None else None
 
+    @guarded
     def all_states(self) -> list[DatasetState]:
         with self.engine.connect() as conn:
             return [_state(row) for row in conn.execute(sa.select(dataset_state).order_by(dataset_state.c.dataset_id))]
 
+    @guarded
     def history(self, dataset_id: str) -> list[StageChange]:
         query = sa.select(stage_change).where(stage_change.c.dataset_id == dataset_id).order_by(stage_change.c.id)
         with self.engine.connect() as conn:
             return [StageChange(r.dataset_id, Stage(r.stage_from) if r.stage_from else None, Stage(r.stage_to),
                                 _aware(r.at), r.by, r.notes, r.run_id) for r in conn.execute(query)]
 
+    @guarded
     def runs(self, dataset_id: str) -> list[RunRecord]:
         query = sa.select(run_log).where(run_log.c.dataset_id == dataset_id).order_by(run_log.c.id)
         with self.engine.connect() as conn:
@@ -311,16 +388,19 @@ class Registry:
 
     # --- writing: each call records something the portal (or the department) confirmed ------------
 
+    @guarded
     def record_creation_intent(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
         """The portal is about to be asked to create the dataset (recorded first, so a retry
         after a lost answer knows to look for it rather than create another)."""
         self._update(dataset_id, {"creation_started_at": at}, run_id=run_id)
 
+    @guarded
     def record_portal_dataset(self, dataset_id: str, portal_id: str, *, run_id: str | None = None,
                               note: str | None = None) -> None:
         """The dataset now exists (privately) on the portal as ``portal_id``."""
         self._update(dataset_id, {"portal_id": portal_id, "creation_started_at": None}, run_id=run_id, note=note)
 
+    @guarded
     def record_department_approval(self, dataset_id: str, *, by: str, at: dt.datetime, source: str,
                                    run_id: str | None = None) -> None:
         """Step 1: department leadership approved the dataset leaving the department."""
@@ -329,6 +409,7 @@ class Registry:
                                   "department_rejected_at": None, "department_rejection_reason": None},
                      run_id=run_id, note=f"Step 1 approved by {by} ({source})")
 
+    @guarded
     def record_department_rejection(self, dataset_id: str, *, by: str, at: dt.datetime, reason: str,
                                     run_id: str | None = None) -> None:
         """Step 1 refused: recorded with the reason; a resubmission asks leadership again."""
@@ -337,12 +418,14 @@ class Registry:
                                   "department_approved_at": None, "department_approval_source": None},
                      run_id=run_id, by=by, note=f"Step 1 rejected by {by}: {reason}")
 
+    @guarded
     def record_submission(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
         """Stage 1: private on the portal with its data, submitted for public approval."""
         self._update(dataset_id, {"submitted_at": at, "review_state": "pending", "reviewed_by": None,
                                   "reviewed_at": None, "review_notes": None},
                      stage=Stage.STAGE_1, run_id=run_id)
 
+    @guarded
     def record_review(self, dataset_id: str, *, approved: bool, by: str | None, at: dt.datetime | None,
                       notes: str | None, scheduled: bool = False, run_id: str | None = None) -> None:
         """The reviewer's decision as read from the portal."""
@@ -351,12 +434,14 @@ class Registry:
                                   "reviewed_at": at, "review_notes": notes},
                      stage=stage, run_id=run_id, by=by, note=notes)
 
+    @guarded
     def record_public(self, dataset_id: str, *, at: dt.datetime, rows: int | None = None,
                       checksum: str | None = None, run_id: str | None = None) -> None:
         """Stage 2: the portal reports the dataset public."""
         self._update(dataset_id, {"public_at": at, "published_rows": rows, "published_checksum": checksum},
                      stage=Stage.STAGE_2, run_id=run_id)
 
+    @guarded
     def record_published_data(self, dataset_id: str, *, rows: int, checksum: str, fingerprint_path: str | None,
                               refreshed: bool, run_id: str | None = None) -> None:
         """The portal confirmed a load of ``rows`` rows (Stage 1 push or a refresh)."""
@@ -368,26 +453,31 @@ class Registry:
             stage = Stage.REFRESHING
         self._update(dataset_id, values, stage=stage, run_id=run_id)
 
+    @guarded
     def record_held_version(self, dataset_id: str, *, revision: int, checksum: str, rows: int,
                             run_id: str | None = None) -> None:
         """A new version went to the portal and waits there for its reviewer (not live yet)."""
         self._update(dataset_id, {"held_revision": revision, "held_checksum": checksum, "held_rows": rows},
                      run_id=run_id, note=f"revision {revision} ({rows:,} rows) held for approval on the portal")
 
+    @guarded
     def clear_held_version(self, dataset_id: str, *, note: str, run_id: str | None = None) -> None:
         """The held version was applied, superseded or discarded on the portal."""
         self._update(dataset_id, {"held_revision": None, "held_checksum": None, "held_rows": None},
                      run_id=run_id, note=note)
 
+    @guarded
     def record_watermark(self, dataset_id: str, value: str, *, run_id: str | None = None) -> None:
         """The portal confirmed every row up to this watermark."""
         self._update(dataset_id, {"last_watermark": value}, run_id=run_id)
 
+    @guarded
     def record_retirement(self, dataset_id: str, *, reason: str, approved_by: str) -> None:
         """Retired with the Mayor's Office's approval: refreshes stop; the dataset stays published."""
         self._update(dataset_id, {"retired_reason": reason, "retired_by": approved_by}, stage=Stage.RETIRED,
                      by=approved_by, note=reason)
 
+    @guarded
     def record_version(self, dataset_id: str, *, run_id: str, kind: str, rows: int, checksum: str,
                        archive_path: str | None) -> None:
         with self.engine.begin() as conn:
@@ -395,21 +485,25 @@ class Registry:
                                                  checksum=checksum, archive_path=archive_path,
                                                  published_at=_now()))
 
+    @guarded
     def versions(self, dataset_id: str) -> list[PublishedVersion]:
         query = sa.select(version).where(version.c.dataset_id == dataset_id).order_by(version.c.id)
         with self.engine.connect() as conn:
             return [PublishedVersion(r.dataset_id, r.run_id, r.kind, _aware(r.published_at), r.rows, r.checksum,
                                      r.archive_path, _aware(r.pruned_at)) for r in conn.execute(query)]
 
+    @guarded
     def mark_pruned(self, dataset_id: str, run_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(version.update().where(version.c.dataset_id == dataset_id, version.c.run_id == run_id)
                          .values(archive_path=None, pruned_at=_now()))
 
+    @guarded
     def start_run(self, dataset_id: str, run_id: str, *, kind: str) -> None:
         """Idempotent: a retried task keeps the first start time."""
         self._upsert_run(dataset_id, run_id, {"kind": kind})
 
+    @guarded
     def update_run(self, dataset_id: str, run_id: str, **values: Any) -> None:
         allowed = {"rows_extracted", "rows_validated", "rows_created", "rows_updated", "rows_deleted", "checksum",
                    "outcome", "error", "kind", "newest_data_at"}
