@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from opendata.sources.base import ExtractError
 from opendata.spec.dataset import FileSource, HttpSource, SqlSource
+
+if TYPE_CHECKING:
+    # Only for annotations: the spec loader imports opendata.sources.sql_lint while parsing DAGs,
+    # and pandas would cost every parse a second.
+    import pandas as pd
 
 
 def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None

@@ -14,6 +14,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from opendata import settings
 from opendata.sources.base import ExtractError
+from opendata.sources.sql_guard import UnsafeQuery, check_read_only
+from opendata.sources.sql_session import read_only_connection
 from opendata.spec.dataset import SqlSource
 
 
@@ -48,19 +50,28 @@ def sqlalchemy_engine(conn_id: str) -> sa.Engine:
 
 
 def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) -> Iterator[pd.DataFrame]:
-    query = query_text(source)
+    try:
+        # The text first (exactly one read statement), as lint did; the database's own read-only
+        # session below stops what text cannot show (a function or a view that writes).
+        query = check_read_only(query_text(source))
+    except UnsafeQuery as exc:
+        shown = f"query file {source.query_file}" if source.query_file else "source.query"
+        raise ExtractError(f"{shown}, {exc}; nothing was run") from exc
     engine = sqlalchemy_engine(source.conn_id)
     params: dict[str, object] = {}
     if since is not None:
         # Incremental: the database filters, so only new or changed rows cross the network.
+        # The statement goes on lines of its own: a trailing "-- comment" must not swallow the rest.
         column, value = since
         quoted = engine.dialect.identifier_preparer.quote(column)
-        query = f"SELECT * FROM ({query.strip().rstrip(';')}) AS opendata_source WHERE {quoted} > :since"
+        query = f"SELECT * FROM (\n{query}\n) AS opendata_source WHERE {quoted} > :since"
         params["since"] = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
     try:
-        # stream_results uses a server-side cursor where the driver has one (PostgreSQL),
-        # so the database sends rows as we read them instead of all at once.
-        with engine.connect().execution_options(stream_results=True, max_row_buffer=source.chunk_size) as conn:
+        with read_only_connection(engine, source.conn_id) as conn:
+            # stream_results uses a server-side cursor where the driver has one (PostgreSQL, MySQL),
+            # so the database sends rows as we read them instead of all at once. Set only now: on
+            # psycopg it turns every statement into a cursor, the read-only set-up included.
+            conn.execution_options(stream_results=True, max_row_buffer=source.chunk_size)
             yield from pd.read_sql_query(sa.text(query), conn, params=params, chunksize=source.chunk_size)
     except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
         raise ExtractError(describe_database_error(exc, source.conn_id)) from exc

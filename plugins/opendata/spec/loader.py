@@ -125,6 +125,10 @@ def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | 
             existing = [p.name for p in sql_dir.glob("*.sql")] if sql_dir.is_dir() else []
             problems.append((("source", "query_file"), f"no such file in {sql_dir}",
                              did_you_mean(spec.source.query_file, existing)))
+    if isinstance(spec.source, SqlSource):
+        from opendata.sources.sql_lint import query_problems  # one read statement (the sources own the rule)
+
+        problems += query_problems(spec.source, include_dir)
     problems += _quality_problems(spec) + _privacy_problems(spec, governance)
     problems += freshness_problems(spec)
     if governance is not None:
