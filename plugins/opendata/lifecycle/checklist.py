@@ -6,12 +6,14 @@ what was promised: steward, source, refresh cycle, classification and the data d
 
 from __future__ import annotations
 
+from opendata.lifecycle.markdown import md_paragraphs, md_text
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.vocab import LICENSES
 
 
 def _cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ") if value not in (None, "") else "—"
+    # Every answer is the department's text: literal in the table, whatever characters it holds.
+    return md_text(value) if value not in (None, "") else "—"
 
 
 def _with_details(value: str, details: str | None) -> str:
@@ -52,10 +54,14 @@ def checklist_rows(spec: DatasetSpec) -> list[tuple[str, str]]:
 
 
 def checklist_markdown(spec: DatasetSpec) -> str:
-    lines = [f"## {spec.name}", "", spec.description, "", "### Data Submission Checklist", "",
-             "| Field | Answer |", "|---|---|"]
+    """The checklist as Markdown. The dataset file's text (name, description, answers, column
+    names and descriptions) is escaped: shown as written, it can add no HTML, link, heading or
+    table row to the page (the DAG's documentation and the Step 1 form render this)."""
+    lines = [f"## {md_text(spec.name)}", "", md_paragraphs(spec.description), "", "### Data Submission Checklist",
+             "", "| Field | Answer |", "|---|---|"]
     lines += [f"| {label} | {_cell(value)} |" for label, value in checklist_rows(spec)]
     lines += ["", "### Data dictionary", "", "| Field name | Display name | Type | Description |", "|---|---|---|---|"]
+    # field_name is a validated API name ([a-z][a-z0-9_]*), safe inside a code span.
     lines += [f"| `{c.field_name}` | {_cell(c.display_name)} | {c.type.value} | {_cell(c.description)} |"
               for c in spec.columns]
     return "\n".join(lines) + "\n"

@@ -13,31 +13,44 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
+from opendata.lifecycle.markdown import md_text
 from opendata.operators.base import HumanAnswer, ReportedFailure
 
-VALIDATION_SUMMARY = "{{ (ti.xcom_pull(task_ids='validate') or {}).get('summary', 'not available') }}"
+
+def step1_subject(dataset_name: str) -> str:
+    return f"Step 1: approve {md_text(dataset_name)} for publication"
+
+
+def step1_body(*, department_name: str, dataset_name: str, checklist: str, validation_summary: str) -> str:
+    """The form's text (Markdown, rendered by the Airflow UI). Names and the validation summary
+    are escaped here; ``checklist`` is :func:`checklist_markdown`'s, escaped already."""
+    return "\n".join([
+        f"**{md_text(department_name)}** asks for Step 1 approval to publish **{md_text(dataset_name)}**: it will "
+        "be pushed privately to the open data portal for the Chief Data Officer's review (Stage 1).",
+        "",
+        f"**Validation:** {md_text(validation_summary)}",
+        "",
+        "Approve to send it on; reject with a reason to stop this run.",
+        "",
+        checklist,
+    ])
 
 
 class DepartmentApprovalOperator(ApprovalOperator):
     ui_color = "#fef7e0"
+    # Subject and body hold the dataset file's text: they are never Jinja templates (a
+    # description holding "{{ conn.socrata_default.password }}" would be evaluated). The one
+    # part known only at run time, the validation summary, is filled in by execute().
+    template_fields = ()
 
     def __init__(self, *, dataset_id: str, dataset_name: str, department_name: str, checklist: str,
                  leadership: list[dict[str, str]], **kwargs: Any):
         from opendata.notify import NotificationEvent, OpenDataNotifier
 
-        body = "\n".join([
-            f"**{department_name}** asks for Step 1 approval to publish **{dataset_name}**: it will be pushed "
-            "privately to the open data portal for the Chief Data Officer's review (Stage 1).",
-            "",
-            f"**Validation:** {VALIDATION_SUMMARY}",
-            "",
-            "Approve to send it on; reject with a reason to stop this run.",
-            "",
-            checklist,
-        ])
         super().__init__(
-            subject=f"Step 1: approve {dataset_name} for publication",
-            body=body,
+            subject=step1_subject(dataset_name),
+            body=step1_body(department_name=department_name, dataset_name=dataset_name, checklist=checklist,
+                            validation_summary="not available yet"),
             assigned_users=leadership or None,
             # The dataset DAG has no DAG-level params on purpose: in Airflow 3.3.2 they reach the
             # resumed HITL task's params and fail its form validation.
@@ -48,6 +61,9 @@ class DepartmentApprovalOperator(ApprovalOperator):
             **kwargs,
         )
         self.dataset_id = dataset_id
+        self.dataset_name = dataset_name
+        self.department_name = department_name
+        self.checklist = checklist
 
     def execute(self, context):
         from opendata.lifecycle.context import load_spec
@@ -57,7 +73,7 @@ class DepartmentApprovalOperator(ApprovalOperator):
         plan = plan_of_run(context)
         if not plan.acts(self.task_id):
             raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
-        registry = Registry.from_settings()
+        registry = Registry.from_settings(dataset_id=self.dataset_id)
         recorded = load_spec(self.dataset_id).publication.department_approval
         if recorded is not None:
             state = registry.get_state(self.dataset_id)
@@ -73,6 +89,10 @@ class DepartmentApprovalOperator(ApprovalOperator):
         if state is not None and state.department_approved_by:
             raise AirflowSkipException(f"Step 1 already approved by {state.department_approved_by} "
                                        f"on {state.department_approved_at:%Y-%m-%d}")
+        validation = context["ti"].xcom_pull(task_ids="validate") or {}
+        self.body = step1_body(department_name=self.department_name, dataset_name=self.dataset_name,
+                               checklist=self.checklist,
+                               validation_summary=str(validation.get("summary") or "not available"))
         return super().execute(context)
 
     def execute_complete(self, context, event: dict[str, Any]):

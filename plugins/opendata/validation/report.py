@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opendata.lifecycle.checklist import checklist_rows
+from opendata.lifecycle.markdown import md_text
 from opendata.spec.dataset import DatasetSpec
 from opendata.validation.findings import Area, CheckResult, Status
 
@@ -130,21 +131,28 @@ def _privacy_blocks(spec: DatasetSpec, staged: dict, results: list[CheckResult])
 
 # --- rendering ---------------------------------------------------------------------------------
 
-def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def _md_inline(text: str) -> str:
+    """Paragraph text: literal, except the ``**`` that marks bold (as ``_inline_html`` reads it).
+    Headings and cells hold the dataset file's text and check notes: every one is escaped."""
+    def literal(part: str) -> str:  # md_text folds the spaces around the bold markers: keep them
+        lead = " " if part[:1].isspace() else ""
+        trail = " " if part[-1:].isspace() and part.strip() else ""
+        return lead + md_text(part) + trail
+
+    return "**".join(literal(part) for part in text.split("**"))
 
 
 def render_markdown(blocks: list[Block]) -> str:
     lines: list[str] = []
     for block in blocks:
         if isinstance(block, Heading):
-            lines += ["#" * block.level + " " + block.text, ""]
+            lines += ["#" * block.level + " " + md_text(block.text), ""]
         elif isinstance(block, Paragraph):
-            lines += [block.text, ""]
+            lines += [_md_inline(block.text), ""]
         else:
-            lines.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
+            lines.append("| " + " | ".join(md_text(h) for h in block.headers) + " |")
             lines.append("|" + "---|" * len(block.headers))
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+            lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in block.rows]
             lines.append("")
     return "\n".join(lines)
 
@@ -179,7 +187,7 @@ def render_html(blocks: list[Block], title: str) -> str:
             for row in block.rows:
                 cells = []
                 for i, cell in enumerate(row):
-                    css = f' class="{cell}"' if i == block.status_column else ""
+                    css = f' class="{html.escape(cell)}"' if i == block.status_column else ""
                     cells.append(f"<td{css}>{html.escape(cell)}</td>")
                 out.append("<tr>" + "".join(cells) + "</tr>")
             out.append("</tbody></table>")
