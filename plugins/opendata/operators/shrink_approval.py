@@ -12,17 +12,20 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
+from opendata.lifecycle.markdown import md_text
 from opendata.operators.base import HumanAnswer, ReportedFailure
 
 
 class ShrinkApprovalOperator(ApprovalOperator):
     ui_color = "#fef7e0"
+    # The subject and body hold the dataset's name: never Jinja templates (see DepartmentApprovalOperator).
+    template_fields = ()
 
     def __init__(self, *, dataset_id: str, dataset_name: str, approvers: list[dict[str, str]], **kwargs: Any):
         from opendata.notify import NotificationEvent, OpenDataNotifier
 
         super().__init__(
-            subject=f"Approve deleting published rows of {dataset_name}",
+            subject=f"Approve deleting published rows of {md_text(dataset_name)}",
             body="(the counts are filled in when the refresh needs approval)",
             assigned_users=approvers or None,
             params={"reason": Param("", type="string", title="Reason (when rejecting)",
@@ -53,8 +56,8 @@ class ShrinkApprovalOperator(ApprovalOperator):
             raise AirflowSkipException(f"within the file's limit: {sync.deleted:,} of {sync.published:,} "
                                        f"published rows to delete")
         self.body = "\n".join([
-            f"The scheduled refresh of **{self.dataset_name}** stopped before touching the portal: "
-            f"{sync.shrink_problem}.",
+            f"The scheduled refresh of **{md_text(self.dataset_name)}** stopped before touching the portal: "
+            f"{md_text(sync.shrink_problem)}.",
             "",
             f"- rows in the new extract: {sync.rows_in_extract:,}",
             f"- published rows: {sync.published:,}",

@@ -242,6 +242,13 @@ def test_the_step1_form_is_inert_and_not_a_template(hostile):
     assert approval.subject == step1_subject(NAME)
 
 
+def test_the_shrink_guard_form_is_not_a_template_either(hostile):
+    shrink = build_dag(hostile[0], governance=hostile[1]).get_task("shrink_approval")
+    shrink.render_template_fields({}, jinja_env=jinja2.sandbox.SandboxedEnvironment())
+    assert "1337" not in shrink.subject
+    assert markdown().renderInline(shrink.subject) == shown(f"Approve deleting published rows of {NAME}")
+
+
 def test_the_step1_validation_summary_filled_in_at_run_time_is_escaped():
     body = step1_body(department_name="Sanitation", dataset_name="311", checklist="",
                       validation_summary="3 checks; privacy: 1 finding (<img src=x onerror=alert(1)>) {{ x }}")
