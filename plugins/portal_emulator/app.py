@@ -10,11 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 
+from . import csrf
 from .approvals import Workflow
 from .auth import current_account
 from .config import EmulatorConfig
 from .errors import SocrataError, error_response, from_exception
 from .faults import EmulatorMiddleware, FaultInjector
+from .pathguard import ControlCharacterGuard
 from .publishing import Publishing
 from .routes import admin, approvals, catalog, metadata, pages, publishing, resource, users, views
 from .stats import Stats
@@ -33,6 +35,8 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
     app.state.workflow = Workflow(app.state.store, config)
     app.state.publishing = Publishing(app.state.store, config, app.state.stats, app.state.workflow)
     app.state.pid = os.getpid()
+    # Signs the review page's form tokens (csrf.py); a new key each start.
+    app.state.csrf_key = csrf.new_key()
 
     # Every API request with credentials has them checked, even where anonymous access would do,
     # so a client with a wrong password fails at once. Pages answer with their own HTML challenge.
@@ -70,4 +74,5 @@ def create_app(config: EmulatorConfig) -> tuple[FastAPI, EmulatorMiddleware]:
 
     # Parses and apply jobs that a restart interrupted carry on (their state is in the store).
     app.state.publishing.recover()
-    return app, EmulatorMiddleware(app, app.state.faults, app.state.stats)
+    # Outermost: a path with a control character is refused before it is routed or logged.
+    return app, ControlCharacterGuard(EmulatorMiddleware(app, app.state.faults, app.state.stats))

@@ -8,9 +8,12 @@ Routes raise :class:`SocrataError`; the app turns it into that shape in one plac
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.responses import Response
+
+_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SocrataError(Exception):
@@ -38,7 +41,10 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     body = {"code": code, "error": True, "message": message, "data": data or {}}
-    h = {"X-Error-Code": code, "X-Error-Message": message.encode("ascii", "replace").decode()[:200]}
+    # A header value holds no control character: a message quoting a client's NUL or newline
+    # would otherwise make the server refuse to send the response (a dropped connection).
+    shown = _HEADER_UNSAFE.sub("?", message.encode("ascii", "replace").decode())[:200]
+    h = {"X-Error-Code": code, "X-Error-Message": shown}
     h.update(headers or {})
     return Response(
         json.dumps(body), status_code=status, headers=h, media_type="application/json; charset=utf-8"

@@ -53,9 +53,12 @@ def test_review_page_lists_and_approves(emu, client):
     assert "Street trees" in page.text and ds in page.text and "publisher" in page.text
     assert f'href="/d/{ds}"' in page.text and f'href="/d/{ds}/preview"' in page.text
     submission = re.search(r'action="/review/(\d+)"', page.text).group(1)
+    # The form's per-session token, as a browser posts it back (with the session cookie).
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page.text).group(1)
 
     done = reviewer.post(
-        f"{emu.url}/review/{submission}", data={"decision": "approve", "notes": "Good to go"}
+        f"{emu.url}/review/{submission}",
+        data={"decision": "approve", "notes": "Good to go", "csrf_token": token},
     )
     assert done.status_code == 200 and "approved" in done.text  # followed the 303 back to the queue
     view = client.get_metadata(ds)
@@ -64,7 +67,9 @@ def test_review_page_lists_and_approves(emu, client):
     assert "Good to go" in reviewer.get(f"{emu.url}/review").text  # ...the queue's recent decisions do
 
     # A second decision on the same request reports an error instead of failing.
-    again = reviewer.post(f"{emu.url}/review/{submission}", data={"decision": "reject", "notes": ""})
+    again = reviewer.post(
+        f"{emu.url}/review/{submission}", data={"decision": "reject", "notes": "", "csrf_token": token}
+    )
     assert again.status_code == 200 and "already" in again.text
 
 

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import licenses
+from .. import csrf, licenses
 from ..auth import REALM, current_account
 from ..config import Account
 from ..errors import SocrataError
@@ -43,8 +43,50 @@ def _when(t: float | None) -> str:
 _env.filters["when"] = _when
 
 
+def _web_link(url: object) -> str | None:
+    """A publisher-supplied URL, only if it is a web address: escaping does not stop a
+    ``javascript:`` link from running when clicked."""
+    if not isinstance(url, str) or any(ord(c) < 0x20 for c in url):
+        return None
+    parsed = urlparse(url.strip())
+    return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+_env.filters["web_link"] = _web_link
+
+
+# Every page: never framed by another site (an Approve button under a decoy is clickjacking), no
+# script or foreign resource at all (the pages have none; a javascript: link would do nothing),
+# forms post only here, nothing cached (private rows, form tokens), no type sniffing.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
 def _page(template: str, status: int = 200, headers: dict[str, str] | None = None, **ctx) -> HTMLResponse:
-    return HTMLResponse(_env.get_template(template).render(**ctx), status_code=status, headers=headers)
+    return HTMLResponse(
+        _env.get_template(template).render(**ctx), status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
+    )
+
+
+def _refused(account: Account, message: str) -> HTMLResponse:
+    return _page("message.html", 403, title="Refused", account=account, message=message)
+
+
+def _from_another_site(request: Request) -> bool:
+    """What the browser says about where a form was posted from, when it says anything: another
+    origin (an ``Origin: null`` included) or a ``Sec-Fetch-Site`` other than same-origin. The
+    form token is checked whatever this says: browsers may send neither header."""
+    origin = request.headers.get("origin")
+    if origin is not None and (origin == "null" or urlparse(origin).netloc != request.headers.get("host")):
+        return True
+    fetch_site = request.headers.get("sec-fetch-site")
+    return fetch_site is not None and fetch_site != "same-origin"
 
 
 def _challenge(message: str) -> HTMLResponse:
@@ -100,8 +142,15 @@ def review_queue(
     pending = list(reversed(s.approvals_where("a.state = 'pending'")))
     decided = s.approvals_where("a.state != 'pending'", limit=15)
     datasets = {a.dataset_id: s.get_dataset(a.dataset_id) for a in pending + decided}
+    # The reviewer's page session: its forms carry a token only this session and account have.
+    session_id = csrf.session_id_from(request.cookies.get(csrf.COOKIE))
+    headers = {}
+    if session_id is None:
+        session_id = csrf.new_session_id()
+        headers["Set-Cookie"] = csrf.cookie_header(session_id, secure=request.url.scheme == "https")
     return _page(
         "review.html",
+        headers=headers,
         account=account,
         pending=pending,
         decided=decided,
@@ -109,6 +158,8 @@ def review_queue(
         done=done,
         done_dataset=dataset,
         error=error,
+        csrf_field=csrf.FIELD,
+        csrf_token=csrf.token_for(request.app.state.csrf_key, session_id, account.name),
     )
 
 
@@ -119,17 +170,18 @@ async def review_decision(request: Request, submission_id: int) -> Response:
         return account
     if account is None or not account.can_review():
         return _challenge("Reviewing needs a reviewer account.")
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and urlparse(origin).netloc != request.headers.get("host"):
+    if _from_another_site(request):
         # A cross-site form post riding on the browser's Basic credentials: refuse it.
-        return _page(
-            "message.html",
-            403,
-            title="Refused",
-            account=account,
-            message="The form was posted from another site.",
-        )
+        return _refused(account, "The form was posted from another site: nothing was decided.")
     form = await request.form()
+    session_id = csrf.session_id_from(request.cookies.get(csrf.COOKIE))
+    if not csrf.token_valid(request.app.state.csrf_key, session_id, account.name, form.get(csrf.FIELD)):
+        # No token, a wrong one, or none of this session (another site's form, an old page).
+        return _refused(
+            account,
+            "This form did not come from your review page in this session, or the page is out of date: "
+            "nothing was decided. Open the approval queue again and decide there.",
+        )
     decision = str(form.get("decision", ""))
     notes = str(form.get("notes", "")).strip()
     state = {"approve": "approved", "reject": "rejected"}.get(decision, decision)
