@@ -82,6 +82,9 @@ os.environ.update(
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "OPENDATA_INCLUDE_DIR": str(REPO_ROOT / "include"),
         "OPENDATA_STATE_DIR": str(_SESSION_DIR / "state"),
+        # Tests write source files under pytest's tmp_path: a data root, as a deployment names its
+        # export folders (dataset files may read only there and in include/).
+        "OPENDATA_DATA_ROOTS": str(Path(tempfile.gettempdir()).resolve()),
     }
 )
 

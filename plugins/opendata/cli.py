@@ -25,16 +25,24 @@ from opendata import settings
 
 
 def _lint(args: argparse.Namespace) -> int:
+    from opendata.lifecycle.stage_snapshot import read_dataset_files, read_stages
     from opendata.spec.loader import load_catalog
 
     include = Path(args.include) if args.include else settings.include_dir()
-    catalog = load_catalog(include)
+    # Read-only: the record of which file holds each id (and the stages) as the deployment has them.
+    catalog = load_catalog(include, record=read_dataset_files(), stages=read_stages())
+    ignored = settings.settings_problems()
+    for problem in ignored:
+        print(f"settings: {problem}", file=sys.stderr)
     for error in catalog.errors:
         print(error, file=sys.stderr)
+    for warning in catalog.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     files = {str(error.file) for error in catalog.errors}
+    warned = f", {len(catalog.warnings)} warning(s)" if catalog.warnings else ""
     print(f"{len(catalog.datasets)} dataset file(s) valid, {len(catalog.errors)} error(s) in {len(files)} file(s)"
-          f" under {include}")
-    return 1 if catalog.errors else 0
+          f"{warned} under {include}")
+    return 1 if catalog.errors or ignored else 0
 
 
 def _generate(args: argparse.Namespace) -> int:

@@ -14,10 +14,14 @@ import pandas as pd
 from opendata import settings
 from opendata.sources.base import ExtractError
 from opendata.spec.dataset import FileSource
+from opendata.spec.paths import UnsafePath
 
 
 def read_file_chunks(source: FileSource) -> Iterator[pd.DataFrame]:
-    path = settings.resolve_include_path(source.path)
+    try:  # confined to the include folder and the data roots; nothing is expanded
+        path = settings.resolve_include_path(source.path)
+    except UnsafePath as exc:
+        raise ExtractError(f"source.path {exc}") from None
     if not path.is_file():
         raise ExtractError(f"source file not found: {path}")
     if source.resolved_format == "excel":

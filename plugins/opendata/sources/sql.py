@@ -17,12 +17,16 @@ from opendata.sources.base import ExtractError
 from opendata.sources.sql_guard import UnsafeQuery, check_read_only
 from opendata.sources.sql_session import read_only_connection
 from opendata.spec.dataset import SqlSource
+from opendata.spec.paths import UnsafePath
 
 
 def query_text(source: SqlSource) -> str:
     if source.query is not None:
         return source.query
-    path = settings.include_dir() / "sql" / (source.query_file or "")
+    try:  # confined to include/sql, whatever the file says
+        path = settings.resolve_query_file(source.query_file or "")
+    except UnsafePath as exc:
+        raise ExtractError(f"source.query_file {exc}") from None
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:

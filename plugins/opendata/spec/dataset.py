@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from typing import Annotated, Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
@@ -341,8 +342,9 @@ class DatasetSpec(StrictModel):
 
     @model_validator(mode="after")
     def _dictionary_consistent(self) -> DatasetSpec:
-        names = [column.field_name for column in self.columns]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
+        # Counted once: names.count() per name is quadratic, minutes for a hostile dictionary.
+        counts = Counter(column.field_name for column in self.columns)
+        duplicates = sorted(name for name, n in counts.items() if n > 1)
         if duplicates:
             raise ValueError(f"columns: duplicate field_name {', '.join(duplicates)}")
         return self

@@ -10,6 +10,13 @@ from pathlib import Path
 
 Loc = tuple[str | int, ...]
 
+# Errors reported per file: the first fifty say what to fix; thousands (a file of garbage) would
+# only cost time to locate and hint, and bury the first one.
+MAX_ERRORS_PER_FILE = 50
+# "Did you mean" compares against at most this many candidates (difflib is quadratic-ish: a file
+# naming 5,000 unknown columns against 5,000 real ones would take minutes).
+MAX_HINT_CANDIDATES = 2_000
+
 
 def format_loc(loc: Loc) -> str:
     """``("columns", 3, "type")`` -> ``columns[3].type``."""
@@ -29,6 +36,8 @@ def did_you_mean(value: object, candidates: list[str] | set[str]) -> str | None:
     lowered = {c.lower(): c for c in candidates}
     if value.lower() in lowered and lowered[value.lower()] != value:
         return lowered[value.lower()]
+    if len(lowered) > MAX_HINT_CANDIDATES or len(value) > 200:
+        return None
     matches = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None
 
@@ -46,11 +55,18 @@ class SpecError:
         return format_loc(self.loc)
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
-        text = f"{where}: {self.field}: {self.message}"
+        where = f"{_shown(self.file)}:{self.line}" if self.line else _shown(self.file)
+        text = f"{where}: {_shown(self.field)}: {self.message}"
         if self.hint:
             text += f" (did you mean '{self.hint}'?)"
         return text
+
+
+def _shown(value: Path | str) -> str:
+    """A path or field as text, control characters escaped: a file or key named with a newline
+    must not be able to forge a line of the report."""
+    text = str(value)
+    return repr(text) if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text) else text
 
 
 class SpecFileError(Exception):

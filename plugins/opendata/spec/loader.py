@@ -2,29 +2,55 @@
 
 A broken file never stops the others: the catalog holds every dataset that is valid and a
 list of errors for those that are not, so the DAG factory can build the good ones and the
-lint command can report all problems in one pass.
+lint command can report all problems in one pass. Nothing a file holds can stop the load:
+oversized, unreadable, hostile or simply odd files become errors naming the file, and an
+unexpected failure while checking one file is reported against that file.
+
+Each dataset file is checked in two parts. What the file alone decides (YAML, schema, names
+that must agree within the file and with its path) can be kept between DAG parses
+(``cache``); what depends on other files, the file system or the clock (people and
+departments in governance.yaml, where source and query files are, a go-live date in the past)
+is checked on every load.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from opendata import settings
-from opendata.spec.dataset import DatasetSpec, SqlSource
-from opendata.spec.errors import SpecError, SpecFileError, did_you_mean
-from opendata.spec.freshness import freshness_problems
+from opendata.spec.cache import ParseCache, file_key, is_racy, key_of
+from opendata.spec.dataset import DatasetSpec, FileSource, SqlSource
+from opendata.spec.errors import MAX_ERRORS_PER_FILE, Loc, SpecError, SpecFileError, did_you_mean, format_loc
+from opendata.spec.file_checks import file_problems
 from opendata.spec.governance import Governance
-from opendata.spec.privacy import MaskMethod
+from opendata.spec.holders import Holders, choose_holders, newcomer_message
+from opendata.spec.paths import Confinement, UnsafePath
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
-from opendata.spec.vocab import SocrataType
+
+log = logging.getLogger(__name__)
+
+Problem = tuple[tuple, str, str | None]
+
+# Stages at which a past go-live date is history, not a mistake: the dataset was approved for
+# (or went through) its scheduled publication. Values of opendata.registry.Stage.
+_PAST_GO_LIVE_STAGES = frozenset({"scheduled", "stage-2", "refreshing", "retired"})
 
 
 @dataclass(frozen=True)
 class LoadedDataset:
     spec: DatasetSpec
     path: Path
+    # Things worth telling the file's authors that do not stop the dataset (lint prints them,
+    # the DAG's documentation shows them).
+    warnings: tuple[SpecError, ...] = ()
 
 
 @dataclass
@@ -32,6 +58,9 @@ class Catalog:
     governance: Governance | None
     datasets: list[LoadedDataset] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
+    warnings: list[SpecError] = field(default_factory=list)
+    # Dataset id -> path under datasets/ of the file holding it (see opendata.spec.holders).
+    holders: dict[str, str] = field(default_factory=dict)
 
     def raise_for_errors(self) -> None:
         if self.errors:
@@ -48,29 +77,47 @@ def dataset_files(datasets_dir: Path) -> list[Path]:
     return sorted(p for p in datasets_dir.glob("*/*.y*ml") if p.suffix in {".yaml", ".yml"})
 
 
-def load_catalog(include_dir: Path | None = None) -> Catalog:
+def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = None,
+                 record: Mapping[str, str] | None = None, stages: Mapping[str, str] | None = None,
+                 now: dt.datetime | None = None) -> Catalog:
+    """Every dataset file under ``include_dir``.
+
+    ``record``: dataset id -> the file that last held it alone (decides which of two files with
+    one id keeps it); ``stages``: dataset id -> publication stage (quiets warnings that only
+    matter before approval); ``cache``: results of unchanged files from earlier parses.
+    """
     include = include_dir or settings.include_dir()
-    governance, errors = load_governance(include / "governance.yaml")
+    governance, errors = load_governance(include / "governance.yaml", root=include)
     catalog = Catalog(governance=governance, errors=errors)
     datasets_dir = include / "datasets"
     stray = sorted(p for p in datasets_dir.glob("*.y*ml")) if datasets_dir.is_dir() else []
     for path in stray:
         catalog.errors.append(SpecError(path, (), "dataset files belong in a department folder: "
                                         "datasets/<department>/<dataset id>.yaml"))
-    for path in dataset_files(datasets_dir):
-        spec, file_errors = load_dataset(path, governance, include)
+    files = dataset_files(datasets_dir)
+    holders = choose_holders(files, datasets_dir, record or {})
+    catalog.holders = holders.relative(datasets_dir)
+    now = now or dt.datetime.now(dt.UTC)
+    confinement = Confinement(include, settings.data_roots())
+    for path in files:
+        if path in holders.newcomers:
+            catalog.errors.append(_newcomer_error(path, holders))
+            continue
+        spec, file_errors, warnings = check_dataset_file(path, governance, include, cache=cache,
+                                                         stage=(stages or {}).get(path.stem), now=now,
+                                                         confinement=confinement)
         catalog.errors += file_errors
+        catalog.warnings += warnings
         if spec is not None:
-            catalog.datasets.append(LoadedDataset(spec, path))
-    _reject_duplicate_ids(catalog)
+            catalog.datasets.append(LoadedDataset(spec, path, tuple(warnings)))
     return catalog
 
 
-def load_governance(path: Path) -> tuple[Governance | None, list[SpecError]]:
+def load_governance(path: Path, root: Path | None = None) -> tuple[Governance | None, list[SpecError]]:
     try:
-        doc = YamlDocument.read(path)
+        doc = YamlDocument.read(path, root=root)
     except SpecParseError as exc:
-        return None, [exc.error]
+        return None, exc.errors
     governance, errors = validate_document(Governance, doc)
     if governance is None:
         return None, errors
@@ -85,158 +132,181 @@ def load_governance(path: Path) -> tuple[Governance | None, list[SpecError]]:
 def load_dataset(path: Path, governance: Governance | None,
                  include_dir: Path | None = None) -> tuple[DatasetSpec | None, list[SpecError]]:
     """Validate one dataset file; ``governance`` None skips the cross-file checks."""
+    spec, errors, _ = check_dataset_file(path, governance, include_dir or settings.include_dir())
+    return spec, errors
+
+
+def dataset_file_for(dataset_id: str, include_dir: Path, record: Mapping[str, str] | None = None) -> Path | None:
+    """The file that holds ``dataset_id`` (the one its DAG is built from), or None."""
+    datasets_dir = include_dir / "datasets"
+    claimants = [path for path in dataset_files(datasets_dir) if path.stem == dataset_id]
+    return choose_holders(claimants, datasets_dir, record or {}).holder.get(dataset_id)
+
+
+def check_dataset_file(path: Path, governance: Governance | None, include: Path, *,
+                       cache: ParseCache | None = None, stage: str | None = None, now: dt.datetime | None = None,
+                       confinement: Confinement | None = None,
+                       ) -> tuple[DatasetSpec | None, list[SpecError], list[SpecError]]:
+    """(the spec if the file is valid, its errors, its warnings); never raises for the file's sake."""
     try:
-        doc = YamlDocument.read(path)
+        parsed = _parsed(path, include, cache)
+        errors = list(parsed.errors)
+        warnings: list[SpecError] = []
+        if parsed.spec is not None:
+            confinement = confinement or Confinement(include, settings.data_roots())
+            errors += [SpecError(path, loc, message, hint, parsed.line_of(loc))
+                       for loc, message, hint in _cross_problems(parsed.spec, governance, confinement, cache)]
+            warnings = [SpecError(path, loc, message, hint, parsed.line_of(loc))
+                        for loc, message, hint in _warning_problems(parsed.spec, stage, now)]
+    except Exception as exc:  # noqa: BLE001 - one file must never stop the others
+        log.exception("Unexpected failure checking %s", path)
+        return None, [SpecError(path, (), f"could not be checked ({type(exc).__name__}); run `opendata lint` "
+                                          f"and report this file to the pipeline's maintainers")], []
+    errors = _capped(path, errors)
+    return (parsed.spec if not errors else None), errors, (warnings if not errors else [])
+
+
+# --- what the file alone decides (kept between parses) ------------------------------------------
+
+# Fields checked against other files: their lines are kept with the cached result.
+_CROSS_LOCS: list[Loc] = [
+    ("id",), ("department",), ("coordinator",), ("source",), ("source", "path"), ("source", "query_file"),
+    ("source", "query"), ("publication", "not_before"), ("publication", "department_approval", "approved_by"),
+    ("classification", "approval", "approved_by"),
+]
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    # The typed model when the schema accepts the file (even if ``errors`` has more to say).
+    spec: DatasetSpec | None
+    errors: list[SpecError]
+    lines: dict[str, int]
+
+    def line_of(self, loc: Loc) -> int | None:
+        for end in range(len(loc), 0, -1):
+            line = self.lines.get(format_loc(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def to_entry(self) -> dict[str, Any]:
+        return {"spec": self.spec.model_dump_json() if self.spec is not None else None,
+                "errors": [[list(e.loc), e.message, e.hint, e.line] for e in self.errors], "lines": self.lines}
+
+    @classmethod
+    def from_entry(cls, path: Path, entry: dict[str, Any]) -> ParsedFile:
+        spec = DatasetSpec.model_validate_json(entry["spec"]) if entry.get("spec") is not None else None
+        errors = [SpecError(path, tuple(loc), message, hint, line) for loc, message, hint, line in entry["errors"]]
+        return cls(spec, errors, {str(k): int(v) for k, v in entry["lines"].items()})
+
+
+def parse_dataset_file(path: Path, include: Path) -> tuple[ParsedFile, Any]:
+    """The file's own result, and the status of the file as read (None when unreadable)."""
+    try:
+        doc = YamlDocument.read(path, root=include)
     except SpecParseError as exc:
-        return None, [exc.error]
+        return ParsedFile(None, exc.errors, {}), None
     spec, errors = validate_document(DatasetSpec, doc)
     if spec is None:
-        return None, errors
-    problems = _reference_problems(spec, path, governance, include_dir or settings.include_dir())
-    errors = [SpecError(path, loc, message, hint, doc.line_of(loc)) for loc, message, hint in problems]
-    return (spec if not errors else None), errors
+        return ParsedFile(None, errors, {}), doc.status
+    errors = [SpecError(path, loc, message, hint, doc.line_of(loc)) for loc, message, hint in file_problems(spec, path)]
+    lines = {format_loc(loc): line for loc in _CROSS_LOCS if (line := doc.line_of(loc)) is not None}
+    return ParsedFile(spec, errors, lines), doc.status
 
 
-def _reference_problems(spec: DatasetSpec, path: Path, governance: Governance | None,
-                        include_dir: Path) -> list[tuple[tuple, str, str | None]]:
-    problems: list[tuple[tuple, str, str | None]] = []
-    if path.stem != spec.id:
-        problems.append((("id",), f"must match the file name {path.stem!r}", path.stem))
-    if path.parent.name != spec.department:
-        problems.append((("department",), f"must match the folder name {path.parent.name!r}",
-                         path.parent.name))
-    row_id = spec.publishing.row_identifier
-    if row_id is not None and row_id not in spec.field_names:
-        problems.append((("publishing", "row_identifier"), f"{row_id!r} is not a column of the data dictionary",
-                         did_you_mean(row_id, spec.field_names)))
-    watermark = spec.source.watermark
-    if watermark is not None and watermark not in spec.field_names:
-        problems.append((("source", "watermark"), f"{watermark!r} is not a column of the data dictionary",
-                         did_you_mean(watermark, spec.field_names)))
-    elif watermark is not None and next(c for c in spec.columns if c.field_name == watermark).type.value not in (
-            "number", "floating_timestamp", "fixed_timestamp"):
-        problems.append((("source", "watermark"), "a watermark must be a number or timestamp column", None))
-    if spec.refresh_mode == "upsert" and row_id is None:
-        problems.append((("refresh", "mode"), "upsert needs publishing.row_identifier; without one a dataset "
-                         "can only be replaced", "replace"))
+def _parsed(path: Path, include: Path, cache: ParseCache | None) -> ParsedFile:
+    if cache is None:
+        return parse_dataset_file(path, include)[0]
+    key = file_key(path)
+    entry = cache.lookup(path, key)
+    if entry is not None:
+        try:
+            return ParsedFile.from_entry(path, entry)
+        except Exception:  # noqa: BLE001 - an unreadable entry is a miss
+            log.info("Parse cache entry for %s unusable; parsing the file", path)
+    parsed, status = parse_dataset_file(path, include)
+    if key is None:
+        return parsed
+    if status is not None:
+        if is_racy(status):
+            return parsed  # changed a moment ago: it may change again within the clock's resolution
+        key = key_of(key[0], status)  # the status of the bytes actually read
+    # (status None: refused before reading, too large or not a regular file; the stat was judged.)
+    cache.store(path, key, parsed.to_entry())
+    return parsed
+
+
+# --- what depends on other files, the file system or the clock (every load) ----------------------
+
+def _cross_problems(spec: DatasetSpec, governance: Governance | None, confinement: Confinement,
+                    cache: ParseCache | None) -> list[Problem]:
+    problems: list[Problem] = []
+    include_dir = confinement.include
+    if isinstance(spec.source, FileSource):
+        try:
+            confinement.source_path(spec.source.path)
+        except UnsafePath as exc:
+            problems.append((("source", "path"), str(exc), None))
+    query_path = None
     if isinstance(spec.source, SqlSource) and spec.source.query_file:
         sql_dir = include_dir / "sql"
-        if not (sql_dir / spec.source.query_file).is_file():
-            existing = [p.name for p in sql_dir.glob("*.sql")] if sql_dir.is_dir() else []
-            problems.append((("source", "query_file"), f"no such file in {sql_dir}",
-                             did_you_mean(spec.source.query_file, existing)))
+        try:
+            query_path = confinement.query_file(spec.source.query_file)
+        except UnsafePath as exc:
+            problems.append((("source", "query_file"), str(exc), None))
+        else:
+            if not query_path.is_file():
+                existing = [p.name for p in sql_dir.glob("*.sql")] if sql_dir.is_dir() else []
+                problems.append((("source", "query_file"), f"no such file in {sql_dir}",
+                                 did_you_mean(spec.source.query_file, existing)))
     if isinstance(spec.source, SqlSource):
         from opendata.sources.sql_lint import query_problems  # one read statement (the sources own the rule)
 
-        problems += query_problems(spec.source, include_dir)
-    problems += _quality_problems(spec) + _privacy_problems(spec, governance)
-    problems += freshness_problems(spec)
+        source = spec.source
+        problems += _remembered(cache, _query_key(source, query_path), lambda: query_problems(source, include_dir))
     if governance is not None:
-        department = governance.departments.get(spec.department)
-        if department is None:
-            problems.append((("department",), f"unknown department {spec.department!r} in governance.yaml",
-                             did_you_mean(spec.department, set(governance.departments))))
-        elif spec.coordinator not in department.coordinators:
-            problems.append((("coordinator",),
-                             f"{spec.coordinator!r} is not a coordinator of {spec.department} in governance.yaml",
-                             did_you_mean(spec.coordinator, department.coordinators)))
-        recorded = spec.publication.department_approval
-        if department is not None and recorded is not None and recorded.approved_by not in department.leadership:
-            problems.append((("publication", "department_approval", "approved_by"),
-                             f"{recorded.approved_by!r} is not in the leadership of {spec.department} "
-                             f"in governance.yaml; Step 1 approval comes from department leadership",
-                             did_you_mean(recorded.approved_by, department.leadership)))
+        problems += _governance_problems(spec, governance)
     return problems
 
 
-Problem = tuple[tuple, str, str | None]
-
-_NUMBER = {SocrataType.NUMBER}
-_TIMESTAMPS = {SocrataType.FLOATING_TIMESTAMP, SocrataType.FIXED_TIMESTAMP}
-_TEXTS = {SocrataType.TEXT, SocrataType.URL, SocrataType.POINT}
-# Which quality checks make sense for which column types (not_null and unique: all of them).
-_CHECK_TYPES = {"range": (_NUMBER, "number"), "date_range": (_TIMESTAMPS, "timestamp"), "pattern": (_TEXTS, "text")}
-_MASK_TYPES = {MaskMethod.KEEP_FIRST: ({SocrataType.TEXT}, "text"),
-               MaskMethod.HUNDRED_BLOCK: ({SocrataType.TEXT}, "text"),
-               MaskMethod.MONTH: (_TIMESTAMPS, "timestamp"), MaskMethod.YEAR: (_TIMESTAMPS, "timestamp")}
-
-
-def _unknown_column(loc: tuple, name: str, spec: DatasetSpec) -> Problem:
-    return loc, f"{name!r} is not a column of the data dictionary", did_you_mean(name, spec.field_names)
+def _query_key(source: SqlSource, query_path: Path | None) -> str | None:
+    """What the query check depends on: the inline text, or the query file's current state."""
+    if source.query is not None:
+        return "query:" + hashlib.sha256(source.query.encode()).hexdigest()
+    key = file_key(query_path) if query_path is not None else None
+    if key is None:
+        return None
+    status = os.stat(key[0])
+    return None if is_racy(status) else "query_file:" + json.dumps(key)
 
 
-def _quality_problems(spec: DatasetSpec) -> list[Problem]:
-    """Column names in quality: exist, and each check suits its column's type."""
+def _remembered(cache: ParseCache | None, key: str | None, compute) -> list[Problem]:
+    """A pure check's problems, kept in the parse cache under ``key`` (None: not kept)."""
+    if cache is None or key is None:
+        return compute()
+    kept = cache.remember(key, lambda: [[list(loc), message, hint] for loc, message, hint in compute()])
+    return [(tuple(loc), message, hint) for loc, message, hint in kept]
+
+
+def _governance_problems(spec: DatasetSpec, governance: Governance) -> list[Problem]:
     problems: list[Problem] = []
-    types = {c.field_name: c.type for c in spec.columns}
-    for name, checks in spec.quality.columns.items():
-        loc = ("quality", "columns", name)
-        if name not in types:
-            problems.append(_unknown_column(loc, name, spec))
-            continue
-        for check, (allowed, words) in _CHECK_TYPES.items():
-            if getattr(checks, check) is not None and types[name] not in allowed:
-                problems.append((loc + (check,), f"{check} applies to {words} columns; {name} is {types[name].value}",
-                                 None))
-        if checks.allowed_values is not None:
-            values = checks.allowed_values.values
-            if types[name] in _TEXTS and not all(isinstance(v, str) for v in values):
-                problems.append((loc + ("allowed_values", "values"),
-                                 f"{name} is a text column: give every value as text (quote numbers, '311')", None))
-            elif types[name] is SocrataType.NUMBER and not all(type(v) in (int, float) for v in values):
-                problems.append((loc + ("allowed_values", "values"), f"{name} is a number column: give numbers", None))
-            elif types[name] is SocrataType.CHECKBOX and not all(isinstance(v, bool) for v in values):
-                problems.append((loc + ("allowed_values", "values"),
-                                 f"{name} is a checkbox column: give true or false", None))
-            elif types[name] in _TIMESTAMPS:
-                problems.append((loc + ("allowed_values",), "allowed_values does not apply to timestamp columns; "
-                                 "use date_range", None))
-    for i, comparison in enumerate(spec.quality.table.comparisons):
-        loc = ("quality", "table", "comparisons", i)
-        known = True
-        for key in ("column", "other"):
-            name = getattr(comparison, key)
-            if name not in types:
-                problems.append(_unknown_column(loc + (key,), name, spec))
-                known = False
-        if known and types[comparison.column] is not types[comparison.other]:
-            problems.append((loc, f"cannot compare {comparison.column} ({types[comparison.column].value}) with "
-                             f"{comparison.other} ({types[comparison.other].value})", None))
-    return problems
-
-
-def _privacy_problems(spec: DatasetSpec, governance: Governance | None) -> list[Problem]:
-    """Column names in privacy: exist (removed ones must not); masks suit the column's type;
-    a level 2 approval comes from someone who may give it."""
-    problems: list[Problem] = []
-    privacy = spec.privacy
-    types = {c.field_name: c.type for c in spec.columns}
-    for name in privacy.allowed:
-        if name not in types:
-            problems.append(_unknown_column(("privacy", "allowed", name), name, spec))
-    for name, rule in privacy.mask.items():
-        loc = ("privacy", "mask", name)
-        if name not in types:
-            problems.append(_unknown_column(loc, name, spec))
-            continue
-        if name == spec.publishing.row_identifier:
-            problems.append((loc, "the row identifier cannot be masked: refreshes find rows by it", None))
-        allowed, words = _MASK_TYPES.get(rule.method, (None, ""))
-        if allowed is not None and types[name] not in allowed:
-            problems.append((loc + ("method",), f"{rule.method.value} masks {words} columns; {name} is "
-                             f"{types[name].value}", None))
-    published = {c.source_name: i for i, c in enumerate(spec.columns)}
-    for i, name in enumerate(privacy.remove):
-        if name in published:
-            problems.append((("privacy", "remove", i), f"{name!r} is a published column (columns[{published[name]}]); "
-                             f"take it out of the data dictionary, or mask it instead", None))
-    if privacy.quasi_identifiers is not None:
-        for i, name in enumerate(privacy.quasi_identifiers.columns):
-            if name not in types:
-                problems.append(_unknown_column(("privacy", "quasi_identifiers", "columns", i), name, spec))
+    department = governance.departments.get(spec.department)
+    if department is None:
+        problems.append((("department",), f"unknown department {spec.department!r} in governance.yaml",
+                         did_you_mean(spec.department, set(governance.departments))))
+    elif spec.coordinator not in department.coordinators:
+        problems.append((("coordinator",),
+                         f"{spec.coordinator!r} is not a coordinator of {spec.department} in governance.yaml",
+                         did_you_mean(spec.coordinator, department.coordinators)))
+    recorded = spec.publication.department_approval
+    if department is not None and recorded is not None and recorded.approved_by not in department.leadership:
+        problems.append((("publication", "department_approval", "approved_by"),
+                         f"{recorded.approved_by!r} is not in the leadership of {spec.department} "
+                         f"in governance.yaml; Step 1 approval comes from department leadership",
+                         did_you_mean(recorded.approved_by, department.leadership)))
     approval = spec.classification.approval
-    if approval is not None and governance is not None:
-        department = governance.departments.get(spec.department)
+    if approval is not None:
         approvers = [governance.chief_data_officer] + (department.leadership if department else [])
         if approval.approved_by not in approvers:
             problems.append((("classification", "approval", "approved_by"),
@@ -246,12 +316,23 @@ def _privacy_problems(spec: DatasetSpec, governance: Governance | None) -> list[
     return problems
 
 
-def _reject_duplicate_ids(catalog: Catalog) -> None:
-    counts = Counter(loaded.spec.id for loaded in catalog.datasets)
-    duplicated = {dataset_id for dataset_id, n in counts.items() if n > 1}
-    if not duplicated:
-        return
-    for loaded in [d for d in catalog.datasets if d.spec.id in duplicated]:
-        others = [str(d.path) for d in catalog.datasets if d.spec.id == loaded.spec.id and d is not loaded]
-        catalog.errors.append(SpecError(loaded.path, ("id",), f"duplicate dataset id, also in {', '.join(others)}"))
-    catalog.datasets = [d for d in catalog.datasets if d.spec.id not in duplicated]
+def _warning_problems(spec: DatasetSpec, stage: str | None, now: dt.datetime | None) -> list[Problem]:
+    not_before = spec.publication.not_before
+    now = now or dt.datetime.now(dt.UTC)
+    if not_before is None or not_before > now or stage in _PAST_GO_LIVE_STAGES:
+        return []
+    return [(("publication", "not_before"),
+             f"{not_before.isoformat()} is in the past: there is no scheduled go-live, the dataset goes public "
+             f"as soon as the Chief Data Officer approves it; give the planned date, or remove not_before", None)]
+
+
+def _newcomer_error(path: Path, holders: Holders) -> SpecError:
+    holder = holders.newcomers[path]
+    return SpecError(path, ("id",), newcomer_message(path.stem, holder, path.stem in holders.recorded))
+
+
+def _capped(path: Path, errors: list[SpecError]) -> list[SpecError]:
+    if len(errors) <= MAX_ERRORS_PER_FILE:
+        return errors
+    return errors[:MAX_ERRORS_PER_FILE] + [SpecError(path, (), f"and more errors in this file after these "
+                                                               f"{MAX_ERRORS_PER_FILE}; fix these first")]

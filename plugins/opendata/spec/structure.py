@@ -1,0 +1,88 @@
+"""What YAML allows and a dataset file must not use, checked on the composed node tree before
+any value is built.
+
+* Duplicate keys: YAML loaders keep the last one silently (two ``name:`` keys, the second
+  wins), so what a reviewer reads is not what is published. Refused with both lines.
+* Aliases (``*name``) and merge keys (``<<``): a few lines of aliases expand into a document of
+  billions of values ("billion laughs") or a loop, and a merge key overrides values the reader
+  sees elsewhere. Dataset files are written out in full.
+* Size of the document: at most ``MAX_NODES`` values, nested at most ``MAX_DEPTH`` deep, so
+  validation time stays bounded whatever the file holds.
+
+(Text that looks like a Jinja template is allowed: where dataset text is shown it is escaped and
+never rendered as a template, see opendata.lifecycle.markdown and the Step 1 operator.)
+
+The walk is iterative: a deep file cannot exhaust Python's stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from opendata.spec.errors import Loc
+
+# The samples have about 650 values each; a data dictionary of 2,000 columns stays well inside.
+MAX_NODES = 50_000
+# The deepest field of a dataset file is six levels down (quality.columns.<name>.<check>.values[i]).
+MAX_DEPTH = 32
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass(frozen=True)
+class StructureProblem:
+    loc: Loc
+    message: str
+    line: int | None
+    # A fatal problem stops the file's check here: its values are not even built.
+    fatal: bool = False
+
+
+def structure_problems(root: yaml.Node | None, max_nodes: int = MAX_NODES,
+                       max_depth: int = MAX_DEPTH) -> list[StructureProblem]:
+    if root is None:
+        return []
+    problems: list[StructureProblem] = []
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Loc, int]] = [(root, (), 0)]
+    count = 0
+    while stack:
+        node, loc, depth = stack.pop()
+        line = node.start_mark.line + 1
+        count += 1
+        if count > max_nodes:
+            return problems + [StructureProblem(
+                (), f"the document holds more than {max_nodes:,} values; a dataset file describes data, "
+                    f"it does not hold it", None, fatal=True)]
+        if depth > max_depth:
+            return problems + [StructureProblem(loc, f"nested more than {max_depth} levels deep", line, fatal=True)]
+        if id(node) in seen:
+            # Composition hands an alias the node it names: the same node met twice is an alias.
+            return problems + [StructureProblem(
+                loc, f"YAML aliases (*name) are not allowed: write the value out (the anchored value is at line "
+                     f"{line})", line, fatal=True)]
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first_line: dict[str, int] = {}
+            for key, value in node.value:
+                key_line = key.start_mark.line + 1
+                if key.tag == MERGE_TAG:
+                    return problems + [StructureProblem(
+                        loc, "merge keys (<<) are not allowed: write the keys out", key_line, fatal=True)]
+                if not isinstance(key, yaml.ScalarNode):
+                    return problems + [StructureProblem(
+                        loc, "a key must be plain text, not a list or a mapping", key_line, fatal=True)]
+                if key.value in first_line:
+                    problems.append(StructureProblem(
+                        loc + (key.value,),
+                        f"duplicate key {key.value!r} (lines {first_line[key.value]} and {key_line}): YAML keeps "
+                        f"only the last one and drops the other silently; keep one", key_line))
+                else:
+                    first_line[key.value] = key_line
+                stack.append((key, loc + (key.value,), depth + 1))
+                stack.append((value, loc + (key.value,), depth + 1))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, loc + (i,), depth + 1) for i, item in enumerate(node.value))
+    return sorted(problems, key=lambda problem: problem.line or 0)
