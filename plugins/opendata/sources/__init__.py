@@ -13,13 +13,17 @@ if TYPE_CHECKING:
     # and pandas would cost every parse a second.
     import pandas as pd
 
+    from opendata.sources.ragged import RaggedRows
 
-def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None
-                ) -> Iterator[pd.DataFrame]:
+
+def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None,
+                ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
     """Chunks of the source as the source gives them (names and types not yet mapped).
 
     ``since`` = (source column, value): a hint that only rows past the watermark are wanted.
-    A database is asked for just those; other sources are filtered after typing.
+    A database is asked for just those; other sources are filtered after typing. Rows of a CSV
+    file or sheet whose fields do not line up with the header are left out and counted in
+    ``ragged`` (a database's and a JSON API's cannot be).
     """
     # Imported here: each reader pulls in its own client libraries only when used.
     if isinstance(source, SqlSource):
@@ -29,10 +33,10 @@ def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, o
     if isinstance(source, FileSource):
         from opendata.sources.files import read_file_chunks
 
-        return read_file_chunks(source)
+        return read_file_chunks(source, ragged)
     from opendata.sources.http import read_http_chunks
 
-    return read_http_chunks(source)
+    return read_http_chunks(source, ragged)
 
 
 __all__ = ["ExtractError", "read_chunks"]

@@ -13,11 +13,15 @@ import pandas as pd
 
 from opendata import settings
 from opendata.sources.base import ExtractError
+from opendata.sources.csv_reader import csv_chunks, text_encoding
+from opendata.sources.ragged import RaggedRows
 from opendata.spec.dataset import FileSource
 from opendata.spec.paths import UnsafePath
 
 
-def read_file_chunks(source: FileSource) -> Iterator[pd.DataFrame]:
+def read_file_chunks(source: FileSource, ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
+    """Chunks of the file; rows with the wrong number of fields are left out and counted in ``ragged``."""
+    ragged = ragged if ragged is not None else RaggedRows()
     try:  # confined to the include folder and the data roots; nothing is expanded
         path = settings.resolve_include_path(source.path)
     except UnsafePath as exc:
@@ -25,18 +29,14 @@ def read_file_chunks(source: FileSource) -> Iterator[pd.DataFrame]:
     if not path.is_file():
         raise ExtractError(f"source file not found: {path}")
     if source.resolved_format == "excel":
-        yield from _excel_chunks(source, path)
+        yield from _excel_chunks(source, path, ragged)
         return
-    try:
-        reader = pd.read_csv(path, sep=source.delimiter, encoding=source.encoding, dtype=str,
-                             chunksize=source.chunk_size, keep_default_na=False, na_values=[""])
-        with reader:
-            yield from reader
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ExtractError(f"cannot parse {path} as CSV: {str(exc).splitlines()[0]}") from exc
+    with path.open(encoding=text_encoding(source.encoding), newline="") as lines:
+        yield from csv_chunks(lines, origin=str(path), chunk_size=source.chunk_size, ragged=ragged,
+                              delimiter=source.delimiter)
 
 
-def _excel_chunks(source: FileSource, path) -> Iterator[pd.DataFrame]:
+def _excel_chunks(source: FileSource, path, ragged: RaggedRows) -> Iterator[pd.DataFrame]:
     from openpyxl import load_workbook
 
     try:
@@ -57,8 +57,22 @@ def _excel_chunks(source: FileSource, path) -> Iterator[pd.DataFrame]:
         header = next(rows, None)
         if header is None:
             return
-        names = [str(h) if h is not None else f"column_{i}" for i, h in enumerate(header)]
-        while batch := list(islice(rows, source.chunk_size)):
-            yield pd.DataFrame(batch, columns=names, dtype=object)
+        # The header ends at its last named cell: the sheet's used range may run further right.
+        width = max((i + 1 for i, h in enumerate(header) if h is not None), default=0)
+        names = [str(h) if h is not None else f"column_{i}" for i, h in enumerate(header[:width])]
+        number = sheet.min_row or 1  # the header's row in the sheet; rows below follow it, gaps included
+        while chunk := list(islice(rows, source.chunk_size)):
+            batch = []
+            for row in chunk:
+                number += 1
+                stray = [i for i, value in enumerate(row[width:], start=width) if value is not None]
+                if stray:
+                    # A value right of the header: a row pasted one column off, or a column without a
+                    # name. Its cells cannot be trusted to be under the right headers: left out.
+                    ragged.add(f"sheet row {number}", stray[-1] + 1, width, unit="columns")
+                    continue
+                batch.append(tuple(row[:width]) + (None,) * (width - len(row)))
+            if batch:
+                yield pd.DataFrame(batch, columns=names, dtype=object)
     finally:
         book.close()

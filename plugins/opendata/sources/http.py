@@ -7,6 +7,7 @@ never logged: some APIs take keys there.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,14 +16,18 @@ import pandas as pd
 import requests
 
 from opendata.sources.base import ExtractError
+from opendata.sources.csv_reader import csv_chunks
+from opendata.sources.ragged import RaggedRows
 from opendata.spec.dataset import HttpSource
 
 
-def read_http_chunks(source: HttpSource) -> Iterator[pd.DataFrame]:
+def read_http_chunks(source: HttpSource, ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
+    """Chunks of the response; CSV rows with the wrong number of fields are left out, counted in
+    ``ragged``. A JSON record without some keys is not ragged: keys name their values."""
     session, url = _session_and_url(source)
     with session:
         if source.format == "csv":
-            yield from _csv_chunks(session, url, source)
+            yield from _csv_chunks(session, url, source, ragged if ragged is not None else RaggedRows())
         elif source.pagination is None:
             yield from _frames(_records(_get(session, url, source, source.params), source), source.chunk_size)
         else:
@@ -103,14 +108,15 @@ def _paged_json(session: requests.Session, url: str, source: HttpSource) -> Iter
         yield pd.DataFrame.from_records(buffered)
 
 
-def _csv_chunks(session: requests.Session, url: str, source: HttpSource) -> Iterator[pd.DataFrame]:
+def _csv_chunks(session: requests.Session, url: str, source: HttpSource,
+                ragged: RaggedRows) -> Iterator[pd.DataFrame]:
     response = _get(session, url, source, source.params, stream=True)
     response.raw.decode_content = True  # let urllib3 undo gzip while we stream
+    response.raw.auto_close = False  # urllib3's advice for io.TextIOWrapper: it must not see EOF as closed
     try:
-        with pd.read_csv(response.raw, dtype=str, chunksize=source.chunk_size, keep_default_na=False,
-                         na_values=[""]) as reader:
-            yield from reader
-    except pd.errors.ParserError as exc:
-        raise ExtractError(f"cannot parse the CSV from {_shown(url)}: {str(exc).splitlines()[0]}") from exc
+        # UTF-8 (a byte-order mark dropped), as pandas read it before.
+        lines = io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline="")
+        yield from csv_chunks(lines, origin=f"the CSV from {_shown(url)}", chunk_size=source.chunk_size,
+                              ragged=ragged)
     finally:
         response.close()

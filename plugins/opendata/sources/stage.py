@@ -27,6 +27,7 @@ from opendata.sources.fingerprint import (
     sidecar_path,
     write_fingerprint,
 )
+from opendata.sources.ragged import RaggedRows
 from opendata.sources.watermark import batch_max, format_watermark, parse_watermark, past
 from opendata.spec.dataset import DatasetSpec
 
@@ -50,6 +51,8 @@ class StagedExtract:
     # Incremental extracts: the watermark read from, and the highest value staged (text).
     since: str | None = None
     watermark: str | None = None
+    # Source rows left out because their fields did not line up with the header (count, lines).
+    ragged_rows: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +69,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     out_path.parent.mkdir(parents=True, exist_ok=True)
     partial = out_path.with_suffix(".partial")
     report = CoercionReport()
+    ragged = RaggedRows()
     digest = hashlib.sha256()
     rows = 0
     unpublished: list[str] = []
@@ -77,7 +81,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     prints_partial = sidecar_path(out_path).with_suffix(".partial")
     try:
         pushdown = (mark.source_name, bound) if bound is not None else None
-        for chunk in read_chunks(spec.source, since=pushdown):
+        for chunk in read_chunks(spec.source, since=pushdown, ragged=ragged):
             # Columns the file marks for removal go first, before anything else sees the chunk.
             present = [name for name in spec.privacy.remove if name in chunk.columns]
             if present:
@@ -122,7 +126,9 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     if rows == 0 and bound is None:
         partial.unlink(missing_ok=True)
         prints_partial.unlink(missing_ok=True)
-        raise ExtractError(f"dataset {spec.id}: the source returned no rows; refusing to stage an empty extract")
+        left_out = f" ({ragged} were left out)" if ragged.count else ""
+        raise ExtractError(f"dataset {spec.id}: the source returned no rows{left_out}; refusing to stage an "
+                           f"empty extract")
     if writer is None:
         # An empty increment (or an empty first chunk of one): still a valid, typed file.
         pq.write_table(arrow_schema(spec).empty_table(), partial, compression="zstd")
@@ -131,6 +137,8 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
         if prints is None:
             write_fingerprint(FINGERPRINT_SCHEMA.empty_table(), prints_partial)
         prints_partial.replace(sidecar_path(out_path))
+    if ragged.count:
+        log.warning("Left out of the extract: %s", ragged)
     for column, count in report.failures.items():
         log.warning("Column %s: %s values did not fit type %s (sample rows: %s)", column, f"{count:,}",
                     next(c.type.value for c in spec.columns if c.field_name == column),
@@ -140,4 +148,5 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     privacy = {"removed": removed, "masked": {name: rule.method.value for name, rule in spec.privacy.mask.items()}}
     return StagedExtract(spec.id, str(out_path), rows, digest.hexdigest(), out_path.stat().st_size,
                          round(seconds, 3), unpublished, report.as_dict(), privacy, since=since,
-                         watermark=format_watermark(highest) if highest is not None else since)
+                         watermark=format_watermark(highest) if highest is not None else since,
+                         ragged_rows=ragged.as_dict())

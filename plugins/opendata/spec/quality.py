@@ -19,6 +19,8 @@ blocks publication (``severity: error``, the default: the safe side) or is only 
         row_count_change: {max_share: 0.5}
         comparisons:
           - {column: closed_date, op: ">=", other: created_date, severity: warning}
+        cell_size: {max_bytes: 4000}       # text cells; 2,048 bytes by default
+        ragged_rows: {severity: error}     # CSV rows with too few or too many fields
 
 Column names are checked against the data dictionary by the loader, with "did you mean" hints.
 """
@@ -160,12 +162,36 @@ class RowIdentifier(_Check):
     """The row identifier is present and unique: refreshes update rows by it."""
 
 
+# Socrata (Tyler Data & Insights) accepts text values "up to 4kb in size" through its API, about
+# 4,000 ASCII characters (support article "Dataset Validation for Column Data Type Values").
+PORTAL_TEXT_CELL_BYTES = 4096
+# Half of it by default: a cell that long is more often a document pasted into a field, or two
+# fields run together, than a value; a dataset that needs longer text says so in its file.
+DEFAULT_MAX_CELL_BYTES = 2048
+
+
+class CellSize(_Check):
+    """Text cells (text, url, point) at most this many bytes (UTF-8), as staged."""
+
+    max_bytes: Annotated[int, Field(ge=1, le=PORTAL_TEXT_CELL_BYTES)] = DEFAULT_MAX_CELL_BYTES
+
+
+class RaggedRows(_Check):
+    """CSV rows with more or fewer fields than the header (Excel: values right of the header).
+
+    Such rows are never staged, whatever the severity: their values may sit under the wrong
+    columns. An error (the default) stops publication; a warning publishes without them.
+    """
+
+
 class TableQuality(StrictModel):
     row_count: RowCount | None = None
     row_count_change: RowCountChange | None = None
     comparisons: list[Comparison] = Field(default_factory=list)
     types: TypeConformance = Field(default_factory=TypeConformance)
     row_identifier: RowIdentifier = Field(default_factory=RowIdentifier)
+    cell_size: CellSize = Field(default_factory=CellSize)
+    ragged_rows: RaggedRows = Field(default_factory=RaggedRows)
 
 
 class Quality(StrictModel):

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
+from opendata.validation.cells import CellSizeTally, ragged_result
 from opendata.validation.documentation import documentation_results
 from opendata.validation.findings import Area, CheckResult, Status
 from opendata.validation.privacy import PrivacyScan, classification_results
@@ -49,12 +50,14 @@ class StagedFile:
     checksum: str
     coercion: dict
     privacy: dict
+    # Rows the extract left out (count, sample lines); None when the extract did not count them.
+    ragged_rows: dict | None = None
 
     @classmethod
     def of(cls, staged: Any) -> StagedFile:
         data = staged if isinstance(staged, dict) else staged.as_dict()
         return cls(data.get("dataset_id", ""), Path(data["path"]), int(data["rows"]), data.get("checksum", ""),
-                   data.get("coercion") or {}, data.get("privacy") or {})
+                   data.get("coercion") or {}, data.get("privacy") or {}, data.get("ragged_rows"))
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,9 @@ def validate_staged(spec: DatasetSpec, staged: Any, *, previous_rows: int | None
         results.append(CheckResult(Area.SCHEMA, "dataset", None, "error", 1, None,
                                    "the staged file is this dataset's", passed=False,
                                    note=f"staged for {info.dataset_id!r}"))
+    ragged = ragged_result(spec, info.ragged_rows, rows)
+    if ragged is not None:
+        results.append(ragged)
 
     privacy = PrivacyScan(spec)
     if results[0].passed:
@@ -183,6 +189,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
     tally = QualityTally(plan)
     trackers = {column: UniquenessTracker() for column in plan.unique_columns}
     cells = SmallCellTally(spec.privacy.quasi_identifiers) if spec.privacy.quasi_identifiers else None
+    sizes = CellSizeTally(spec)
     row_id = spec.publishing.row_identifier
 
     position = 0
@@ -195,6 +202,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
         for column, tracker in trackers.items():
             tracker.add(frame[column])
         privacy.add(batch)
+        sizes.add(batch, row_ids)
         if cells is not None:
             cells.add(frame)
         if (position + len(frame)) // PROGRESS_ROWS > position // PROGRESS_ROWS:
@@ -220,6 +228,7 @@ def _scan(spec: DatasetSpec, parquet: pq.ParquetFile, rows: int, previous_rows: 
     unique_counts = {column: (t.duplicate_rows, t.samples) for column, t in trackers.items()}
     out = type_results(spec, info.coercion, rows, reveal_ids)
     out += tally.results(rows, reveal_ids, unique_counts)
+    out += sizes.results(rows, reveal_ids)
     out += table_results(spec, rows, previous_rows, incremental)
     out += privacy.results(rows)
     if cells is not None:
