@@ -40,8 +40,9 @@ class StructureProblem:
     fatal: bool = False
 
 
-def structure_problems(root: yaml.Node | None, max_nodes: int = MAX_NODES,
+def structure_problems(root: yaml.Node | None, text: str = "", max_nodes: int = MAX_NODES,
                        max_depth: int = MAX_DEPTH) -> list[StructureProblem]:
+    """Problems found in the node tree composed from ``text`` (sorted by line)."""
     if root is None:
         return []
     problems: list[StructureProblem] = []
@@ -60,9 +61,7 @@ def structure_problems(root: yaml.Node | None, max_nodes: int = MAX_NODES,
             return problems + [StructureProblem(loc, f"nested more than {max_depth} levels deep", line, fatal=True)]
         if id(node) in seen:
             # Composition hands an alias the node it names: the same node met twice is an alias.
-            return problems + [StructureProblem(
-                loc, f"YAML aliases (*name) are not allowed: write the value out (the anchored value is at line "
-                     f"{line})", line, fatal=True)]
+            return problems + [_alias_problem(text, line)]
         seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
             first_line: dict[str, int] = {}
@@ -86,3 +85,16 @@ def structure_problems(root: yaml.Node | None, max_nodes: int = MAX_NODES,
         elif isinstance(node, yaml.SequenceNode):
             stack.extend((item, loc + (i,), depth + 1) for i, item in enumerate(node.value))
     return sorted(problems, key=lambda problem: problem.line or 0)
+
+
+def _alias_problem(text: str, anchored_line: int) -> StructureProblem:
+    """Where the first alias is written (the node tree only knows where its anchor is)."""
+    try:
+        for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+            if isinstance(event, yaml.AliasEvent):
+                return StructureProblem((), f"YAML aliases (*{event.anchor}) are not allowed: write the value out",
+                                        event.start_mark.line + 1, fatal=True)
+    except yaml.YAMLError:
+        pass
+    return StructureProblem((), f"YAML aliases are not allowed: write the value out (the anchored value is at "
+                                f"line {anchored_line})", anchored_line, fatal=True)

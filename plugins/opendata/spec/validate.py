@@ -57,7 +57,7 @@ class YamlDocument:
         loader = _FastLoader(text)
         try:
             self.root = loader.get_single_node()
-            found = structure_problems(self.root)
+            found = structure_problems(self.root, text)
             self.problems = [SpecError(path, p.loc, p.message, line=p.line) for p in found]
             if any(p.fatal for p in found):
                 raise SpecParseError(self.problems)
