@@ -60,7 +60,7 @@ def _excel_chunks(source: FileSource, path, ragged: RaggedRows) -> Iterator[pd.D
         # The header ends at its last named cell: the sheet's used range may run further right.
         width = max((i + 1 for i, h in enumerate(header) if h is not None), default=0)
         names = [str(h) if h is not None else f"column_{i}" for i, h in enumerate(header[:width])]
-        number = sheet.min_row or 1  # the header's row in the sheet; rows below follow it, gaps included
+        number = 1  # iter_rows() starts at the sheet's first row (the header), empty rows included
         while chunk := list(islice(rows, source.chunk_size)):
             batch = []
             for row in chunk:
@@ -71,7 +71,8 @@ def _excel_chunks(source: FileSource, path, ragged: RaggedRows) -> Iterator[pd.D
                     # name. Its cells cannot be trusted to be under the right headers: left out.
                     ragged.add(f"sheet row {number}", stray[-1] + 1, width, unit="columns")
                     continue
-                batch.append(tuple(row[:width]) + (None,) * (width - len(row)))
+                if any(value is not None for value in row):  # an empty row is skipped, as a blank CSV line is
+                    batch.append(tuple(row[:width]) + (None,) * (width - len(row)))
             if batch:
                 yield pd.DataFrame(batch, columns=names, dtype=object)
     finally:

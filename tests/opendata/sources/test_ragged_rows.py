@@ -147,8 +147,10 @@ def test_excel_values_right_of_the_header_leave_the_row_out(tmp_path):
     sheet.append(list(rows.columns))
     for i, record in enumerate(rows.itertuples(index=False)):
         values = [None if pd.isna(v) else v for v in record]
+        if i == 2:
+            sheet.append([])                  # an empty row (sheet row 4): skipped, and counted in the numbering
         if i == 4:
-            values = [None] + values          # pasted one column to the right: sheet row 6
+            values = [None] + values          # pasted one column to the right: sheet row 7
         if i == 9:
             values = values[:5]               # trailing empty cells: an ordinary Excel row
         sheet.append(values)
@@ -156,7 +158,7 @@ def test_excel_values_right_of_the_header_leave_the_row_out(tmp_path):
     book.save(path)
     spec = spec_with("service-requests-311", source={"kind": "file", "path": str(path), "chunk_size": 100})
     staged = extract_to_stage(spec, tmp_path / "x.parquet")
-    assert staged.ragged_rows == {"count": 1, "expected": 11, "samples": ["sheet row 6: 12 of 11 columns"]}
+    assert staged.ragged_rows == {"count": 1, "expected": 11, "samples": ["sheet row 7: 12 of 11 columns"]}
     frame = pd.read_parquet(staged.path)
     assert staged.rows == 29
     assert rows["sr_number"][4] not in set(frame["sr_number"])
