@@ -6,14 +6,16 @@ on, that this session only reads; it is then asked to confirm it, and nothing ru
 does. Each database has its own means:
 
 - PostgreSQL (any driver): ``SET TRANSACTION READ ONLY`` for the transaction the query runs in,
-  and ``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`` for any transaction after it;
-  confirmed with ``SHOW transaction_read_only``. Writes, DDL, ``nextval()`` and functions that
-  write all fail with "cannot execute ... in a read-only transaction".
+  confirmed with ``SHOW transaction_read_only``. Writes, DDL (transactional in PostgreSQL),
+  ``nextval()`` and functions that write all fail with "cannot execute ... in a read-only
+  transaction", and the mode cannot be switched back once the query has started. The session
+  itself is left alone on purpose: behind a transaction-pooling PgBouncer, a session setting
+  would outlive this connection and make other clients' transactions read-only.
 - SQLite: ``PRAGMA query_only = ON`` on the connection; confirmed by reading the pragma back.
 - MySQL and MariaDB: ``SET SESSION TRANSACTION READ ONLY``, then ``START TRANSACTION READ ONLY``.
-  The session setting matters: DDL ends a transaction with an implicit commit, so a read-only
-  transaction alone does not stop ``DROP TABLE`` (tried on MariaDB 10.11: the table was gone);
-  with the session read-only, the next implicit transaction is read-only too. Confirmed with
+  The session setting is needed here: DDL ends a transaction with an implicit commit, so a
+  read-only transaction alone does not stop ``DROP TABLE`` (tried on MariaDB 10.11: the table
+  was gone); with the session read-only, the next implicit transaction is read-only too. Confirmed with
   ``@@session.transaction_read_only`` (``tx_read_only`` on older servers).
 - Any other database: the pipeline cannot make its session read-only, so it refuses to run,
   unless the deployment lists the connection in ``OPENDATA_READ_ONLY_CONNECTIONS``: a written
@@ -93,9 +95,8 @@ def _refused(conn_id: str, what: str) -> ExtractError:
 
 
 def _postgresql(conn: sa.Connection, conn_id: str) -> None:
-    # Both before the transaction's first query: PostgreSQL refuses to change a transaction's
-    # mode after it (so the query cannot switch it back either).
-    conn.exec_driver_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    # Before the transaction's first query: PostgreSQL refuses to change a transaction's mode
+    # after it (so the query cannot switch it back either).
     conn.exec_driver_sql("SET TRANSACTION READ ONLY")
     state = conn.exec_driver_sql("SHOW transaction_read_only").scalar()
     if str(state).lower() != "on":
