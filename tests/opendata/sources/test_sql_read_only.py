@@ -153,6 +153,19 @@ def test_postgres_session_cannot_be_switched_back_by_the_query(pg_permits, drive
 
 
 @pytest.mark.postgres
+def test_postgres_in_autocommit_cannot_be_made_read_only_and_is_refused(pg_permits):
+    """SET TRANSACTION outside a transaction block only warns: the check afterwards catches it."""
+    engine = sa.create_engine(pg_url(pg_permits), isolation_level="AUTOCOMMIT")
+    try:
+        with pytest.raises(ExtractError) as caught, read_only_connection(engine, "permits_pg_ro"):
+            pass
+        assert str(caught.value) == ("connection 'permits_pg_ro': the database did not confirm a read-only "
+                                     "session (transaction_read_only is off); nothing was run")
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
 def test_postgres_session_defaults_are_left_alone(pg_permits):
     """Only the transaction is read-only: behind a transaction-pooling PgBouncer a session setting
     would outlive this connection and make other clients read-only."""
