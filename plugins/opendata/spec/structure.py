@@ -58,7 +58,7 @@ def structure_problems(root: yaml.Node | None, text: str = "", max_nodes: int = 
                 (), f"the document holds more than {max_nodes:,} values; a dataset file describes data, "
                     f"it does not hold it", None, fatal=True)]
         if depth > max_depth:
-            return problems + [StructureProblem(loc, f"nested more than {max_depth} levels deep", line, fatal=True)]
+            return problems + [StructureProblem(loc[:3], f"nested more than {max_depth} levels deep", line, fatal=True)]
         if id(node) in seen:
             # Composition hands an alias the node it names: the same node met twice is an alias.
             return problems + [_alias_problem(text, line)]

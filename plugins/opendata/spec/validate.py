@@ -126,6 +126,9 @@ def _syntax_error(path: Path, text: str, exc: yaml.YAMLError) -> SpecError:
     mark = getattr(exc, "problem_mark", None)
     line = mark.line + 1 if mark else None
     problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    if context and problem.startswith("but "):  # "but found another document" needs its first half
+        problem = f"{context}, {problem}"
     return SpecError(path, (), f"invalid YAML: {problem}", line=line)
 
 
