@@ -58,12 +58,32 @@ def settings_problems() -> list[str]:
     if raw is not None and _positive_int(raw) is None:
         problems.append(f"OPENDATA_MAX_DATASET_FILE_BYTES: {raw!r} ignored: give a positive number of bytes; "
                         f"using {DEFAULT_MAX_DATASET_FILE_BYTES:,}")
+    raw = os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS")
+    if raw is not None and _positive_float(raw) is None:
+        problems.append(f"OPENDATA_PARSE_BUDGET_SECONDS: {raw!r} ignored: give a positive number of seconds")
     return problems
 
 
 def max_dataset_file_bytes() -> int:
     """The largest dataset (or governance) file accepted (``OPENDATA_MAX_DATASET_FILE_BYTES``)."""
     return _positive_int(os.environ.get("OPENDATA_MAX_DATASET_FILE_BYTES", "")) or DEFAULT_MAX_DATASET_FILE_BYTES
+
+
+def parse_budget_seconds() -> float:
+    """How long one DAG file may spend parsing new or changed dataset files before it uses their
+    previous results (or leaves new files for the next parse): ``OPENDATA_PARSE_BUDGET_SECONDS``,
+    by default a third of Airflow's ``dagbag_import_timeout`` (10 s of 30 s). Unchanged files
+    come from the parse cache and do not count against it."""
+    configured = _positive_float(os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS", ""))
+    if configured is not None:
+        return configured
+    try:
+        from airflow.configuration import conf
+
+        timeout = conf.getfloat("core", "dagbag_import_timeout")
+    except Exception:  # noqa: BLE001 - outside Airflow (lint, tests): Airflow's default
+        timeout = 30.0
+    return timeout / 3 if timeout > 0 else 10.0
 
 
 def parse_cache_enabled() -> bool:
@@ -111,3 +131,11 @@ def _positive_int(raw: str) -> int | None:
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _positive_float(raw: str) -> float | None:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value if value > 0 and value != float("inf") else None

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+import zlib
+from pathlib import Path
 
 from airflow.sdk import DAG, TriggerRule
 
@@ -40,6 +43,12 @@ from opendata.spec.governance import Governance
 from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
 
 log = logging.getLogger(__name__)
+
+# Dataset DAGs are spread over this many DAG files (dags/datasets.py, dags/datasets_1.py, ...) by
+# a hash of the id: Airflow's import timeout (dagbag_import_timeout, 30 s) applies per DAG file,
+# and Airflow takes ~2.5 ms to build one dataset DAG, so 5,000 datasets in one file would use half
+# of it; in eight, each file builds ~600 in about 2 s.
+DATASET_DAG_FILES = 8
 
 # Tasks after the Step 1 approval run when nothing upstream failed: a step with nothing to
 # do on this run's path is skipped, and that must not skip the rest.
@@ -107,21 +116,47 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
     return dag
 
 
-def parse_catalog() -> Catalog:
-    """The dataset files as DAG parsing sees them.
+def parse_catalog(shard: int | None = None) -> Catalog:
+    """The dataset files as DAG parsing sees them (``shard``: only the ids built by that DAG file).
 
-    Unchanged files come from the parse cache (each file is parsed once per change, so one slow
-    or large file, or 5,000 files, stay far from Airflow's import timeout); which file holds
-    each dataset id is read from, and then written to, the state folder, so both DAG files and
-    every task agree on it.
+    Unchanged files come from the parse cache (each file is parsed once per change); new or
+    changed files are parsed within a time budget (OPENDATA_PARSE_BUDGET_SECONDS), so neither one
+    slow file nor thousands of new ones bring a DAG file near Airflow's import timeout. The
+    unsharded load (dags/dataset_file_errors.py) records which file holds each dataset id in the
+    state folder; every DAG file and every task reads that record.
     """
+    started = time.monotonic()
     include = settings.include_dir()
-    cache = ParseCache.for_include(include, settings.state_dir()) if settings.parse_cache_enabled() else None
-    catalog = load_catalog(include, cache=cache, record=read_dataset_files(), stages=read_stages())
+    part = "all" if shard is None else f"shard-{shard}-of-{DATASET_DAG_FILES}"
+    cache = ParseCache.for_include(include, settings.state_dir(), part) if settings.parse_cache_enabled() else None
+    catalog = load_catalog(include, cache=cache, record=read_dataset_files(), stages=read_stages(),
+                           only=None if shard is None else (lambda dataset_id: shard_of(dataset_id) == shard),
+                           deadline=started + settings.parse_budget_seconds())
     if cache is not None:
         cache.save()
-    record_dataset_files(catalog.holders)
+    if shard is None:
+        record_dataset_files(catalog.holders)
     return catalog
+
+
+def shard_of(dataset_id: str) -> int:
+    """Which of the dataset DAG files builds this id (every file claiming the id: the same one)."""
+    return zlib.crc32(dataset_id.encode("utf-8", "surrogateescape")) % DATASET_DAG_FILES
+
+
+def shard_of_dag_file(dag_file: str) -> int:
+    """dags/datasets.py is shard 0, dags/datasets_<k>.py shard k."""
+    stem = Path(dag_file).stem
+    number = 0 if stem == "datasets" else int(stem.removeprefix("datasets_"))
+    if not 0 <= number < DATASET_DAG_FILES:
+        raise ValueError(f"{dag_file}: only {DATASET_DAG_FILES} dataset DAG files build DAGs (datasets.py, "
+                         f"datasets_1.py ... datasets_{DATASET_DAG_FILES - 1}.py)")
+    return number
+
+
+def build_shard_dags(dag_file: str) -> dict[str, DAG]:
+    """The DAGs of the dataset ids that belong to this DAG file."""
+    return build_all_dags(parse_catalog(shard_of_dag_file(dag_file)))
 
 
 def build_all_dags(catalog: Catalog | None = None) -> dict[str, DAG]:

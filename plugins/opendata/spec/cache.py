@@ -97,9 +97,11 @@ class ParseCache:
             self.entries, self.memo = _read(location, version)
 
     @classmethod
-    def for_include(cls, include: Path, state: Path) -> ParseCache:
+    def for_include(cls, include: Path, state: Path, part: str = "all") -> ParseCache:
+        """The cache of ``include``'s files for one DAG file (``part``): each DAG file reads and
+        writes its own, so two DAG processor subprocesses never write the same cache file."""
         name = hashlib.sha256(os.path.realpath(include).encode()).hexdigest()[:16]
-        return cls(state / "parse-cache" / f"{name}.json", code_version())
+        return cls(state / "parse-cache" / f"{name}-{part}.json", code_version())
 
     def lookup(self, path: Path, key: Key | None) -> dict[str, Any] | None:
         entry = self.entries.get(str(path)) if key is not None else None
@@ -109,6 +111,14 @@ class ParseCache:
             return entry
         self.misses += 1
         return None
+
+    def stale(self, path: Path) -> dict[str, Any] | None:
+        """The entry kept for ``path`` whatever its key (the file changed since): for a parse that
+        has no time left to parse it again. Kept for the next parse, which checks the file."""
+        entry = self.entries.get(str(path))
+        if entry is not None:
+            self.used[str(path)] = entry
+        return entry
 
     def store(self, path: Path, key: Key, entry: dict[str, Any]) -> None:
         self.used[str(path)] = {**entry, "key": key}
