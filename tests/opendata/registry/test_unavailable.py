@@ -167,6 +167,40 @@ def test_the_failed_run_is_recorded_with_the_clean_message(monkeypatch, closed_p
     assert mailed and "s3cret" not in mailed[0]
 
 
+def test_a_dag_run_with_the_registry_down_logs_and_mails_the_clean_message(tmp_path, monkeypatch, airflow_db,
+                                                                          closed_port, capfd, caplog):
+    """The real thing: the dataset's DAG run fails at plan; the task log shows one clean error
+    (no driver traceback chained to it) and the failure e-mail says the same; no password."""
+    import datetime as dt
+
+    from opendata.lifecycle.factory import build_dag
+    from opendata.notify import start_mailbox
+    from opendata.spec.loader import LoadedDataset, load_catalog
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("OPENDATA_REGISTRY_URL",
+                       f"postgresql://opendata:{PASSWORD_IN_URL}@127.0.0.1:{closed_port}/registry")
+    monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "state"))
+    catalog = load_catalog(REPO_ROOT / "include")
+    loaded = catalog.get(DATASET)
+    # No retries: the run ends at the first failure instead of waiting for the retry delay.
+    spec = loaded.spec.model_copy(update={"dag": loaded.spec.dag.model_copy(update={"retries": 0})})
+    with start_mailbox(tmp_path / "mail") as mailbox:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", mailbox.connection())
+        run = build_dag(LoadedDataset(spec=spec, path=loaded.path), governance=catalog.governance).test(
+            logical_date=dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+        mails = [m.get_body(preferencelist=("plain",)).get_content() for m in mailbox.messages()]
+    printed = capfd.readouterr()
+    log = printed.out + printed.err + caplog.text
+    assert str(run.state) in ("failed", "DagRunState.FAILED")
+    expected = f"{DATASET}: the publication registry is unavailable (configured by OPENDATA_REGISTRY_URL as "
+    assert f"RegistryUnavailable: {expected}postgresql://opendata:***@127.0.0.1:{closed_port}/registry)" in log
+    assert "During handling" not in log and "direct cause" not in log and "psycopg.OperationalError" not in log
+    assert len(mails) == 1 and expected in " ".join(mails[0].split())
+    for text in (log, mails[0]):
+        assert "s3cret" not in text
+
+
 def test_a_driver_message_quoting_the_password_is_scrubbed():
     url = f"postgresql://opendata:{PASSWORD_IN_URL}@db.internal:5432/registry?sslpassword=key-pw"
     driver = Exception(f"could not connect with password {PASSWORD} (url {url}) and sslpassword key-pw")
