@@ -112,10 +112,11 @@ def default_location() -> RegistryLocation:
 def locate(dataset_id: str | None = None) -> RegistryLocation:
     """Where the registry lives: env, then the Airflow connection, then the local SQLite file.
 
-    Only a connection that is not defined falls back to the local file. A connection that could
-    not be read (secrets backend or API server unreachable) raises: a task that silently wrote to
-    a local file instead of the production registry would not find the datasets it published
-    and could create them a second time.
+    Only a connection reported as not defined falls back to the local file; any other failure
+    to read it raises: a task that silently wrote to a local file instead of the production
+    registry would not find the datasets it published and could create them a second time.
+    (Airflow's SDK reports a secrets backend that fails as "not defined"; production sets
+    ``OPENDATA_REGISTRY_URL``, which needs no lookup.)
     """
     from opendata.registry.errors import RegistryUnavailable
 
