@@ -92,7 +92,12 @@ def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = 
     waits for the next parse), so a load never runs into Airflow's import timeout.
     """
     include = include_dir or settings.include_dir()
-    governance, errors = load_governance(include / "governance.yaml", root=include)
+    try:
+        governance, errors = load_governance(include / "governance.yaml", root=include)
+    except Exception as exc:  # noqa: BLE001 - the dataset files are still checked on their own
+        log.exception("Unexpected failure checking the governance file")
+        governance, errors = None, [SpecError(include / "governance.yaml", (), f"could not be checked "
+                                                                              f"({type(exc).__name__})")]
     catalog = Catalog(governance=governance, errors=errors)
     datasets_dir = include / "datasets"
     stray = sorted(p for p in datasets_dir.glob("*.y*ml")) if datasets_dir.is_dir() else []
@@ -100,7 +105,8 @@ def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = 
         catalog.errors.append(SpecError(path, (), "dataset files belong in a department folder: "
                                         "datasets/<department>/<dataset id>.yaml"))
     files = [path for path in dataset_files(datasets_dir) if only is None or only(path.stem)]
-    holders = choose_holders(files, datasets_dir, record or {})
+    # Only files can claim an id: a folder or a pipe named like one is refused below, nothing more.
+    holders = choose_holders([path for path in files if path.is_file()], datasets_dir, record or {})
     catalog.holders = holders.relative(datasets_dir)
     now = now or dt.datetime.now(dt.UTC)
     confinement = Confinement(include, settings.data_roots())
@@ -144,7 +150,7 @@ def load_dataset(path: Path, governance: Governance | None,
 def dataset_file_for(dataset_id: str, include_dir: Path, record: Mapping[str, str] | None = None) -> Path | None:
     """The file that holds ``dataset_id`` (the one its DAG is built from), or None."""
     datasets_dir = include_dir / "datasets"
-    claimants = [path for path in dataset_files(datasets_dir) if path.stem == dataset_id]
+    claimants = [path for path in dataset_files(datasets_dir) if path.stem == dataset_id and path.is_file()]
     return choose_holders(claimants, datasets_dir, record or {}).holder.get(dataset_id)
 
 
