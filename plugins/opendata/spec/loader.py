@@ -148,10 +148,20 @@ def load_dataset(path: Path, governance: Governance | None,
 
 
 def dataset_file_for(dataset_id: str, include_dir: Path, record: Mapping[str, str] | None = None) -> Path | None:
-    """The file that holds ``dataset_id`` (the one its DAG is built from), or None."""
+    """The file that holds ``dataset_id`` (the one its DAG is built from), or None.
+
+    For a task, not a parse: when two files claim the id and no record says which holds it (a
+    worker that does not share the DAG processor's state folder), it refuses to guess rather than
+    publish one department's file under another's dataset.
+    """
     datasets_dir = include_dir / "datasets"
     claimants = [path for path in dataset_files(datasets_dir) if path.stem == dataset_id and path.is_file()]
-    return choose_holders(claimants, datasets_dir, record or {}).holder.get(dataset_id)
+    holders = choose_holders(claimants, datasets_dir, record or {})
+    if len(claimants) > 1 and dataset_id not in holders.recorded:
+        raise SpecFileError([SpecError(path, ("id",), f"{len(claimants)} files claim dataset id {dataset_id!r} and "
+                                       f"the state folder has no record of which one holds it; nothing runs until "
+                                       f"one is removed or renamed") for path in claimants])
+    return holders.holder.get(dataset_id)
 
 
 def check_dataset_file(path: Path, governance: Governance | None, include: Path, *,

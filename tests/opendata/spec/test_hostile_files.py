@@ -200,6 +200,19 @@ def test_tasks_load_the_file_that_holds_the_id(include_copy, tmp_path, monkeypat
     assert load_spec("service-requests-311").department == "sanitation"
 
 
+def test_without_a_record_tasks_refuse_to_guess_which_file_holds_the_id(include_copy, tmp_path, monkeypatch):
+    from opendata.lifecycle.context import load_spec
+    from opendata.spec.errors import SpecFileError
+
+    monkeypatch.setenv("OPENDATA_INCLUDE_DIR", str(include_copy))
+    monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "empty-state"))
+    twin = newcomer(include_copy)
+    with pytest.raises(SpecFileError) as refused:
+        load_spec("service-requests-311")
+    assert [e.file for e in refused.value.errors] == [twin, include_copy / GOOD_FILE]
+    assert "no record of which one holds it; nothing runs until one is removed or renamed" in str(refused.value)
+
+
 # --- 5. duplicate keys -----------------------------------------------------------------------------
 
 def test_duplicate_keys_are_refused_with_both_lines(include_copy):
