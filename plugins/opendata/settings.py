@@ -64,6 +64,13 @@ def settings_problems() -> list[str]:
     return problems
 
 
+def http_source_hosts() -> list[str]:
+    """Hosts a dataset file may fetch from with an absolute ``url`` and no ``conn_id``
+    (``OPENDATA_HTTP_SOURCE_HOSTS``, comma-separated, e.g. ``data.lacity.org,api.example.gov``;
+    ``host:port`` limits a host to one port). None by default: use an Airflow HTTP connection."""
+    return [h.strip() for h in os.environ.get("OPENDATA_HTTP_SOURCE_HOSTS", "").split(",") if h.strip()]
+
+
 def max_dataset_file_bytes() -> int:
     """The largest dataset (or governance) file accepted (``OPENDATA_MAX_DATASET_FILE_BYTES``)."""
     return _positive_int(os.environ.get("OPENDATA_MAX_DATASET_FILE_BYTES", "")) or DEFAULT_MAX_DATASET_FILE_BYTES

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
 import requests
@@ -19,6 +19,9 @@ from opendata.sources.base import ExtractError
 from opendata.sources.csv_reader import csv_chunks
 from opendata.sources.ragged import RaggedRows
 from opendata.spec.dataset import HttpSource
+from opendata.spec.urls import same_origin
+
+_MAX_REDIRECTS = 5
 
 
 def read_http_chunks(source: HttpSource, ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
@@ -35,6 +38,13 @@ def read_http_chunks(source: HttpSource, ragged: RaggedRows | None = None) -> It
 
 
 def _session_and_url(source: HttpSource) -> tuple[requests.Session, str]:
+    from opendata import settings
+    from opendata.spec.urls import http_url_problem
+
+    # Checked again here, not only by lint: the deployment's allowed hosts may have changed.
+    problem = http_url_problem(source.url, conn_id=source.conn_id, allowed_hosts=settings.http_source_hosts())
+    if problem:
+        raise ExtractError(f"source.url {problem}")
     if source.conn_id is None:
         return requests.Session(), source.url
     from airflow.providers.http.hooks.http import HttpHook
@@ -58,7 +68,22 @@ def _shown(url: str) -> str:
 def _get(session: requests.Session, url: str, source: HttpSource, params: dict[str, Any],
          stream: bool = False) -> requests.Response:
     try:
-        response = session.get(url, params=params, timeout=(10, source.timeout_seconds), stream=stream)
+        response = session.get(url, params=params, timeout=(10, source.timeout_seconds), stream=stream,
+                               allow_redirects=False)
+        # Redirects are followed only on the same scheme, host and port: the host was chosen by the
+        # deployment (connection or allowed hosts), and a redirect must not lead the worker elsewhere.
+        for _ in range(_MAX_REDIRECTS):
+            if not response.is_redirect:
+                break
+            target = urljoin(response.url, response.headers.get("Location", ""))
+            if not same_origin(url, target):
+                response.close()
+                raise ExtractError(f"{_shown(url)} redirects to another host ({_shown(target)}); not followed")
+            response.close()
+            response = session.get(target, timeout=(10, source.timeout_seconds), stream=stream,
+                                   allow_redirects=False)
+        else:
+            raise ExtractError(f"{_shown(url)} redirects more than {_MAX_REDIRECTS} times")
     except requests.Timeout as exc:
         raise ExtractError(f"{_shown(url)} did not answer within {source.timeout_seconds:g} s") from exc
     except requests.ConnectionError as exc:

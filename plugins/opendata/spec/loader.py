@@ -28,7 +28,7 @@ from typing import Any
 
 from opendata import settings
 from opendata.spec.cache import ParseCache, file_key, is_racy, key_of
-from opendata.spec.dataset import DatasetSpec, FileSource, SqlSource
+from opendata.spec.dataset import DatasetSpec, FileSource, HttpSource, SqlSource
 from opendata.spec.errors import MAX_ERRORS_PER_FILE, Loc, SpecError, SpecFileError, did_you_mean, format_loc
 from opendata.spec.file_checks import file_problems
 from opendata.spec.governance import Governance
@@ -277,6 +277,13 @@ def _cross_problems(spec: DatasetSpec, governance: Governance | None, confinemen
             confinement.source_path(spec.source.path)
         except UnsafePath as exc:
             problems.append((("source", "path"), str(exc), None))
+    if isinstance(spec.source, HttpSource):
+        from opendata.spec.urls import http_url_problem
+
+        problem = http_url_problem(spec.source.url, conn_id=spec.source.conn_id,
+                                   allowed_hosts=settings.http_source_hosts())
+        if problem:
+            problems.append((("source", "url"), problem, None))
     query_path = None
     if isinstance(spec.source, SqlSource) and spec.source.query_file:
         sql_dir = include_dir / "sql"

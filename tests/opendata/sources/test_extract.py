@@ -184,8 +184,9 @@ def test_http_json_with_paging(sample_connections, tmp_path):
 
 
 @pytest.fixture
-def static_server():
-    """A plain static file server over the bundled sample folder."""
+def static_server(monkeypatch):
+    """A plain static file server over the bundled sample folder (a host the deployment allows)."""
+    monkeypatch.setenv("OPENDATA_HTTP_SOURCE_HOSTS", "127.0.0.1")
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(SAMPLE_SOURCES))
     handler.log_message = lambda *args: None
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
