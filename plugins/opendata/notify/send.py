@@ -160,8 +160,15 @@ def slack_webhook_url(conn: Any) -> str | None:
     return f"{scheme}://{host}{port}/{path}"
 
 
+def slack_escape(text: str) -> str:
+    """Slack's own escaping of message text (its formatting docs): ``&``, ``<`` and ``>``. Dataset
+    names, reasons and errors come from people and files; unescaped, ``<!channel>`` would ping a
+    whole channel and ``<https://evil|Open the report>`` would show a disguised link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_text(message: Message) -> str:
-    text = f"*{message.subject}*\n{message.text.strip()}"
+    text = f"*{slack_escape(message.subject)}*\n{slack_escape(message.text.strip())}"
     return text if len(text) <= SLACK_MAX_CHARS else text[: SLACK_MAX_CHARS - 20].rstrip() + "\n[... truncated]"
 
 

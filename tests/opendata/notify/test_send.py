@@ -123,8 +123,20 @@ def test_slack_webhook_receives_the_message(mailbox, monkeypatch, slack, rejecte
     assert post["path"] == "/services/T000/B000/secret-token"
     assert post["content_type"] == "application/json"
     assert post["json"]["text"].startswith("*[Open Data] Stage 1: Building Permits was rejected*")
-    assert "Column <valuation> needs a definition." in post["json"]["text"]
+    # Slack's escaping: a person's text cannot become a link, a mention or markup there.
+    assert "Column &lt;valuation&gt; needs a definition." in post["json"]["text"]
     assert len(mailbox.messages()) == 1
+
+
+def test_slack_text_cannot_ping_a_channel_or_disguise_a_link():
+    from opendata.notify.compose import Message
+    from opendata.notify.send import slack_text
+
+    hostile = Message(subject="<!channel> Permits & more", text="Read <https://evil.example|the report>",
+                      html="", to=(), cc=())
+    text = slack_text(hostile)
+    assert "<" not in text and ">" not in text
+    assert text == "*&lt;!channel&gt; Permits &amp; more*\nRead &lt;https://evil.example|the report&gt;"
 
 
 def test_slack_webhook_url_in_extra_or_as_uri(mailbox, monkeypatch, slack, rejected):
