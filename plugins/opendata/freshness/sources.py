@@ -23,9 +23,12 @@ import yaml
 from opendata import settings
 from opendata.freshness.evaluate import MonitoredDataset
 from opendata.freshness.policy import CITY_TIMEZONE, policy_for
+from opendata.lifecycle.stage_snapshot import read_dataset_files
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.governance import Governance
+from opendata.spec.holders import choose_holders
 from opendata.spec.loader import dataset_files, load_governance
+from opendata.spec.reading import read_config_text
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +62,25 @@ def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
 
         raise SpecFileError(errors)
     specs: dict[str, DatasetSpec] = {}
-    for path in dataset_files(include / "datasets"):
+    datasets_dir = include / "datasets"
+    files = [path for path in dataset_files(datasets_dir) if path.is_file()]
+    # Two files claiming one id: the one holding it (as the DAG files decided) is the dataset.
+    holders = choose_holders(files, datasets_dir, read_dataset_files()).holder
+    limit = settings.max_dataset_file_bytes()
+    for path in files:
+        if holders.get(path.stem) != path:
+            log.warning("Skipping %s: another file holds dataset id %r; run `opendata lint`", path, path.stem)
+            continue
         try:
-            spec = DatasetSpec.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=_FastLoader))
+            # The DAG files' reader: regular files in the include folder, size-limited (a pipe or
+            # a huge file must not stall the monitor either).
+            text = read_config_text(path, include, limit).text
+            spec = DatasetSpec.model_validate(yaml.load(text, Loader=_FastLoader))
         except Exception as exc:  # noqa: BLE001 - any broken file is skipped, never fatal
             log.warning("Skipping %s: it does not validate (%s); run `opendata lint`", path, type(exc).__name__)
             continue
-        if spec.id != path.stem or spec.department != path.parent.name or spec.id in specs:
-            log.warning("Skipping %s: id, folder or uniqueness does not check out; run `opendata lint`", path)
+        if spec.id != path.stem or spec.department != path.parent.name:
+            log.warning("Skipping %s: id or folder does not check out; run `opendata lint`", path)
             continue
         specs[spec.id] = spec
     return DatasetFiles(governance, specs)

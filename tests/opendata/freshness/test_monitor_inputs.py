@@ -87,3 +87,26 @@ def test_a_broken_file_is_skipped_not_fatal(tmp_path):
     (include / "datasets" / "sanitation" / "misnamed.yaml").write_text(
         yaml.safe_dump(dataset_file("other-name", "sanitation", "daily")))
     assert sorted(load_dataset_files(include).specs) == ["good"]
+
+
+def test_a_pipe_a_huge_file_or_a_second_claimant_cannot_stall_or_mislead_the_monitor(tmp_path, monkeypatch):
+    import os
+
+    include = tmp_path / "include"
+    (include / "datasets" / "sanitation").mkdir(parents=True)
+    (include / "datasets" / "building-and-safety").mkdir(parents=True)
+    (include / "governance.yaml").write_text(settings.governance_file().read_text())
+    (include / "datasets" / "sanitation" / "good.yaml").write_text(
+        yaml.safe_dump(dataset_file("good", "sanitation", "daily")))
+    os.mkfifo(include / "datasets" / "sanitation" / "piped.yaml")  # reading it would block forever
+    (include / "datasets" / "sanitation" / "huge.yaml").write_text(
+        yaml.safe_dump(dataset_file("huge", "sanitation", "daily")) + "#" * 2_000_000)
+    # A newcomer reusing the id, sorted first by path: the file holding the id is the dataset.
+    (include / "datasets" / "building-and-safety" / "good.yaml").write_text(
+        yaml.safe_dump(dataset_file("good", "building-and-safety", "weekly")))
+    monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "state"))
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "dataset_files.json").write_text('{"good": "sanitation/good.yaml"}')
+    files = load_dataset_files(include)
+    assert sorted(files.specs) == ["good"]
+    assert files.specs["good"].department == "sanitation"
