@@ -168,7 +168,8 @@ def test_excel_values_right_of_the_header_leave_the_row_out(tmp_path):
 # --- HTTP -----------------------------------------------------------------------------------------
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENDATA_HTTP_SOURCE_HOSTS", "127.0.0.1")  # a host the deployment allows
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
