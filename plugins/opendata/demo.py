@@ -4,36 +4,51 @@ Brings up, on one machine and with nothing to configure:
 - the local Socrata portal emulator (state in .local/portal/, reviewer page at /review),
 - the sample sources (a SQLite database, the bundled CSV, a paged JSON API),
 - a local mailbox that keeps every notification e-mail as a file (.local/mail),
-- Airflow standalone (SQLite metadata database, LocalExecutor with low parallelism),
-and checks that every dataset DAG parsed without import errors before saying it is ready.
-Ctrl-C stops everything cleanly.
+- Airflow (SQLite metadata database, LocalExecutor with low parallelism): its components one
+  after the other, each waited for before the next starts, the scheduler last,
+and says "Ready." only when a task can run. Ctrl-C stops everything cleanly.
+
+Why in order: a task's process talks to the API server (the Task SDK's execution API lives
+there). ``airflow standalone`` starts every component at once, so on a busy machine the
+scheduler queued the first tasks before the API server listened; each first attempt failed
+with "Connection refused" and waited for the retry delay (5 minutes). Here the API server
+answers (core and execution API) before the DAG processor, the triggerer and finally the
+scheduler start, and each is seen heartbeating before the next one starts.
 
 Secrets (the portal accounts' passwords) are generated for the session unless given in the
-environment, and passed to the processes only through their environment.
+environment. They reach the processes through their environment and two files only the user
+can read: ``demo.env`` (the settings every ``opendata`` command reads from another terminal,
+see :mod:`opendata.deployment`) and ``reviewer-password`` (the CDO's sign-in on /review).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 from opendata import settings
+from opendata.deployment import ENV_FILE_NAME, REVIEWER_PASSWORD_FILE, write_env_file, write_private_file
 from opendata.notify.mailbox import local_smtp_connection
 
-# Restores default SIGINT handling in the child: a process started in the background from a
-# non-interactive shell inherits SIGINT as ignored, and `airflow standalone` only shuts its
-# components down cleanly on SIGINT.
-_SIGINT_WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-                   "os.execvp(sys.argv[1], sys.argv[1:])")
+# A log grows across starts (each start appends a dated separator, so the last failure stays
+# readable); past this size it is moved to NAME.log.1 first, replacing an older one.
+LOG_ROTATE_BYTES = 20 * 1024 * 1024
+
+# Airflow's components in start order: each is waited for before the next starts. Tasks need
+# the API server (execution API); the scheduler, which queues them, comes last.
+AIRFLOW_COMPONENTS = ("api-server", "dag-processor", "triggerer", "scheduler")
 
 
 @dataclass
@@ -43,6 +58,10 @@ class DemoConfig:
     portal_port: int = 8765
     source_api_port: int = 8766
     mail_port: int = 8025
+    # Airflow's log servers (the scheduler's workers, the triggerer): fixed ports by default, so
+    # two demos on one machine would collide there.
+    worker_log_port: int = 8793
+    trigger_log_port: int = 8794
     publisher: tuple[str, str] = ("opendata-pipeline", "")
     reviewer: tuple[str, str] = ("cdo", "")
 
@@ -56,51 +75,97 @@ class DemoConfig:
         return f"http://127.0.0.1:{self.airflow_port}"
 
     @property
+    def execution_api_url(self) -> str:
+        return f"{self.airflow_url}/execution/"
+
+    @property
     def portal_url(self) -> str:
         return f"http://127.0.0.1:{self.portal_port}"
+
+    @property
+    def env_file(self) -> Path:
+        return self.local / ENV_FILE_NAME
+
+    @property
+    def reviewer_password_file(self) -> Path:
+        return self.local / REVIEWER_PASSWORD_FILE
+
+    def ports(self) -> dict[str, int]:
+        """Every port the demo listens on, by the variable that moves it."""
+        return {"OPENDATA_AIRFLOW_PORT": self.airflow_port, "OPENDATA_PORTAL_PORT": self.portal_port,
+                "OPENDATA_SOURCE_API_PORT": self.source_api_port, "OPENDATA_MAIL_PORT": self.mail_port,
+                "OPENDATA_WORKER_LOG_PORT": self.worker_log_port, "OPENDATA_TRIGGER_LOG_PORT": self.trigger_log_port}
+
+
+def open_log(path: Path, what: str):
+    """``path`` opened for appending, after a separator line naming this start."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > LOG_ROTATE_BYTES:
+        os.replace(path, path.with_name(path.name + ".1"))
+    log = path.open("ab")
+    stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    log.write(f"\n===== {stamp} opendata demo (pid {os.getpid()}) starts {what} =====\n".encode())
+    log.flush()
+    return log
 
 
 @dataclass
 class Processes:
+    log_dir: Path
     running: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    def start(self, name: str, command: list[str], env: dict[str, str], log_dir: Path) -> subprocess.Popen:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log = (log_dir / f"{name}.log").open("wb")
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def start(self, name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        with open_log(self.log(name), " ".join(command[-2:]) if len(command) > 1 else command[0]) as log:
+            # A session of its own: Ctrl-C on the terminal reaches the demo only, which stops
+            # the components in order; killing the group also ends what a component started.
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
         self.running[name] = process
         return process
 
+    def check_alive(self) -> None:
+        for name, process in self.running.items():
+            if process.poll() is not None:
+                raise DemoError(f"{name} exited with code {process.returncode}; see {self.log(name)}")
+
     def stop_all(self) -> None:
-        airflow = self.running.pop("airflow", None)
-        if airflow is not None and airflow.poll() is None:
+        airflow = [name for name in reversed(AIRFLOW_COMPONENTS) if name in self.running]
+        if any(self.running[name].poll() is None for name in airflow):
             print("Stopping Airflow (this takes a few seconds)...", flush=True)
-            airflow.send_signal(signal.SIGINT)
-            _wait_or_kill(airflow, 60)
+        # The scheduler first (nothing new is queued, its workers end), then the rest together.
+        if "scheduler" in self.running:
+            _stop(self.running.pop("scheduler"), 60)
         for process in self.running.values():
             if process.poll() is None:
                 process.terminate()
         for process in self.running.values():
-            _wait_or_kill(process, 15)
+            _stop(process, 30)
         self.running.clear()
 
 
-def _wait_or_kill(process: subprocess.Popen, seconds: float) -> None:
+def _stop(process: subprocess.Popen, seconds: float) -> None:
+    """SIGTERM the process, wait, then SIGKILL whatever is left of its process group."""
+    if process.poll() is None:
+        process.terminate()
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
+        pass
+    try:
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
 
 
-def environment(config: DemoConfig) -> dict[str, str]:
-    """The environment every process of the demo shares."""
+def demo_settings(config: DemoConfig) -> dict[str, str]:
+    """What the demo's processes are configured with (and ``demo.env`` holds for other terminals)."""
     local = config.local
     publisher_user, publisher_password = config.publisher
-    env = dict(os.environ)
-    # `airflow standalone` starts its components as `airflow ...` from PATH.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update({
+    return {
         "AIRFLOW_HOME": str(local / "airflow"),
         # The embedded default: a SQLite metadata database (production uses PostgreSQL).
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{local / 'airflow' / 'airflow.db'}",
@@ -111,10 +176,18 @@ def environment(config: DemoConfig) -> dict[str, str]:
         # Two cores: a few task slots, not Airflow's default 32 pre-forked workers.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        # A local demo: everyone who opens the UI is an admin, no password to hunt for.
+        # A local demo: everyone who opens the UI is an admin, no password to hunt for; so the
+        # API server listens on this machine only.
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(config.airflow_port),
         "AIRFLOW__API__BASE_URL": config.airflow_url,
+        # Where task processes reach the execution API (the API server).
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": config.execution_api_url,
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(config.worker_log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(config.trigger_log_port),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "OPENDATA_INCLUDE_DIR": str(config.root / "include"),
         "OPENDATA_STATE_DIR": str(local / "state"),
@@ -131,7 +204,16 @@ def environment(config: DemoConfig) -> dict[str, str]:
         "AIRFLOW_CONN_SMTP_DEFAULT": local_smtp_connection(config.mail_port),
         # Check the portal for the CDO's decision every 15 s instead of every 10 minutes.
         "OPENDATA_REVIEW_POLL_SECONDS": "15",
-    })
+    }
+
+
+def environment(config: DemoConfig) -> dict[str, str]:
+    """The environment every process of the demo shares."""
+    env = dict(os.environ)
+    # Airflow's commands run from the project's virtual environment.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("OPENDATA_ENV_FILE", None)
+    env.update(demo_settings(config))
     return env
 
 
@@ -139,19 +221,30 @@ def _secret(variable: str) -> str:
     return os.environ.get(variable) or secrets.token_urlsafe(18)
 
 
-def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
-    config = DemoConfig(
+def _port(variable: str, default: int) -> int:
+    raw = os.environ.get(variable, "")
+    try:
+        return int(raw) if raw.strip() else default
+    except ValueError:
+        raise DemoError(f"{variable}={raw!r}: give a port number") from None
+
+
+def load_config(root: Path) -> DemoConfig:
+    return DemoConfig(
         root=root,
-        airflow_port=int(os.environ.get("OPENDATA_AIRFLOW_PORT", 8080)),
-        portal_port=int(os.environ.get("OPENDATA_PORTAL_PORT", 8765)),
-        source_api_port=int(os.environ.get("OPENDATA_SOURCE_API_PORT", 8766)),
-        mail_port=int(os.environ.get("OPENDATA_MAIL_PORT", 8025)),
+        airflow_port=_port("OPENDATA_AIRFLOW_PORT", 8080),
+        portal_port=_port("OPENDATA_PORTAL_PORT", 8765),
+        source_api_port=_port("OPENDATA_SOURCE_API_PORT", 8766),
+        mail_port=_port("OPENDATA_MAIL_PORT", 8025),
+        worker_log_port=_port("OPENDATA_WORKER_LOG_PORT", 8793),
+        trigger_log_port=_port("OPENDATA_TRIGGER_LOG_PORT", 8794),
         publisher=("opendata-pipeline", _secret("OPENDATA_PORTAL_PASSWORD")),
         reviewer=("cdo", _secret("OPENDATA_REVIEWER_PASSWORD")),
     )
-    env = environment(config)
-    logs = config.local / "logs"
-    processes = Processes()
+
+
+def run(root: Path, check_only: bool = False, timeout: float = 600) -> int:
+    started = time.monotonic()
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -159,31 +252,24 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
     signal.signal(signal.SIGTERM, stop)
     # Ctrl-C must work even when started from a shell that ignores SIGINT in the background.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    processes: Processes | None = None
     try:
+        config = load_config(root)
+        env = environment(config)
+        logs = config.local / "logs"
+        processes = Processes(logs)
+        _refuse_busy_ports(config)
         _prepare_sources(config)
-        accounts = [f"{config.publisher[0]}:{config.publisher[1]}:publisher",
-                    f"{config.reviewer[0]}:{config.reviewer[1]}:reviewer"]
-        if os.environ.get("OPENDATA_PORTAL_ADMIN_PASSWORD"):
-            # Only when asked for: the emulator's counters and fault injection (tests use them).
-            accounts.append(f"admin:{os.environ['OPENDATA_PORTAL_ADMIN_PASSWORD']}:admin")
-        portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join(accounts))
-        for folder in ("portal", "state"):
-            (config.local / folder).mkdir(parents=True, exist_ok=True)
-        processes.start("portal", [sys.executable, "-m", "portal_emulator", "serve", "--host", "127.0.0.1",
-                                   "--port", str(config.portal_port),
-                                   "--state", str(config.local / "portal" / "state.sqlite")], portal_env, logs)
-        processes.start("mailbox", [sys.executable, "-m", "opendata", "mailbox", "--port", str(config.mail_port),
-                                    "--dir", str(config.local / "mail")], env, logs)
-        processes.start("source-api", [sys.executable, "-m", "opendata", "samples", "serve-api",
-                                       "--port", str(config.source_api_port)], env, logs)
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        processes.start("airflow", [sys.executable, "-c", _SIGINT_WRAPPER, airflow, "standalone"], env, logs)
+        _write_settings(config)
         print(f"Starting the portal emulator, the sample sources and Airflow (logs in {logs})...", flush=True)
-        _wait_until_ready(config, processes, timeout)
-        _print_banner(config, logs)
+        _start_helpers(config, env, processes)
+        _start_airflow(config, env, processes, started, deadline=started + timeout)
+        _print_banner(config, logs, time.monotonic() - started)
         if check_only:
             return 0
+        watcher = TaskWatcher(config)
         while all(p.poll() is None for p in processes.running.values()):
+            watcher.poll()
             time.sleep(1)
         crashed = [name for name, p in processes.running.items() if p.poll() is not None]
         print(f"Stopped: {', '.join(crashed)} exited; see {logs}", file=sys.stderr)
@@ -194,11 +280,21 @@ def run(root: Path, check_only: bool = False, timeout: float = 300) -> int:
         print(f"Demo failed: {exc}", file=sys.stderr)
         return 1
     finally:
-        processes.stop_all()
+        if processes is not None:
+            processes.stop_all()
 
 
 class DemoError(RuntimeError):
     pass
+
+
+def _refuse_busy_ports(config: DemoConfig) -> None:
+    for variable, port in config.ports().items():
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise DemoError(f"port {port} is already in use (another demo still running?); stop it, or move "
+                                f"this demo with {variable}=<port>")
 
 
 def _prepare_sources(config: DemoConfig) -> None:
@@ -209,61 +305,231 @@ def _prepare_sources(config: DemoConfig) -> None:
     load_permits(f"sqlite:///{database}", config.root / "include" / "sample_sources" / "building_permits.csv")
 
 
-def _wait_until_ready(config: DemoConfig, processes: Processes, timeout: float) -> None:
+def _write_settings(config: DemoConfig) -> None:
+    """The files only the user can read: the settings for other terminals, the CDO's password."""
+    write_env_file(config.env_file, demo_settings(config), header=(
+        "Written by `opendata demo` at each start: the settings of the running demo, with this session's\n"
+        "portal password (readable by you only). Every `opendata` command reads it when the environment\n"
+        "names no deployment of its own (no AIRFLOW_HOME, OPENDATA_STATE_DIR, OPENDATA_REGISTRY_URL).\n"
+        "For other tools: set -a; . ./.local/demo.env; set +a"))
+    write_private_file(config.reviewer_password_file, config.reviewer[1] + "\n")
+
+
+def _sign_in_hint(config: DemoConfig) -> str:
+    return (f"Local demo: sign in as {config.reviewer[0]!r} with the password in {config.reviewer_password_file} "
+            f"(readable only by the user who ran make run).")
+
+
+def _start_helpers(config: DemoConfig, env: dict[str, str], processes: Processes) -> None:
+    accounts = [f"{config.publisher[0]}:{config.publisher[1]}:publisher",
+                f"{config.reviewer[0]}:{config.reviewer[1]}:reviewer"]
+    if os.environ.get("OPENDATA_PORTAL_ADMIN_PASSWORD"):
+        # Only when asked for: the emulator's counters and fault injection (tests use them).
+        accounts.append(f"admin:{os.environ['OPENDATA_PORTAL_ADMIN_PASSWORD']}:admin")
+    portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join(accounts),
+                      PORTAL_EMULATOR_SIGN_IN_HINT=_sign_in_hint(config))
+    for folder in ("portal", "state"):
+        (config.local / folder).mkdir(parents=True, exist_ok=True)
+    processes.start("portal", [sys.executable, "-m", "portal_emulator", "serve", "--host", "127.0.0.1",
+                               "--port", str(config.portal_port),
+                               "--state", str(config.local / "portal" / "state.sqlite")], portal_env)
+    processes.start("mailbox", [sys.executable, "-m", "opendata", "mailbox", "--port", str(config.mail_port),
+                                "--dir", str(config.local / "mail")], env)
+    processes.start("source-api", [sys.executable, "-m", "opendata", "samples", "serve-api",
+                                   "--port", str(config.source_api_port)], env)
+
+
+def _airflow(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("airflow")), *args]
+
+
+def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes, started: float,
+                   deadline: float) -> None:
+    """The metadata database, then each component in order, each waited for."""
+    def say(message: str) -> None:
+        print(f"  [{time.monotonic() - started:5.0f} s] {message}", flush=True)
+
+    with open_log(processes.log("airflow-db"), "airflow db migrate") as log:
+        migrate = subprocess.run(_airflow("db", "migrate"), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, timeout=max(deadline - time.monotonic(), 60))
+    if migrate.returncode != 0:
+        raise DemoError(f"airflow db migrate failed (code {migrate.returncode}); see {processes.log('airflow-db')}")
+    waiter = Waiter(config, processes, deadline)
+    waiter.wait("the portal emulator", lambda: _answers(f"{config.portal_url}/api/catalog/v1"))
+    waiter.wait("the sample JSON API", lambda: _answers(f"http://127.0.0.1:{config.source_api_port}/api/v1/inspections"))
+    waiter.wait("the mailbox", lambda: _listens(config.mail_port))
+    say("portal emulator, sample sources and mailbox answer; Airflow's database is ready")
+
+    expected = _expected_dags(config)
+    for component in AIRFLOW_COMPONENTS:
+        since = dt.datetime.now(dt.UTC)
+        processes.start(component, _airflow(component), env)
+        if component == "api-server":
+            waiter.wait("the Airflow API server", lambda: _api_server_answers(config))
+            say("Airflow API server answers (UI, REST and the execution API tasks use)")
+        elif component == "dag-processor":
+            waiter.wait("the DAG processor", lambda since=since: _heartbeat_since(config, "dag_processor", since))
+            waiter.wait("every DAG to be parsed", lambda since=since: _dags_parsed(config, expected, since))
+            say(f"DAG processor running; {len(expected)} DAGs parsed, no import errors")
+        else:
+            key = component.replace("-", "_")
+            waiter.wait(f"the {component}", lambda key=key, since=since: _heartbeat_since(config, key, since))
+            say(f"{component} running")
+    # Last, as a task would see it: the execution API answers and every component is healthy.
+    waiter.wait("Airflow to be healthy", lambda: _all_healthy(config))
+
+
+@dataclass
+class Waiter:
+    config: DemoConfig
+    processes: Processes
+    deadline: float
+
+    def wait(self, what: str, check: Callable[[], str | None]) -> None:
+        """Until ``check`` returns None (ready); it returns what it still waits for otherwise."""
+        problem = "no answer yet"
+        while time.monotonic() < self.deadline:
+            self.processes.check_alive()
+            try:
+                problem = check()
+            except requests.RequestException as exc:
+                problem = f"no answer yet ({type(exc).__name__})"
+            if problem is None:
+                return
+            time.sleep(0.5)
+        raise DemoError(f"not ready in time: waiting for {what}: {problem}; logs in {self.processes.log_dir}")
+
+
+def _answers(url: str) -> str | None:
+    response = requests.get(url, timeout=5)
+    return None if response.status_code == 200 else f"{url} answered {response.status_code}"
+
+
+def _listens(port: int) -> str | None:
+    with socket.socket() as probe:
+        probe.settimeout(2)
+        return None if probe.connect_ex(("127.0.0.1", port)) == 0 else f"nothing listens on port {port} yet"
+
+
+def _health(config: DemoConfig) -> dict:
+    return requests.get(f"{config.airflow_url}/api/v2/monitor/health", timeout=10).json()
+
+
+def _api_server_answers(config: DemoConfig) -> str | None:
+    database = _health(config).get("metadatabase", {}).get("status")
+    if database != "healthy":
+        return f"metadata database {database}"
+    execution = requests.get(f"{config.execution_api_url}health", timeout=10)
+    if execution.status_code != 200 or execution.json().get("status") != "healthy":
+        return f"the execution API answered {execution.status_code}"
+    return None
+
+
+def _heartbeat_since(config: DemoConfig, component: str, since: dt.datetime) -> str | None:
+    """None once ``component`` is healthy with a heartbeat from after it was started (a previous
+    session's heartbeat can still look recent on a restart)."""
+    info = _health(config).get(component) or {}
+    beat = next((value for key, value in info.items() if key.startswith("latest_") and value), None)
+    if info.get("status") != "healthy" or beat is None:
+        return f"{component} {info.get('status') or 'not started'}"
+    if _instant(beat) < since:
+        return f"{component}: no heartbeat since it started"
+    return None
+
+
+def _instant(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _expected_dags(config: DemoConfig) -> set[str]:
     from opendata.spec.loader import load_catalog
 
-    expected = {loaded.spec.id for loaded in load_catalog(config.root / "include").datasets}
-    deadline = time.monotonic() + timeout
-    last_problem = "Airflow has not answered yet"
-    while time.monotonic() < deadline:
-        for name, process in processes.running.items():
-            if process.poll() is not None:
-                raise DemoError(f"{name} exited with code {process.returncode}; see {config.local}/logs/{name}.log")
+    return {loaded.spec.id for loaded in load_catalog(config.root / "include").datasets}
+
+
+def _dags_parsed(config: DemoConfig, expected: set[str], since: dt.datetime) -> str | None:
+    dags = requests.get(f"{config.airflow_url}/api/v2/dags", params={"limit": 1000}, timeout=10).json()
+    fresh = {dag["dag_id"] for dag in dags.get("dags", [])
+             if dag.get("last_parsed_time") and _instant(dag["last_parsed_time"]) >= since}
+    errors = requests.get(f"{config.airflow_url}/api/v2/importErrors", params={"limit": 100}, timeout=10).json()
+    # Only this session's: a previous session's error is replaced when its file is parsed again.
+    current = [e for e in errors.get("import_errors", []) if e.get("timestamp") and _instant(e["timestamp"]) >= since]
+    if current and expected <= fresh:
+        details = "; ".join(f"{e.get('filename')}: {((e.get('stack_trace') or '').strip().splitlines() or [''])[-1]}"
+                            for e in current)
+        raise DemoError(f"import errors in the DAG folder: {details}")
+    if expected <= fresh:
+        return None
+    return f"not parsed yet: {', '.join(sorted(expected - fresh))}"
+
+
+def _all_healthy(config: DemoConfig) -> str | None:
+    problem = _api_server_answers(config)
+    if problem:
+        return problem
+    health = _health(config)
+    unhealthy = [name for name, info in health.items() if isinstance(info, dict) and info.get("status") != "healthy"]
+    return f"not healthy: {', '.join(unhealthy)}" if unhealthy else None
+
+
+class TaskWatcher:
+    """After "Ready.": says when a person is asked for something (Step 1, the shrink guard) and
+    when a task attempt fails, once each, with where to look."""
+
+    STATES = ("awaiting_input", "failed", "up_for_retry")
+
+    def __init__(self, config: DemoConfig, every: float = 5.0):
+        self.config = config
+        self.every = every
+        self.next_poll = 0.0
+        self.seen: set[tuple] = set()
+
+    def poll(self) -> None:
+        if time.monotonic() < self.next_poll:
+            return
+        self.next_poll = time.monotonic() + self.every
         try:
-            health = requests.get(f"{config.airflow_url}/api/v2/monitor/health", timeout=5).json()
-            unhealthy = [k for k, v in health.items() if isinstance(v, dict) and v.get("status") != "healthy"]
-            portal = requests.get(f"{config.portal_url}/api/catalog/v1", timeout=5)
-            if unhealthy:
-                last_problem = f"waiting for {', '.join(unhealthy)}"
-            elif portal.status_code != 200:
-                last_problem = f"the portal emulator answered {portal.status_code}"
+            answer = requests.get(f"{self.config.airflow_url}/api/v2/dags/~/dagRuns/~/taskInstances",
+                                  params={"state": list(self.STATES), "limit": 100}, timeout=10)
+            instances = answer.json().get("task_instances", []) if answer.status_code == 200 else []
+        except (requests.RequestException, ValueError):
+            return
+        for ti in instances:
+            key = (ti["dag_id"], ti["dag_run_id"], ti["task_id"], ti.get("map_index"), ti["try_number"], ti["state"])
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            page = (f"{self.config.airflow_url}/dags/{ti['dag_id']}/runs/{ti['dag_run_id']}/tasks/{ti['task_id']}")
+            if ti["state"] == "awaiting_input":
+                step = "Step 1" if ti["task_id"] == "department_approval" else ti["task_id"]
+                print(f"Waiting for a person: {step} of {ti['dag_id']}: {page}/required_actions", flush=True)
             else:
-                dags = requests.get(f"{config.airflow_url}/api/v2/dags", params={"limit": 100}, timeout=5).json()
-                errors = requests.get(f"{config.airflow_url}/api/v2/importErrors", timeout=5).json()
-                parsed = {dag["dag_id"] for dag in dags.get("dags", [])}
-                if errors.get("total_entries"):
-                    details = "; ".join(e.get("stack_trace", "").strip().splitlines()[-1]
-                                        for e in errors.get("import_errors", []))
-                    raise DemoError(f"import errors in the DAG folder: {details}")
-                if expected <= parsed:
-                    return
-                last_problem = f"waiting for DAGs: {', '.join(sorted(expected - parsed))}"
-        except requests.RequestException:
-            pass
-        time.sleep(2)
-    raise DemoError(f"not ready after {timeout:.0f} s: {last_problem}")
+                print(f"Task {ti['dag_id']}.{ti['task_id']} attempt {ti['try_number']} failed ({ti['state']}): "
+                      f"see its log at {page}", flush=True)
 
 
-def _print_banner(config: DemoConfig, logs: Path) -> None:
-    from opendata.spec.loader import load_catalog
-
-    ids = sorted(loaded.spec.id for loaded in load_catalog(config.root / "include").datasets)
+def _print_banner(config: DemoConfig, logs: Path, elapsed: float) -> None:
+    ids = sorted(_expected_dags(config))
     reviewer_user, reviewer_password = config.reviewer
+    where = f"password in {config.reviewer_password_file}, readable by you only"
     if "OPENDATA_REVIEWER_PASSWORD" in os.environ:
-        login = f"user {reviewer_user!r}, password from $OPENDATA_REVIEWER_PASSWORD"
+        login = (f"user {reviewer_user!r}, password from $OPENDATA_REVIEWER_PASSWORD, "
+                 f"also in {config.reviewer_password_file}")
     elif sys.stdout.isatty():
-        # Shown once, on the terminal only, never written to a log file.
-        login = f"user {reviewer_user!r}, password for this session: {reviewer_password}"
+        # Shown on the terminal only, never written to a log file.
+        login = f"user {reviewer_user!r}, password for this session: {reviewer_password}  ({where})"
     else:
-        login = f"user {reviewer_user!r}; set OPENDATA_REVIEWER_PASSWORD to choose the password"
+        login = f"user {reviewer_user!r}, {where}"
     lines = [
         "",
-        "Ready.",
+        f"Ready. ({elapsed:.0f} s; tasks can run: the first runs start now)",
         f"  Airflow UI:        {config.airflow_url}   (dataset DAGs: {', '.join(ids)})",
         f"  Portal emulator:   {config.portal_url}",
         f"  CDO review page:   {config.portal_url}/review   ({login})",
         f"  Notifications:     {config.local / 'mail'}   (every e-mail the pipeline sends, as .eml files)",
         f"  Logs:              {logs}",
+        f"  Other terminals:   every `opendata` command uses this demo (settings in {config.env_file})",
         "Press Ctrl-C to stop.",
         "",
     ]
