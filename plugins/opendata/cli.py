@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from opendata import settings
+from opendata.deployment import require_registry
 
 
 def _lint(args: argparse.Namespace) -> int:
@@ -182,18 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     history_commands = history.add_subparsers(dest="history_command", required=True)
     history_list = history_commands.add_parser("list", help="every version the portal confirmed")
     history_list.add_argument("dataset_id")
-    history_list.set_defaults(func=_history_list)
+    history_list.set_defaults(func=_history_list, needs=(require_registry,))
     history_export = history_commands.add_parser("export", help="a version as CSV (restore)")
     history_export.add_argument("dataset_id")
     history_export.add_argument("--run", required=True, help="the run that published the version")
     history_export.add_argument("--out", required=True, help="the CSV file to write")
-    history_export.set_defaults(func=_history_export)
+    history_export.set_defaults(func=_history_export, needs=(require_registry,))
 
     retire = commands.add_parser("retire", help="stop refreshing a dataset (never deletes it)")
     retire.add_argument("dataset_id")
     retire.add_argument("--reason", required=True)
     retire.add_argument("--approved-by", required=True, help="who in the Mayor's Office approved it")
-    retire.set_defaults(func=_retire)
+    retire.set_defaults(func=_retire, needs=(require_registry,))
 
     portal = commands.add_parser("portal", help="the Socrata portal connection")
     portal_commands = portal.add_subparsers(dest="portal_command", required=True)
@@ -221,9 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that start or serve something themselves: they never read another deployment's settings.
+_SELF_CONTAINED = {"demo", "mailbox", "samples"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    from opendata.deployment import NotConfigured, load_demo_settings
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        if args.command not in _SELF_CONTAINED:
+            # Before anything imports Airflow, which reads AIRFLOW_HOME and its settings once.
+            load_demo_settings()
+        for need in getattr(args, "needs", ()):
+            need()
+        return args.func(args)
+    except NotConfigured as exc:
+        print(f"opendata {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

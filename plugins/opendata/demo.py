@@ -39,7 +39,13 @@ from pathlib import Path
 import requests
 
 from opendata import settings
-from opendata.deployment import ENV_FILE_NAME, REVIEWER_PASSWORD_FILE, write_env_file, write_private_file
+from opendata.deployment import (
+    AIRFLOW_PASSWORDS_FILE,
+    ENV_FILE_NAME,
+    REVIEWER_PASSWORD_FILE,
+    write_env_file,
+    write_private_file,
+)
 from opendata.notify.mailbox import local_smtp_connection
 
 # A log grows across starts (each start appends a dated separator, so the last failure stays
@@ -64,6 +70,10 @@ class DemoConfig:
     trigger_log_port: int = 8794
     publisher: tuple[str, str] = ("opendata-pipeline", "")
     reviewer: tuple[str, str] = ("cdo", "")
+    # Airflow sign-in: every person of governance.yaml under their Airflow user name (the key, or
+    # their airflow_user), one password for the session; the first is the CDO.
+    people: dict[str, str] = field(default_factory=dict)
+    airflow_password: str = ""
 
     @property
     def local(self) -> Path:
@@ -89,6 +99,15 @@ class DemoConfig:
     @property
     def reviewer_password_file(self) -> Path:
         return self.local / REVIEWER_PASSWORD_FILE
+
+    @property
+    def airflow_passwords_file(self) -> Path:
+        return self.local / AIRFLOW_PASSWORDS_FILE
+
+    @property
+    def watcher(self) -> str:
+        """Who the demo itself signs in as to read Airflow's API: the CDO."""
+        return next(iter(self.people))
 
     def ports(self) -> dict[str, int]:
         """Every port the demo listens on, by the variable that moves it."""
@@ -176,11 +195,16 @@ def demo_settings(config: DemoConfig) -> dict[str, str]:
         # Two cores: a few task slots, not Airflow's default 32 pre-forked workers.
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        # A local demo: everyone who opens the UI is an admin, no password to hunt for; so the
-        # API server listens on this machine only.
+        # People sign in under their governance names, so a Step 1 answer is recorded as theirs
+        # (all-admins mode would record "Anonymous"). Airflow's simple auth manager: a local
+        # demo's; a deployment maps its own sign-in (FAB, Keycloak...) to the same user names,
+        # see README "Who answers Step 1". Everyone is admin here; the API server listens on
+        # this machine only.
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{user}:admin" for user in config.people),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(config.airflow_passwords_file),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(config.airflow_port),
         "AIRFLOW__API__BASE_URL": config.airflow_url,
@@ -240,7 +264,20 @@ def load_config(root: Path) -> DemoConfig:
         trigger_log_port=_port("OPENDATA_TRIGGER_LOG_PORT", 8794),
         publisher=("opendata-pipeline", _secret("OPENDATA_PORTAL_PASSWORD")),
         reviewer=("cdo", _secret("OPENDATA_REVIEWER_PASSWORD")),
+        people=_governance_people(root / "include"),
+        airflow_password=_secret("OPENDATA_AIRFLOW_PASSWORD"),
     )
+
+
+def _governance_people(include: Path) -> dict[str, str]:
+    """Airflow user name -> name, the CDO first, for every person of governance.yaml."""
+    from opendata.spec.loader import load_governance
+
+    governance, errors = load_governance(include / "governance.yaml", root=include)
+    if governance is None:
+        raise DemoError("governance.yaml has errors (run `opendata lint`): " + "; ".join(map(str, errors[:3])))
+    keys = [governance.chief_data_officer] + [key for key in governance.people if key != governance.chief_data_officer]
+    return {(governance.people[key].airflow_user or key): governance.people[key].name for key in keys}
 
 
 def run(root: Path, check_only: bool = False, timeout: float = 600) -> int:
@@ -313,6 +350,9 @@ def _write_settings(config: DemoConfig) -> None:
         "names no deployment of its own (no AIRFLOW_HOME, OPENDATA_STATE_DIR, OPENDATA_REGISTRY_URL).\n"
         "For other tools: set -a; . ./.local/demo.env; set +a"))
     write_private_file(config.reviewer_password_file, config.reviewer[1] + "\n")
+    # Airflow's simple auth manager reads it (and would print generated passwords into its log).
+    write_private_file(config.airflow_passwords_file,
+                       json.dumps({user: config.airflow_password for user in config.people}, indent=1) + "\n")
 
 
 def _sign_in_hint(config: DemoConfig) -> str:
@@ -361,6 +401,7 @@ def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes
     say("portal emulator, sample sources and mailbox answer; Airflow's database is ready")
 
     expected = _expected_dags(config)
+    api = AirflowApi(config)
     for component in AIRFLOW_COMPONENTS:
         since = dt.datetime.now(dt.UTC)
         processes.start(component, _airflow(component), env)
@@ -369,7 +410,7 @@ def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes
             say("Airflow API server answers (UI, REST and the execution API tasks use)")
         elif component == "dag-processor":
             waiter.wait("the DAG processor", lambda since=since: _heartbeat_since(config, "dag_processor", since))
-            waiter.wait("every DAG to be parsed", lambda since=since: _dags_parsed(config, expected, since))
+            waiter.wait("every DAG to be parsed", lambda since=since: _dags_parsed(api, expected, since))
             say(f"DAG processor running; {len(expected)} DAGs parsed, no import errors")
         else:
             key = component.replace("-", "_")
@@ -448,11 +489,35 @@ def _expected_dags(config: DemoConfig) -> set[str]:
     return {loaded.spec.id for loaded in load_catalog(config.root / "include").datasets}
 
 
-def _dags_parsed(config: DemoConfig, expected: set[str], since: dt.datetime) -> str | None:
-    dags = requests.get(f"{config.airflow_url}/api/v2/dags", params={"limit": 1000}, timeout=10).json()
+class AirflowApi:
+    """Airflow's REST API as the demo's watcher (the CDO's Airflow user), signed in on first use
+    and again when the token is refused."""
+
+    def __init__(self, config: DemoConfig):
+        self.config = config
+        self.session = requests.Session()
+
+    def get(self, path: str, **params) -> requests.Response:
+        if "Authorization" not in self.session.headers:
+            self._sign_in()
+        answer = self.session.get(f"{self.config.airflow_url}/api/v2/{path}", params=params, timeout=10)
+        if answer.status_code == 401:
+            self._sign_in()
+            answer = self.session.get(f"{self.config.airflow_url}/api/v2/{path}", params=params, timeout=10)
+        return answer
+
+    def _sign_in(self) -> None:
+        answer = requests.post(f"{self.config.airflow_url}/auth/token", timeout=10,
+                               json={"username": self.config.watcher, "password": self.config.airflow_password})
+        answer.raise_for_status()
+        self.session.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+
+
+def _dags_parsed(api: AirflowApi, expected: set[str], since: dt.datetime) -> str | None:
+    dags = api.get("dags", limit=1000).json()
     fresh = {dag["dag_id"] for dag in dags.get("dags", [])
              if dag.get("last_parsed_time") and _instant(dag["last_parsed_time"]) >= since}
-    errors = requests.get(f"{config.airflow_url}/api/v2/importErrors", params={"limit": 100}, timeout=10).json()
+    errors = api.get("importErrors", limit=100).json()
     # Only this session's: a previous session's error is replaced when its file is parsed again.
     current = [e for e in errors.get("import_errors", []) if e.get("timestamp") and _instant(e["timestamp"]) >= since]
     if current and expected <= fresh:
@@ -481,6 +546,8 @@ class TaskWatcher:
 
     def __init__(self, config: DemoConfig, every: float = 5.0):
         self.config = config
+        self.api = AirflowApi(config)
+        self.approvers = _step1_approvers(config)
         self.every = every
         self.next_poll = 0.0
         self.seen: set[tuple] = set()
@@ -490,8 +557,7 @@ class TaskWatcher:
             return
         self.next_poll = time.monotonic() + self.every
         try:
-            answer = requests.get(f"{self.config.airflow_url}/api/v2/dags/~/dagRuns/~/taskInstances",
-                                  params={"state": list(self.STATES), "limit": 100}, timeout=10)
+            answer = self.api.get("dags/~/dagRuns/~/taskInstances", state=list(self.STATES), limit=100)
             instances = answer.json().get("task_instances", []) if answer.status_code == 200 else []
         except (requests.RequestException, ValueError):
             return
@@ -503,10 +569,28 @@ class TaskWatcher:
             page = (f"{self.config.airflow_url}/dags/{ti['dag_id']}/runs/{ti['dag_run_id']}/tasks/{ti['task_id']}")
             if ti["state"] == "awaiting_input":
                 step = "Step 1" if ti["task_id"] == "department_approval" else ti["task_id"]
-                print(f"Waiting for a person: {step} of {ti['dag_id']}: {page}/required_actions", flush=True)
+                who = self.approvers.get(ti["dag_id"]) or []
+                signed = f" (sign in as {' or '.join(who)})" if who else ""
+                print(f"Waiting for a person: {step} of {ti['dag_id']}{signed}: {page}/required_actions", flush=True)
             else:
                 print(f"Task {ti['dag_id']}.{ti['task_id']} attempt {ti['try_number']} failed ({ti['state']}): "
                       f"see its log at {page}", flush=True)
+
+
+def _step1_approvers(config: DemoConfig) -> dict[str, list[str]]:
+    """Dataset id -> the Airflow users who may answer its Step 1 (the department's leadership)."""
+    from opendata.spec.loader import load_catalog
+
+    catalog = load_catalog(config.root / "include")
+    governance = catalog.governance
+    if governance is None:
+        return {}
+    approvers = {}
+    for loaded in catalog.datasets:
+        department = governance.departments.get(loaded.spec.department)
+        approvers[loaded.spec.id] = [user["id"] for user in governance.hitl_users(department.leadership)] \
+            if department else []
+    return approvers
 
 
 def _print_banner(config: DemoConfig, logs: Path, elapsed: float) -> None:
@@ -521,10 +605,21 @@ def _print_banner(config: DemoConfig, logs: Path, elapsed: float) -> None:
         login = f"user {reviewer_user!r}, password for this session: {reviewer_password}  ({where})"
     else:
         login = f"user {reviewer_user!r}, {where}"
+    approvers = _step1_approvers(config)
+    signers = ", ".join(f"{users[0]} ({dag_id})" for dag_id, users in sorted(approvers.items()) if users)
+    people_where = f"password in {config.airflow_passwords_file}"
+    if "OPENDATA_AIRFLOW_PASSWORD" in os.environ:
+        people_login = f"password from $OPENDATA_AIRFLOW_PASSWORD, also in {config.airflow_passwords_file}"
+    elif sys.stdout.isatty():
+        people_login = f"password for this session: {config.airflow_password}  ({people_where})"
+    else:
+        people_login = people_where
     lines = [
         "",
         f"Ready. ({elapsed:.0f} s; tasks can run: the first runs start now)",
         f"  Airflow UI:        {config.airflow_url}   (dataset DAGs: {', '.join(ids)})",
+        f"    sign in as a person of include/governance.yaml by key, e.g. {config.watcher} (CDO) or, for "
+        f"Step 1, {signers}; {people_login}",
         f"  Portal emulator:   {config.portal_url}",
         f"  CDO review page:   {config.portal_url}/review   ({login})",
         f"  Notifications:     {config.local / 'mail'}   (every e-mail the pipeline sends, as .eml files)",

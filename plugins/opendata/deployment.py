@@ -26,6 +26,8 @@ ENV_FILE_VAR = "OPENDATA_ENV_FILE"
 DEMO_DIR_VAR = "OPENDATA_DEMO_DIR"
 ENV_FILE_NAME = "demo.env"
 REVIEWER_PASSWORD_FILE = "reviewer-password"
+# Airflow sign-in of the demo's people ({"user": "password"}, Airflow's simple auth manager format).
+AIRFLOW_PASSWORDS_FILE = "airflow-passwords.json"
 # Any of these in the environment names a deployment: the demo's file is then not read.
 DEPLOYMENT_VARS = ("AIRFLOW_HOME", "OPENDATA_STATE_DIR", "OPENDATA_REGISTRY_URL")
 

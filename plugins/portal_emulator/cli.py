@@ -16,6 +16,7 @@ from .config import (
     ACCOUNTS_ENV,
     DEFAULT_CATEGORIES,
     DEFAULT_FIELDSETS,
+    SIGN_IN_HINT_ENV,
     STRICT_ENV,
     STRICT_LOST_ANSWER_RATE,
     STRICT_PARSE_COMPLETE_SECONDS,
@@ -130,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
         f"{STRICT_LOST_ANSWER_RATE} with --strict, else 0)",
     )
     s.add_argument("--lost-answer-seed", type=int, help="seed of the lost answers' random choices")
+    s.add_argument(
+        "--sign-in-hint",
+        default=os.environ.get(SIGN_IN_HINT_ENV) or None,
+        help=f"text shown on every 'Sign in required' page, e.g. where the reviewer's password is "
+        f"(default: ${SIGN_IN_HINT_ENV})",
+    )
     s.add_argument("--log-level", default="info")
 
     r = sub.add_parser("review", help="list, approve or reject pending public audience requests")
@@ -201,6 +208,7 @@ def serve(args: argparse.Namespace) -> int:
         ),
         categories=categories,
         fieldsets=fieldsets,
+        sign_in_hint=args.sign_in_hint,
     )
     if (
         config.upload_chunk_size < 1

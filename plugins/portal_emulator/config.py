@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 ROLES = ("publisher", "reviewer", "admin")
+SIGN_IN_HINT_ENV = "PORTAL_EMULATOR_SIGN_IN_HINT"
 ACCOUNTS_ENV = "PORTAL_EMULATOR_ACCOUNTS"
 STRICT_ENV = "PORTAL_EMULATOR_STRICT"  # "1": ``serve`` runs in strict mode unless told --no-strict
 # Strict mode's defaults for the inconvenient behaviours (an explicit flag wins in either mode).
@@ -146,6 +147,9 @@ class EmulatorConfig:
     strict: bool = False
     # An output schema is complete (completed_at, error counts) this long after the bytes stopped.
     parse_complete_seconds: float = 0.0
+    # Shown on every "Sign in required" page: where this deployment keeps the reviewer's password
+    # (the demo's file), so a newcomer who missed the start-up banner is not stuck at a 401.
+    sign_in_hint: str | None = None
 
     @property
     def uploads_dir(self) -> str:

@@ -16,6 +16,8 @@ import argparse
 import datetime as dt
 import sys
 
+from opendata.deployment import NotConfigured, load_demo_settings, require_connection, require_registry
+
 
 def _status(args: argparse.Namespace) -> int:
     from opendata.freshness.monitor import MonitorSettings, World, evaluate_now
@@ -98,19 +100,34 @@ def _add_commands(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="freshness_command", required=True)
     status = commands.add_parser("status", help="every public dataset's freshness now (sends nothing)")
     status.add_argument("--all", action="store_true", help="also list the fresh ones")
-    status.set_defaults(func=_status)
+    status.set_defaults(func=_status, needs=(require_registry, _require_portal))
     comments = commands.add_parser("comments", help="the public comment watch")
     comment_commands = comments.add_subparsers(dest="comments_command", required=True)
     listing = comment_commands.add_parser("list", help="comments waiting for an answer")
-    listing.set_defaults(func=_comments_list)
+    listing.set_defaults(func=_comments_list, needs=(require_registry,))
     answered = comment_commands.add_parser("answered", help="mark a dataset's public comments answered")
     answered.add_argument("dataset_id")
     answered.add_argument("--by", help="who answered (recorded in the registry)")
-    answered.set_defaults(func=_comments_answered)
+    answered.set_defaults(func=_comments_answered, needs=(require_registry,))
+
+
+def _require_portal() -> None:
+    from opendata.freshness.monitor import MonitorSettings
+
+    require_connection(MonitorSettings.from_env().socrata_conn_id, "the portal the monitor reads")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point; ``opendata freshness`` goes through :func:`opendata.cli.main`."""
     parser = argparse.ArgumentParser(prog="python -m opendata.freshness", description=__doc__.split("\n\n")[0])
     _add_commands(parser)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        # Before anything imports Airflow, which reads AIRFLOW_HOME and its settings once.
+        load_demo_settings()
+        for need in args.needs:
+            need()
+        return args.func(args)
+    except NotConfigured as exc:
+        print(f"python -m opendata.freshness: {exc}", file=sys.stderr)
+        return 2

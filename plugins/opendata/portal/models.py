@@ -1,7 +1,7 @@
 """Typed inputs and results of the Socrata hook, with pure parsers from portal JSON.
 
 Parsers (``from_json`` class methods and module functions) do no I/O so they are unit-tested
-against the response shapes recorded in ``/work/shared/reference/socrata-api.md``.
+against the response shapes recorded in ``docs/socrata-api.md``.
 """
 
 from __future__ import annotations

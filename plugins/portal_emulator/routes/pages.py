@@ -89,13 +89,14 @@ def _from_another_site(request: Request) -> bool:
     return fetch_site is not None and fetch_site != "same-origin"
 
 
-def _challenge(message: str) -> HTMLResponse:
+def _challenge(request: Request, message: str) -> HTMLResponse:
     return _page(
         "message.html",
         401,
         {"WWW-Authenticate": REALM},
         title="Sign in required",
         message=message,
+        hint=request.app.state.config.sign_in_hint,
         account=None,
     )
 
@@ -104,7 +105,7 @@ def _account(request: Request) -> Account | None | HTMLResponse:
     try:
         return current_account(request)
     except SocrataError:
-        return _challenge("Those credentials were not recognised. Sign in with a portal account.")
+        return _challenge(request, "Those credentials were not recognised. Sign in with a portal account.")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -129,7 +130,7 @@ def review_queue(
     if isinstance(account, Response):
         return account
     if account is None:
-        return _challenge("The approval queue is for reviewers. Sign in with a reviewer account.")
+        return _challenge(request, "The approval queue is for reviewers. Sign in with a reviewer account.")
     if not account.can_review():
         return _page(
             "message.html",
@@ -169,7 +170,7 @@ async def review_decision(request: Request, submission_id: int) -> Response:
     if isinstance(account, Response):
         return account
     if account is None or not account.can_review():
-        return _challenge("Reviewing needs a reviewer account.")
+        return _challenge(request, "Reviewing needs a reviewer account.")
     if _from_another_site(request):
         # A cross-site form post riding on the browser's Basic credentials: refuse it.
         return _refused(account, "The form was posted from another site: nothing was decided.")
@@ -210,7 +211,7 @@ def _readable(request: Request, dataset_id: str):
             message=f"There is no dataset {dataset_id} on this portal.",
         ), None
     if account is None and not anonymous_can_read(request, ds):
-        return _challenge("This dataset is not public. Sign in to see it."), None
+        return _challenge(request, "This dataset is not public. Sign in to see it."), None
     return account, ds
 
 

@@ -1,6 +1,6 @@
 """Pure parsers: approvals guidance and history, view JSON, Metadata API, Discovery, permissions.
 
-Payload shapes follow the recorded responses in /work/shared/reference/socrata-api.md.
+Payload shapes follow the recorded responses in docs/socrata-api.md.
 """
 
 from __future__ import annotations
