@@ -45,9 +45,13 @@ def wait_for(what: str, check, timeout: float = 240, every: float = 1.0):
 class Demo:
     def __init__(self, tmp_path: Path):
         self.dir = tmp_path / "local"
-        self.ports = {name: free_port() for name in ("airflow", "portal", "source", "mail")}
+        self.ports = {name: free_port() for name in ("airflow", "portal", "source", "mail", "worker_log",
+                                                     "trigger_log")}
         self.reviewer_password = secrets.token_urlsafe(12)
         self.admin_password = secrets.token_urlsafe(12)
+        # Airflow sign-in: the people of governance.yaml, by key (one password in the demo).
+        self.airflow_password = secrets.token_urlsafe(12)
+        self.sessions: dict[str, requests.Session] = {}
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "OPENDATA_"))}
         env.update({
             "OPENDATA_DEMO_DIR": str(self.dir),
@@ -55,8 +59,11 @@ class Demo:
             "OPENDATA_PORTAL_PORT": str(self.ports["portal"]),
             "OPENDATA_SOURCE_API_PORT": str(self.ports["source"]),
             "OPENDATA_MAIL_PORT": str(self.ports["mail"]),
+            "OPENDATA_WORKER_LOG_PORT": str(self.ports["worker_log"]),
+            "OPENDATA_TRIGGER_LOG_PORT": str(self.ports["trigger_log"]),
             "OPENDATA_REVIEWER_PASSWORD": self.reviewer_password,
             "OPENDATA_PORTAL_ADMIN_PASSWORD": self.admin_password,
+            "OPENDATA_AIRFLOW_PASSWORD": self.airflow_password,
             # The portal as recorded: drafts hidden until published, reviews without names or
             # notes, guessed column types. Lost answers are tested elsewhere: here rows are counted.
             "PORTAL_EMULATOR_STRICT": "1",
@@ -80,10 +87,27 @@ class Demo:
     def portal(self) -> str:
         return f"http://127.0.0.1:{self.ports['portal']}"
 
+    def as_user(self, user: str = "maria-alvarez") -> requests.Session:
+        """Airflow's API signed in as a person (the CDO unless said otherwise)."""
+        if user not in self.sessions:
+            token = requests.post(f"http://127.0.0.1:{self.ports['airflow']}/auth/token", timeout=10,
+                                  json={"username": user, "password": self.airflow_password})
+            token.raise_for_status()
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            self.sessions[user] = session
+        return self.sessions[user]
+
     def get(self, path: str, **params):
-        response = requests.get(self.api + path, params=params, timeout=10)
+        response = self.as_user().get(self.api + path, params=params, timeout=10)
         response.raise_for_status()
         return response.json()
+
+    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+        response = self.as_user().post(f"{self.api}/dags/{dag_id}/dagRuns", timeout=10,
+                                       json={"logical_date": None, **({"conf": conf} if conf else {})})
+        assert response.status_code == 200, response.text
+        return response.json()["dag_run_id"]
 
     def task_state(self, run_id: str, task_id: str) -> str | None:
         return self.get(f"/dags/{DATASET}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")
@@ -148,14 +172,19 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     (request,) = [d for d in details if d["task_instance"]["task_id"] == "department_approval"]
     assert request["subject"] == "Step 1: approve Building Permits for publication"
     assert [u["id"] for u in request["assigned_users"]] == ["alicia-grant"]
-    response = requests.patch(
+    # Only the assigned person may answer: another department's leadership is refused.
+    refused = demo.as_user("helen-wu").patch(
+        f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
+    assert refused.status_code == 403, refused.text
+    response = demo.as_user("alicia-grant").patch(
         f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
         json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
     assert response.status_code == 200, response.text
 
     # Step 1 refused for another dataset: its coordinator and steward are told why, and its runs
     # stop at `plan` until the coordinator resubmits.
-    response = requests.patch(f"{demo.api}{refused_task}/-1/hitlDetails", timeout=10, json={
+    response = demo.as_user("helen-wu").patch(f"{demo.api}{refused_task}/-1/hitlDetails", timeout=10, json={
         "chosen_options": ["Reject"], "params_input": {"reason": "Document the request status codes."}})
     assert response.status_code == 200, response.text
 
@@ -174,8 +203,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     assert "MyLA311" in refused["Subject"] and "Document the request status codes." in refused.get_body(
         preferencelist=("plain",)).get_content()
     assert not [m for m in demo.all_mail() if "Refresh failed" in m["Subject"]]  # told once, by the right e-mail
-    again = requests.post(f"{demo.api}/dags/{REFUSED}/dagRuns", json={"logical_date": None}, timeout=10)
-    again_id = again.json()["dag_run_id"]
+    again_id = demo.trigger(REFUSED)
     wait_for("the next run to stop at plan", lambda: demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}")["state"]
              in ("success", "failed"), timeout=60)
     assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/plan")["state"] == "failed"
@@ -198,6 +226,16 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     (public,) = wait_for("the department's e-mail", lambda: demo.mail("public"), timeout=30)
     for address in ["jorge.ramos@", "luis.herrera@", "alicia.grant@", "daniel.kim@", "priya.shah@"]:
         assert address in f"{public['To']}, {public['Cc']}"
+    # A second terminal sees the demo with nothing exported (the demo's settings file).
+    terminal = {k: v for k, v in demo.env.items() if not k.startswith(("OPENDATA_", "PORTAL_EMULATOR"))}
+    terminal["OPENDATA_DEMO_DIR"] = str(demo.dir)
+    status = subprocess.run([sys.executable, "-m", "opendata", "freshness", "status", "--all"], env=terminal,
+                            capture_output=True, text=True, timeout=120, cwd="/")
+    assert status.returncode == 0, status.stderr
+    assert DATASET in status.stdout and "1 public dataset(s)" in status.stdout
+    history = subprocess.run([sys.executable, "-m", "opendata", "history", "list", DATASET], env=terminal,
+                             capture_output=True, text=True, timeout=120, cwd="/")
+    assert history.returncode == 0 and "4,000 rows" in history.stdout, history.stdout + history.stderr
     events = demo.get("/assets/events", limit=50)["asset_events"]
     published = [e for e in events if e["uri"] == "opendata://building-and-safety/building-permits"]
     assert [e["extra"]["event"] for e in published] == ["published"]
@@ -209,9 +247,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
                      "ORDER BY permit_nbr LIMIT 6)")
     admin = ("admin", demo.admin_password)
     requests.post(f"{demo.portal}/__emulator/stats/reset", auth=admin, timeout=10).raise_for_status()
-    triggered = requests.post(f"{demo.api}/dags/{DATASET}/dagRuns", json={"logical_date": None}, timeout=10)
-    assert triggered.status_code == 200, triggered.text
-    refresh_id = triggered.json()["dag_run_id"]
+    refresh_id = demo.trigger(DATASET)
     wait_for("the refresh run", lambda: demo.run_state(refresh_id) in ("success", "failed"), timeout=180)
     assert demo.run_state(refresh_id) == "success"
     assert demo.task_state(refresh_id, "refresh") == "success"
@@ -225,8 +261,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
         conn.execute("DELETE FROM building_permits WHERE permit_nbr IN "
                      "(SELECT permit_nbr FROM building_permits ORDER BY permit_nbr DESC LIMIT 320)")
     requests.post(f"{demo.portal}/__emulator/stats/reset", auth=admin, timeout=10).raise_for_status()
-    triggered = requests.post(f"{demo.api}/dags/{DATASET}/dagRuns", json={"logical_date": None}, timeout=10)
-    shrink_id = triggered.json()["dag_run_id"]
+    shrink_id = demo.trigger(DATASET)
     wait_for("the shrink guard to ask", lambda: demo.task_state(shrink_id, "shrink_approval") == "awaiting_input")
     time.sleep(8)   # see the Airflow 3.3.2 race above
     details = demo.get(f"/dags/{DATASET}/dagRuns/{shrink_id}/hitlDetails")["hitl_details"]
@@ -239,7 +274,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     assert f"/dags/{DATASET}/runs/{shrink_id}/tasks/shrink_approval/required_actions" in body
     untouched = requests.get(f"{demo.portal}/__emulator/stats", auth=admin, timeout=10).json()["rows"]
     assert untouched.get(portal_id, {}).get("received", 0) == 0
-    response = requests.patch(
+    response = demo.as_user("jorge-ramos").patch(
         f"{demo.api}/dags/{DATASET}/dagRuns/{shrink_id}/taskInstances/shrink_approval/-1/hitlDetails",
         json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
     assert response.status_code == 200, response.text
