@@ -36,7 +36,8 @@ class NotificationError(RuntimeError):
 
 
 def build_email(message: Message, from_email: str) -> EmailMessage:
-    """The MIME message: multipart/alternative with the text part first, the HTML part last."""
+    """The MIME message: multipart/alternative with the text part first, the HTML part last;
+    with attachments, that is the first part of a multipart/mixed followed by each file."""
     mail = EmailMessage()
     mail["Subject"] = message.subject
     mail["From"] = from_email
@@ -52,7 +53,23 @@ def build_email(message: Message, from_email: str) -> EmailMessage:
         mail["X-OpenData-Dataset"] = message.dataset_id
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, subtype = attachment.mime_type.partition("/")
+        mail.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
+                            filename=attachment.filename)
     return mail
+
+
+def email_bytes(mail: EmailMessage, *, smtputf8: bool = False) -> bytes:
+    """The message as sent: CRLF line ends, and body lines exactly as written.
+
+    ``smtplib.SMTP.send_message`` flattens with a generator without a policy, which falls back
+    to ``mangle_from_=True``, the mbox convention: every body line starting with "From " goes out
+    as ">From " (the approved-and-public e-mail read ">From now on ..."). SMTP needs no such
+    escaping (the end of DATA is a lone ".", which smtplib escapes itself), so this flattens
+    with the message's own policy and ``mangle_from_`` off."""
+    policy = mail.policy.clone(linesep="\r\n", mangle_from_=False, utf8=smtputf8)
+    return mail.as_bytes(policy=policy)
 
 
 def _describe(message: Message) -> str:
@@ -108,8 +125,18 @@ class Mailer:
             hook.send_email_smtp(to=list(message.to), cc=list(message.cc) or None, subject=message.subject,
                                  html_content=message.html, from_email=from_email)
             return
-        client.send_message(build_email(message, from_email), from_addr=from_email,
-                            to_addrs=list(message.envelope_recipients))
+        recipients = list(message.envelope_recipients)
+        # Like send_message: an address that is not ASCII needs the server's SMTPUTF8 extension.
+        smtputf8 = not all(address.isascii() for address in [from_email, *recipients])
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if smtputf8 else []
+        if smtputf8:
+            client.ehlo_or_helo_if_needed()
+            if not client.has_extn("smtputf8"):
+                import smtplib
+
+                raise smtplib.SMTPNotSupportedError("an address is not ASCII and the server does not offer SMTPUTF8")
+        client.sendmail(from_email, recipients, email_bytes(build_email(message, from_email), smtputf8=smtputf8),
+                        mail_options=options)
 
     def send(self, message: Message) -> None:
         """E-mail ``message``; raises :class:`NotificationError` naming the event and dataset

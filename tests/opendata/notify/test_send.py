@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 
 import pytest
 
-from opendata.notify.compose import compose
+from opendata.notify.compose import Attachment, compose
 from opendata.notify.events import NotificationEvent
 from opendata.notify.mailbox import local_smtp_connection, local_smtp_connection_uri, start_mailbox
 from opendata.notify.send import Mailer, NotificationError, send
@@ -180,3 +181,45 @@ def test_unreachable_slack_is_a_warning_without_the_url(mailbox, monkeypatch, re
     assert len(mailbox.messages()) == 1
     assert "Slack webhook" in caplog.text and "ConnectionError" in caplog.text
     assert "secret-token" not in caplog.text
+
+
+def test_a_body_line_starting_with_from_arrives_unchanged(mailbox, permits_spec, governance):
+    # The approved-and-public e-mail has a paragraph starting "From now on"; smtplib's
+    # send_message escaped it mbox-style as ">From now on".
+    message = compose(NotificationEvent.APPROVED_PUBLIC, permits_spec, governance,
+                      {"portal_url": "http://portal.example/d/bp01-perm"})
+    assert "\nFrom now on the open data coordinator" in message.text
+    send(message)
+    [path] = mailbox.files()
+    assert b"\n>From" not in path.read_bytes()
+    [mail] = mailbox.messages()
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "\nFrom now on the open data coordinator" in text
+    assert text == message.text.replace("\r\n", "\n")
+
+
+def test_a_line_of_a_lone_dot_and_a_from_line_survive_smtp(mailbox, rejected):
+    # SMTP's own escaping (a lone "." ends DATA) is still done; mbox's is not.
+    text = "From here on:\n.\n..two dots\nFrom the end"
+    send(dataclasses.replace(rejected, text=text))
+    [mail] = mailbox.messages()
+    assert mail.get_body(preferencelist=("plain",)).get_content().rstrip("\n") == text
+
+
+def test_the_checklist_report_is_a_real_attachment(mailbox, permits_spec, governance):
+    report = "<!DOCTYPE html><html><body><h1>Report &lt;b&gt;</h1>\nFrom the start</body></html>\n".encode()
+    message = dataclasses.replace(
+        compose(NotificationEvent.STAGE1_READY_FOR_REVIEW, permits_spec, governance,
+                {"report_attached": "data-submission-checklist.html"}),
+        attachments=(Attachment("data-submission-checklist.html", report, "text/html"),))
+    send(message)
+    [mail] = mailbox.messages()
+    assert mail.get_content_type() == "multipart/mixed"
+    body, attached = list(mail.iter_parts())
+    assert body.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
+    assert attached.get_content_disposition() == "attachment"
+    assert attached.get_filename() == "data-submission-checklist.html"
+    assert attached.get_content_type() == "text/html"
+    assert attached.get_payload(decode=True) == report
+    assert "report is attached: data-submission-checklist.html" in mail.get_body(("plain",)).get_content()
