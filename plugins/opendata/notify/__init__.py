@@ -24,6 +24,7 @@ _EXPORTS = {
     "Digest": "opendata.notify.digest",
     "compose_digest": "opendata.notify.digest",
     "Message": "opendata.notify.compose",
+    "Attachment": "opendata.notify.compose",
     "compose": "opendata.notify.compose",
     "send": "opendata.notify.send",
     "NotificationError": "opendata.notify.send",

@@ -9,8 +9,15 @@ is left out of the message:
                       never linked)
 ``portal_id``         the portal's four-by-four id
 ``report_path``       where the Data Submission Checklist report was written
-``report_url``        a link to that report (preferred over ``report_path`` for the link)
+``report_url``        a link to that report in the Airflow UI (preferred over ``report_path``,
+                      which is a worker's file and is shown only when there is no link)
 ``validation_summary``  a short, possibly multi-line summary of the data checks
+``warnings``          the validation warnings, one text each (the first few; see ``warnings_total``)
+``warnings_total``    how many warnings there are in all
+``report_attached``   the checklist report is attached to the message (its file name)
+``reason_missing``    DEPARTMENT_REJECTED: the person rejected without giving a reason
+``run_kind``          REFRESH_FAILED: ``refresh`` or ``publication`` (what the run was doing;
+                      unknown: "a run")
 ``reviewer``          who approved or rejected (a name, or what the portal tells of them)
 ``notes``             notes: a person's own words where the pipeline has them, else where to
                       read them (the portal's API does not return a reviewer's notes)
@@ -69,6 +76,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 DETAIL_KEYS = (
     "portal_url", "portal_id", "report_path", "report_url", "validation_summary", "reviewer", "notes",
     "reviewed_at", "days_pending", "not_before", "airflow_url", "run_id", "task_id", "error", "rows",
+    "warnings", "warnings_total", "report_attached", "reason_missing", "run_kind",
     "shrink_problem", "freshness_state", "last_update", "days_late", "due_at", "overdue_at", "findings",
     "comment_count", "new_comments", "waiting_since", "answer_by", "hours_waited", "mark_answered",
 )
@@ -88,6 +96,15 @@ _ROLE_LABELS = {
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (e.g. the Data Submission Checklist report as HTML)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class Message:
     """One notification, ready to send. Addresses are ``"Name <email>"``."""
 
@@ -98,6 +115,7 @@ class Message:
     html: str
     event: str = ""
     dataset_id: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     @property
     def envelope_recipients(self) -> tuple[str, ...]:
@@ -246,8 +264,11 @@ def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> 
     if view["portal_id"]:
         facts.append(Fact("Portal id", view["portal_id"]))
     if view["report_url"] or view["report_path"]:
-        shown = view["report_path"] or view["report_url"]
-        facts.append(Fact("Checklist report", shown, safe_link(view["report_url"])))
+        # A link people can open (the Airflow UI) wins over a path on a worker nobody else reads.
+        link = safe_link(view["report_url"])
+        facts.append(Fact("Checklist report", link or view["report_path"] or view["report_url"], link))
+    if view["report_attached"]:
+        facts.append(Fact("Attached", view["report_attached"]))
     if view["reviewer"]:
         facts.append(Fact("Reviewer", view["reviewer"]))
     if view["reviewed_at"]:
@@ -298,6 +319,14 @@ def _count(value: Any) -> str | None:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _more(total: Any, shown: Any) -> int:
+    """How many warnings the message does not name (0 when it names them all)."""
+    try:
+        return max(int(total or 0) - len(shown or ()), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _hours(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -322,6 +351,11 @@ def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any
         "report_path": _text(get("report_path")),
         "report_url": _text(get("report_url")),
         "validation_summary": _text(get("validation_summary")),
+        "warnings": [text for text in (_text(w) for w in get("warnings") or ()) if text],
+        "warnings_more": _more(get("warnings_total"), get("warnings")),
+        "report_attached": _text(get("report_attached")),
+        "reason_missing": bool(get("reason_missing")),
+        "run_kind": _text(get("run_kind")),
         "reviewer": _text(get("reviewer")),
         "notes": _text(get("notes")),
         "reviewed_at": format_when(get("reviewed_at")),

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -37,6 +38,8 @@ from opendata.notify.events import NotificationEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from opendata.notify.compose import Attachment
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
@@ -133,6 +136,7 @@ class OpenDataNotifier(BaseNotifier):
     :param smtp_conn_id: the Airflow SMTP connection
     :param slack_conn_id: an Airflow connection with a Slack webhook; skipped when it does
         not exist; None turns Slack off
+    :param attachments: files e-mailed with the message (never templated)
     """
 
     template_fields = ("dataset_id", "details", "smtp_conn_id", "slack_conn_id")
@@ -144,6 +148,7 @@ class OpenDataNotifier(BaseNotifier):
         details: Mapping[str, Any] | None = None,
         smtp_conn_id: str = "smtp_default",
         slack_conn_id: str | None = "opendata_slack",
+        attachments: Sequence[Attachment] = (),
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -152,6 +157,7 @@ class OpenDataNotifier(BaseNotifier):
         self.details = dict(details or {})
         self.smtp_conn_id = smtp_conn_id
         self.slack_conn_id = slack_conn_id
+        self.attachments = tuple(attachments)
 
     def __repr__(self) -> str:
         return f"OpenDataNotifier(event={self.event.value!r}, dataset_id={self.dataset_id!r})"
@@ -181,6 +187,8 @@ class OpenDataNotifier(BaseNotifier):
         governance = _load_governance()
         details = {**context_details(self.event, context), **self.details}
         message = compose(self.event, spec, governance, details)
+        if self.attachments:
+            message = dataclasses.replace(message, attachments=self.attachments)
         send(message, smtp_conn_id=self.smtp_conn_id, slack_conn_id=self.slack_conn_id)
         self.log.info("Sent the %s notification for %s", self.event.value, self.dataset_id)
 
@@ -207,10 +215,12 @@ def notify(
     *,
     smtp_conn_id: str = "smtp_default",
     slack_conn_id: str | None = "opendata_slack",
+    attachments: Sequence[Attachment] = (),
     **details: Any,
 ) -> None:
     """Send a notification from task code. Without ``context`` the running task's context is
-    used when there is one (run id, task id, log link); ``details`` are not templated."""
+    used when there is one (run id, task id, log link); ``details`` are not templated;
+    ``attachments`` are e-mailed with it."""
     if context is None:
         try:
             from airflow.sdk import get_current_context
@@ -219,4 +229,4 @@ def notify(
         except Exception:  # not inside a task
             context = {}
     OpenDataNotifier(event, dataset_id, details=details, smtp_conn_id=smtp_conn_id,
-                     slack_conn_id=slack_conn_id).notify(context)
+                     slack_conn_id=slack_conn_id, attachments=attachments).notify(context)

@@ -41,6 +41,11 @@ FULL = {
     "hours_waited": 50,
     "mark_answered": "python -m opendata.freshness comments answered building-permits --by jorge-ramos",
     "shrink_problem": "it would delete 80 of the 1,000 published rows (8.0%; the file allows 5%)",
+    "warnings": ["range(valuation): 3 of 4,000 rows outside the rule \"at least 0\"",
+                 "not_null(valuation): 4 of 4,000 rows outside the rule \"not empty\""],
+    "warnings_total": 5,
+    "report_attached": "data-submission-checklist.html",
+    "run_kind": "refresh",
 }
 
 EXPECTED = {
@@ -73,7 +78,8 @@ EXPECTED = {
 KEY_DETAILS = {
     E.DEPARTMENT_APPROVAL_REQUESTED: ["airflow_url"],
     E.DEPARTMENT_REJECTED: ["reviewer", "notes", "airflow_url", '{"resubmit": true}'],
-    E.STAGE1_READY_FOR_REVIEW: ["portal_url", "report_path", "report_url", "validation_summary"],
+    E.STAGE1_READY_FOR_REVIEW: ["portal_url", "report_url", "report_attached", "validation_summary",
+                                "and 3 more (see the checklist report)"],
     E.REVIEW_REMINDER: ["portal_url", "4 days"],
     E.APPROVED_PUBLIC: ["portal_url", "reviewer", "notes"],
     E.SCHEDULED_GO_LIVE: ["2026-12-01 09:00 (UTC-08:00)", "reviewer"],
@@ -241,3 +247,75 @@ def test_freshness_due_wording_follows_the_state(permits_spec, governance):
     assert "the portal has no update of its data" in due.text
     assert "from 2026-11-05 08:00 (UTC) it is overdue and goes to the Chief Data Officer" in due.text
     assert "Last update:       never" in due.text
+
+
+# --- the CDO's Stage 1 e-mail, the Step 1 refusal and the failure e-mail (issue 13) --------------
+
+STAGE1 = {
+    "portal_url": "http://portal.example/d/bp01-perm",
+    "report_url": "http://airflow.example/dags/building-permits/runs/r1/tasks/validate",
+    "report_path": "/srv/airflow/state/staging/building-permits/r1/report/data-submission-checklist.md",
+    "report_attached": "data-submission-checklist.html",
+    "warnings": ['range(valuation): 3 of 4,000 rows outside the rule "<script>x</script> & at least 0"',
+                 "not_null(valuation): 4 of 4,000 rows outside the rule \"not empty\""],
+    "warnings_total": 25,
+}
+
+
+def test_stage1_names_each_warning_links_the_report_in_airflow_never_a_server_path(permits_spec, governance):
+    message = compose(E.STAGE1_READY_FOR_REVIEW, permits_spec, governance, STAGE1)
+    for warning in STAGE1["warnings"]:
+        assert f"  - {warning}\n" in message.text
+    assert "  - and 23 more (see the checklist report)" in message.text
+    assert "The department's Data Submission Checklist report is attached: data-submission-checklist.html" \
+        in message.text
+    assert f"The report in Airflow (the validate task's log): {STAGE1['report_url']}" in message.text
+    assert f'href="{STAGE1["report_url"]}"' in message.html
+    # The worker's file path is something the CDO cannot open: not in the message at all.
+    assert "/srv/airflow" not in message.text + message.html
+    # Warnings carry the dataset file's words: escaped in HTML.
+    assert "<script>" not in message.html
+    assert "<li>range(valuation): 3 of 4,000 rows outside the rule &#34;&lt;script&gt;x&lt;/script&gt; &amp; " \
+           "at least 0&#34;</li>" in message.html
+    assert "<li>and 23 more (see the checklist report)</li>" in message.html
+
+
+def test_stage1_without_a_base_url_still_says_the_report_is_attached(permits_spec, governance):
+    message = compose(E.STAGE1_READY_FOR_REVIEW, permits_spec, governance,
+                      {"report_attached": "data-submission-checklist.html", "warnings": [], "warnings_total": 0})
+    assert "report is attached: data-submission-checklist.html" in message.text
+    assert "in Airflow" not in message.text and "Validation warnings" not in message.text
+
+
+def test_a_step1_rejection_without_a_reason_says_so(permits_spec, governance):
+    message = compose(E.DEPARTMENT_REJECTED, permits_spec, governance,
+                      {"reviewer": "Alicia Grant", "reason_missing": True})
+    assert "No reason was given in the form. Ask Alicia Grant what must change before resubmitting." in message.text
+    assert "<strong>No reason was given in the form.</strong> Ask Alicia Grant" in message.html
+    assert "notes below" not in message.text and "Notes:" not in message.text
+    assert 'run configuration {"resubmit": true} to ask the department again' in message.text
+    with_reason = compose(E.DEPARTMENT_REJECTED, permits_spec, governance,
+                          {"reviewer": "Alicia Grant", "notes": "Document the status codes."})
+    assert "No reason was given" not in with_reason.text
+    assert "Notes:\n  Document the status codes." in with_reason.text
+
+
+@pytest.mark.parametrize("run_kind,subject,opening", [
+    ("refresh", "Refresh failed", "The refresh of Building Permits failed"),
+    ("publication", "Publication failed", "The publication run of Building Permits failed"),
+    (None, "Run failed", "A run of Building Permits failed"),
+])
+def test_the_failure_e_mail_says_refresh_only_for_refreshes(permits_spec, governance, run_kind, subject, opening):
+    message = compose(E.REFRESH_FAILED, permits_spec, governance, {"run_kind": run_kind, "task_id": "extract"})
+    assert message.subject == f"[Open Data] {subject}: Building Permits"
+    assert message.text.startswith(f"{opening} in task extract.")
+    assert f">{subject}: Building Permits</h1>" in message.html
+    assert f"<p>{opening} in task <code>extract</code>" in message.html
+
+
+def test_the_stage1_rejection_says_exactly_how_to_resubmit(permits_spec, governance):
+    message = compose(E.REJECTED, permits_spec, governance, {"portal_url": "http://portal.example/d/bp01-perm"})
+    how = 'trigger the DAG building-permits with the run configuration {"resubmit": true}'
+    assert how in message.text
+    assert 'trigger the DAG <code>building-permits</code> with the run configuration <code>{"resubmit": true}' \
+           '</code>' in message.html
