@@ -207,7 +207,7 @@ def test_a_line_of_a_lone_dot_and_a_from_line_survive_smtp(mailbox, rejected):
 
 
 def test_the_checklist_report_is_a_real_attachment(mailbox, permits_spec, governance):
-    report = "<!DOCTYPE html><html><body><h1>Report &lt;b&gt;</h1>\nFrom the start</body></html>\n".encode()
+    report = b"<!DOCTYPE html><html><body><h1>Report &lt;b&gt;</h1>\nFrom the start</body></html>\n"
     message = dataclasses.replace(
         compose(NotificationEvent.STAGE1_READY_FOR_REVIEW, permits_spec, governance,
                 {"report_attached": "data-submission-checklist.html"}),
