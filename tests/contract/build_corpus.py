@@ -359,7 +359,8 @@ def corpus() -> list[dict[str, Any]]:
             meta,
             0,
             "The approvals[] member of the same recorded GET /api/views/uczf-rk3c.json response (2025-04-27, "
-            "anonymous read); this is the record quoted in docs/socrata-api.md section 2.5. No reviewer or notes field.",
+            "anonymous read); this is the record quoted in docs/socrata-api.md section 2.5. "
+            "No reviewer or notes field.",
             body_path="approvals",
         )
     )

@@ -29,10 +29,7 @@ from opendata.portal import (
     SocrataHook,
     SocrataNotFound,
 )
-
-testing = pytest.importorskip(
-    "portal_emulator.testing", reason="portal emulator test helper not available yet"
-)
+from portal_emulator import testing
 
 PUBLISHER = ("pub-7f3k", "Pw-Publisher-zQ9!x7Lm")
 REVIEWER = ("cdo", "Pw-Reviewer-K2v#8")

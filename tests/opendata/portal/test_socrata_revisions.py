@@ -20,8 +20,7 @@ from opendata.portal import (
     SocrataHook,
     SocrataRevisionFailed,
 )
-
-testing = pytest.importorskip("portal_emulator.testing", reason="portal emulator test helper not available yet")
+from portal_emulator import testing
 
 PUBLISHER = ("pub-rev", "Pw-Revisions-4k8!")
 ACCOUNTS = {"publisher": PUBLISHER, "reviewer": ("cdo", "Pw-Cdo-rev-2"), "admin": ("admin", "Pw-Admin-rev-3")}
