@@ -63,7 +63,10 @@ def registry_on(backend: str, tmp_path: Path, prefix: str):
         finally:
             reg.close()
         return
-    name = create_pg_database(f"{prefix}_{tmp_path.name[-8:].replace('-', '_')}")
+    # A random name: tmp_path's name is the test's name cut to 30 characters, the same for several
+    # tests, and another pytest process (an xdist worker, a colleague's run on the same server)
+    # dropping "its" database WITH (FORCE) would kill this one's connections mid-test.
+    name = create_pg_database(f"{prefix}_{secrets.token_hex(4)}")
     reg = Registry(pg_url(name))
     try:
         yield reg

@@ -5,6 +5,7 @@ reason; never the password, not even in the exception chain a task log prints.""
 from __future__ import annotations
 
 import inspect
+import secrets
 import socket
 import traceback
 from types import SimpleNamespace
@@ -119,7 +120,7 @@ def test_an_unparsable_url_is_reported_masked(monkeypatch):
 
 @pytest.mark.postgres
 def test_each_operation_names_its_dataset_when_the_registry_goes_away(tmp_path):
-    name = create_pg_database(f"opendata_gone_{tmp_path.name[-8:].replace('-', '_')}")
+    name = create_pg_database(f"opendata_gone_{secrets.token_hex(4)}")  # never shared with another run
     # Trust authentication ignores the password, so the URL can carry one to be masked.
     url = f"postgresql+psycopg://{PG_USER}:{PASSWORD_IN_URL}@{PG_HOST}:{PG_PORT}/{name}"
     registry = Registry(url, dataset_id="opened-for")
