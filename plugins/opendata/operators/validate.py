@@ -25,6 +25,7 @@ class ValidateDatasetOperator(DatasetOperator):
         from opendata.lifecycle.runtime import report_dir
         from opendata.registry import Registry
         from opendata.validation import validate_staged
+        from opendata.validation.report import WARNINGS_SHOWN, warnings_digest
 
         plan = self.skip_unless_planned(context)
         spec = load_spec(self.dataset_id)
@@ -39,11 +40,25 @@ class ValidateDatasetOperator(DatasetOperator):
             incremental=staged.get("since") is not None,
         )
         self.log.info("Validation: %s", result.summary)
-        self.log.info("Data Submission Checklist report: %s (HTML: %s)", result.report_markdown, result.report_html)
+        # The whole report in the log: the task's page in the Airflow UI (linked from the Step 1
+        # form and the CDO's e-mail) shows it to people who cannot open the worker's files.
+        self.log.info("Data Submission Checklist report (written to %s and %s):\n%s", result.report_markdown,
+                      result.report_html, _read(result.report_markdown))
         registry.update_run(self.dataset_id, context["run_id"], rows_extracted=staged["rows"],
                             rows_validated=staged["rows"] if result.passed else None, checksum=staged["checksum"])
         if not result.passed:
             raise AirflowFailException(f"{self.dataset_id} did not pass validation: {result.summary}. "
                                        f"See the report: {result.report_markdown}")
-        return {**result.as_dict(), "summary": result.summary, "report_markdown": str(result.report_markdown),
+        everything = result.as_dict()
+        # XCom stays small whatever the dataset: the first findings and warnings, with totals.
+        return {**everything, "findings": everything["findings"][:WARNINGS_SHOWN],
+                "findings_total": len(everything["findings"]), **warnings_digest(result.results),
+                "summary": result.summary, "report_markdown": str(result.report_markdown),
                 "report_html": str(Path(result.report_html))}
+
+
+def _read(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"(could not read it: {exc})"

@@ -54,6 +54,30 @@ def _check_row(r: CheckResult) -> tuple[str, ...]:
             _count(r.checked), r.rule, ", ".join(r.samples), r.note or "")
 
 
+#: How many warnings are named one by one outside the report (the validate task's XCom, the
+#: Step 1 form, the CDO's e-mail); the report itself lists every check.
+WARNINGS_SHOWN = 20
+
+
+def finding_text(r: CheckResult) -> str:
+    """One finding in a line, e.g. ``range(valuation): 3 of 3,000 rows outside the rule "at least
+    0" (rows R1, R2)``. Plain text from the dataset file and check results (never cell values);
+    whoever shows it escapes it for where it goes (Markdown, HTML)."""
+    unit = "cells" if r.area is Area.PRIVACY else "rows"
+    count = f"{r.failing:,} of {r.checked:,} {unit}" if r.checked is not None else f"{r.failing:,}"
+    text = f"{r.label}: {count} outside the rule \"{r.rule}\""
+    if r.samples:
+        text += f" ({', '.join(r.samples[:3])}{', ...' if len(r.samples) > 3 else ''})"
+    return text + (f"; {r.note}" if r.note else "")
+
+
+def warnings_digest(results: list[CheckResult] | tuple[CheckResult, ...], limit: int = WARNINGS_SHOWN) -> dict:
+    """The first ``limit`` warnings as lines of text, and how many there are in all (XCom stays
+    small whatever the dataset: the report has the rest)."""
+    warnings = [r for r in results if r.status is Status.WARNING]
+    return {"warnings": [finding_text(r) for r in warnings[:limit]], "warnings_total": len(warnings)}
+
+
 def build_report(spec: DatasetSpec, staged: dict, results: list[CheckResult], first_publication: bool,
                  generated_at: dt.datetime) -> list[Block]:
     """The report as blocks (pure)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from opendata.validation.findings import Area, result
-from opendata.validation.report import build_report, render_html, render_markdown, write_reports
+from opendata.validation.report import (
+    build_report,
+    finding_text,
+    render_html,
+    render_markdown,
+    warnings_digest,
+    write_reports,
+)
 from tests.opendata.validation.helpers import make_spec
 
 SPEC = make_spec({"id": "text", "notes": "text"}, name="Permits <b>& more</b>")
@@ -44,3 +51,20 @@ def test_reports_are_written_side_by_side(tmp_path):
     markdown, page = write_reports(SPEC, {"rows": 100}, RESULTS, tmp_path / "run-1", False, AT)
     assert (markdown.name, page.name) == ("data-submission-checklist.md", "data-submission-checklist.html")
     assert "| Publication | refresh |" in markdown.read_text()
+
+
+def test_each_finding_in_a_line_of_plain_text():
+    warning = result(Area.QUALITY, "range", "amount", "warning", 3, 1000, "at least 0",
+                     samples=("R1", "R2", "R3", "R4"), note="negative amounts")
+    assert finding_text(warning) == \
+        'range(amount): 3 of 1,000 rows outside the rule "at least 0" (R1, R2, R3, ...); negative amounts'
+    privacy = result(Area.PRIVACY, "pii", "notes", "warning", 2, 100, "no phone", kind="phone")
+    assert finding_text(privacy) == 'pii:phone(notes): 2 of 100 cells outside the rule "no phone"'
+
+
+def test_xcom_names_at_most_twenty_warnings_and_counts_them_all():
+    warnings = [result(Area.QUALITY, "not_null", f"c{i}", "warning", 1, 10, "not empty") for i in range(45)]
+    digest = warnings_digest([*RESULTS, *warnings])
+    assert digest["warnings_total"] == 46   # RESULTS holds one warning too
+    assert len(digest["warnings"]) == 20
+    assert digest["warnings"][0].startswith("range(amount): 3 of 100 rows")
