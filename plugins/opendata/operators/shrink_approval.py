@@ -13,7 +13,7 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
 from opendata.lifecycle.markdown import md_text
-from opendata.operators.base import HumanAnswer, ReportedFailure
+from opendata.operators.base import HumanAnswer, ReportedFailure, governance_names
 
 
 class ShrinkApprovalOperator(ApprovalOperator):
@@ -28,7 +28,8 @@ class ShrinkApprovalOperator(ApprovalOperator):
             subject=f"Approve deleting published rows of {md_text(dataset_name)}",
             body="(the counts are filled in when the refresh needs approval)",
             assigned_users=approvers or None,
-            params={"reason": Param("", type="string", title="Reason (when rejecting)",
+            # Optional, so that Approve is one click (see DepartmentApprovalOperator's form).
+            params={"reason": Param(None, type=["null", "string"], title="Reason (when rejecting)",
                                     description="Why the rows must stay; the refresh stops.")},
             notifiers=[OpenDataNotifier(event=NotificationEvent.SHRINK_APPROVAL_REQUESTED, dataset_id=dataset_id)],
             **kwargs,
@@ -77,7 +78,7 @@ class ShrinkApprovalOperator(ApprovalOperator):
 
     def execute_complete(self, context, event: dict[str, Any]):
         result = HITLOperator.execute_complete(self, context, event)
-        answer = HumanAnswer.from_result(result, self.APPROVE)
+        answer = HumanAnswer.from_result(result, self.APPROVE, governance_names())
         if not answer.approved:
             raise ReportedFailure(f"refresh stopped by {answer.by}: {answer.reason}")
         self.log.info("Deleting beyond the limit approved by %s", answer.by)
