@@ -25,7 +25,8 @@ class RunPath(StrEnum):
     AWAIT_REVIEW = "await-review"
     # Rejected, and the coordinator asked to submit again after fixing it.
     RESUBMIT = "resubmit"
-    # Rejected; nothing to do until the department fixes it and asks to resubmit.
+    # Rejected (Step 1 by department leadership, or the Stage 1 review); nothing to do until
+    # the data or the file is fixed and the coordinator asks to resubmit. Every task skips.
     REJECTED = "rejected"
     # Approved but still private (a planned go-live, or a portal whose approval does not
     # change the audience), or public on paper but not published: make it visible to the
@@ -39,6 +40,9 @@ class RunPath(StrEnum):
     # Retired with the Mayor's Office's approval: nothing to do, ever again.
     RETIRED = "retired"
 
+
+#: What a rejected dataset's runs say to do about it.
+RESUBMIT_HINT = 'trigger the DAG with {"resubmit": true} after fixing'
 
 _WORKING_PATHS = frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW, RunPath.RESUBMIT,
                             RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC, RunPath.REFRESH})
@@ -99,7 +103,8 @@ def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, res
             if resubmit:
                 return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY,
                                department_rejection + "; asking the department again as asked")
-            return RunPlan(RunPath.REJECTED, Stage.NOT_READY, department_rejection)
+            # Refused by the department: a decision, shown as the stage "rejected"; runs skip.
+            return rejected_plan(department_rejection)
         return RunPlan(RunPath.FIRST_PUBLICATION, Stage.NOT_READY, "not on the portal yet")
     if portal.audience is Audience.PUBLIC and not portal.published:
         # A draft is invisible to the public whatever its audience: publish it and check.
@@ -118,5 +123,11 @@ def plan_run(portal: PortalSnapshot | None, recorded_stage: Stage | None, *, res
         reason = f"rejected in the Stage 1 review{when} (the reviewer's notes are on the portal's page)"
         if resubmit:
             return RunPlan(RunPath.RESUBMIT, Stage.REJECTED, reason + "; resubmitting as asked")
-        return RunPlan(RunPath.REJECTED, Stage.REJECTED, reason)
+        return rejected_plan(reason)
     return RunPlan(RunPath.SUBMIT, Stage.STAGE_1, "private, not submitted for public approval")
+
+
+def rejected_plan(why: str) -> RunPlan:
+    """A rejected dataset's run: every task skips, saying why and how to send it again. Nothing
+    failed (people decided), so the run is not marked failed; nothing is asked or sent."""
+    return RunPlan(RunPath.REJECTED, Stage.REJECTED, f"{why}; {RESUBMIT_HINT}")

@@ -52,17 +52,50 @@ def current_plan(hook, registry: Registry, dataset_id: str, *,
     state = registry.get_state(dataset_id)
     snapshot = portal_snapshot(hook, state.portal_id if state else None)
     return plan_run(snapshot, state.stage if state else None, resubmit=resubmit,
-                    department_rejection=state.department_rejection if state else None), state
+                    department_rejection=step1_rejection(state)), state
+
+
+def step1_rejection(state: DatasetState | None) -> str | None:
+    """Who refused Step 1, when and why, while no later approval replaced it (else None)."""
+    from opendata.lifecycle.step1 import rejection_text
+
+    if state is None or state.department_rejection is None:
+        return None
+    return rejection_text(state.department_rejected_by, state.department_rejected_at,
+                          state.department_rejection_reason)
 
 
 def plan_of_run(context) -> RunPlan:
-    """The plan the run's first task made (every later task follows it)."""
-    data = context["ti"].xcom_pull(task_ids=PLAN_TASK_ID)
-    return RunPlan.from_dict(data)
+    """The plan the run's first task made (every later task follows it), unless department
+    leadership refused Step 1 in this run: then the rest of the run is on the rejected path and
+    each later task skips itself naming who refused, when and why."""
+    from opendata.lifecycle.plan import RunPath, rejected_plan
+    from opendata.lifecycle.step1 import BEFORE_STEP1, STEP1_REJECTION_KEY, STEP1_TASK_ID
+
+    ti = context["ti"]
+    plan = RunPlan.from_dict(ti.xcom_pull(task_ids=PLAN_TASK_ID))
+    if plan.path is RunPath.FIRST_PUBLICATION and getattr(ti, "task_id", None) not in BEFORE_STEP1:
+        refused = ti.xcom_pull(task_ids=STEP1_TASK_ID, key=STEP1_REJECTION_KEY)
+        if refused:
+            return rejected_plan(str(refused))
+    return plan
 
 
 def portal_url(hook, portal_id: str) -> str:
     return f"{hook.config.base_url}/d/{portal_id}"
+
+
+def airflow_task_url(dag_id: str, run_id: str, task_id: str) -> str | None:
+    """A task instance's page in the Airflow UI (it opens on the task's log), built from the
+    configured ``[api] base_url``; None without one (a server file path is never a link)."""
+    from urllib.parse import quote
+
+    from airflow.providers.common.compat.sdk import conf
+
+    base = (conf.get("api", "base_url", fallback=None) or "").rstrip("/")
+    if not base:
+        return None
+    return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"
 
 
 def fingerprint_path(dataset_id: str) -> Path:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from opendata.operators.base import DatasetOperator, ReportedFailure
+from opendata.operators.base import DatasetOperator
 
 
 class PlanRunOperator(DatasetOperator):
     """Read the portal (the source of truth) and the registry, and decide the run's path.
 
     Also records the run in the registry and refreshes the stage shown as the DAG's tag.
-    A rejected dataset stops here with the reviewer's notes until the coordinator triggers
-    the DAG with the configuration ``{"resubmit": true}`` after fixing it.
+    A rejected dataset (Step 1 refused by the department, or the Stage 1 review) is not asked
+    again nor published: every task of the run skips, naming who rejected it, when and why,
+    until the coordinator triggers the DAG with the configuration ``{"resubmit": true}`` after
+    fixing it. The run does not fail: a rejection is a decision, and the people concerned were
+    told when it was made.
     """
 
     ui_color = "#f3e8fd"
@@ -37,7 +40,5 @@ class PlanRunOperator(DatasetOperator):
                            kind="refresh" if plan.path is RunPath.REFRESH else "publication")
         show_stage(self.dataset_id, plan.stage)
         if plan.path is RunPath.REJECTED:
-            raise ReportedFailure(
-                f"{self.dataset_id} was {plan.reason}. Fix the data or the dataset file, then trigger the DAG "
-                f"with the configuration {{\"resubmit\": true}} to send it for review again.")
+            self.log.warning("%s is not sent on: %s. Every task of this run skips.", self.dataset_id, plan.reason)
         return {**plan.as_dict(), "portal_id": state.portal_id if state else None}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from html.parser import HTMLParser
 
 import jinja2.sandbox
@@ -292,3 +293,19 @@ def test_a_report_paragraph_keeps_its_own_bold_and_spacing():
 
 def _plain_spec():
     return load_catalog(REPO_ROOT / "include").get("building-permits").spec
+
+
+def test_the_step1_warnings_filled_in_at_run_time_are_escaped_and_the_only_link_is_ours():
+    url = "http://airflow.example:8080/dags/sr/runs/manual__2026-11-27T18%3A00%3A00%2B00%3A00/tasks/validate"
+    warnings = [f'pattern(zip): 4 of 10 rows outside the rule "{text}"' for text in HOSTILE[:8]]
+    body = step1_body(department_name="Sanitation", dataset_name="311", checklist="", validation_summary="ok",
+                      warnings=warnings, warnings_total=30, report_url=url)
+    page = markdown().render(body)
+    tags = Tags(page)
+    assert set(tags.tags) <= {"p", "strong", "ul", "li", "a"}
+    # One link, the pipeline's own, to the report in the Airflow UI; no image, script or handler.
+    assert [a for a in tags.attributes if not a.startswith("style=text-align")] == [f"href={url}"]
+    items = re.findall(r"<li>(.*?)</li>", page, re.S)
+    assert items[:8] == [shown(w) for w in warnings]
+    assert items[-1] == "and 22 more (see the report)"
+    assert "{{" not in body

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from opendata.lifecycle.plan import PortalSnapshot, RunPath, plan_run
+from opendata.lifecycle.step1 import rejection_text
 from opendata.portal.models import ApprovalState, Audience
 from opendata.registry import Stage
 
@@ -55,12 +56,15 @@ def test_a_retired_dataset_does_nothing_whatever_the_portal_says():
 
 
 def test_a_step1_rejection_stops_runs_until_the_coordinator_resubmits():
-    why = "rejected at Step 1 by alicia-grant: the address column is not documented"
+    why = "Step 1 rejected by Alicia Grant on 2026-11-27: the address column is not documented"
     stopped = plan_run(None, Stage.NOT_READY, department_rejection=why)
-    assert (stopped.path, stopped.reason) == (RunPath.REJECTED, why)
+    # A decision, shown as the stage "rejected"; every task skips saying who, when, why and what to do.
+    assert (stopped.path, stopped.stage) == (RunPath.REJECTED, Stage.REJECTED)
+    assert stopped.reason == why + '; trigger the DAG with {"resubmit": true} after fixing'
     assert not any(stopped.acts(task) for task in ("extract", "department_approval", "push_private"))
-    again = plan_run(None, Stage.NOT_READY, department_rejection=why, resubmit=True)
+    again = plan_run(None, Stage.REJECTED, department_rejection=why, resubmit=True)
     assert again.path is RunPath.FIRST_PUBLICATION and again.acts("department_approval")
+    assert again.stage is Stage.NOT_READY
     # Once on the portal, the portal's own review decides, whatever Step 1 once said.
     assert plan_run(PRIVATE_PENDING, Stage.STAGE_1, department_rejection=why).path is RunPath.AWAIT_REVIEW
 
@@ -68,9 +72,18 @@ def test_a_step1_rejection_stops_runs_until_the_coordinator_resubmits():
 def test_rejection_reason_says_when_and_where_the_notes_are_never_who():
     # The portal's API gives the review's time, not the reviewer's name or notes.
     assert plan_run(REJECTED, Stage.REJECTED).reason == (
-        "rejected in the Stage 1 review on 2026-11-27 16:30 UTC (the reviewer's notes are on the portal's page)")
+        "rejected in the Stage 1 review on 2026-11-27 16:30 UTC (the reviewer's notes are on the portal's page); "
+        'trigger the DAG with {"resubmit": true} after fixing')
     undated = PortalSnapshot(Audience.PRIVATE, ApprovalState.REJECTED)
     assert "None" not in plan_run(undated, Stage.REJECTED).reason
+
+
+def test_the_step1_rejection_text_names_who_when_and_why():
+    at = dt.datetime(2026, 11, 27, 18, tzinfo=dt.UTC)
+    assert rejection_text("Alicia Grant", at, "Document the codes.") == \
+        "Step 1 rejected by Alicia Grant on 2026-11-27: Document the codes."
+    assert rejection_text("Alicia Grant", at, None) == \
+        "Step 1 rejected by Alicia Grant on 2026-11-27: no reason was given in the form"
 
 
 @pytest.mark.parametrize("path,acting", [
