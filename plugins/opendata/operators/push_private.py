@@ -30,6 +30,7 @@ class PushPrivateOperator(DatasetOperator):
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.portal_metadata import columns, dataset_metadata
         from opendata.lifecycle.runtime import (
+            airflow_task_url,
             fingerprint_path,
             portal_hook,
             portal_url,
@@ -86,9 +87,18 @@ class PushPrivateOperator(DatasetOperator):
         show_stage(self.dataset_id, Stage.STAGE_1)
         if first_time:
             validation = context["ti"].xcom_pull(task_ids="validate") or {}
+            report = checklist_attachment(validation.get("report_html"))
+            if report is None:
+                self.log.warning("The checklist report %s could not be read; the CDO's e-mail links to it in "
+                                 "Airflow only", validation.get("report_html"))
+            # The report is attached and linked in the Airflow UI: a path on this worker is
+            # something the CDO cannot open, so it is not in the e-mail.
             notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, self.dataset_id, context,
                    portal_id=portal_id, portal_url=portal_url(hook, portal_id),
-                   report_path=validation.get("report_markdown"), validation_summary=validation.get("summary"),
+                   report_url=airflow_task_url(self.dag_id, context["run_id"], "validate"),
+                   report_attached=report.filename if report else None, attachments=[report] if report else [],
+                   validation_summary=validation.get("summary"), warnings=validation.get("warnings"),
+                   warnings_total=validation.get("warnings_total"),
                    not_before=not_before.isoformat() if hold else None,
                    rows={"created": result.rows_created, "updated": result.rows_updated,
                          "deleted": result.rows_deleted, "total": result.rows_in_extract})
@@ -130,3 +140,20 @@ class PushPrivateOperator(DatasetOperator):
 class CreationPending(RuntimeError):
     """An earlier attempt may have created the dataset and the catalog may not list it yet; the
     task's retry looks again (a late dataset is better than a second one)."""
+
+
+def checklist_attachment(path: str | None):
+    """The HTML Data Submission Checklist report the validate task wrote (every text from the
+    dataset file escaped there), as an e-mail attachment; None when it cannot be read."""
+    from pathlib import Path
+
+    from opendata.notify import Attachment
+    from opendata.validation.report import REPORT_NAME
+
+    if not path:
+        return None
+    try:
+        content = Path(path).read_bytes()
+    except OSError:
+        return None
+    return Attachment(filename=f"{REPORT_NAME}.html", content=content, mime_type="text/html")
