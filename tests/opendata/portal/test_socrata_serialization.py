@@ -286,7 +286,6 @@ def test_infinite_numbers_are_refused_by_column_name():
 
 def test_prefetched_keeps_order_raises_in_place_and_stops_with_the_consumer():
     import threading
-    import time
 
     import pytest
 
@@ -313,11 +312,13 @@ def test_prefetched_keeps_order_raises_in_place_and_stops_with_the_consumer():
             yield n
             n += 1
 
+    before = set(threading.enumerate())
     stream = prefetched(endless(), depth=1)
     assert next(stream) == 0
+    (worker,) = [t for t in threading.enumerate() if t.name == "socrata-chunk-prefetch" and t not in before]
     stream.close()
-    time.sleep(1.2)
-    count = len(produced)
-    time.sleep(0.6)
-    assert len(produced) == count <= 4          # the worker stopped with the consumer
-    assert not any(t.name == "socrata-chunk-prefetch" and t.is_alive() for t in threading.enumerate())
+    # Waits for the worker itself (it looks at the consumer every 0.5 s), not a fixed time: a
+    # fixed sleep is either slow or, on a loaded machine, too short.
+    worker.join(timeout=30)
+    assert not worker.is_alive()                # the worker stopped with the consumer
+    assert len(produced) <= 4                   # ... having prepared at most the queue's depth ahead
