@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import socket
 import threading
 import time
 
@@ -135,6 +136,22 @@ def test_a_refresh_with_no_changes_sends_no_rows(world):
     assert [counted.get(key, 0) for key in ("received", "created", "updated", "deleted")] == [0, 0, 0, 0]
 
 
+def test_a_failed_refresh_is_called_a_refresh(world):
+    reviewer = world.review_when_pending(DATASET, "approved")
+    assert world.dag(DATASET).test(logical_date=run_date(0)).state == "success"
+    reviewer.join(5)
+    # The source goes away: the next (refresh) run fails at extract, once (no retries).
+    world.set_in_dataset(DATASET, "dag.retries", 0)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    world.monkeypatch.setenv("AIRFLOW_CONN_INSPECTIONS_API", f"http://127.0.0.1:{port}")
+    assert world.dag(DATASET).test(logical_date=run_date(7)).state == "failed"
+    (failed,) = world.mail("failed")
+    assert failed["Subject"].startswith("[Open Data] Refresh failed: ")
+    assert "The refresh of " in failed.get_body(("plain",)).get_content()
+
+
 def test_rejection_goes_back_to_the_department_then_resubmission(world):
     dataset = "service-requests-311"
     reviewer = world.review_when_pending(dataset, "rejected", notes="Explain the <request_source> codes")
@@ -255,8 +272,9 @@ def test_a_review_that_waits_too_long_reminds_the_cdo_gives_up_and_is_recorded_l
     assert (state.stage, state.review_state) == (Stage.STAGE_1, "pending")
     assert world.registry().runs(DATASET)[-1].error.startswith(
         "await_public_approval: restaurant-inspections is still waiting for its review after 0.0003 days")
-    # The coordinator hears that the run failed, with the reason.
+    # The coordinator hears that the run failed, with the reason; a first publication is not a refresh.
     (failed,) = world.mail("failed")
+    assert failed["Subject"].startswith("[Open Data] Publication failed: ")
     assert "still waiting for its review" in failed.get_body(("plain",)).get_content()
 
     # The CDO approves after the run gave up; the next run finds it public and records it.
