@@ -10,7 +10,9 @@ class Stage(StrEnum):
     NOT_READY = "not-ready"
     # Private on the portal, submitted, waiting for the Chief Data Officer's review.
     STAGE_1 = "stage-1"
-    # The reviewer sent it back to the department with notes.
+    # Sent back to the department: refused at Step 1 by its leadership (who, when and why are
+    # recorded), or by the Stage 1 reviewer (notes on the portal). Runs skip until the DAG is
+    # triggered with {"resubmit": true}.
     REJECTED = "rejected"
     # Approved, waiting for its planned go-live moment (Step 3, strategic publication).
     SCHEDULED = "scheduled"
