@@ -73,7 +73,15 @@ def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
     (cdo_mail,) = observed["cdo_mail"]
     assert addresses(cdo_mail, "To") == {"cdo@opendata.lacity.example"}
     portal_id = world.portal_id(DATASET)
-    assert f"{world.emu.url}/d/{portal_id}" in cdo_mail.get_body(("plain",)).get_content()
+    cdo_text = cdo_mail.get_body(("plain",)).get_content()
+    assert f"{world.emu.url}/d/{portal_id}" in cdo_text
+    # The checklist report travels with the e-mail, with the warnings named; no worker file path.
+    (report,) = [part for part in cdo_mail.iter_attachments()]
+    assert report.get_filename() == "data-submission-checklist.html"
+    assert report.get_content().startswith("<!DOCTYPE html>")
+    assert "Data Submission Checklist report: " in report.get_content()
+    assert "Validation warnings:\n  - not_null(facility_name): 3 of 3,000 rows" in cdo_text
+    assert "staging" not in cdo_text and str(world.state) not in cdo_text
 
     # Stage 2: public, recorded, the department and policy team told, the Asset event emitted.
     rows = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 5000}, timeout=10)
