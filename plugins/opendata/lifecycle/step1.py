@@ -41,7 +41,6 @@ def record_rejection(registry: Registry, dataset_id: str, *, by: str, at: dt.dat
     from opendata.lifecycle.runtime import show_stage
 
     registry.record_department_rejection(dataset_id, by=by, at=at, reason=reason or NO_REASON, run_id=run_id)
-    _set_stage(registry, dataset_id, Stage.REJECTED, run_id=run_id, by=by)
     show_stage(dataset_id, Stage.REJECTED)
 
 
@@ -49,13 +48,3 @@ def record_approval(registry: Registry, dataset_id: str, *, by: str, at: dt.date
     """The approval; a dataset refused earlier and not yet on the portal is "not ready" again
     (Stage 1 follows at once in this run)."""
     registry.record_department_approval(dataset_id, by=by, at=at, source="airflow", run_id=run_id)
-    state = registry.get_state(dataset_id)
-    if state is not None and state.stage is Stage.REJECTED and state.portal_id is None:
-        _set_stage(registry, dataset_id, Stage.NOT_READY, run_id=run_id, by=by)
-
-
-def _set_stage(registry: Registry, dataset_id: str, stage: Stage, *, run_id: str, by: str) -> None:
-    # Registry.record_department_rejection (registry/store.py) records who, when and why but
-    # leaves the stage as it was; the stage change goes through the registry's own update (one
-    # transaction, a stage-history row) until that method sets it itself.
-    registry._update(dataset_id, {}, stage=stage, run_id=run_id, by=by)  # noqa: SLF001

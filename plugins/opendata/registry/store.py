@@ -403,20 +403,25 @@ class Registry:
     @guarded
     def record_department_approval(self, dataset_id: str, *, by: str, at: dt.datetime, source: str,
                                    run_id: str | None = None) -> None:
-        """Step 1: department leadership approved the dataset leaving the department."""
+        """Step 1: department leadership approved the dataset leaving the department. A dataset
+        refused earlier and not yet on the portal is "not ready" again (Stage 1 follows)."""
+        state = self.get_state(dataset_id)
+        stage = Stage.NOT_READY if state is not None and state.stage is Stage.REJECTED and not state.portal_id \
+            else None
         self._update(dataset_id, {"department_approved_by": by, "department_approved_at": at,
                                   "department_approval_source": source, "department_rejected_by": None,
                                   "department_rejected_at": None, "department_rejection_reason": None},
-                     run_id=run_id, note=f"Step 1 approved by {by} ({source})")
+                     stage=stage, run_id=run_id, by=by, note=f"Step 1 approved by {by} ({source})")
 
     @guarded
     def record_department_rejection(self, dataset_id: str, *, by: str, at: dt.datetime, reason: str,
                                     run_id: str | None = None) -> None:
-        """Step 1 refused: recorded with the reason; a resubmission asks leadership again."""
+        """Step 1 refused: a decision, recorded with the reason, the stage ``rejected``; a
+        resubmission asks leadership again."""
         self._update(dataset_id, {"department_rejected_by": by, "department_rejected_at": at,
                                   "department_rejection_reason": reason, "department_approved_by": None,
                                   "department_approved_at": None, "department_approval_source": None},
-                     run_id=run_id, by=by, note=f"Step 1 rejected by {by}: {reason}")
+                     stage=Stage.REJECTED, run_id=run_id, by=by, note=f"Step 1 rejected by {by}: {reason}")
 
     @guarded
     def record_submission(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:

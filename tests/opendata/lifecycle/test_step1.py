@@ -179,7 +179,7 @@ def test_a_refusal_is_a_decision_then_runs_stop_then_resubmission_asks_again(wor
     assert (state.department_approved_by, state.department_rejected_by) == ("Helen Wu", None)
     assert state.stage is Stage.STAGE_2
     changes = [c.stage_to for c in world.registry().history(DATASET) if c.stage_from != c.stage_to]
-    assert changes == [Stage.NOT_READY, Stage.REJECTED, Stage.NOT_READY, Stage.STAGE_1, Stage.STAGE_2]
+    assert changes == [Stage.REJECTED, Stage.NOT_READY, Stage.STAGE_1, Stage.STAGE_2]
 
 
 def test_a_refusal_without_a_reason_stands_and_says_so(world):

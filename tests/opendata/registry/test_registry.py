@@ -52,7 +52,7 @@ def test_a_step1_rejection_is_recorded_until_an_approval_replaces_it(registry):
     registry.record_department_rejection("permits", by="alicia-grant", at=T0, reason="undocumented column",
                                          run_id="r1")
     state = registry.get_state("permits")
-    assert state.stage is Stage.NOT_READY
+    assert state.stage is Stage.REJECTED   # a decision, shown as such (DAG tag stage:rejected)
     assert (state.department_rejected_by, state.department_rejected_at) == ("alicia-grant", T0)
     assert state.department_rejection == "rejected at Step 1 by alicia-grant: undocumented column"
     assert registry.history("permits")[-1].notes == "Step 1 rejected by alicia-grant: undocumented column"
@@ -60,6 +60,17 @@ def test_a_step1_rejection_is_recorded_until_an_approval_replaces_it(registry):
     state = registry.get_state("permits")
     assert state.department_rejection is None and state.department_rejected_by is None
     assert state.department_approved_by == "alicia-grant"
+    assert state.stage is Stage.NOT_READY   # not on the portal yet: Stage 1 follows
+
+
+def test_a_step1_approval_leaves_a_portal_rejection_alone(registry):
+    """Only a Step 1 refusal of a dataset not on the portal is undone by an approval; a CDO's
+    rejection (Stage 1 done, on the portal) stays until the CDO decides again."""
+    registry.record_portal_dataset("permits", "abcd-1234", run_id="r1")
+    registry.record_submission("permits", at=T0, run_id="r1")
+    registry.record_review("permits", approved=False, by="cdo", at=T0, notes="add units", run_id="r1")
+    registry.record_department_approval("permits", by="alicia-grant", at=T0, source="airflow", run_id="r2")
+    assert registry.get_state("permits").stage is Stage.REJECTED
 
 
 def test_one_row_per_run_with_counts_and_outcome(registry):
