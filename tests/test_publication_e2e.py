@@ -175,17 +175,20 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     # Only the assigned person may answer: another department's leadership is refused.
     refused = demo.as_user("helen-wu").patch(
         f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
-        json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
+        json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10)
     assert refused.status_code == 403, refused.text
+    # The form: one optional comment (approve in one click), the warnings named, the report linked.
+    assert list(request["params"]) == ["comment"]
+    assert "Warnings (" in request["body"] and f"/dags/{DATASET}/runs/{run_id}/tasks/validate" in request["body"]
     response = demo.as_user("alicia-grant").patch(
         f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
-        json={"chosen_options": ["Approve"], "params_input": {"reason": ""}}, timeout=10)
+        json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10)
     assert response.status_code == 200, response.text
 
     # Step 1 refused for another dataset: its coordinator and steward are told why, and its runs
     # stop at `plan` until the coordinator resubmits.
     response = demo.as_user("helen-wu").patch(f"{demo.api}{refused_task}/-1/hitlDetails", timeout=10, json={
-        "chosen_options": ["Reject"], "params_input": {"reason": "Document the request status codes."}})
+        "chosen_options": ["Reject"], "params_input": {"comment": "Document the request status codes."}})
     assert response.status_code == 200, response.text
 
     # Stage 1: private on the portal, the CDO e-mailed, the approval sensor deferred to the triggerer.
@@ -194,21 +197,38 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     assert requests.get(f"{demo.portal}/resource/{portal_id}.json", timeout=10).status_code == 403
     (stage1,) = wait_for("the CDO's e-mail", lambda: demo.mail("Stage 1"), timeout=30)
     assert "cdo@opendata.lacity.example" in stage1["To"]
+    # The report attached (a file the CDO can open), the warnings named, linked in Airflow.
+    (report,) = [part for part in stage1.iter_attachments()]
+    assert report.get_filename() == "data-submission-checklist.html"
+    assert "Data Submission Checklist" in report.get_content()
+    text = stage1.get_body(preferencelist=("plain",)).get_content()
+    assert f"/dags/{DATASET}/runs/{run_id}/tasks/validate" in text and "staging" not in text
 
+    # A refusal is a decision, not a crash: the run ends green, the rest of it skips, the stage
+    # is rejected with the reason, and the person is named as governance.yaml names them.
     wait_for("the refused run to end", lambda: demo.get(f"/dags/{REFUSED}/dagRuns/{refused_run}")["state"]
              in ("success", "failed"), timeout=60)
-    assert demo.get(refused_task)["state"] == "failed"
+    assert demo.get(f"/dags/{REFUSED}/dagRuns/{refused_run}")["state"] == "success"
+    assert demo.get(refused_task)["state"] == "success"
+    push = demo.get(f"/dags/{REFUSED}/dagRuns/{refused_run}/taskInstances/push_private")
+    assert push["state"] == "skipped"
     (refused,) = wait_for("the refusal e-mail", lambda: [
         m for m in demo.all_mail() if "was not approved by the department" in m["Subject"]], timeout=30)
-    assert "MyLA311" in refused["Subject"] and "Document the request status codes." in refused.get_body(
-        preferencelist=("plain",)).get_content()
-    assert not [m for m in demo.all_mail() if "Refresh failed" in m["Subject"]]  # told once, by the right e-mail
+    refusal = refused.get_body(preferencelist=("plain",)).get_content()
+    assert "MyLA311" in refused["Subject"] and "Document the request status codes." in refusal
+    assert "Helen Wu" in refusal and "Anonymous" not in refusal and '{"resubmit": true}' in refusal
+    assert not [m for m in demo.all_mail() if "failed" in m["Subject"]]  # told once, by the right e-mail
+    with sqlite3.connect(demo.dir / "state" / "registry.sqlite") as conn:
+        assert conn.execute("SELECT stage, department_rejected_by FROM opendata_dataset_state WHERE dataset_id = ?",
+                            (REFUSED,)).fetchone() == ("rejected", "Helen Wu")
+    wait_for("the DAG's tag to show the decision", lambda: "stage:rejected" in [
+        tag["name"] for tag in demo.get(f"/dags/{REFUSED}")["tags"]], timeout=120)
     again_id = demo.trigger(REFUSED)
     wait_for("the next run to stop at plan", lambda: demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}")["state"]
              in ("success", "failed"), timeout=60)
-    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/plan")["state"] == "failed"
-    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/department_approval")["state"] != \
-        "awaiting_input"
+    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}")["state"] == "success"
+    assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/department_approval")["state"] == \
+        "skipped"
 
     # Stage 2: the CDO approves on the portal (the emulator's review command, as on the review page).
     review = subprocess.run(
