@@ -158,3 +158,64 @@ def sample_connections(monkeypatch, permits_sqlite, inspections_api):
     """Airflow connections for the three sample datasets, as the demo defines them."""
     monkeypatch.setenv("AIRFLOW_CONN_PERMITS_DB", permits_sqlite)
     monkeypatch.setenv("AIRFLOW_CONN_INSPECTIONS_API", inspections_api)
+
+
+# --- running on several workers (pytest-xdist, `scripts/test.sh`) ------------------------------
+
+# Each starts a whole Airflow (`opendata demo`: API server, scheduler, triggerer, DAG processor):
+# one at a time, on one worker, while the other workers run the rest.
+WHOLE_AIRFLOW = ("tests/test_demo.py", "tests/test_publication_e2e.py")
+# Long, independent tests (each builds its own world: emulator, mailbox, include and state
+# folders), spread test by test. Every other module stays whole on one worker: several share a
+# module-scoped emulator, and some build on the state earlier tests left in it.
+SPREAD = ("tests/opendata/lifecycle/",)
+
+
+def _module_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _work_unit(nodeid: str) -> str:
+    module = _module_of(nodeid)
+    if module in WHOLE_AIRFLOW:
+        return "whole-airflow"
+    if module.startswith(SPREAD):
+        return nodeid
+    return module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups above. xdist marks a test's group by appending
+    ``@group`` to its node id, which pytest 9 no longer lets a plugin change (``xdist_group`` marks
+    are silently ignored), so the groups are decided here, from the node ids."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _work_unit(nodeid)
+
+    return Scheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the longest work first (the whole-Airflow tests, then modules with
+    Airflow runs or slow tests), so that no worker is left with a long one at the end; with
+    ``--no-loadscope-reorder`` the scheduler hands work out in this order. Whole modules move,
+    never single tests: some modules' tests build on each other's state."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def weight(item: pytest.Item) -> int:
+        if _module_of(item.nodeid) in WHOLE_AIRFLOW:
+            return 0
+        if "airflow_db" in item.fixturenames or item.get_closest_marker("slow"):
+            return 1
+        return 2
+
+    module_weight: dict[str, int] = {}
+    for item in items:
+        module = _module_of(item.nodeid)
+        module_weight[module] = min(module_weight.get(module, 2), weight(item))
+    items.sort(key=lambda item: module_weight[_module_of(item.nodeid)])  # stable: file order kept inside
