@@ -17,6 +17,7 @@ import time
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -179,7 +180,12 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     assert refused.status_code == 403, refused.text
     # The form: one optional comment (approve in one click), the warnings named, the report linked.
     assert list(request["params"]) == ["comment"]
-    assert "Warnings (" in request["body"] and f"/dags/{DATASET}/runs/{run_id}/tasks/validate" in request["body"]
+    validated = demo.get(f"/dags/{DATASET}/dagRuns/{run_id}/taskInstances/validate/xcomEntries/return_value",
+                         deserialize=True)["value"]
+    if validated.get("warnings_total"):
+        assert f"Warnings ({validated['warnings_total']}):" in request["body"]
+        assert all(text.split("`")[0][:30] in request["body"] for text in validated["warnings"][:3])
+    assert f"/dags/{DATASET}/runs/{quote(run_id, safe='')}/tasks/validate" in request["body"], request["body"]
     response = demo.as_user("alicia-grant").patch(
         f"{demo.api}/dags/{DATASET}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
         json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10)
@@ -202,7 +208,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     assert report.get_filename() == "data-submission-checklist.html"
     assert "Data Submission Checklist" in report.get_content()
     text = stage1.get_body(preferencelist=("plain",)).get_content()
-    assert f"/dags/{DATASET}/runs/{run_id}/tasks/validate" in text and "staging" not in text
+    assert f"/dags/{DATASET}/runs/{quote(run_id, safe='')}/tasks/validate" in text and "staging" not in text
 
     # A refusal is a decision, not a crash: the run ends green, the rest of it skips, the stage
     # is rejected with the reason, and the person is named as governance.yaml names them.
