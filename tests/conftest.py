@@ -184,6 +184,7 @@ def _work_unit(nodeid: str) -> str:
     return module
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown with `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` with the groups above. xdist marks a test's group by appending
     ``@group`` to its node id, which pytest 9 no longer lets a plugin change (``xdist_group`` marks
