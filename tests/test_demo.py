@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -68,11 +70,19 @@ class RunningDemo:
             time.sleep(0.5)
         raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{self.output}")
 
+    def password(self, user: str) -> str:
+        return json.loads((self.dir / "airflow-passwords.json").read_text())[user]
+
+    def registry(self, dataset_id: str) -> dict:
+        with sqlite3.connect(self.dir / "state" / "registry.sqlite") as conn:
+            conn.row_factory = sqlite3.Row
+            row = conn.execute("SELECT * FROM opendata_dataset_state WHERE dataset_id = ?", (dataset_id,)).fetchone()
+        return dict(row) if row else {}
+
     def api(self, path: str, **params):
-        passwords = json.loads((self.dir / "airflow-passwords.json").read_text())
         base = f"http://127.0.0.1:{self.ports['AIRFLOW']}"
         token = requests.post(f"{base}/auth/token", timeout=10,
-                              json={"username": "maria-alvarez", "password": passwords["maria-alvarez"]})
+                              json={"username": "maria-alvarez", "password": self.password("maria-alvarez")})
         token.raise_for_status()
         answer = requests.get(f"{base}/api/v2/{path}", params=params, timeout=10,
                               headers={"Authorization": f"Bearer {token.json()['access_token']}"})
@@ -88,6 +98,53 @@ class RunningDemo:
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def approve_in_the_ui(link: str, user: str, password: str, screenshot: Path) -> None:
+    """A person in a browser (Playwright driving the machine's Chromium): the demo's link leads
+    to Airflow's sign-in, then to the Step 1 form; Approve is enabled with nothing typed."""
+    browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser_path is None:
+        # Playwright cannot download its own browser here; the form is then answered the way the
+        # UI answers it (no field filled in), and the run says what was not checked.
+        print("\nno Chromium on this machine (apt-get install chromium): Step 1 answered through the API")
+        answer = _ui_like_api_answer(link, user, password)
+        assert answer.status_code == 200, answer.text
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(link)
+            page.fill("input[name=username]", user)
+            page.fill("input[name=password]", password)
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/required_actions*", timeout=60_000)
+            approve = page.get_by_role("button", name="Approve")
+            approve.wait_for(timeout=60_000)
+            assert page.get_by_text("Warnings (").count() == 1   # the warnings themselves, on the form
+            assert approve.is_enabled(), "Approve must not wait for text in a rejection box"
+            with page.expect_response(lambda r: "hitlDetails" in r.url and r.request.method == "PATCH") as sent:
+                approve.click()
+            assert sent.value.status == 200, sent.value.text()
+        except Exception:
+            page.screenshot(path=str(screenshot))
+            raise
+        finally:
+            browser.close()
+
+
+def _ui_like_api_answer(link: str, user: str, password: str) -> requests.Response:
+    base, _, rest = link.partition("/dags/")
+    dag_id, _, rest = rest.partition("/runs/")
+    run_id, _, _ = rest.partition("/tasks/")
+    token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=10)
+    token.raise_for_status()
+    return requests.patch(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/department_approval/-1/"
+                          f"hitlDetails", json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10,
+                          headers={"Authorization": f"Bearer {token.json()['access_token']}"})
 
 
 def second_terminal(*args: str, folder: Path) -> subprocess.CompletedProcess:
@@ -119,6 +176,17 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(tmp_path):
         assert bad == [], demo.output
         assert "attempt" not in demo.output   # the watcher reports any failed attempt
 
+        # Step 1 in the UI: alicia-grant signs in and approves with one click, typing nothing.
+        link = re.search(r"Waiting for a person: Step 1 of building-permits \(sign in as alicia-grant\): (\S+)",
+                         demo.output).group(1)
+        approve_in_the_ui(link, "alicia-grant", demo.password("alicia-grant"), demo.dir / "step1.png")
+        deadline = time.monotonic() + 120
+        while demo.registry("building-permits").get("stage") != "stage-1" and time.monotonic() < deadline:
+            time.sleep(1)
+        state = demo.registry("building-permits")
+        assert (state.get("stage"), state.get("department_approved_by")) == ("stage-1", "Alicia Grant"), state
+        print(f"-> Step 1 approved in the UI, Stage 1 done: {time.monotonic() - demo.started:.0f} s")
+
         # The passwords: files only the user can read, named by the banner even off a terminal.
         for name in ("airflow-passwords.json", "reviewer-password", "demo.env"):
             assert stat.S_IMODE((demo.dir / name).stat().st_mode) == 0o600, name
@@ -138,7 +206,7 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(tmp_path):
         lint = second_terminal("lint", folder=demo.dir)
         assert lint.returncode == 0, lint.stderr
         history = second_terminal("history", "list", "building-permits", folder=demo.dir)
-        assert "no published versions of building-permits" in history.stdout, history.stderr
+        assert history.returncode == 0 and "4,000 rows" in history.stdout, history.stdout + history.stderr
         standalone = subprocess.run([sys.executable, "-m", "opendata.freshness", "comments", "list"], cwd="/",
                                     env=plain_environment(OPENDATA_DEMO_DIR=str(demo.dir)), capture_output=True,
                                     text=True, timeout=120)
