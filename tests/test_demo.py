@@ -186,6 +186,8 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(tmp_path):
         state = demo.registry("building-permits")
         assert (state.get("stage"), state.get("department_approved_by")) == ("stage-1", "Alicia Grant"), state
         print(f"-> Step 1 approved in the UI, Stage 1 done: {time.monotonic() - demo.started:.0f} s")
+        # An approval given on paper (recorded in the dataset file by key) is recorded by name too.
+        assert demo.registry("restaurant-inspections").get("department_approved_by") == "Rachel Levy"
 
         # The passwords: files only the user can read, named by the banner even off a terminal.
         for name in ("airflow-passwords.json", "reviewer-password", "demo.env"):

@@ -117,14 +117,17 @@ class DepartmentApprovalOperator(ApprovalOperator):
         registry = Registry.from_settings(dataset_id=self.dataset_id)
         recorded = load_spec(self.dataset_id).publication.department_approval
         if recorded is not None:
+            # The file names a governance person by key; the registry records people by name,
+            # as it does for an answer given in Airflow.
+            by = _person_name(recorded.approved_by)
             state = registry.get_state(self.dataset_id)
-            if state is None or state.department_approved_by != recorded.approved_by:
+            if state is None or state.department_approved_by != by:
                 import datetime as dt
 
                 registry.record_department_approval(
-                    self.dataset_id, by=recorded.approved_by, source="dataset file", run_id=context["run_id"],
+                    self.dataset_id, by=by, source="dataset file", run_id=context["run_id"],
                     at=dt.datetime.combine(recorded.approved_at, dt.time(), tzinfo=dt.UTC))
-            raise AirflowSkipException(f"Step 1 approval recorded in the dataset file: {recorded.approved_by} "
+            raise AirflowSkipException(f"Step 1 approval recorded in the dataset file: {by} "
                                        f"on {recorded.approved_at}")
         state = registry.get_state(self.dataset_id)
         if state is not None and state.department_approved_by:
@@ -189,3 +192,13 @@ def airflow_task_url(context, task_id: str) -> str | None:
 
     ti = context.get("ti")
     return url(ti.dag_id, ti.run_id, task_id) if ti is not None else None
+
+
+def _person_name(key: str) -> str:
+    """The governance person's name for their key (the key itself if the file cannot be read)."""
+    from opendata import settings
+    from opendata.spec.loader import load_governance
+
+    governance, _ = load_governance(settings.governance_file())
+    person = governance.people.get(key) if governance is not None else None
+    return person.name if person is not None else key
