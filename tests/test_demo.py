@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
+from tests.demo_support import wait_for_scheduler_loops
 
 
 def free_port() -> int:
@@ -69,6 +70,9 @@ class RunningDemo:
             assert self.process.poll() is None, f"the demo exited:\n{self.output}"
             time.sleep(0.5)
         raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n{self.output}")
+
+    def wait_for_scheduler_loops(self, loops: int) -> None:
+        wait_for_scheduler_loops(f"http://127.0.0.1:{self.ports['AIRFLOW']}", loops)
 
     def password(self, user: str) -> str:
         return json.loads((self.dir / "airflow-passwords.json").read_text())[user]
@@ -177,6 +181,9 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(tmp_path):
         assert "attempt" not in demo.output   # the watcher reports any failed attempt
 
         # Step 1 in the UI: alicia-grant signs in and approves with one click, typing nothing.
+        # (Not before the scheduler has looped twice since the form appeared: Airflow 3.3.2 retries
+        # a HITL task answered before the scheduler processed its deferral; people are slower.)
+        demo.wait_for_scheduler_loops(2)
         link = re.search(r"Waiting for a person: Step 1 of building-permits \(sign in as alicia-grant\): (\S+)",
                          demo.output).group(1)
         approve_in_the_ui(link, "alicia-grant", demo.password("alicia-grant"), demo.dir / "step1.png")

@@ -22,6 +22,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from tests.demo_support import wait_for_scheduler_loops
+
 DATASET = "building-permits"
 # A dataset whose Step 1 the department refuses.
 REFUSED = "service-requests-311"
@@ -104,6 +106,9 @@ class Demo:
         response.raise_for_status()
         return response.json()
 
+    def wait_for_scheduler_loops(self, loops: int) -> None:
+        wait_for_scheduler_loops(f"http://127.0.0.1:{self.ports['airflow']}", loops)
+
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
         response = self.as_user().post(f"{self.api}/dags/{dag_id}/dagRuns", timeout=10,
                                        json={"logical_date": None, **({"conf": conf} if conf else {})})
@@ -167,8 +172,9 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     wait_for("the other Step 1 to wait", lambda: demo.get(refused_task).get("state") == "awaiting_input")
     # Airflow 3.3.2 race: a response that lands before the scheduler has processed the parked
     # task's executor event makes the scheduler retry the task (and ask again). People take
-    # longer than a scheduler loop to answer; the test waits like one.
-    time.sleep(8)
+    # longer than a scheduler loop to answer; the test waits for two of its heartbeats (a fixed
+    # sleep was too short when a loaded machine slowed the scheduler's loop).
+    demo.wait_for_scheduler_loops(2)
     details = demo.get(f"/dags/{DATASET}/dagRuns/{run_id}/hitlDetails")["hitl_details"]
     (request,) = [d for d in details if d["task_instance"]["task_id"] == "department_approval"]
     assert request["subject"] == "Step 1: approve Building Permits for publication"
@@ -289,7 +295,7 @@ def test_step1_in_airflow_stage2_on_the_portal_then_refreshes_and_the_shrink_gua
     requests.post(f"{demo.portal}/__emulator/stats/reset", auth=admin, timeout=10).raise_for_status()
     shrink_id = demo.trigger(DATASET)
     wait_for("the shrink guard to ask", lambda: demo.task_state(shrink_id, "shrink_approval") == "awaiting_input")
-    time.sleep(8)   # see the Airflow 3.3.2 race above
+    demo.wait_for_scheduler_loops(2)   # see the Airflow 3.3.2 race above
     details = demo.get(f"/dags/{DATASET}/dagRuns/{shrink_id}/hitlDetails")["hitl_details"]
     (request,) = [d for d in details if d["task_instance"]["task_id"] == "shrink_approval"]
     assert "delete 320 of 4,000 published rows (8.0%)" in request["body"]
