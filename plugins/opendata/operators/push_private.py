@@ -128,9 +128,18 @@ class PushPrivateOperator(DatasetOperator):
                                  ", ".join(decision.strays))
             registry.record_portal_dataset(spec.id, decision.portal_id, run_id=run_id, note=decision.reason)
             return decision.portal_id
+        from opendata.portal.assets import SocrataCreationUnknown
+
         registry.record_creation_intent(spec.id, at=utcnow(), run_id=run_id)
-        portal_id = hook.create_dataset(spec.name, columns, row_identifier=spec.publishing.row_identifier,
-                                        metadata=metadata, marker=marker)
+        try:
+            portal_id = hook.create_dataset(spec.name, columns, row_identifier=spec.publishing.row_identifier,
+                                            metadata=metadata, marker=marker)
+        except SocrataCreationUnknown:
+            # The catalog lag counts from now, when this attempt stopped waiting, not from when it
+            # started: the portal may still be working on a request the client gave up on (a
+            # timeout), and a lag counted from the start could end before that request is applied.
+            registry.record_creation_intent(spec.id, at=utcnow(), run_id=run_id)
+            raise
         # Recorded at once; should this fail, the next attempt finds the dataset by its marker.
         registry.record_portal_dataset(spec.id, portal_id, run_id=run_id)
         self.log.info("Created private dataset %s at %s", portal_id, portal_url(hook, portal_id))

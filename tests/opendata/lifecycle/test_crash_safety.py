@@ -136,3 +136,32 @@ def test_registry_lost_right_after_the_create_then_the_retry_adopts_the_dataset(
     (portal_id,) = marked_assets(world, DATASET)
     assert calls["n"] == 2 and world.portal_id(DATASET) == portal_id
     assert len(portal_rows(world, portal_id)) == 3000
+
+
+def test_a_create_with_an_unknown_outcome_waits_the_catalog_lag_from_when_it_gave_up(world):
+    """The create's answer is lost and the lookup finds nothing: the task fails without creating
+    again, and the catalog lag counts from when that attempt stopped waiting, not from when it
+    started (the portal may still be applying a request the client gave up on). Until the lag
+    has passed, the next run waits instead of creating a second dataset."""
+    import datetime as dt
+
+    user, password = world.emu.auth("publisher")
+    world.monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", json.dumps({
+        "conn_type": "socrata", "host": world.emu.url, "login": user, "password": password,
+        "extra": {"app_token": "test-app-token", "max_retries": 1, "backoff_base": 0.05,
+                  "create_lookup_seconds": 2, "catalog_lag_seconds": 600}}))
+    world.set_in_dataset(DATASET, "dag.retries", 0)
+    # Refused before it is applied, with an answer that says nothing certain (a 502 from the edge).
+    world.emu.set_faults(rate=1.0, kinds=["502"], after_ratio=0.0, methods=["POST"], path_prefixes=["/api/views.json"])
+    started = dt.datetime.now(dt.UTC)
+    first = world.dag(DATASET).test(logical_date=run_date(0))
+    assert first.state == "failed"
+    state = world.registry().get_state(DATASET)
+    assert state.portal_id is None and marked_assets(world, DATASET) == []
+    intent = state.creation_started_at.replace(tzinfo=state.creation_started_at.tzinfo or dt.UTC)
+    assert intent >= started + dt.timedelta(seconds=2)   # after the 2 s lookup, not before the request
+
+    world.emu.clear_faults()
+    second = world.dag(DATASET).test(logical_date=run_date(1))
+    assert second.state == "failed"   # waits for the catalog: creating again could make a second dataset
+    assert marked_assets(world, DATASET) == []

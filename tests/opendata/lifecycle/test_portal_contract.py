@@ -96,7 +96,7 @@ def test_the_whole_lifecycle_survives_30_percent_faults_and_lost_answers(world, 
     world.monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", json.dumps({
         "conn_type": "socrata", "host": world.emu.url, "login": user, "password": password,
         "extra": {"app_token": "test-app-token", "max_retries": 8, "backoff_base": 0.05, "backoff_max": 0.5,
-                  "read_timeout": 3, "connect_timeout": 3, "catalog_lag_seconds": 1, "create_lookup_seconds": 5,
+                  "read_timeout": 3, "connect_timeout": 3, "catalog_lag_seconds": 5, "create_lookup_seconds": 5,
                   "publish_wait_seconds": 10, "visibility_wait_seconds": 10}}))
     for dataset_id in SAMPLES:
         world.set_in_dataset(dataset_id, "dag.retries", 10)
