@@ -137,7 +137,13 @@ def test_the_whole_lifecycle_survives_30_percent_faults_and_lost_answers(world, 
     assert faults["total"] >= 0.2 * requests_seen and faults["after_apply"] >= 5
     for dataset_id in ("building-permits", "service-requests-311"):
         assert_visible_to_the_public(world, dataset_id)
-    (portal_id,) = marked_assets(world, "restaurant-inspections")
+    marked = marked_assets(world, "restaurant-inspections")
+    if len(marked) != 1:
+        # Seen under load (two xdist workers and a CPU burner), not yet explained: keep the evidence.
+        creates = [line for line in world.emu.log_path.read_text(errors="replace").splitlines()
+                   if "/api/views.json" in line or "/api/catalog/v1" in line]
+        pytest.fail(f"{len(marked)} portal assets marked restaurant-inspections: {marked}\n" + "\n".join(creates))
+    (portal_id,) = marked
     ids = anonymous_ids(world, portal_id, "inspection_id")
     assert len(ids) == len(set(ids)) and set(ids) == {r["inspection_id"] for r in records}
     changed = requests.get(f"{world.emu.url}/resource/{portal_id}.json", timeout=30,
