@@ -31,6 +31,8 @@ log = logging.getLogger("portal_emulator.access")
 
 STATUS_KINDS = {"429", "500", "502", "503", "504", "202"}
 KINDS = STATUS_KINDS | {"timeout", "slow"}
+#: Faults that by their meaning strike before the request is processed.
+BEFORE_ONLY_KINDS = frozenset({"slow", "429"})
 # Browser pages, the emulator's own endpoints and health checks never fail.
 EXEMPT_PREFIXES = ("/__emulator", "/review", "/d/", "/static", "/favicon.ico")
 # Lost answers strike writes to the portal's APIs only.
@@ -109,7 +111,11 @@ class FaultInjector:
         elif self.rng.random() >= s.rate:
             return None
         kind = self.rng.choice(s.kinds)
-        phase = "after" if kind != "slow" and self.rng.random() < s.after_ratio else "before"
+        # A 429 is a refusal by the rate limiter, before the request is processed (RFC 6585), and
+        # clients rely on that to repeat even a create: a 429 after applying the write was a
+        # fault no portal produces, and it made the pipeline's retried create a second dataset.
+        after = self.rng.random() < s.after_ratio
+        phase = "after" if kind not in BEFORE_ONLY_KINDS and after else "before"
         return Decision(kind, phase)
 
     def _lost_answer(self, method: str, path: str) -> Decision | None:
