@@ -4,8 +4,8 @@
 # source. Extra arguments go to pytest.
 #
 # The suite runs on OPENDATA_TEST_WORKERS pytest-xdist workers (default 0: this one process;
-# 2 is about a fifth faster on two cores, but under that load the strict 30 % fault test has been
-# seen to leave a second portal dataset; until that is understood CI runs serially). Each worker has its own Airflow home and metadata database
+# 2 is about a fifth faster on two cores; serial until three loaded two-worker runs pass in a row
+# since the emulator's "429 after the write" fault, which that load exposed, was fixed). Each worker has its own Airflow home and metadata database
 # (tests/conftest.py); the tests that start a whole Airflow run one at a time on one worker, and a
 # module sharing an emulator stays on one worker (tests/conftest.py, pytest_collection_modifyitems).
 set -euo pipefail
