@@ -25,3 +25,27 @@ def wait_for_scheduler_loops(airflow_url: str, loops: int, timeout: float = 180)
         time.sleep(0.5)
         if (current := beat()) != seen[-1]:
             seen.append(current)
+
+
+def signed_in(airflow_url: str, user: str, password: str) -> requests.Session:
+    """A session on Airflow's API signed in as ``user`` (the simple auth manager's token)."""
+    token = requests.post(f"{airflow_url}/auth/token", json={"username": user, "password": password}, timeout=10)
+    token.raise_for_status()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return session
+
+
+def stop_demo(process, timeout: float) -> int:
+    """Ctrl-C, as a person stops `make run`; killed if it has not stopped within ``timeout``."""
+    import signal
+    import subprocess
+
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import sqlite3
 import stat
@@ -22,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import REPO_ROOT
-from tests.demo_support import wait_for_scheduler_loops
+from tests.demo_support import signed_in, stop_demo, wait_for_scheduler_loops
 
 
 def free_port() -> int:
@@ -85,23 +84,13 @@ class RunningDemo:
 
     def api(self, path: str, **params):
         base = f"http://127.0.0.1:{self.ports['AIRFLOW']}"
-        token = requests.post(f"{base}/auth/token", timeout=10,
-                              json={"username": "maria-alvarez", "password": self.password("maria-alvarez")})
-        token.raise_for_status()
-        answer = requests.get(f"{base}/api/v2/{path}", params=params, timeout=10,
-                              headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        session = signed_in(base, "maria-alvarez", self.password("maria-alvarez"))
+        answer = session.get(f"{base}/api/v2/{path}", params=params, timeout=10)
         answer.raise_for_status()
         return answer.json()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_demo(self.process, 120)
 
 
 def approve_in_the_ui(link: str, user: str, password: str, screenshot: Path) -> None:
@@ -144,11 +133,9 @@ def _ui_like_api_answer(link: str, user: str, password: str) -> requests.Respons
     base, _, rest = link.partition("/dags/")
     dag_id, _, rest = rest.partition("/runs/")
     run_id, _, _ = rest.partition("/tasks/")
-    token = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=10)
-    token.raise_for_status()
-    return requests.patch(f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/department_approval/-1/"
-                          f"hitlDetails", json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10,
-                          headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+    return signed_in(base, user, password).patch(
+        f"{base}/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/department_approval/-1/hitlDetails",
+        json={"chosen_options": ["Approve"], "params_input": {}}, timeout=10)
 
 
 def second_terminal(*args: str, folder: Path) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -22,7 +21,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.demo_support import wait_for_scheduler_loops
+from tests.demo_support import signed_in, stop_demo, wait_for_scheduler_loops
 
 DATASET = "building-permits"
 # A dataset whose Step 1 the department refuses.
@@ -93,12 +92,7 @@ class Demo:
     def as_user(self, user: str = "maria-alvarez") -> requests.Session:
         """Airflow's API signed in as a person (the CDO unless said otherwise)."""
         if user not in self.sessions:
-            token = requests.post(f"http://127.0.0.1:{self.ports['airflow']}/auth/token", timeout=10,
-                                  json={"username": user, "password": self.airflow_password})
-            token.raise_for_status()
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-            self.sessions[user] = session
+            self.sessions[user] = signed_in(f"http://127.0.0.1:{self.ports['airflow']}", user, self.airflow_password)
         return self.sessions[user]
 
     def get(self, path: str, **params):
@@ -138,12 +132,7 @@ class Demo:
         return row[0] if row else None
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        stop_demo(self.process, 90)
 
 
 @pytest.fixture
