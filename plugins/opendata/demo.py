@@ -24,6 +24,7 @@ see :mod:`opendata.deployment`) and ``reviewer-password`` (the CDO's sign-in on 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import secrets
@@ -483,10 +484,17 @@ def _instant(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _expected_dags(config: DemoConfig) -> set[str]:
+@functools.cache
+def _catalog(include: Path):
+    """The bundled dataset files, read once per demo (the start-up waits, the banner and the
+    watcher all ask; each read parses every file)."""
     from opendata.spec.loader import load_catalog
 
-    return {loaded.spec.id for loaded in load_catalog(config.root / "include").datasets}
+    return load_catalog(include)
+
+
+def _expected_dags(config: DemoConfig) -> set[str]:
+    return {loaded.spec.id for loaded in _catalog(config.root / "include").datasets}
 
 
 class AirflowApi:
@@ -579,9 +587,7 @@ class TaskWatcher:
 
 def _step1_approvers(config: DemoConfig) -> dict[str, list[str]]:
     """Dataset id -> the Airflow users who may answer its Step 1 (the department's leadership)."""
-    from opendata.spec.loader import load_catalog
-
-    catalog = load_catalog(config.root / "include")
+    catalog = _catalog(config.root / "include")
     governance = catalog.governance
     if governance is None:
         return {}
