@@ -12,7 +12,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 import pandas as pd
@@ -53,8 +53,15 @@ from opendata.portal.models import (
 )
 from opendata.portal.redaction import Redactor
 from opendata.portal.revisions import RevisionReplace, RevisionResult, RowsInput, check_audience, discard_revision
-from opendata.portal.serialization import deletion_rows, iter_chunks, known_total, prefetched
-from opendata.portal.transport import ACCEPT_202, NON_IDEMPOTENT, SocrataHTTPAdapter
+from opendata.portal.serialization import (
+    EncodedChunk,
+    deletion_rows,
+    encode_json,
+    encoded_chunks,
+    known_total,
+    prefetched,
+)
+from opendata.portal.transport import ACCEPT_202, NON_IDEMPOTENT, SocrataHTTPAdapter, send_json_body
 
 _DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 USER_AGENT = "civic-opendata SocrataHook (sodapy 2.2.0)"
@@ -491,9 +498,10 @@ class SocrataHook(BaseHook):
         idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)
         size = self._resolve_chunk_size(chunk_size)
         total = total if total is not None else known_total(rows)
-        return self._write_chunks(
-            dataset_id, prefetched(iter_chunks(rows, size)), total, replace_first=False, idempotent=idempotent
-        )
+        # Rows are read, converted and encoded in a background thread while the previous chunk is
+        # on the wire; closing the stream stops that thread on every way out of here.
+        with closing(prefetched(encoded_chunks(rows, size))) as chunks:
+            return self._write_chunks(dataset_id, chunks, total, replace_first=False, idempotent=idempotent)
 
     def _writes_are_idempotent(self, dataset_id: str, require_row_identifier: bool) -> bool:
         """Check the dataset has a row identifier (so retried writes cannot duplicate rows)."""
@@ -546,21 +554,21 @@ class SocrataHook(BaseHook):
         _check_id(dataset_id)
         size = self._resolve_chunk_size(chunk_size)
         total = total if total is not None else known_total(rows)
-        chunks = prefetched(iter_chunks(rows, size))
-        first = next(chunks, None)
-        if first is None:
-            if not allow_empty:
-                raise ValueError("Refusing to replace a dataset with no rows; pass allow_empty=True")
-            first = []
-        idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)
-        return self._write_chunks(
-            dataset_id, itertools.chain([first], chunks), total, replace_first=True, idempotent=idempotent
-        )
+        with closing(prefetched(encoded_chunks(rows, size))) as chunks:
+            first = next(chunks, None)
+            if first is None:
+                if not allow_empty:
+                    raise ValueError("Refusing to replace a dataset with no rows; pass allow_empty=True")
+                first = EncodedChunk(rows=0, body=encode_json([]))
+            idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)
+            return self._write_chunks(
+                dataset_id, itertools.chain([first], chunks), total, replace_first=True, idempotent=idempotent
+            )
 
     def _write_chunks(
         self,
         dataset_id: str,
-        chunks: Iterable[list[dict[str, Any]]],
+        chunks: Iterable[EncodedChunk],
         total: int | None,
         *,
         replace_first: bool,
@@ -572,10 +580,12 @@ class SocrataHook(BaseHook):
         started = time.monotonic()
         for index, chunk in enumerate(chunks):
             if replace_first and index == 0:
-                report = self._sodapy("replace", client.replace, dataset_id, chunk)
+                report = self._sodapy("replace", send_json_body, client, "put", dataset_id, chunk.body)
             else:
-                report = self._sodapy("upsert", client.upsert, dataset_id, chunk, idempotent=idempotent)
-            part = UpsertResult.from_json(report, rows_sent=len(chunk))
+                report = self._sodapy(
+                    "upsert", send_json_body, client, "post", dataset_id, chunk.body, idempotent=idempotent
+                )
+            part = UpsertResult.from_json(report, rows_sent=chunk.rows)
             result = result + part
             elapsed = max(time.monotonic() - started, 1e-6)
             self.log.info(
@@ -584,7 +594,7 @@ class SocrataHook(BaseHook):
                 verb,
                 dataset_id,
                 index + 1,
-                len(chunk),
+                chunk.rows,
                 result.rows_sent,
                 total if total is not None else "?",
                 result.rows_sent / elapsed,

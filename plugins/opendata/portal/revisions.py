@@ -55,6 +55,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,7 @@ from opendata.portal.errors import (
     SocrataUnexpectedResponse,
 )
 from opendata.portal.models import Audience, ViewMetadata
-from opendata.portal.serialization import csv_byte_chunks, csv_header, frame_csv_lines, iter_frames
+from opendata.portal.serialization import csv_byte_chunks, csv_header, frame_csv_lines, iter_frames, prefetched
 
 if TYPE_CHECKING:
     from opendata.portal.hook import SocrataHook
@@ -632,25 +633,28 @@ class RevisionReplace:
         started = time.monotonic()
         self._chunks = 0
         last_seq = end = 0
-        for seq, offset, data in csv_byte_chunks(upload.pieces(), size):
-            self.hook._request(
-                "POST", f"{base}/chunk/{seq}/{offset}", data=data, content_type="application/octet-stream"
-            )
-            self._chunks += 1
-            last_seq, end = seq, offset + len(data)
-            elapsed = max(time.monotonic() - started, 1e-6)
-            self.log.info(
-                "Socrata revision %s/%d: chunk %d sent (%d bytes); %d bytes, %d/%s rows serialised so far "
-                "(%.0f rows/s)",
-                self.dataset_id,
-                rev.seq,
-                seq,
-                len(data),
-                end,
-                upload.rows,
-                self.total if self.total is not None else "?",
-                upload.rows / elapsed,
-            )
+        # The CSV of the next chunk is written in a background thread while this one is on the
+        # wire (bounded: one chunk ready, one being cut); closing stops and joins that thread.
+        with closing(prefetched(csv_byte_chunks(upload.pieces(), size))) as chunks:
+            for seq, offset, data in chunks:
+                self.hook._request(
+                    "POST", f"{base}/chunk/{seq}/{offset}", data=data, content_type="application/octet-stream"
+                )
+                self._chunks += 1
+                last_seq, end = seq, offset + len(data)
+                elapsed = max(time.monotonic() - started, 1e-6)
+                self.log.info(
+                    "Socrata revision %s/%d: chunk %d sent (%d bytes); %d bytes, %d/%s rows serialised so far "
+                    "(%.0f rows/s)",
+                    self.dataset_id,
+                    rev.seq,
+                    seq,
+                    len(data),
+                    end,
+                    upload.rows,
+                    self.total if self.total is not None else "?",
+                    upload.rows / elapsed,
+                )
         self.hook._request("POST", f"{base}/chunk/{last_seq}/{end}/commit")
         self.log.info(
             "Socrata revision %s/%d: upload committed, %d rows in %d bytes (%d chunks of up to %d bytes)",

@@ -31,15 +31,20 @@ import datetime as dt
 import io
 import json
 import math
+import queue
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 import pandas as pd
 
 DELETED_FIELD = ":deleted"
+T = TypeVar("T")
 
 
 def format_floating_timestamp(value: dt.datetime) -> str:
@@ -127,23 +132,75 @@ def deletion_rows(row_id_field: str, ids: Iterable[Any]) -> Iterator[dict[str, A
         yield {row_id_field: to_soda_value(value), DELETED_FIELD: True}
 
 
+#: Inside these bounds numpy writes the same ``YYYY-MM-DDTHH:MM:SS.fff`` text as strftime; beyond
+#: them (years above 9999 or before 1) the per-value rules decide, as before.
+_MS_LOW = np.datetime64("0001-01-01T00:00:00.000", "ms")
+_MS_HIGH = np.datetime64("9999-12-31T23:59:59.999", "ms")
+
+
+def millisecond_text(values: np.ndarray) -> list[str | None] | None:
+    """Naive ``datetime64`` values as ``YYYY-MM-DDTHH:MM:SS.fff`` (NaT as None), or None when a
+    value is outside years 1-9999 (the caller then formats value by value).
+
+    ``numpy.datetime_as_string`` is C code: about twenty times faster than ``Series.dt.strftime``,
+    which was the largest part of converting a frame with timestamps. Casting to milliseconds
+    floors, exactly as strftime's ``%f`` cut to three digits does, before 1970 too.
+    """
+    millis = values.astype("datetime64[ms]")
+    nat = np.isnat(millis)
+    present = millis[~nat]
+    if present.size and (present.min() < _MS_LOW or present.max() > _MS_HIGH):
+        return None
+    text: list[str | None] = np.datetime_as_string(millis, unit="ms").tolist()
+    if nat.any():
+        for position in np.flatnonzero(nat).tolist():
+            text[position] = None
+    return text
+
+
+def _timestamp_column(series: pd.Series) -> list[Any] | None:
+    """A datetime64 column (naive: floating; aware: fixed, in UTC with ``Z``) or None to fall back."""
+    suffix = ""
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        suffix = "Z"
+    text = millisecond_text(series.to_numpy())
+    if text is None or not suffix:
+        return text
+    return [None if t is None else t + suffix for t in text]
+
+
+def _floats_with_nulls(values: np.ndarray) -> list[float | None]:
+    out: list[float | None] = values.tolist()
+    missing = np.isnan(values)
+    if missing.any():
+        for position in np.flatnonzero(missing).tolist():
+            out[position] = None
+    return out
+
+
 def json_column(series: pd.Series) -> list[Any]:
     """One column of a DataFrame as JSON-ready values, converted a whole column at a time.
 
     The same rules as :func:`to_soda_value` (which the per-value fallback uses), but the common
-    dtypes (floats, ints, booleans, naive timestamps, text) skip the per-cell type dispatch: a
+    dtypes (floats, ints, booleans, timestamps, text) skip the per-cell type dispatch: a
     million rows of twenty columns convert in seconds instead of a minute.
     """
     name = str(series.name)
     try:
-        if pd.api.types.is_datetime64_any_dtype(series) and getattr(series.dt, "tz", None) is None:
-            text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
-            return text.astype(object).where(series.notna(), None).tolist()
+        if pd.api.types.is_datetime64_any_dtype(series):
+            text = _timestamp_column(series)
+            if text is not None:
+                return text
+            return [to_soda_value(value) for value in series.tolist()]
         if pd.api.types.is_float_dtype(series):
             values = series.to_numpy(dtype="float64", na_value=np.nan)
             if np.isinf(values).any():
                 raise ValueError("Infinite numbers cannot be published to Socrata")
-            return series.astype(object).where(series.notna(), None).tolist()
+            return _floats_with_nulls(values)
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biu":
+            # numpy bool/int columns hold no nulls; tolist() gives Python bools and ints.
+            return series.to_numpy().tolist()
         if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
             return series.astype(object).where(series.notna(), None).tolist()
         if isinstance(series.dtype, pd.StringDtype):
@@ -156,13 +213,34 @@ def json_column(series: pd.Series) -> list[Any]:
         raise type(err)(f"column {name!r}: {err}") from None
 
 
-def _frame_records(frame: pd.DataFrame, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
+def _first_bad_row(series: pd.Series) -> int | None:
+    """Position of the first value :func:`to_soda_value` refuses (to name the row in an error)."""
+    for position, value in enumerate(series.tolist()):
+        try:
+            to_soda_value(value)
+        except (TypeError, ValueError):
+            return position
+    return None
+
+
+def _frame_records(frame: pd.DataFrame, chunk_size: int, first_row: int = 1) -> Iterator[list[dict[str, Any]]]:
+    """Rows of ``frame`` as dicts, ``chunk_size`` at a time. ``first_row`` is the frame's first
+    row's number in the whole input (from 1), so an error names the row as the caller counts."""
     columns = [str(c) for c in frame.columns]
     if len(set(columns)) != len(columns):
         raise ValueError("DataFrame has duplicate column names")
     for start in range(0, len(frame), chunk_size):
         part = frame.iloc[start : start + chunk_size]
-        converted = [json_column(part.iloc[:, i].rename(columns[i])) for i in range(len(columns))]
+        converted = []
+        for i, name in enumerate(columns):
+            column = part.iloc[:, i].rename(name)
+            try:
+                converted.append(json_column(column))
+            except (TypeError, ValueError) as err:
+                bad = _first_bad_row(column)
+                if bad is None:
+                    raise
+                raise type(err)(f"row {first_row + start + bad:,}: {err}") from None
         yield [dict(zip(columns, values, strict=True)) for values in zip(*converted, strict=True)]
 
 
@@ -180,16 +258,22 @@ def iter_chunks(
     if isinstance(rows, pd.DataFrame):
         rows = [rows]
     buffer: list[dict[str, Any]] = []
+    seen = 0  # rows taken from the input so far: errors name the row by its number in it
     for item in rows:
         if isinstance(item, pd.DataFrame):
-            for part in _frame_records(item, chunk_size):
+            for part in _frame_records(item, chunk_size, first_row=seen + 1):
+                seen += len(part)
                 for row in part:
                     buffer.append(row)
                     if len(buffer) >= chunk_size:
                         yield buffer
                         buffer = []
         elif isinstance(item, Mapping):
-            buffer.append(serialize_row(item))
+            seen += 1
+            try:
+                buffer.append(serialize_row(item))
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"row {seen:,}: {err}") from None
             if len(buffer) >= chunk_size:
                 yield buffer
                 buffer = []
@@ -266,8 +350,9 @@ def _timestamp_strings(series: pd.Series) -> list[str]:
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
         suffix = "Z"
-    text = series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23)
-    return [t + suffix if isinstance(t, str) else "" for t in text.tolist()]
+    fast = millisecond_text(series.to_numpy())
+    text = fast if fast is not None else series.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str.slice(0, 23).tolist()
+    return [t + suffix if isinstance(t, str) else "" for t in text]
 
 
 def csv_column(series: pd.Series) -> list[str]:
@@ -357,47 +442,123 @@ def csv_byte_chunks(pieces: Iterable[bytes], chunk_size: int) -> Iterator[tuple[
         yield seq, offset, bytes(buffer)
 
 
-def prefetched(chunks: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+# ---------------------------------------------------------------------------------------------
+# JSON request bodies, prepared off the request path
+# ---------------------------------------------------------------------------------------------
+
+#: orjson writes datetimes and dataclasses itself, in its own formats; passing them through to
+#: ``default`` (which refuses) keeps the rule that only :func:`to_soda_value`'s output is sent.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class EncodedChunk:
+    """One write request's body: ``rows`` rows, the first of them row ``first_row`` of the input."""
+
+    rows: int
+    body: bytes
+    first_row: int = 1
+
+
+def encode_json(rows: Sequence[Any], first_row: int = 1) -> bytes:
+    """The JSON body for JSON-ready ``rows`` (the output of :func:`iter_chunks`).
+
+    orjson (measured 6-9x faster than ``json.dumps`` on these chunks) writes the same JSON values
+    as the ``json.dumps`` sodapy used: it differs only in spelling (UTF-8 instead of ``\\u``
+    escapes, ``1e20`` for ``1e+20``), never in the decoded value. What orjson refuses and
+    ``json.dumps`` takes (integers beyond 64 bits, strings with lone surrogates, non-string
+    keys in nested objects) is encoded as before, by ``json.dumps``. What neither takes raises a
+    ``TypeError``/``ValueError`` naming the row (counted from 1 over the whole input) and column.
+    """
+    try:
+        return orjson.dumps(rows, default=_refuse, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        return json.dumps(rows).encode("ascii")  # exactly what sodapy sent (ensure_ascii)
+    except (TypeError, ValueError, RecursionError) as err:
+        for offset, row in enumerate(rows):
+            cells = row.items() if isinstance(row, Mapping) else [("?", row)]
+            for key, value in cells:
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError, RecursionError) as cell_err:
+                    raise type(cell_err)(
+                        f"row {first_row + offset:,}, column {key!r}: {cell_err}"
+                    ) from None
+        raise type(err)(f"rows {first_row:,}-{first_row + len(rows) - 1:,}: {err}") from None
+
+
+def encoded_chunks(
+    rows: Iterable[Mapping[str, Any]] | Iterable[pd.DataFrame] | pd.DataFrame, chunk_size: int
+) -> Iterator[EncodedChunk]:
+    """:func:`iter_chunks` with every chunk encoded into its request body.
+
+    Each body is encoded once: a retried request sends the same bytes again.
+    """
+    first_row = 1
+    for chunk in iter_chunks(rows, chunk_size):
+        yield EncodedChunk(len(chunk), encode_json(chunk, first_row), first_row)
+        first_row += len(chunk)
+
+
+_DONE = object()
+
+
+def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
     """Prepare the next chunks in a background thread while the current one is being sent.
 
-    Serialising a chunk is CPU work; sending it is mostly waiting for the portal. Overlapping
-    the two takes the serialisation off the clock, for ``depth`` chunks of extra memory. An
-    error while preparing is raised here, in the caller's thread, at the chunk it belongs to.
-    """
-    import queue
-    import threading
+    Reading the rows, converting and encoding a chunk is CPU work; sending it is mostly waiting
+    for the portal. Overlapping the two takes the preparation off the clock, for ``depth`` chunks
+    of extra memory (one on the wire, ``depth`` ready, one being prepared).
 
+    An error while preparing is raised here, in the caller's thread, at the chunk it belongs to.
+    When the caller stops (an error, or closing this generator: close it, e.g. with
+    :func:`contextlib.closing`), the worker finishes the item in hand, closes ``chunks`` and has
+    ended before this generator returns: no thread outlives the call.
+    """
     pipe: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
     stop = threading.Event()
+    source = iter(chunks)
 
     def put(item: tuple[Any, BaseException | None]) -> bool:
         while not stop.is_set():
             try:
-                pipe.put(item, timeout=0.5)
+                pipe.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False  # the consumer went away: stop preparing
 
     def produce() -> None:
+        error: BaseException | None = None
         try:
-            for chunk in chunks:
-                if not put((chunk, None)):
-                    return
-            put((done, None))
+            try:
+                for chunk in source:
+                    if not put((chunk, None)):
+                        return
+            finally:
+                close = getattr(source, "close", None)
+                if close is not None:
+                    close()  # the caller's generator (a file or cursor reader) ends here
         except BaseException as err:  # handed to the consumer, raised there
-            put((done, err))
+            error = err
+        put((_DONE, error))
 
     worker = threading.Thread(target=produce, name="socrata-chunk-prefetch", daemon=True)
     worker.start()
     try:
         while True:
             chunk, err = pipe.get()
-            if chunk is done:
+            if chunk is _DONE:
                 if err is not None:
                     raise err
                 return
             yield chunk
     finally:
         stop.set()
+        worker.join()
