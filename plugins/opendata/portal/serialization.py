@@ -43,6 +43,8 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 DELETED_FIELD = ":deleted"
 T = TypeVar("T")
@@ -143,20 +145,19 @@ def millisecond_text(values: np.ndarray) -> list[str | None] | None:
     """Naive ``datetime64`` values as ``YYYY-MM-DDTHH:MM:SS.fff`` (NaT as None), or None when a
     value is outside years 1-9999 (the caller then formats value by value).
 
-    ``numpy.datetime_as_string`` is C code: about twenty times faster than ``Series.dt.strftime``,
-    which was the largest part of converting a frame with timestamps. Casting to milliseconds
-    floors, exactly as strftime's ``%f`` cut to three digits does, before 1970 too.
+    Arrow's cast of a millisecond timestamp to text is C++ and writes ``YYYY-MM-DD HH:MM:SS.fff``
+    (the space becomes the ``T``): about ten times faster than ``Series.dt.strftime``, which was
+    the largest part of converting a frame with timestamps. The cast to milliseconds floors,
+    exactly as strftime's ``%f`` cut to three digits does, before 1970 too. Checked against
+    ``numpy.datetime_as_string`` over the whole range in the tests.
     """
     millis = values.astype("datetime64[ms]")
     nat = np.isnat(millis)
     present = millis[~nat]
     if present.size and (present.min() < _MS_LOW or present.max() > _MS_HIGH):
         return None
-    text: list[str | None] = np.datetime_as_string(millis, unit="ms").tolist()
-    if nat.any():
-        for position in np.flatnonzero(nat).tolist():
-            text[position] = None
-    return text
+    text = pc.cast(pa.array(millis, mask=nat), pa.string())
+    return pc.replace_substring(text, " ", "T", max_replacements=1).to_pylist()
 
 
 def _timestamp_column(series: pd.Series) -> list[Any] | None:

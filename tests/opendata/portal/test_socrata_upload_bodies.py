@@ -24,6 +24,7 @@ from opendata.portal.serialization import (
     encode_json,
     encoded_chunks,
     iter_chunks,
+    millisecond_text,
     to_soda_value,
 )
 from opendata.sources.coerce import ARROW_TYPES
@@ -123,6 +124,21 @@ def test_every_staged_type_encodes_to_the_values_json_dumps_sent(tmp_path):
     assert sent[3]["number"] is None and sent[1]["number"] == 0.0 and sent[4]["number"] == 1e20
     assert sent[3]["text"] == "Café ☕ 𝄞 日本語"
     assert "Café ☕ 𝄞".encode() in chunks[1].body  # UTF-8 on the wire, not \\u escapes
+
+
+def test_millisecond_text_matches_numpy_over_the_whole_range():
+    """Arrow's text of a timestamp is the same as numpy's ISO text, for any millisecond of years
+    1-9999 (before 1970 too), any source unit (floored to milliseconds), and NaT."""
+    rng = np.random.default_rng(14)
+    low = np.datetime64("0001-01-01T00:00:00.000", "ms").astype(np.int64)
+    high = np.datetime64("9999-12-31T23:59:59.999", "ms").astype(np.int64)
+    millis = rng.integers(low, high, 200_000).astype("datetime64[ms]")
+    millis[::97] = np.datetime64("NaT")
+    expected = [None if t == "NaT" else t for t in np.datetime_as_string(millis, unit="ms").tolist()]
+    assert millisecond_text(millis) == expected
+    nanos = np.array(["1969-12-31T23:59:59.999999999", "2024-01-01T00:00:00.000500", "NaT"], "datetime64[ns]")
+    assert millisecond_text(nanos) == ["1969-12-31T23:59:59.999", "2024-01-01T00:00:00.000", None]
+    assert millisecond_text(np.array(["10000-01-01"], "datetime64[ms]")) is None  # left to the per-value rules
 
 
 def test_mapping_rows_and_deletions_encode_the_same_both_ways():
