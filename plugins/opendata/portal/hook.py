@@ -493,6 +493,11 @@ class SocrataHook(BaseHook):
 
         Counts are summed over chunks; a chunk retried after a read timeout may be counted as
         "updated" the second time, so check the portal's row count when exactness matters.
+
+        Rows are read, converted and encoded (once per chunk: a retry re-sends the same bytes) in
+        a background thread while the previous chunk is on the wire, so at most three chunks are
+        held (one sent, one ready, one being prepared). A conversion error is raised here,
+        naming the row and column; the thread has ended by then.
         """
         _check_id(dataset_id)
         idempotent = self._writes_are_idempotent(dataset_id, require_row_identifier)

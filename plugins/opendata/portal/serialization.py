@@ -16,6 +16,12 @@ Value rules (:func:`to_soda_value`):
 * ``UUID`` becomes a string. Anything else (bytes, timedeltas, …) raises ``TypeError`` rather
   than being published in a surprising form.
 
+Request bodies (:func:`encoded_chunks`, :func:`encode_json`): each chunk of rows is encoded once,
+with orjson (the same JSON values as ``json.dumps``; ``json.dumps`` itself for what orjson
+refuses), in a background thread (:func:`prefetched`) while the previous chunk is on the wire.
+An error there is raised in the caller's thread naming the row (counted from 1 over the whole
+input) and the column.
+
 CSV (:func:`frame_csv_lines`, :func:`csv_byte_chunks`, used by revision uploads) follows the same
 rules, written the way SODA reads CSV with a header of API field names: an empty cell is null
 (so an empty string is published as null too), booleans are ``true``/``false``, numbers keep
