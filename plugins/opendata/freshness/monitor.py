@@ -27,11 +27,16 @@ from opendata.freshness.comments import (
     choose_to_read,
     plan_comments,
     read_budget,
+    sweep_runs,
 )
 from opendata.freshness.evaluate import Evaluation, MonitoredDataset, Observation, evaluate_all
 from opendata.freshness.policy import CITY_TIMEZONE
 
 log = logging.getLogger(__name__)
+
+#: Runs within which a new comment is noticed, as the README promises (72 hours at hourly runs:
+#: up to 1,008 public datasets at the default 14 comment reads a run). Past it, a warning.
+NOTICE_RUNS_PROMISED = 72
 
 #: How a coordinator marks a dataset's public comments answered (also shown in the e-mails).
 MARK_ANSWERED = "python -m opendata.freshness comments answered {dataset_id} --by <your name>"
@@ -55,8 +60,12 @@ class MonitorSettings:
     catalog_batch: int = 200
     #: Every public dataset's comment count is read once every this many runs (hourly: daily)...
     comment_sweep_runs: int = 24
-    #: ...but never more than this many view reads in one run.
-    comment_reads_max: int = 200
+    #: ...but never more than this many view reads in one run (one portal request each): with
+    #: the freshness pass's Discovery requests (5 for 1,000 datasets, 200 ids each), an hourly
+    #: run stays under 20 portal requests. Past 14 x 24 = 336 public datasets this bounds the
+    #: sweep instead: every dataset read within ceil(public / 14) runs (72 for 1,000), which is
+    #: then how long a new comment may wait to be noticed (see freshness/comments.py).
+    comment_reads_max: int = 14
     comment_answer_hours: float = DEFAULT_ANSWER_WITHIN / dt.timedelta(hours=1)
 
     @classmethod
@@ -272,6 +281,9 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
 class CommentReport:
     public: int = 0
     read: int = 0
+    #: Every public dataset is read at least once within this many runs at this run's budget:
+    #: the bound on the runs a new comment waits to be noticed (None: never, no budget).
+    sweep_runs: int | None = 0
     baselines: int = 0
     notified: list[str] = field(default_factory=list)
     reminded: list[str] = field(default_factory=list)
@@ -306,6 +318,7 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
         report.public = len(datasets)
         states = {k: v for k, v in world.alerts.comment_states().items() if k in datasets}
         budget = read_budget(len(datasets), settings.comment_sweep_runs, settings.comment_reads_max)
+        report.sweep_runs = sweep_runs(len(datasets), budget)
         to_read = choose_to_read(datasets, states, budget)
         counts = read_comment_counts(world.hook, [datasets[i].portal_id for i in to_read])
         by_portal = {datasets[i].portal_id: i for i in to_read}
@@ -346,8 +359,14 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
                         action.dataset_id)
         finally:
             world.alerts.save_comment_states(delivered)
-        log.info("Comments: %d public datasets, %d read (%d first readings); %d notice(s), %d reminder(s)",
-                 report.public, report.read, report.baselines, len(report.notified), len(report.reminded))
+        log.info("Comments: %d public datasets, %d read (%d first readings; each dataset read within %s runs); "
+                 "%d notice(s), %d reminder(s)", report.public, report.read, report.baselines,
+                 report.sweep_runs if report.sweep_runs is not None else "no", len(report.notified),
+                 len(report.reminded))
+        if report.sweep_runs is None or report.sweep_runs > NOTICE_RUNS_PROMISED:
+            log.warning("At %d comment reads a run, a new comment on one of %d public datasets may wait %s runs "
+                        "to be noticed (the README promises %d at hourly runs): raise OPENDATA_COMMENT_READS_MAX",
+                        budget, report.public, report.sweep_runs or "forever", NOTICE_RUNS_PROMISED)
     if report.errors:
         raise RuntimeError(f"{len(report.errors)} comment notice(s) could not be sent: "
                            + "; ".join(report.errors[:5]))
