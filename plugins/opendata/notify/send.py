@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -35,10 +36,52 @@ class NotificationError(RuntimeError):
     """A notification could not be e-mailed."""
 
 
+class _RememberingPolicy(EmailPolicy):
+    """``email.policy.default`` that remembers the headers it parsed and folded.
+
+    The standard library parses every header value it is given (addresses, encoded words,
+    MIME parameters) and parses it again to fold it when the message is written: ~4 ms a
+    message, most of a first freshness pass's time spent building its 546 e-mails. Most header
+    lines recur from message to message (sender, coordinators, the CDO, event, content types),
+    so each distinct (name, value) is parsed and folded once. Header objects are immutable
+    and folding is a function of the value and the policy's output settings, so the bytes are
+    exactly those of ``email.policy.default``."""
+
+    _MAX = 4096  # distinct header lines kept; emptied when full (no unbounded growth)
+    _parsed: dict[tuple[str, str], tuple[str, Any]] = {}
+    _folded: dict[tuple[Any, ...], bytes] = {}
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if type(value) is not str:  # already a header object (copied from another message)
+            return super().header_store_parse(name, value)
+        key = (name, value)
+        stored = self._parsed.get(key)
+        if stored is None:
+            stored = super().header_store_parse(name, value)
+            if len(self._parsed) >= self._MAX:
+                self._parsed.clear()
+            self._parsed[key] = stored
+        return stored
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        key = (name, str(value), type(value), self.linesep, self.utf8, self.max_line_length, self.cte_type,
+               self.refold_source)
+        folded = self._folded.get(key)
+        if folded is None:
+            folded = super().fold_binary(name, value)
+            if len(self._folded) >= self._MAX:
+                self._folded.clear()
+            self._folded[key] = folded
+        return folded
+
+
+_POLICY = _RememberingPolicy()
+
+
 def build_email(message: Message, from_email: str) -> EmailMessage:
     """The MIME message: multipart/alternative with the text part first, the HTML part last;
     with attachments, that is the first part of a multipart/mixed followed by each file."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=_POLICY)
     mail["Subject"] = message.subject
     mail["From"] = from_email
     mail["To"] = ", ".join(message.to)
