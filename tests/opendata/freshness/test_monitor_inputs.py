@@ -155,3 +155,22 @@ def test_the_plain_walk_reads_the_bundled_and_synthetic_dataset_files_as_pyyaml_
     for text in texts:
         new, standard = _both(text)
         assert new == standard and new[0] == "value" and new[1]["id"]
+
+
+def test_a_pass_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from opendata.freshness.monitor import _long_lived_frozen
+
+    assert gc.get_freeze_count() == 0
+    with _long_lived_frozen():
+        assert gc.get_freeze_count() > 0  # what was alive is left out of full collections...
+    assert gc.get_freeze_count() == 0  # ...until the pass ends
+    gc.freeze()  # someone else's freeze (before a fork): neither added to nor undone
+    try:
+        frozen = gc.get_freeze_count()
+        with _long_lived_frozen():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
