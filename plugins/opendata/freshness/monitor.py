@@ -147,6 +147,20 @@ class World:
         else:
             send(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id, mailer=self._mailer)
 
+    def deliver_all(self, messages: Sequence[Any], *, smtp_conn_id: str) -> Iterator[Exception | None]:
+        """E-mail each message (no Slack copy); yield, in order, None for each delivered or its
+        error. In :meth:`mailing`, the next message is built while the previous one is sent."""
+        if self.send is not None or self._mailer is None:
+            for message in messages:
+                try:
+                    self.deliver(message, smtp_conn_id=smtp_conn_id, slack_conn_id=None)
+                except Exception as exc:  # noqa: BLE001 - the caller reports each message's failure
+                    yield exc
+                else:
+                    yield None
+            return
+        yield from self._mailer.send_all(messages)
+
     @property
     def portal_base_url(self) -> str | None:
         try:
@@ -267,18 +281,25 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
         delivered = []
         try:
             with world.mailing(settings.smtp_conn_id):
+                outgoing = []
                 for ev in plan.reminders:
                     spec = world.files.specs[ev.dataset.dataset_id]
                     try:
-                        message = compose(NotificationEvent.FRESHNESS_DUE, spec, world.files.governance,
-                                          reminder_details(ev, **links))
-                        world.deliver(message, smtp_conn_id=settings.smtp_conn_id, slack_conn_id=None)
+                        outgoing.append((ev, compose(NotificationEvent.FRESHNESS_DUE, spec, world.files.governance,
+                                                     reminder_details(ev, **links))))
                     except Exception as exc:  # noqa: BLE001 - one dataset's failure must not silence the rest
-                        report.errors.append(f"{ev.dataset.dataset_id}: {exc}")
-                        log.error("Could not remind the department of %s: %s", ev.dataset.dataset_id, exc)
-                        continue
-                    delivered.append(reported(ev, Channel.DEPARTMENT, records, now))
-                    report.reminded.append(ev.dataset.dataset_id)
+                        _reminder_failed(report, ev, exc)
+                # Sent in turn (the next built while the previous is on the wire), each remembered
+                # as soon as it is delivered; closed (the one on the wire finished) before the
+                # connection is, whatever happens here.
+                with contextlib.closing(world.deliver_all([message for _, message in outgoing],
+                                                          smtp_conn_id=settings.smtp_conn_id)) as sent:
+                    for (ev, _), error in zip(outgoing, sent, strict=True):
+                        if error is not None:
+                            _reminder_failed(report, ev, error)
+                            continue
+                        delivered.append(reported(ev, Channel.DEPARTMENT, records, now))
+                        report.reminded.append(ev.dataset.dataset_id)
                 if plan.send_digest:
                     digest = build_digest(plan, records, monitored=len(evaluations), now=now,
                                           timezone=settings.timezone, **links)
@@ -297,6 +318,11 @@ def check_freshness(settings: MonitorSettings | None = None, *, world: World | N
     if report.errors:
         raise RuntimeError(f"{len(report.errors)} reminder(s) could not be sent: " + "; ".join(report.errors[:5]))
     return report
+
+
+def _reminder_failed(report: FreshnessReport, ev: Evaluation, exc: Exception) -> None:
+    report.errors.append(f"{ev.dataset.dataset_id}: {exc}")
+    log.error("Could not remind the department of %s: %s", ev.dataset.dataset_id, exc)
 
 
 @dataclass

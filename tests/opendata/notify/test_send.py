@@ -254,3 +254,34 @@ def test_remembered_headers_give_the_standard_librarys_bytes(rejected, monkeypat
                 for utf8 in (False, True) for m in messages]
     assert [normalized(b) for b in remembered] == [normalized(b) for b in standard]
     assert b"=?utf-8?" in standard[1] and "Überfällig".encode() in standard[6]  # both modes were exercised
+
+
+def test_send_all_delivers_in_order_and_reports_each_failure_in_its_place(mailbox, monkeypatch, rejected):
+    import smtplib
+
+    connects = []
+    real_connect = smtplib.SMTP.connect
+
+    def counted(self, *args, **kwargs):
+        connects.append(args)
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", counted)
+    messages = [dataclasses.replace(rejected, subject=f"message {i}") for i in range(5)]
+    messages[2] = dataclasses.replace(messages[2], to=(), cc=())  # no recipient: the server cannot take it
+    with Mailer() as mailer:
+        outcomes = list(mailer.send_all(messages))
+    assert [o is None for o in outcomes] == [True, True, False, True, True]
+    assert isinstance(outcomes[2], NotificationError) and "rejected notification for building-permits" in str(
+        outcomes[2])
+    # The others all arrived, in order; after the failure, on a fresh connection.
+    assert [m["Subject"] for m in mailbox.messages()] == ["message 0", "message 1", "message 3", "message 4"]
+    assert len(connects) == 2
+
+
+def test_send_all_with_nothing_to_send_opens_no_connection(mailbox, monkeypatch):
+    import smtplib
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", lambda *a, **k: pytest.fail("connected"))
+    with Mailer() as mailer:
+        assert list(mailer.send_all([])) == []
