@@ -11,9 +11,24 @@ every further 48 business hours until the comment is marked answered.
 The first reading of a dataset only records its count: comments that predate the watch are
 not news. A count that falls (a comment removed by moderation) is recorded, not reported.
 
-The portal offers ``numberOfComments`` only per view (``GET /api/views/{id}.json``), so each
-run reads a slice of the public datasets: never-read ones first, then the longest unread
-(:func:`choose_to_read`).
+The portal offers ``numberOfComments`` only per view (``GET /api/views/{id}.json``): no
+documented bulk source carries it (the Discovery API's recorded ``resource`` keys, the Metadata
+API's list of public assets and data.json have no comment count; dev.socrata.com lists no
+comments API; docs/socrata-api.md section 5). So each run reads a slice of the public datasets:
+never-read ones first, then the longest unread (:func:`choose_to_read`), at most a budget of
+reads a run (:func:`read_budget`).
+
+What that promises, exactly. With ``P`` public datasets and ``B`` reads a run, every dataset is
+read at least once every ``ceil(P / B)`` runs (:func:`sweep_runs`), and a count only grows
+while comments are added, so every new comment is noticed at the first reading after it,
+within ``ceil(P / B)`` runs of being posted: its coordinator and the CDO are e-mailed then, and
+the reminder is due 48 business hours after that notice, as before. At 14 reads a run (the
+monitor's default, so an hourly run stays under 20 portal requests with the freshness pass's 5
+Discovery requests for 1,000 datasets) and hourly runs: noticed within 72 hours for up to 1,008
+public datasets (69 for 960), the reminder due at most 72 hours + 48 business hours after the
+comment was posted (it was 24 hours + 48 business hours at 42 reads a run). A comment added
+and another removed between two readings leave the count unchanged and go unnoticed (as they
+did at any period; a longer period makes it likelier).
 """
 
 from __future__ import annotations
@@ -85,10 +100,22 @@ def choose_to_read(candidates: Iterable[str], states: Mapping[str, CommentWatch]
 
 
 def read_budget(public: int, sweep_runs: int, cap: int) -> int:
-    """Readings per run so that every public dataset is read once every ``sweep_runs`` runs."""
+    """Readings per run so that every public dataset is read once every ``sweep_runs`` runs,
+    but never more than ``cap`` (the portal requests a run may spend on comments)."""
     if public <= 0:
         return 0
     return min(cap, math.ceil(public / max(sweep_runs, 1)))
+
+
+def sweep_runs(public: int, budget: int) -> int | None:
+    """Runs within which every public dataset is read at least once, reading ``budget`` a run
+    (the longest unread first): the bound on the runs a new comment waits to be noticed. None:
+    some are never read (no budget)."""
+    if public <= 0:
+        return 0
+    if budget <= 0:
+        return None
+    return math.ceil(public / budget)
 
 
 def plan_comments(states: Mapping[str, CommentWatch], observed: Mapping[str, int], now: dt.datetime, *,

@@ -35,6 +35,8 @@ portal's **dataUpdatedAt** against the promise in its file (`update_frequency`, 
 A dataset is reported again only when its status changes or after
 `OPENDATA_FRESHNESS_REALERT_HOURS` (168). Public comments: a rise of `numberOfComments`
 notifies the coordinator and the CDO; unanswered after 48 business hours, they are reminded.
+The count is read per view, `OPENDATA_COMMENT_READS_MAX` (14) views a run, the longest unread
+first, so a rise is noticed within ceil(public datasets / 14) runs (72 for 1,000).
 Mark comments answered with `python -m opendata.freshness comments answered <dataset-id>` or by
 triggering this DAG with `{"comments_answered": ["<dataset-id>"], "answered_by": "<name>"}`.
 """

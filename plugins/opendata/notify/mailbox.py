@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -90,7 +91,10 @@ class _SaveHandler:
         tmp.write_bytes(head + content)
         tmp.replace(self.directory / name)
         if self.echo is not None:
-            parsed = email.message_from_bytes(content, policy=email.policy.default)
+            # The line needs the headers only. Parsing the whole MIME tree (every part's body) took
+            # ~7 ms a message, four fifths of the catcher's time: a first freshness pass of 546
+            # e-mails waited ~4 s on it, time a real mail server would not have cost.
+            parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(content)
             self.echo(summary_line(now, parsed))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
 

@@ -13,6 +13,7 @@ from opendata.freshness.comments import (
     mark_answered,
     plan_comments,
     read_budget,
+    sweep_runs,
 )
 from opendata.freshness.crosscheck import FindingKind, cross_check
 from opendata.freshness.evaluate import MonitoredDataset, Observation, evaluate, evaluate_all
@@ -216,3 +217,41 @@ def test_reads_rotate_never_read_first_then_the_longest_unread():
     states = {"b": CommentWatch("b", 0, NOW - 2 * H), "c": CommentWatch("c", 0, NOW - 5 * H)}
     assert choose_to_read(["a", "b", "c", "d"], states, 3) == ["a", "d", "c"]
     assert read_budget(1000, 24, 200) == 42 and read_budget(200, 24, 5) == 5 and read_budget(0, 24, 5) == 0
+
+
+def test_the_sweep_bounds_the_runs_a_dataset_waits_to_be_read():
+    assert [sweep_runs(1000, 14), sweep_runs(960, 14), sweep_runs(1008, 14), sweep_runs(1009, 14)] == [72, 69, 72, 73]
+    assert sweep_runs(0, 0) == 0 and sweep_runs(5, 0) is None
+    # The bound holds for the rotation itself, from the first run (everything never read): a
+    # thousand datasets at 14 reads a run, hourly, over two sweeps and a half.
+    ids = [f"ds-{i:04d}" for i in range(1000)]
+    states: dict[str, CommentWatch] = {}
+    last_read: dict[str, int] = {}
+    longest = 0
+    for run in range(180):
+        for dataset_id in choose_to_read(ids, states, read_budget(len(ids), 24, 14)):
+            longest = max(longest, run - last_read.get(dataset_id, -1))
+            last_read[dataset_id] = run
+            states[dataset_id] = CommentWatch(dataset_id, 0, NOW + run * H)
+    assert longest == sweep_runs(1000, 14) == 72 and len(last_read) == 1000
+
+
+def test_a_comment_is_noticed_at_the_first_reading_after_it_however_late():
+    # Read on Monday, a comment on Tuesday, the next reading 72 hours after the first: one notice,
+    # and the answer clock starts at that notice (48 business hours later: the reminder).
+    read = CommentWatch("a", 3, NOW)
+    (notice,) = plan_comments({"a": read}, {"a": 4}, NOW + 72 * H).actions
+    assert notice.kind is CommentActionKind.RECEIVED and notice.new_comments == 1
+    assert notice.after.pending_since == NOW + 72 * H
+
+
+def test_default_settings_keep_an_hourly_run_under_20_portal_requests_for_1000_datasets():
+    import math
+
+    from opendata.freshness.monitor import NOTICE_RUNS_PROMISED, MonitorSettings
+
+    settings = MonitorSettings()
+    catalog = math.ceil(1000 / settings.catalog_batch)
+    comments = read_budget(1000, settings.comment_sweep_runs, settings.comment_reads_max)
+    assert catalog + comments < 20
+    assert sweep_runs(1000, comments) <= NOTICE_RUNS_PROMISED

@@ -4,13 +4,15 @@ newest date (the registry's confirmed watermark when it is the file's newest_dat
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
 import yaml
 
 from opendata import settings
 from opendata.freshness.crosscheck import FindingKind
 from opendata.freshness.monitor import MonitorSettings, World, check_freshness, evaluate_now
-from opendata.freshness.sources import DatasetFiles, load_dataset_files
+from opendata.freshness.sources import DatasetFiles, _FastLoader, load_dataset_files, load_yaml
 from opendata.portal.models import AssetFreshness, Audience
 from opendata.registry import Registry
 from opendata.registry.alerts import AlertStore
@@ -110,3 +112,65 @@ def test_a_pipe_a_huge_file_or_a_second_claimant_cannot_stall_or_mislead_the_mon
     files = load_dataset_files(include)
     assert sorted(files.specs) == ["good"]
     assert files.specs["good"].department == "sanitation"
+
+
+_ODD_DOCUMENTS = [
+    "",  # an empty file
+    "id: a\nn: 12\nf: 1.5e3\nyes_no: [yes, No, true, off]\nnothing: ~\nempty:\noctal: 0o17\nhex: 0x1F\n",
+    "start_date: 2020-01-01\nwhen: 2020-01-01T10:00:00Z\n",  # dates stay text, as for pydantic
+    "base: &b {due_after: {count: 3, period: day}}\nfreshness:\n  <<: *b\n  overdue_after: {count: 7}\n",
+    "tags: &t [a, b]\nagain: *t\n",
+    "explicit: !!str 123\nnumber: !!int '7'\nbinary: !!binary aGVsbG8=\nset: !!set {a, b}\n",
+    "dup: 1\ndup: 2\n",
+    "? [a, b]\n: unhashable key\n",
+    "= : the value key\n",
+    "1: int key\n2.5: float key\nnull: null key\ntrue: bool key\n",
+    "text: |\n  two\n  lines\nfolded: >\n  one\n  line\nquoted: '010'\n",
+]
+
+
+def _both(text: str):
+    """(what load_yaml gives or raises, what PyYAML's constructor gives or raises)."""
+    outcomes = []
+    for load in (load_yaml, lambda t: yaml.load(t, Loader=_FastLoader)):
+        try:
+            outcomes.append(("value", load(text)))
+        except yaml.YAMLError as exc:
+            outcomes.append(("error", type(exc).__name__))
+    return outcomes
+
+
+@pytest.mark.parametrize("text", _ODD_DOCUMENTS)
+def test_the_plain_walk_reads_documents_as_pyyaml_does(text):
+    new, standard = _both(text)
+    assert new == standard
+
+
+def test_the_plain_walk_reads_the_bundled_and_synthetic_dataset_files_as_pyyaml_does():
+    root = Path(__file__).resolve().parents[3] / "include" / "datasets"
+    texts = [path.read_text() for path in sorted(root.glob("*/*.yaml"))]
+    texts.append(yaml.safe_dump(dataset_file("monitor-test-001", "sanitation", "daily",
+                                             {"due_after": {"count": 30, "period": "day"}}), sort_keys=False))
+    assert len(texts) >= 4
+    for text in texts:
+        new, standard = _both(text)
+        assert new == standard and new[0] == "value" and new[1]["id"]
+
+
+def test_a_pass_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    from opendata.freshness.monitor import _long_lived_frozen
+
+    assert gc.get_freeze_count() == 0
+    with _long_lived_frozen():
+        assert gc.get_freeze_count() > 0  # what was alive is left out of full collections...
+    assert gc.get_freeze_count() == 0  # ...until the pass ends
+    gc.freeze()  # someone else's freeze (before a fork): neither added to nor undone
+    try:
+        frozen = gc.get_freeze_count()
+        with _long_lived_frozen():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

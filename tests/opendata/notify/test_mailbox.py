@@ -43,6 +43,21 @@ def test_start_mailbox_on_a_free_port_stores_messages_in_order(tmp_path):
     assert not list((tmp_path / "mail").glob(".*.tmp"))
 
 
+def test_the_summary_line_decodes_headers_of_a_multipart_message(tmp_path):
+    # The catcher reads only the headers for its line (the whole MIME tree cost it more than
+    # storing the message); encoded words must still read as written.
+    lines: list[str] = []
+    msg = _message("Überfällig: 3 Datensätze", to="José Núñez <jose@city.example>", cc="cdo@city.example")
+    msg.add_alternative("<p>hello</p>", subtype="html")
+    with start_mailbox(tmp_path / "mail", echo=lines.append) as box:
+        with smtplib.SMTP(box.host, box.port, timeout=5) as client:
+            client.send_message(msg)
+        assert box.messages()[0].get_body(("html",)).get_content().strip() == "<p>hello</p>"
+    (line,) = lines
+    assert line.endswith("  To: José Núñez <jose@city.example>  Cc: cdo@city.example  "
+                         "Subject: Überfällig: 3 Datensätze"), line
+
+
 def test_connection_forms():
     assert '"disable_ssl": true' in local_smtp_connection(8025)
     assert '"disable_tls": true' in local_smtp_connection(8025)

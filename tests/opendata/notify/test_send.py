@@ -223,3 +223,65 @@ def test_the_checklist_report_is_a_real_attachment(mailbox, permits_spec, govern
     assert attached.get_content_type() == "text/html"
     assert attached.get_payload(decode=True) == report
     assert "report is attached: data-submission-checklist.html" in mail.get_body(("plain",)).get_content()
+
+
+def test_remembered_headers_give_the_standard_librarys_bytes(rejected, monkeypatch):
+    # build_email remembers parsed and folded header lines between messages (speed); the bytes
+    # must be those email.policy.default writes, for recurring and new headers, long subjects
+    # folded across lines, non-ASCII names, attachments, and both SMTPUTF8 modes one after the
+    # other (the folding depends on it).
+    import email.policy
+    import re
+
+    from opendata.notify import send as send_module
+
+    def normalized(raw: bytes) -> bytes:
+        raw = re.sub(rb"(?m)^(Date|Message-ID): .*\r\n", b"", raw)
+        return re.sub(rb"={15}\d+==", b"BOUNDARY", raw)
+
+    long_subject = "Überfällig: " + " ".join(f"Datensatz {i} der Abteilung Stadtreinigung" for i in range(6))
+    messages = [
+        rejected,
+        dataclasses.replace(rejected, subject=long_subject, to=("José Núñez <jose@city.example>", *rejected.to)),
+        dataclasses.replace(rejected, to=("ünï@city.example",), cc=()),
+        dataclasses.replace(rejected, attachments=(Attachment("report.html", b"<p>report</p>", "text/html"),)),
+        rejected,
+    ]
+    remembered = [send_module.email_bytes(send_module.build_email(m, "opendata@localhost"), smtputf8=utf8)
+                  for utf8 in (False, True) for m in messages]
+    monkeypatch.setattr(send_module, "_POLICY", email.policy.default)
+    standard = [send_module.email_bytes(send_module.build_email(m, "opendata@localhost"), smtputf8=utf8)
+                for utf8 in (False, True) for m in messages]
+    assert [normalized(b) for b in remembered] == [normalized(b) for b in standard]
+    assert b"=?utf-8?" in standard[1] and "Überfällig".encode() in standard[6]  # both modes were exercised
+
+
+def test_send_all_delivers_in_order_and_reports_each_failure_in_its_place(mailbox, monkeypatch, rejected):
+    import smtplib
+
+    connects = []
+    real_connect = smtplib.SMTP.connect
+
+    def counted(self, *args, **kwargs):
+        connects.append(args)
+        return real_connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", counted)
+    messages = [dataclasses.replace(rejected, subject=f"message {i}") for i in range(5)]
+    messages[2] = dataclasses.replace(messages[2], to=(), cc=())  # no recipient: the server cannot take it
+    with Mailer() as mailer:
+        outcomes = list(mailer.send_all(messages))
+    assert [o is None for o in outcomes] == [True, True, False, True, True]
+    assert isinstance(outcomes[2], NotificationError) and "rejected notification for building-permits" in str(
+        outcomes[2])
+    # The others all arrived, in order; after the failure, on a fresh connection.
+    assert [m["Subject"] for m in mailbox.messages()] == ["message 0", "message 1", "message 3", "message 4"]
+    assert len(connects) == 2
+
+
+def test_send_all_with_nothing_to_send_opens_no_connection(mailbox, monkeypatch):
+    import smtplib
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", lambda *a, **k: pytest.fail("connected"))
+    with Mailer() as mailer:
+        assert list(mailer.send_all([])) == []
