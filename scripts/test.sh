@@ -3,9 +3,9 @@
 # 127.0.0.1:5432 (trust auth): the tests use it for the Airflow metadata database and as a SQL
 # source. Extra arguments go to pytest.
 #
-# The suite runs on OPENDATA_TEST_WORKERS pytest-xdist workers (default 0: this one process;
-# 2 is about a fifth faster on two cores; serial until three loaded two-worker runs pass in a row
-# since the emulator's "429 after the write" fault, which that load exposed, was fixed). Each worker has its own Airflow home and metadata database
+# The suite runs on OPENDATA_TEST_WORKERS pytest-xdist workers (default 2, about a fifth faster
+# than one process on two cores; 0 runs it in this one process). Each worker has its own Airflow
+# home and metadata database
 # (tests/conftest.py); the tests that start a whole Airflow run one at a time on one worker, and a
 # module sharing an emulator stays on one worker (tests/conftest.py, pytest_collection_modifyitems).
 set -euo pipefail
@@ -35,7 +35,7 @@ fi
 
 .venv/bin/opendata lint
 
-workers=${OPENDATA_TEST_WORKERS:-0}
+workers=${OPENDATA_TEST_WORKERS:-2}
 xdist=()
 if [ "$workers" != 0 ]; then
   # loadgroup: the groups above stay together; the rest is balanced test by test, longest first.
