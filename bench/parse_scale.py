@@ -21,7 +21,8 @@ against the anchor measured in the same run (the machine is shared: only ratios 
 * the slowest DAG file's import against dagbag_import_timeout / 3;
 * DAGs loaded (ours must load every valid file on the FIRST parse) and import errors;
 * serialized DAG bytes in total; peak memory (VmHWM) of the largest child;
-* `opendata lint` on the N files, in a fresh process (against 5 s).
+* `opendata lint` on the N files, in a fresh process (against 5 s);
+* how long a valid dataset file at the size limit takes to check.
 """
 
 from __future__ import annotations
@@ -102,6 +103,31 @@ def generate_baseline(folder: Path, count: int) -> list[str]:
     for i in range(count):
         (folder / f"baseline_{i:05d}.py").write_text(BASELINE_DAG.format(i=i, department=i // PER_DEPARTMENT))
     return sorted(p.name for p in folder.glob("*.py"))
+
+
+def largest_file_ms(include: Path, limit: int) -> tuple[int, float, int]:
+    """Columns in, milliseconds to check, and errors of a valid dataset file just under the size
+    limit (long descriptions, so that it stays under the limit on values too)."""
+    from opendata.spec.loader import parse_dataset_file
+
+    sample = (ROOT / "include" / "datasets" / "sanitation" / "service-requests-311.yaml").read_text()
+    head, _, _ = sample.partition("columns:\n")
+    head = head.replace("id: service-requests-311", "id: zz-largest").replace(
+        "department: sanitation", "department: sanitation-000").replace(
+        "row_identifier: sr_number", "row_identifier: c00000") + "columns:\n"
+    column = ("  - field_name: c{i:05d}\n    display_name: Column {i}\n    type: text\n    description: Generated "
+              "column {i} of the largest accepted file. " + "A plain-English sentence about the column. " * 6 + "\n")
+    body, size = [head], len(head)
+    while size + len(column) + 20 < limit:
+        body.append(column.format(i=len(body) - 1))
+        size += len(body[-1])
+    path = include / "datasets" / "sanitation-000" / "zz-largest.yaml"
+    path.write_text("".join(body))
+    started = time.perf_counter()
+    parsed, _ = parse_dataset_file(path, include)
+    elapsed = (time.perf_counter() - started) * 1000
+    path.unlink()
+    return len(body) - 1, elapsed, len(parsed.errors) + (parsed.spec is None)
 
 
 def our_dag_files() -> list[str]:
@@ -314,6 +340,12 @@ def run_scale(count: int, repeat: int, timeout: float, work: Path) -> None:
         for r in first[-1]["rows"]))
     if first[-1]["import_errors"]:
         print("  first import error: " + next(r["error_text"] for r in first[-1]["rows"] if r["import_errors"]))
+    from opendata import settings
+
+    limit = settings.max_dataset_file_bytes()
+    columns, ms, errors = largest_file_ms(include, limit)
+    print(f"  a valid dataset file at the size limit ({limit:,} bytes, {columns:,} columns): checked in {ms:.0f} ms"
+          f"{'' if not errors else f' ({errors} error(s): not a valid file!)'}")
 
 
 def main() -> None:
