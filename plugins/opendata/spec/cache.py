@@ -116,6 +116,17 @@ class ParseCache:
         self.misses += 1
         return None
 
+    def has(self, path: Path, key: Key | None) -> bool:
+        """Whether a current result for ``path`` is kept (not counted as a lookup)."""
+        entry = self.entries.get(str(path)) if key is not None else None
+        return entry is not None and entry.get("key") == key
+
+    def adopt(self, path: Path, entry: dict[str, Any]) -> None:
+        """A result (with its key) parsed by another process, as if read from the cache file."""
+        self.entries[str(path)] = entry
+        self.used[str(path)] = entry
+        self._dirty = True
+
     def stale(self, path: Path) -> dict[str, Any] | None:
         """The entry kept for ``path`` whatever its key (the file changed since): for a parse that
         has no time left to parse it again. Kept for the next parse, which checks the file."""
@@ -179,6 +190,12 @@ class ShardedParseCache:
 
     def lookup(self, path: Path, key: Key | None) -> dict[str, Any] | None:
         return self._of(path).lookup(path, key)
+
+    def has(self, path: Path, key: Key | None) -> bool:
+        return self._of(path).has(path, key)
+
+    def adopt(self, path: Path, entry: dict[str, Any]) -> None:
+        self._of(path).adopt(path, entry)
 
     def stale(self, path: Path) -> dict[str, Any] | None:
         return self._of(path).stale(path)
