@@ -338,8 +338,8 @@ def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: 
           f"{_range([s / LINT_TARGET_SECONDS for s in lint_cpu]):>24}")
     print(f"  {'opendata lint, after the DAG parses (s)':<46}{_range(lint_warm):>22}{LINT_TARGET_SECONDS:>22.1f}"
           f"{_range([s / LINT_TARGET_SECONDS for s in lint_warm]):>24}")
-    print("  per DAG file of ours, first parse (import s, parse s, DAGs, MB):  " + "  ".join(
-        f"{r['file']}={r['import']:.2f}/{r['parse']:.2f}/{r['dags']}/{r['bytes'] / 1e6:.1f}"
+    print("  per DAG file of ours, first parse (import s, parse s, DAGs, MB, peak MiB):  " + "  ".join(
+        f"{r['file']}={r['import']:.2f}/{r['parse']:.2f}/{r['dags']}/{r['bytes'] / 1e6:.1f}/{r['peak_mib']:.0f}"
         for r in first[-1]["rows"]))
     if first[-1]["import_errors"]:
         print("  first import error: " + next(r["error_text"] for r in first[-1]["rows"] if r["import_errors"]))
