@@ -27,11 +27,21 @@ from opendata.deployment import require_registry
 
 def _lint(args: argparse.Namespace) -> int:
     from opendata.lifecycle.stage_snapshot import read_dataset_files, read_stages
-    from opendata.spec.loader import load_catalog
+    from opendata.spec.cache import ShardedParseCache
+    from opendata.spec.loader import dataset_files, load_catalog
+    from opendata.spec.prefill import prefill
 
     include = Path(args.include) if args.include else settings.include_dir()
-    # Read-only: the record of which file holds each id (and the stages) as the deployment has them.
-    catalog = load_catalog(include, record=read_dataset_files(), stages=read_stages())
+    # The record of which file holds each id (and the stages) as the deployment has them, read only.
+    # The parse cache is the DAG processor's: files it has checked are not parsed again, and files
+    # checked here are not parsed again by the next DAG parse.
+    cache = ShardedParseCache.for_include(include, settings.state_dir()) if settings.parse_cache_enabled() else None
+    if cache is not None:
+        # Files the cache has no result for are parsed on every CPU first (the load finds them there).
+        prefill(cache, dataset_files(include / "datasets"), include)
+    catalog = load_catalog(include, record=read_dataset_files(), stages=read_stages(), cache=cache)
+    if cache is not None:
+        cache.save()
     ignored = settings.settings_problems()
     for problem in ignored:
         print(f"settings: {problem}", file=sys.stderr)

@@ -1,7 +1,10 @@
 """The Data Submission Checklist of a dataset file, rendered as Markdown.
 
-Shown as the DAG's documentation in the Airflow UI, so a coordinator reviewing a run sees
-what was promised: steward, source, refresh cycle, classification and the data dictionary.
+The whole checklist (every answer and the data dictionary) is shown in the Step 1 approval form
+and in the checklist report of each run, so the department's leadership approves what was
+promised. The DAG's documentation carries a short summary that says where the checklist is: the
+documentation is stored in every serialized DAG and sent to the scheduler and the UI on each
+parse, and 5,000 copies of the full checklist made it most of the serialized data.
 """
 
 from __future__ import annotations
@@ -64,4 +67,24 @@ def checklist_markdown(spec: DatasetSpec) -> str:
     # field_name is a validated API name ([a-z][a-z0-9_]*), safe inside a code span.
     lines += [f"| `{c.field_name}` | {_cell(c.display_name)} | {c.type.value} | {_cell(c.description)} |"
               for c in spec.columns]
+    return "\n".join(lines) + "\n"
+
+
+def checklist_summary_markdown(spec: DatasetSpec, path: str) -> str:
+    """The DAG's documentation: the dataset in a few lines and where its full checklist is
+    (``path``: the dataset file under the include folder). Escaped as :func:`checklist_markdown` is."""
+    steward = spec.steward
+    lines = [
+        f"## {md_text(spec.name)}", "",
+        f"**{md_text(spec.department)}**, steward {md_text(steward.name)}; updates "
+        f"{spec.update_frequency.value}; {spec.classification.category.value} data, level "
+        f"{spec.classification.level}; {len(spec.columns)} column(s).", "",
+        "### Data Submission Checklist", "",
+        # The file name is checked (department folder, dataset id): it needs no escaping but the
+        # code span keeps it literal anyway.
+        f"The full checklist (every answer and the data dictionary) is in the dataset file "
+        f"`{path.replace('`', '')}`, in the Step 1 approval form (task `department_approval`) and "
+        f"in the checklist report that each run's `validate` task writes (attached to the Chief Data "
+        f"Officer's Stage 1 e-mail). `opendata lint` checks the file.",
+    ]
     return "\n".join(lines) + "\n"

@@ -17,14 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-import zlib
 from pathlib import Path
 
 from airflow.sdk import DAG, TriggerRule
 
 from opendata import settings
 from opendata.lifecycle.assets import dataset_asset
-from opendata.lifecycle.checklist import checklist_markdown
+from opendata.lifecycle.checklist import checklist_markdown, checklist_summary_markdown
 from opendata.lifecycle.runtime import PLAN_TASK_ID
 from opendata.lifecycle.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
 from opendata.operators.department_approval import DepartmentApprovalOperator
@@ -37,18 +36,16 @@ from opendata.operators.refresh import RefreshPublicOperator
 from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
 from opendata.sensors.approval import PublicApprovalSensor
-from opendata.spec.cache import ParseCache
+from opendata.spec.cache import ParseCache, ShardedParseCache
 from opendata.spec.errors import SpecFileError
 from opendata.spec.governance import Governance
 from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
+from opendata.spec.shards import DATASET_DAG_FILES, shard_of, shard_of_dag_file, shard_part
+
+__all__ = ["DATASET_DAG_FILES", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
+           "raise_for_broken_files", "shard_of", "shard_of_dag_file"]
 
 log = logging.getLogger(__name__)
-
-# Dataset DAGs are spread over this many DAG files (dags/datasets.py, dags/datasets_1.py, ...) by
-# a hash of the id: Airflow's import timeout (dagbag_import_timeout, 30 s) applies per DAG file,
-# and Airflow takes ~2.5 ms to build one dataset DAG, so 5,000 datasets in one file would use half
-# of it; in eight, each file builds ~600 in about 2 s.
-DATASET_DAG_FILES = 8
 
 # Tasks after the Step 1 approval run when nothing upstream failed: a step with nothing to
 # do on this run's path is skipped, and that must not skip the rest.
@@ -70,7 +67,9 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
     settings = spec.dag
     steward = spec.steward
     department = governance.departments.get(spec.department) if governance else None
-    checklist = checklist_markdown(spec)  # once: escaping every answer costs ~1 ms, times 5,000 DAGs
+    # The Step 1 form shows the whole checklist; the DAG's documentation (stored in every
+    # serialized DAG, sent on every parse) only says where it is.
+    checklist = checklist_markdown(spec)
     with DAG(
         dag_id=spec.id,
         description=f"{spec.name} ({spec.department})",
@@ -80,7 +79,8 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
         max_active_runs=1,
         tags=dataset_tags(loaded, stage),
         owner_links={steward.name: f"mailto:{steward.email}"},
-        doc_md=warnings_markdown(loaded) + checklist,
+        doc_md=warnings_markdown(loaded) + checklist_summary_markdown(
+            spec, f"datasets/{loaded.path.parent.name}/{loaded.path.name}"),
         default_args={
             "owner": steward.name,
             "retries": settings.retries,
@@ -116,22 +116,22 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
     return dag
 
 
-def parse_catalog(shard: int | None = None) -> Catalog:
+def parse_catalog(shard: int | None = None, started: float | None = None, keep_datasets: bool = True) -> Catalog:
     """The dataset files as DAG parsing sees them (``shard``: only the ids built by that DAG file).
 
-    Unchanged files come from the parse cache (each file is parsed once per change); new or
+    Unchanged files come from the parse cache (each file is parsed once per change, by whichever
+    DAG file meets it first: a shard's DAG file and the unsharded load share its entries); new or
     changed files are parsed within a time budget (OPENDATA_PARSE_BUDGET_SECONDS), so neither one
     slow file nor thousands of new ones bring a DAG file near Airflow's import timeout. The
     unsharded load (dags/dataset_file_errors.py) records which file holds each dataset id in the
     state folder; every DAG file and every task reads that record.
     """
-    started = time.monotonic()
     include = settings.include_dir()
-    part = "all" if shard is None else f"shard-{shard}-of-{DATASET_DAG_FILES}"
-    cache = ParseCache.for_include(include, settings.state_dir(), part) if settings.parse_cache_enabled() else None
+    cache = parse_cache(include, shard) if settings.parse_cache_enabled() else None
     catalog = load_catalog(include, cache=cache, record=read_dataset_files(), stages=read_stages(),
                            only=None if shard is None else (lambda dataset_id: shard_of(dataset_id) == shard),
-                           deadline=started + settings.parse_budget_seconds())
+                           deadline=parse_deadline(settings.parse_budget_seconds(), started),
+                           keep_datasets=keep_datasets)
     if cache is not None:
         cache.save()
     if shard is None:
@@ -139,24 +139,29 @@ def parse_catalog(shard: int | None = None) -> Catalog:
     return catalog
 
 
-def shard_of(dataset_id: str) -> int:
-    """Which of the dataset DAG files builds this id (every file claiming the id: the same one)."""
-    return zlib.crc32(dataset_id.encode("utf-8", "surrogateescape")) % DATASET_DAG_FILES
+# The share of the parse budget that parsing new or changed files may use: the rest is kept for
+# building the DAGs (a DAG file builds ~310 at 5,000 datasets) and for Airflow's checks of them.
+PARSE_SHARE = 0.8
 
 
-def shard_of_dag_file(dag_file: str) -> int:
-    """dags/datasets.py is shard 0, dags/datasets_<k>.py shard k."""
-    stem = Path(dag_file).stem
-    number = 0 if stem == "datasets" else int(stem.removeprefix("datasets_"))
-    if not 0 <= number < DATASET_DAG_FILES:
-        raise ValueError(f"{dag_file}: only {DATASET_DAG_FILES} dataset DAG files build DAGs (datasets.py, "
-                         f"datasets_1.py ... datasets_{DATASET_DAG_FILES - 1}.py)")
-    return number
+def parse_deadline(budget: float, started: float | None = None) -> float:
+    """When parsing new or changed files stops (``time.monotonic()``): ``PARSE_SHARE`` of the
+    budget after ``started``, when the DAG file began (its own imports count: Airflow's timeout
+    bounds the whole import), or after now."""
+    now = time.monotonic()
+    return min(started if started is not None else now, now) + budget * PARSE_SHARE
 
 
-def build_shard_dags(dag_file: str) -> dict[str, DAG]:
-    """The DAGs of the dataset ids that belong to this DAG file."""
-    return build_all_dags(parse_catalog(shard_of_dag_file(dag_file)))
+def parse_cache(include: Path, shard: int | None = None) -> ParseCache | ShardedParseCache:
+    """The parse cache of one shard's files, or (None) of every shard's."""
+    if shard is None:
+        return ShardedParseCache.for_include(include, settings.state_dir())
+    return ParseCache.for_include(include, settings.state_dir(), shard_part(shard))
+
+
+def build_shard_dags(dag_file: str, started: float | None = None) -> dict[str, DAG]:
+    """The DAGs of the dataset ids that belong to this DAG file (``started``: see parse_deadline)."""
+    return build_all_dags(parse_catalog(shard_of_dag_file(dag_file), started))
 
 
 def build_all_dags(catalog: Catalog | None = None) -> dict[str, DAG]:
@@ -171,9 +176,10 @@ def build_all_dags(catalog: Catalog | None = None) -> dict[str, DAG]:
             for loaded in catalog.datasets}
 
 
-def raise_for_broken_files(catalog: Catalog | None = None) -> None:
+def raise_for_broken_files(catalog: Catalog | None = None, started: float | None = None) -> None:
     """Raise one error naming every broken file, field and hint (an Airflow import error)."""
-    catalog = catalog or parse_catalog()
+    # Only the errors are needed: the valid files' models are not kept (5,000 of them were ~250 MB).
+    catalog = catalog or parse_catalog(started=started, keep_datasets=False)
     if catalog.errors:
         raise SpecFileError(catalog.errors)
 

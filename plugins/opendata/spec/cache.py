@@ -1,8 +1,10 @@
 """Each dataset file's checked result, kept between DAG parses: a file is parsed once per change.
 
-Airflow's DAG processor imports the two DAG files again and again, each time in a fresh
-process, so a memo in memory would not survive; the result is kept on disk under the state
-folder, in one JSON file per include folder. An entry holds what the file alone decides (its
+Airflow's DAG processor imports the DAG files again and again, each time in a fresh process,
+so a memo in memory would not survive; the result is kept on disk under the state folder, in
+one JSON file per include folder and shard of dataset ids (opendata.spec.shards): the DAG file
+of a shard, dags/dataset_file_errors.py and `opendata lint` share the entries, so each file
+is parsed once per change, whichever of them meets it first. An entry holds what the file alone decides (its
 typed model, or its own errors, and the lines of the fields checked against other files) and
 is used only when all of these still match:
 
@@ -32,6 +34,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,17 @@ class ParseCache:
         self.misses += 1
         return None
 
+    def has(self, path: Path, key: Key | None) -> bool:
+        """Whether a current result for ``path`` is kept (not counted as a lookup)."""
+        entry = self.entries.get(str(path)) if key is not None else None
+        return entry is not None and entry.get("key") == key
+
+    def adopt(self, path: Path, entry: dict[str, Any]) -> None:
+        """A result (with its key) parsed by another process, as if read from the cache file."""
+        self.entries[str(path)] = entry
+        self.used[str(path)] = entry
+        self._dirty = True
+
     def stale(self, path: Path) -> dict[str, Any] | None:
         """The entry kept for ``path`` whatever its key (the file changed since): for a parse that
         has no time left to parse it again. Kept for the next parse, which checks the file."""
@@ -126,7 +141,9 @@ class ParseCache:
 
     def remember(self, key: str, compute: Callable[[], Any]) -> Any:
         """``compute()``'s JSON-able result, kept under ``key`` (which must change with its input)."""
-        if key in self.memo:
+        if key in self.memo_used:
+            pass  # met earlier in this parse (5,000 clones of a department's query share one key)
+        elif key in self.memo:
             self.memo_used[key] = self.memo[key]
         else:
             self.memo_used[key] = compute()
@@ -141,9 +158,9 @@ class ParseCache:
             self.location.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.location.parent, prefix=".parse-cache-", suffix=".json")
             try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump({"version": self.version, "files": self.used, "memo": self.memo_used}, handle,
-                              separators=(",", ":"))
+                with os.fdopen(fd, "wb") as handle:
+                    # orjson: the caches of 5,000 files are ~40 MB of JSON, read on every parse.
+                    handle.write(_dumps({"version": self.version, "files": self.used, "memo": self.memo_used}))
                 # Write-then-rename: a parse running at the same time reads the old or the new file, never half.
                 os.replace(tmp, self.location)
             except BaseException:
@@ -153,10 +170,76 @@ class ParseCache:
             log.info("Dataset file parse cache not written (%s): every parse reads every file", exc)
 
 
+class ShardedParseCache:
+    """The parse caches of every shard of an include folder, as one: a file's entry is looked up
+    in (and stored to) its shard's cache, which the shard's own DAG file reads too."""
+
+    def __init__(self, shards: list[ParseCache], shard_of_path: Callable[[Path], int]):
+        self.shards = shards
+        self.shard_of_path = shard_of_path
+
+    @classmethod
+    def for_include(cls, include: Path, state: Path) -> ShardedParseCache:
+        from opendata.spec.shards import DATASET_DAG_FILES, shard_of_path, shard_part
+
+        return cls([ParseCache.for_include(include, state, shard_part(k)) for k in range(DATASET_DAG_FILES)],
+                   shard_of_path)
+
+    def _of(self, path: Path) -> ParseCache:
+        return self.shards[self.shard_of_path(path)]
+
+    def lookup(self, path: Path, key: Key | None) -> dict[str, Any] | None:
+        return self._of(path).lookup(path, key)
+
+    def has(self, path: Path, key: Key | None) -> bool:
+        return self._of(path).has(path, key)
+
+    def adopt(self, path: Path, entry: dict[str, Any]) -> None:
+        self._of(path).adopt(path, entry)
+
+    def stale(self, path: Path) -> dict[str, Any] | None:
+        return self._of(path).stale(path)
+
+    def store(self, path: Path, key: Key, entry: dict[str, Any]) -> None:
+        self._of(path).store(path, key, entry)
+
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
+        return self.shards[int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % len(self.shards)].remember(
+            key, compute)
+
+    def save(self) -> None:
+        for shard in self.shards:
+            shard.save()
+
+    @property
+    def hits(self) -> int:
+        return sum(shard.hits for shard in self.shards)
+
+    @property
+    def misses(self) -> int:
+        return sum(shard.misses for shard in self.shards)
+
+
+def _dumps(data: Any) -> bytes:
+    # orjson for speed (the caches of 5,000 files are tens of MB, read on every parse); the
+    # standard library for what orjson refuses (a file name that is not UTF-8, kept escaped).
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def _read(location: Path, version: str) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     try:
-        with open(location, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(location, "rb") as handle:
+            data = _loads(handle.read())
     except (OSError, ValueError):
         return {}, {}
     if not isinstance(data, dict) or data.get("version") != version or not isinstance(data.get("files"), dict):

@@ -81,7 +81,7 @@ def dataset_files(datasets_dir: Path) -> list[Path]:
 def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = None,
                  record: Mapping[str, str] | None = None, stages: Mapping[str, str] | None = None,
                  now: dt.datetime | None = None, only: Callable[[str], bool] | None = None,
-                 deadline: float | None = None) -> Catalog:
+                 deadline: float | None = None, keep_datasets: bool = True) -> Catalog:
     """Every dataset file under ``include_dir``.
 
     ``record``: dataset id -> the file that last held it alone (decides which of two files with
@@ -89,7 +89,9 @@ def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = 
     matter before approval); ``cache``: results of unchanged files from earlier parses;
     ``only``: which dataset ids (file names) to load; ``deadline`` (``time.monotonic()``):
     after it, changed files are not parsed again (their previous result is used, a new file
-    waits for the next parse), so a load never runs into Airflow's import timeout.
+    waits for the next parse), so a load never runs into Airflow's import timeout;
+    ``keep_datasets`` False: the valid files are checked but not kept (a load that only reports
+    errors holds one typed model at a time, not 5,000).
     """
     include = include_dir or settings.include_dir()
     try:
@@ -119,7 +121,7 @@ def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = 
                                                          confinement=confinement, deadline=deadline)
         catalog.errors += file_errors
         catalog.warnings += warnings
-        if spec is not None:
+        if spec is not None and keep_datasets:
             catalog.datasets.append(LoadedDataset(spec, path, tuple(warnings)))
     return catalog
 

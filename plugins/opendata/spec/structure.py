@@ -98,3 +98,62 @@ def _alias_problem(text: str, anchored_line: int) -> StructureProblem:
         pass
     return StructureProblem((), f"YAML aliases are not allowed: write the value out (the anchored value is at "
                                 f"line {anchored_line})", anchored_line, fatal=True)
+
+
+# --- the common case in one pass ------------------------------------------------------------------
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+# Plain scalars the loader builds with SafeConstructor's own functions (timestamps stay text).
+_SCALARS = {"tag:yaml.org,2002:int": "construct_yaml_int", "tag:yaml.org,2002:float": "construct_yaml_float",
+            "tag:yaml.org,2002:bool": "construct_yaml_bool", "tag:yaml.org,2002:null": "construct_yaml_null"}
+
+
+class Unusual(Exception):
+    """The document uses something the one-pass build leaves to the full checks."""
+
+
+def plain_document(root: yaml.Node, constructor: yaml.constructor.SafeConstructor,
+                   max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPTH) -> object:
+    """The document's values, when nothing in it is a structure problem: what
+    ``constructor.construct_document(root)`` builds, in one walk that also does the checks of
+    :func:`structure_problems` (with YAML's general constructor and that walk, a dataset file's
+    values took twice as long). Raises :class:`Unusual` at the first thing that is not plain
+    mappings, lists and core scalars without duplicate keys, aliases, merge keys or explicit
+    tags, or at any limit: the caller then runs the full checks, which report it."""
+    seen: set[int] = set()
+    scalars = {tag: getattr(constructor, name) for tag, name in _SCALARS.items()}
+
+    def build(node: yaml.Node, depth: int) -> object:
+        if depth > max_depth or len(seen) >= max_nodes or id(node) in seen:
+            raise Unusual
+        seen.add(id(node))
+        tag = node.tag
+        if tag == _STR and isinstance(node, yaml.ScalarNode):
+            return node.value
+        if tag == _MAP and isinstance(node, yaml.MappingNode):
+            mapping: dict = {}
+            keys: set[str] = set()
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.value in keys:
+                    raise Unusual
+                keys.add(key_node.value)
+                key = build(key_node, depth + 1)
+                if key in mapping:  # "1" and "1.0", say: YAML keeps the last one
+                    raise Unusual
+                mapping[key] = build(value_node, depth + 1)
+            return mapping
+        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            return [build(item, depth + 1) for item in node.value]
+        scalar = scalars.get(tag)
+        if scalar is None or not isinstance(node, yaml.ScalarNode):
+            raise Unusual
+        return scalar(node)
+
+    try:
+        return build(root, 0)
+    except Unusual:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. an integer of 5,000 digits: the full path says so
+        raise Unusual from exc

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from opendata.spec.errors import MAX_ERRORS_PER_FILE, Loc, SpecError, did_you_mean, expected_values
 from opendata.spec.reading import FileRefused, read_config_text
-from opendata.spec.structure import structure_problems
+from opendata.spec.structure import Unusual, plain_document, structure_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,6 +57,14 @@ class YamlDocument:
         loader = _FastLoader(text)
         try:
             self.root = loader.get_single_node()
+            if self.root is not None:
+                try:
+                    # The common case, one pass; anything unusual goes through the full checks.
+                    self.problems: list[SpecError] = []
+                    self.data = plain_document(self.root, loader)
+                    return
+                except Unusual:
+                    pass
             found = structure_problems(self.root, text)
             self.problems = [SpecError(path, p.loc, p.message, line=p.line) for p in found]
             if any(p.fatal for p in found):
