@@ -168,9 +168,11 @@ def test_a_pass_leaves_the_garbage_collector_as_it_found_it():
     assert gc.get_freeze_count() == 0  # ...until the pass ends
     gc.freeze()  # someone else's freeze (before a fork): neither added to nor undone
     try:
+        # Frozen objects can still be freed by reference counting (under xdist one was, between
+        # two reads), so the count may fall a little; it must neither grow nor drop to nothing.
         frozen = gc.get_freeze_count()
         with _long_lived_frozen():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            assert frozen // 2 < gc.get_freeze_count() <= frozen
+        assert frozen // 2 < gc.get_freeze_count() <= frozen
     finally:
         gc.unfreeze()
