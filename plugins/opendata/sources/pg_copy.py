@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 
 import pandas as pd
@@ -48,31 +50,83 @@ def copy_chunks(url: sa.URL, conn_id: str, query: str, params: tuple, chunk_size
 
     phase = "connect"
     try:
-        with contextlib.closing(adbc.connect(libpq_uri(url), autocommit=False)) as conn:
-            try:
-                cursor = conn.cursor()
-                phase = "read-only"
-                adbc_read_only(cursor, conn_id)
-                phase = "query"
-                cursor.execute(query, parameters=params or None)
-                reader = cursor.fetch_record_batch()
-                unsupported = unsupported_columns(reader.schema)
-                if unsupported:
-                    reader.close()
-                    raise NotForCopy(", ".join(unsupported))
-                seen = False
-                for batch in rechunk(_batches(reader), chunk_size):
-                    seen = True
-                    yield to_frame(batch)
-                if not seen:
-                    yield empty_frame(reader.schema)
-            finally:
-                # Nothing a query did is kept; the connection is closed, never reused.
-                with contextlib.suppress(adbc_driver_manager.Error):
-                    conn.rollback()
+        with contextlib.ExitStack() as stack:
+            conn = adbc.connect(libpq_uri(url), autocommit=False)
+            stack.callback(conn.close)
+            # Nothing a query did is kept: rolled back (after the cursor below is closed, callbacks
+            # run last first); the connection is closed, never reused.
+            stack.callback(_quietly, conn.rollback, adbc_driver_manager.Error)
+            cursor = stack.enter_context(contextlib.closing(conn.cursor()))
+            phase = "read-only"
+            adbc_read_only(cursor, conn_id)
+            phase = "query"
+            cursor.execute(query, parameters=params or None)
+            reader = stack.enter_context(contextlib.closing(cursor.fetch_record_batch()))
+            unsupported = unsupported_columns(reader.schema)
+            if unsupported:
+                raise NotForCopy(", ".join(unsupported))
+            prefetch = stack.enter_context(contextlib.closing(_Prefetch(reader)))
+            seen = False
+            for batch in rechunk(prefetch, chunk_size):
+                seen = True
+                yield to_frame(batch)
+            if not seen:
+                yield empty_frame(reader.schema)
     except (adbc_driver_manager.Error, _StreamError) as exc:
         raise ExtractError(describe_adbc_error(exc, conn_id, unreachable=phase == "connect",
                                                secret=url.password)) from None
+
+
+def _quietly(action, errors: type[BaseException]) -> None:
+    with contextlib.suppress(errors):
+        action()
+
+
+_DONE = object()
+
+
+class _Prefetch:
+    """The driver's batches, read a few ahead in a thread: decoding the COPY stream (in C,
+    without the GIL) overlaps the typing of the batches before it on the other core. Bounded
+    (``depth`` batches of the driver's ~16 MB), so memory does not grow with the table."""
+
+    def __init__(self, reader: pa.RecordBatchReader, depth: int = 2):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(reader,), name="copy-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self, reader: pa.RecordBatchReader) -> None:
+        try:
+            for batch in _batches(reader):
+                if not self._put(batch):
+                    return
+            self._put(_DONE)
+        except BaseException as exc:  # handed to the reading side, raised there
+            self._put(exc)
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            item = self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        # Before the reader is closed: the thread must be out of it.
+        self._stop.set()
+        self._thread.join()
 
 
 class _StreamError(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,11 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     row_id = spec.publishing.row_identifier
     prints: pq.ParquetWriter | None = None
     prints_partial = sidecar_path(out_path).with_suffix(".partial")
+    # Parquet encoding and compression (C++, without the GIL) run on a second thread while the
+    # next chunk is read, typed and hashed; one write in flight, in order, so memory stays one
+    # chunk more than before.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writer")
+    written: Future | None = None
     try:
         pushdown = (mark.source_name, bound) if bound is not None else None
         for chunk in read_chunks(spec.source, since=pushdown, ragged=ragged):
@@ -106,7 +112,9 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
             if mark is not None and batch.num_rows:
                 top = batch_max(batch, mark.field_name)
                 highest = top if highest is None or (top is not None and top > highest) else highest
-            writer.write_batch(batch)
+            if written is not None:
+                written.result()
+            written = background.submit(writer.write_batch, batch)
             hashes = row_hashes(batch)
             digest.update(hashes.tobytes())
             if prints is not None:
@@ -114,11 +122,16 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
+        if written is not None:
+            written.result()  # the last chunk is on disk (an error writing it is raised here)
     except SchemaMismatch as exc:
         raise ExtractError(f"dataset {spec.id}: {exc}") from exc
     except ExtractError as exc:
         raise ExtractError(f"dataset {spec.id}: {exc}") from exc
     finally:
+        if written is not None:
+            written.exception()  # waited for (its error, if any, was raised above or is moot)
+        background.shutdown()
         if writer is not None:
             writer.close()
         if prints is not None:

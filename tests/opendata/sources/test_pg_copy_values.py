@@ -156,3 +156,21 @@ def test_copy_path_session_defaults_are_left_alone_and_the_transaction_is_read_o
                  "current_setting('default_transaction_read_only') AS dflt"})
     frame = pd.concat(list(read_sql_chunks(source)))
     assert frame.to_dict("records") == [{"tx": "on", "dflt": "off"}]
+
+
+@pytest.mark.postgres
+def test_a_copy_read_stopped_half_way_leaves_no_session_behind(types_conn, every_type):
+    """A reader that stops early (a missing column found in the first chunk) ends the COPY,
+    rolls back and closes: no session of this database is left open."""
+    import psycopg
+
+    source = SqlSource.model_validate({"kind": "sql", "conn_id": types_conn, "chunk_size": 100,
+                                       "query": "SELECT g AS n, repeat('x', 200) AS pad "
+                                                "FROM generate_series(1, 300000) AS g"})
+    chunks = read_sql_chunks(source)
+    first = next(chunks)
+    assert len(first) == 100
+    chunks.close()
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres") as conn:
+        left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (every_type,)).fetchone()[0]
+    assert left == 0
