@@ -133,3 +133,46 @@ def _plain(array: pa.Array) -> pa.Array:
     # with NULLs objects, text the str dtype, timestamps datetime64[us] (timestamptz in UTC, as
     # pandas puts psycopg's zoned datetimes), dates and times datetime objects.
     return array
+
+
+# --- typing to the data dictionary in Arrow --------------------------------------------------------
+# (data dictionary type, PostgreSQL types) whose typing ``coerce.coerce_chunk`` does to
+# ``to_frame``'s chunk is done here on the Arrow batch, value for value the same, without pandas:
+# none of these conversions can fail, so nothing is counted and no row needs naming.
+_TEXT = frozenset({"text", "varchar", "bpchar", "name"})
+_ARROW_TYPING = {"text": _TEXT, "url": _TEXT, "number": frozenset({"float8", "numeric", "int2", "int4", "int8"}),
+                 "checkbox": frozenset({"bool"}), "floating_timestamp": frozenset({"timestamp"})}
+_NAT = np.iinfo(np.int64).min
+
+
+def typed_batch(batch: pa.RecordBatch, columns: list[tuple[str, str, str]], schema: pa.Schema) -> pa.RecordBatch | None:
+    """The batch typed to ``schema`` (``columns``: field name, source column, data dictionary
+    type value, in its order), or None when a column needs the pandas typing (``coerce``)."""
+    kinds = {field.name: postgres_type(field) for field in batch.schema}
+    if any(kinds.get(source) not in _ARROW_TYPING.get(kind, ()) for _, source, kind in columns):
+        return None
+    arrays = []
+    for (_, source, kind), target in zip(columns, schema, strict=True):
+        array = batch.column(batch.schema.get_field_index(source))
+        if isinstance(array, pa.ExtensionArray):
+            array = array.storage
+        arrays.append(_typed(array, kinds[source], kind, target.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _typed(array: pa.Array, pg_kind: str, kind: str, target: pa.DataType) -> pa.Array:
+    if array.null_count == len(array):
+        return pa.nulls(len(array), type=target)
+    if kind == "number":
+        # pandas' float64 (Arrow's cast of the numeric text and of ints rounds as it does); its NaN
+        # became null when the series went to Arrow (from_pandas).
+        values = pc.cast(array, pa.float64(), safe=False)
+        nan = pc.fill_null(pc.is_nan(values), False)
+        return pc.if_else(nan, pa.scalar(None, pa.float64()), values) if pc.any(nan).as_py() else values
+    if kind == "floating_timestamp":
+        # pandas floors microseconds to milliseconds (Arrow's cast truncates towards zero), and
+        # reads the smallest int64 as NaT.
+        micros = pc.fill_null(array.view(pa.int64()), 0).to_numpy(zero_copy_only=False)
+        mask = _nulls(array) | (micros == _NAT)
+        return pa.array(micros // 1000, type=pa.int64(), mask=mask).view(target)
+    return pc.cast(array, target)

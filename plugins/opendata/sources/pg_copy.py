@@ -42,9 +42,13 @@ def incremental_query(query: str, quoted_column: str) -> str:
     return f"SELECT * FROM (\n{query}\n) AS opendata_source WHERE {quoted_column} > $1"
 
 
-def copy_chunks(url: sa.URL, conn_id: str, query: str, params: tuple, chunk_size: int) -> Iterator[pd.DataFrame]:
+def copy_chunks(url: sa.URL, conn_id: str, query: str, params: tuple, chunk_size: int, *,
+                arrow: bool = False) -> Iterator[pd.DataFrame | pa.RecordBatch]:
     """The query's rows in pandas chunks of ``chunk_size`` rows (raises ``NotForCopy`` before the
-    first one when the result's types are not all readable here, ``ExtractError`` on failure)."""
+    first one when the result's types are not all readable here, ``ExtractError`` on failure).
+    With ``arrow``, each chunk is the Arrow batch as read (``pg_arrow.to_frame`` makes it the
+    pandas chunk; ``pg_arrow.typed_batch`` types it to the data dictionary without pandas); no
+    rows still give one empty pandas chunk."""
     import adbc_driver_manager
     import adbc_driver_postgresql.dbapi as adbc
 
@@ -69,7 +73,7 @@ def copy_chunks(url: sa.URL, conn_id: str, query: str, params: tuple, chunk_size
             seen = False
             for batch in rechunk(prefetch, chunk_size):
                 seen = True
-                yield to_frame(batch)
+                yield batch if arrow else to_frame(batch)
             if not seen:
                 yield empty_frame(reader.schema)
     except (adbc_driver_manager.Error, _StreamError) as exc:

@@ -60,7 +60,10 @@ def sqlalchemy_engine(conn_id: str) -> sa.Engine:
         ) from exc
 
 
-def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) -> Iterator[pd.DataFrame]:
+def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, *,
+                    arrow: bool = False) -> Iterator[pd.DataFrame]:
+    """The query's rows in pandas chunks; with ``arrow``, chunks the COPY path read may be Arrow
+    batches as read (see ``pg_copy.copy_chunks``)."""
     try:
         # The text first (exactly one read statement), as lint did; the database's own read-only
         # session below stops what text cannot show (a function or a view that writes).
@@ -80,7 +83,8 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) 
                 copy_query = incremental_query(query, engine.dialect.identifier_preparer.quote(column))
                 copy_params = (_bound(value),)
             try:
-                yield from copy_chunks(engine.url, source.conn_id, copy_query, copy_params, source.chunk_size)
+                yield from copy_chunks(engine.url, source.conn_id, copy_query, copy_params, source.chunk_size,
+                                      arrow=arrow)
                 return
             except NotForCopy as exc:
                 log.info("Reading through SQLAlchemy (columns of types the COPY path does not read: %s)", exc)

@@ -174,3 +174,70 @@ def test_a_copy_read_stopped_half_way_leaves_no_session_behind(types_conn, every
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres") as conn:
         left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (every_type,)).fetchone()[0]
     assert left == 0
+
+
+# Columns whose typing to the data dictionary is done on the Arrow batch (pg_arrow.typed_batch).
+ARROW_TYPED = [("id", "text"), ("v", "text"), ("c", "url"), ("nm", "text"), ("i2", "number"), ("i4", "number"),
+               ("i8", "number"), ("i8n", "number"), ("f8", "number"), ("n", "number"), ("n2", "number"),
+               ("b", "checkbox"), ("bn", "checkbox"), ("ts", "floating_timestamp"), ("allnull", "text")]
+
+
+def spy_typed(monkeypatch) -> list:
+    from opendata.sources import pg_arrow, stage
+
+    results = []
+
+    def typed(*args):
+        results.append(pg_arrow.typed_batch(*args))
+        return results[-1]
+
+    monkeypatch.setattr(stage, "typed_batch", typed)
+    return results
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("chunk_size", [100, 2, 1])
+def test_staged_file_typed_in_arrow_is_the_general_paths(types_conn, monkeypatch, tmp_path, chunk_size):
+    spec = spec_for(types_conn, ARROW_TYPED, chunk_size)
+    typed = spy_typed(monkeypatch)
+    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
+    assert typed and all(batch is not None for batch in typed)  # the Arrow typing did every chunk
+    assert pq.read_table(old.path).equals(pq.read_table(new.path))
+    assert old.checksum == new.checksum
+    assert old.coercion == new.coercion
+    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
+    assert prints[0].equals(prints[1])
+
+
+@pytest.mark.postgres
+def test_arrow_typing_of_edge_values(types_conn, monkeypatch, tmp_path):
+    """Timestamps before 1970 with sub-millisecond parts (pandas floors them), the extremes,
+    NaN and infinities of numeric and float8 and ints past 2**53, booleans with NULLs."""
+    spec = spec_for(types_conn, [("id", "text"), ("ts", "floating_timestamp"), ("n", "number"), ("f", "number"),
+                                 ("i", "number"), ("b", "checkbox")], 3)
+    query = """SELECT * FROM (VALUES
+      ('a', timestamp '1969-12-31 23:59:59.9995', numeric 'NaN', float8 'NaN', int8 '9007199254740993', true),
+      ('b', timestamp '1900-01-01 00:00:00.000001', numeric '-1.0005', float8 '-Infinity',
+       int8 '-9223372036854775807', NULL),
+      ('c', timestamp '0001-01-01 00:00:00.0005', numeric '1e-400', float8 '-0', int8 '9223372036854775807', false),
+      ('d', timestamp '9999-12-31 23:59:59.999999', numeric '0.1', float8 'Infinity', NULL, NULL),
+      ('e', NULL, NULL, NULL, int8 '-1', true),
+      ('f', timestamp '1969-12-31 23:59:59.999999', numeric '-0', float8 '1e-320', int8 '0', false)
+    ) AS t(id, ts, n, f, i, b)"""
+    spec.source.__dict__["query"] = query
+    typed = spy_typed(monkeypatch)
+    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
+    assert typed and all(batch is not None for batch in typed)
+    assert pq.read_table(old.path).equals(pq.read_table(new.path))
+    assert pq.read_table(new.path)["ts"].null_count == 1
+    assert old.checksum == new.checksum
+    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
+    assert prints[0].equals(prints[1])
+
+
+@pytest.mark.postgres
+def test_other_types_are_typed_by_pandas(types_conn, monkeypatch, tmp_path):
+    typed = spy_typed(monkeypatch)
+    spec = spec_for(types_conn, [("id", "text"), ("f4", "number"), ("tstz", "fixed_timestamp")], 100)
+    staged = extract_to_stage(spec, tmp_path / "types" / "extract.parquet")
+    assert typed == [None] and staged.rows == 6
