@@ -96,6 +96,12 @@ def phase_refresh(args) -> dict:
     from opendata.sources.stage import extract_to_stage
 
     work = Path(args.workdir)
+    profiler = None
+    if args.profile and not args.prime:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     started = time.perf_counter()
     dataset = spec("bench_pg")
     staged = extract_to_stage(dataset, work / "extract.parquet")
@@ -107,6 +113,9 @@ def phase_refresh(args) -> dict:
     result = sync_to_portal(SocrataHook(), dataset, args.dataset, Path(staged.path), fingerprint_path=confirmed,
                             previous_fingerprint=confirmed, published_rows=None, apply_shrink_guard=True,
                             audience="private", staged_checksum=staged.checksum)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{args.profile}/refresh-{os.getpid()}.prof")
     return {"seconds": time.perf_counter() - started, "extract_seconds": extracted, "rows": staged.rows,
             "changed": result.rows_changed, "deleted": result.rows_deleted, "peak_mb": peak_mb()}
 
@@ -142,6 +151,7 @@ def main() -> None:
     parser.add_argument("--pg-host", default="127.0.0.1")
     parser.add_argument("--pg-user", default="postgres")
     parser.add_argument("--phase")
+    parser.add_argument("--profile", help="folder: cProfile of each refresh of the current code (main thread)")
     for name in ("url", "dataset", "workdir", "prime"):
         parser.add_argument(f"--{name}")
     args = parser.parse_args()
@@ -206,8 +216,9 @@ def main() -> None:
                         figures.setdefault("anchor", {}).setdefault(label, []).append(anchor["seconds"])
                         for code in which:
                             shutil.copyfile(work[code] / "primed.arrow", work[code] / "confirmed.arrow")
+                            extra = {"profile": args.profile} if args.profile and code == "after" else {}
                             result = run_phase("refresh", codes[code], dataset=portal_id, workdir=work[code],
-                                               prime="0")
+                                               prime="0", **extra)
                             entry = figures.setdefault(code, {}).setdefault(label, [])
                             entry.append((result["seconds"], result["seconds"] / anchor["seconds"],
                                           result["peak_mb"], result["changed"]))
