@@ -24,8 +24,7 @@ from opendata.sources.coerce import CoercionReport, SchemaMismatch, arrow_schema
 from opendata.sources.fingerprint import (
     FINGERPRINT_SCHEMA,
     FingerprintWriter,
-    row_fingerprint,
-    row_hashes,
+    row_fingerprint_and_hashes,
     sidecar_path,
     write_fingerprint,
 )
@@ -132,10 +131,10 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
             if written is not None:
                 written.result()
             written = background.submit(writer.write_batch, batch)
-            hashes = row_hashes(batch)
+            fingerprint, hashes = row_fingerprint_and_hashes(batch, row_id if prints is not None else None)
             digest.update(hashes.tobytes())
-            if prints is not None:
-                prints.write(row_fingerprint(batch, row_id, hashes))
+            if fingerprint is not None:
+                prints.write(fingerprint)
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
