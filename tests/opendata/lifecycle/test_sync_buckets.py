@@ -143,8 +143,17 @@ def test_a_refresh_compared_in_buckets_sends_changes_deletes_the_gone_and_stops_
     assert ipc.open_file(str(confirmed)).read_all().equals(ipc.open_file(str(sidecar_path(staged.path))).read_all())
     assert second.rows_published == 3998
 
+    compared = []
+    compare = sync.diff_fingerprint_files
+    monkeypatch.setattr(sync, "diff_fingerprint_files", lambda *a, **k: compared.append(1) or compare(*a, **k))
     _, third, counted = refresh("third")
     assert (third.mode, third.rows_changed, third.rows_deleted, counted.get("received", 0)) == ("none", 0, 0, 0)
+    assert (third.rows_unchanged, third.rows_published, compared) == (3998, 3998, [])  # same bytes: not compared
+    # The same rows in a fingerprint of other bytes (other batches) are compared, and found the same.
+    in_batches(ipc.open_file(str(confirmed)).read_all(), confirmed, rows=50)
+    _, again, counted = refresh("third-again")
+    assert (again.mode, again.rows_changed, again.rows_deleted, counted.get("received", 0)) == ("none", 0, 0, 0)
+    assert (again.rows_unchanged, compared) == (3998, [1])
 
     before = confirmed.read_bytes()
     with sqlite3.connect(database) as conn:
@@ -154,3 +163,14 @@ def test_a_refresh_compared_in_buckets_sends_changes_deletes_the_gone_and_stops_
         refresh("fourth")
     assert portal.stats()["rows"].get(portal_id, {}).get("received", 0) == 0
     assert confirmed.read_bytes() == before                 # the confirmed fingerprint is left as it was
+
+
+def test_same_file(tmp_path):
+    a, b, c, d = (tmp_path / name for name in "abcd")
+    a.write_bytes(b"x" * 3000)
+    b.write_bytes(b"x" * 3000)
+    c.write_bytes(b"x" * 2999 + b"y")
+    d.write_bytes(b"x" * 2999)
+    assert sync.same_file(a, b, block=1024)
+    assert not sync.same_file(a, c, block=1024)
+    assert not sync.same_file(a, d, block=1024)
