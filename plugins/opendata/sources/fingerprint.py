@@ -59,6 +59,13 @@ def _column_hash(array: pa.Array) -> np.ndarray:
 
 
 def _text_hash(array: pa.Array) -> np.ndarray:
+    if len(array) > _SAMPLE and pc.count_distinct(array.slice(0, _SAMPLE)).as_py() > _SAMPLE * 3 // 4:
+        # Mostly distinct values (identifiers, addresses): each hashed as it comes is the same
+        # hash as through the distinct values, without building them.
+        hashed = hash_array(pc.fill_null(array, "").to_numpy(zero_copy_only=False), categorize=False)
+        if array.null_count:
+            hashed[array.is_null().to_numpy(zero_copy_only=False)] = np.iinfo(np.uint64).max
+        return hashed
     encoded = pc.dictionary_encode(array)
     hashed = hash_array(encoded.dictionary.to_numpy(zero_copy_only=False), categorize=False)
     indices = encoded.indices
@@ -67,6 +74,9 @@ def _text_hash(array: pa.Array) -> np.ndarray:
     if indices.null_count:
         result[indices.is_null().to_numpy(zero_copy_only=False)] = np.iinfo(np.uint64).max
     return result
+
+
+_SAMPLE = 256
 
 
 def id_keys(ids: pa.Array | pa.ChunkedArray | list) -> np.ndarray:
