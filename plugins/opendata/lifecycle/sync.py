@@ -12,15 +12,20 @@ as a whole through a portal revision, atomically, never appended to; an unchange
 (same content checksum) is not sent at all.
 
 Diffing works on 8-byte keys (hashes of the row identifiers) with sort and binary search, not
-Python sets or string hash tables, so memory stays flat as tables grow.
+Python sets or string hash tables. Fingerprints larger than one bucket are compared bucket by
+bucket (split by key hash into files next to the extract, ``fingerprint_partition``), so memory
+stays flat as tables grow: what is kept whole is one byte per extracted row (which rows changed)
+and the identifiers to delete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +44,15 @@ from opendata.sources.fingerprint import (
     sidecar_path,
     write_fingerprint,
 )
+from opendata.sources.fingerprint_partition import (
+    BUCKET_ROWS,
+    POSITION,
+    bucket_count,
+    count_rows,
+    fingerprint_batches,
+    partition,
+    read_bucket,
+)
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
@@ -51,12 +65,16 @@ class ShrinkGuardError(RuntimeError):
 
 @dataclass(frozen=True)
 class ChangeSet:
-    changed_ids: pa.Array   # new or different rows to upsert
+    changed_ids: pa.Array | None   # new or different rows to upsert (None: only changed_rows is known)
     deleted_ids: pa.Array   # published rows gone from the source
     unchanged: int
+    # One flag per row of the extract, in its order: upsert this row (how the load finds them).
+    changed_rows: np.ndarray | None = None
 
     @property
     def changed(self) -> int:
+        if self.changed_rows is not None:
+            return int(self.changed_rows.sum())
         return len(self.changed_ids)
 
     @property
@@ -78,6 +96,8 @@ class SyncPlan:
     changes: ChangeSet | None = None
     fingerprint: pa.Table | None = None
     merged_fingerprint: pa.Table | None = None
+    # A fingerprint too large to hold: the file to record as confirmed instead (the extract's own).
+    merged_fingerprint_file: Path | None = None
 
     def counts(self) -> dict:
         return {"mode": self.mode, "rows_in_extract": self.rows_in_extract, "changed": self.changed,
@@ -139,6 +159,15 @@ def _matches(table: pa.Table, other: pa.Table) -> tuple[np.ndarray, np.ndarray]:
 
 def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
     """Which rows to upsert and which to delete to turn ``previous`` into ``current``."""
+    unchanged, still_there = _diff_masks(current, previous)
+    changed = current["id"].filter(pa.array(~unchanged)).combine_chunks()
+    gone = previous["id"].filter(pa.array(~still_there)).combine_chunks()
+    return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=int(unchanged.sum()), changed_rows=~unchanged)
+
+
+def _diff_masks(current: pa.Table, previous: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``current``: unchanged (same identifier, same hash); per row of ``previous``:
+    its identifier is still in ``current``."""
     found, where = _matches(current, previous)
     previous_hash = previous["hash"]
     known_hash = pc.fill_null(previous_hash, 0).to_numpy()[where] if len(previous) else np.zeros(0, np.uint64)
@@ -146,10 +175,32 @@ def diff_fingerprints(current: pa.Table, previous: pa.Table) -> ChangeSet:
         else np.zeros(0, bool)
     unchanged = found & ~hash_missing & (current["hash"].to_numpy() == known_hash) if len(previous) \
         else np.zeros(len(current), dtype=bool)
-    changed = current["id"].filter(pa.array(~unchanged)).combine_chunks()
     still_there, _ = _matches(previous, current)
-    gone = previous["id"].filter(pa.array(~still_there)).combine_chunks()
-    return ChangeSet(changed_ids=changed, deleted_ids=gone, unchanged=int(unchanged.sum()))
+    return unchanged, still_there
+
+
+def diff_fingerprint_files(current: Path, previous: Path, *, current_rows: int, previous_rows: int,
+                           workdir: Path, bucket_rows: int = BUCKET_ROWS) -> ChangeSet:
+    """``diff_fingerprints`` for two fingerprint files of any size, in bounded memory: both are
+    split by key hash into buckets on disk (in a temporary folder in ``workdir``, removed after)
+    and compared bucket by bucket. Which rows changed is kept as one flag per extracted row."""
+    buckets = bucket_count(max(current_rows, previous_rows), bucket_rows)
+    changed_rows = np.zeros(current_rows, dtype=bool)
+    gone: list[pa.Array] = []
+    unchanged_total = 0
+    with tempfile.TemporaryDirectory(prefix=".fingerprint-buckets-", dir=workdir) as tmp:
+        ours = partition(fingerprint_batches(current), buckets, Path(tmp), "current", positions=True)
+        theirs = partition(fingerprint_batches(previous), buckets, Path(tmp), "previous", positions=False)
+        for mine, other in zip(ours, theirs, strict=True):
+            now, before = read_bucket(mine), read_bucket(other)
+            unchanged, still_there = _diff_masks(now, before)
+            changed_rows[now[POSITION].to_numpy()[~unchanged]] = True
+            unchanged_total += int(unchanged.sum())
+            if not still_there.all():
+                gone.append(before["id"].filter(pa.array(~still_there)).combine_chunks())
+            del now, before
+    deleted = pa.concat_arrays(gone) if gone else pa.array([], type=pa.string())
+    return ChangeSet(changed_ids=None, deleted_ids=deleted, unchanged=unchanged_total, changed_rows=changed_rows)
 
 
 def shrink_problem(deleted: int, published: int, max_share: float, *, remaining: int) -> str | None:
@@ -198,12 +249,19 @@ def portal_fingerprint(hook, portal_id: str, row_id: str) -> pa.Table:
                      pa.array(id_keys(ids), type=pa.uint64())], schema=FINGERPRINT_SCHEMA)
 
 
-def _changed_frames(staged_path: Path, row_id: str, changed: pa.Array) -> Iterator[pd.DataFrame]:
+def _changed_frames(staged_path: Path, row_id: str, changes: ChangeSet) -> Iterator[pd.DataFrame]:
+    """The extract's rows the change set flags, in order (the flags follow the extract's rows);
+    a change set of identifiers only is looked up by identifier."""
+    seen = 0
     for batch in staged_batches(staged_path):
-        ids = pc.cast(batch.column(batch.schema.get_field_index(row_id)), pa.string())
-        selected = batch.filter(pc.is_in(ids, value_set=changed))
-        if selected.num_rows:
-            yield selected.to_pandas()
+        if changes.changed_rows is None:
+            ids = pc.cast(batch.column(batch.schema.get_field_index(row_id)), pa.string())
+            flags = pc.is_in(ids, value_set=changes.changed_ids).to_numpy(zero_copy_only=False)
+        else:
+            flags = changes.changed_rows[seen:seen + batch.num_rows]
+        seen += batch.num_rows
+        if flags.any():
+            yield batch.filter(pa.array(flags)).to_pandas()
 
 
 def _all_frames(staged_path: Path) -> Iterator[pd.DataFrame]:
@@ -216,6 +274,28 @@ def _write_fingerprint(table: pa.Table, path: Path) -> None:
     partial = path.with_suffix(".partial")
     write_fingerprint(table, partial)
     os.replace(partial, path)
+
+
+def _copy_fingerprint(source: Path, path: Path) -> None:
+    # The extract's fingerprint is the confirmed one now: copied whole (never read into memory),
+    # under a temporary name first, so a crash leaves the previous one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    shutil.copyfile(source, partial)
+    os.replace(partial, path)
+
+
+def same_file(path: Path, other: Path, block: int = 1 << 20) -> bool:
+    """Whether two files hold the same bytes (read a block at a time; different sizes: no)."""
+    if path.stat().st_size != other.stat().st_size:
+        return False
+    with open(path, "rb") as mine, open(other, "rb") as theirs:
+        while True:
+            a, b = mine.read(block), theirs.read(block)
+            if a != b:
+                return False
+            if not a:
+                return True
 
 
 def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, previous_fingerprint: Path | None,
@@ -233,6 +313,32 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
                         shrink_problem(gone, published, max_share, remaining=total))
 
     row_id = spec.publishing.row_identifier
+    sidecar = sidecar_path(staged_path)
+    if (not incremental and previous_fingerprint is not None and previous_fingerprint.is_file()
+            and sidecar.is_file()):
+        if same_file(sidecar, previous_fingerprint):
+            # The extract's fingerprint is byte for byte the confirmed one: the same rows, the same
+            # hashes, in the same order. Nothing to send, nothing gone; nothing to compare.
+            log.info("The %s extracted rows are those of the last confirmed load (same fingerprint): "
+                     "nothing changed", f"{total:,}")
+            published = published_rows if published_rows is not None else total
+            changes = ChangeSet(changed_ids=None, deleted_ids=pa.array([], type=pa.string()), unchanged=total,
+                                changed_rows=np.zeros(total, dtype=bool))
+            return SyncPlan("none", total, 0, total, 0, published,
+                            shrink_problem(0, published, max_share, remaining=total), changes,
+                            merged_fingerprint_file=sidecar)
+        # Both on disk: compared bucket by bucket when larger than one (memory flat to any size).
+        previous_rows = count_rows(previous_fingerprint)
+        if max(total, previous_rows) > BUCKET_ROWS:
+            log.info("Comparing %s extracted rows with the fingerprint of the last confirmed load (%s rows), "
+                     "in buckets", f"{total:,}", f"{previous_rows:,}")
+            changes = diff_fingerprint_files(sidecar, previous_fingerprint, current_rows=total,
+                                             previous_rows=previous_rows, workdir=staged_path.parent)
+            published = published_rows if published_rows is not None else previous_rows
+            problem = shrink_problem(changes.deleted, published, max_share, remaining=total)
+            mode = "upsert" if changes.changed or changes.deleted else "none"
+            return SyncPlan(mode, total, changes.changed, changes.unchanged, changes.deleted, published, problem,
+                            changes, merged_fingerprint_file=sidecar)
     current = fingerprint_extract(staged_path, row_id)
     if previous_fingerprint is not None and previous_fingerprint.is_file():
         previous = read_fingerprint(previous_fingerprint)
@@ -247,7 +353,7 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
     changes = diff_fingerprints(current, previous)
     if incremental:
         # Rows past the watermark are all there is to know: absence means "unchanged".
-        changes = ChangeSet(changes.changed_ids, pa.array([], type=pa.string()), changes.unchanged)
+        changes = replace(changes, deleted_ids=pa.array([], type=pa.string()))
         merged = merge_fingerprints(previous, current)
     else:
         merged = current
@@ -277,7 +383,7 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
         return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
                           result.rows_updated, plan.deleted, result.errors, result.requests, None,
                           plan.rows_in_extract)
-    if plan.mode == "none" and plan.merged_fingerprint is None:
+    if plan.mode == "none" and plan.merged_fingerprint is None and plan.merged_fingerprint_file is None:
         return SyncResult("none", plan.rows_in_extract, 0, plan.unchanged, 0, 0, 0, 0, 0, None, plan.published)
 
     created = updated = deleted = errors = requests = 0
@@ -285,7 +391,7 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
     if plan.changes is not None and plan.changed:
         # Everything changed (a first load): no need to look each row up in the changed set.
         frames = (_all_frames(staged_path) if plan.changed == plan.rows_in_extract
-                  else _changed_frames(staged_path, row_id, plan.changes.changed_ids))
+                  else _changed_frames(staged_path, row_id, plan.changes))
         result = hook.upsert(portal_id, frames, total=plan.changed)
         created, updated, errors, requests = (result.rows_created, result.rows_updated, result.errors,
                                               result.requests)
@@ -293,10 +399,15 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
         result = hook.upsert_deletions(portal_id, row_id, plan.changes.deleted_ids.to_pylist())
         deleted, errors, requests = result.rows_deleted, errors + result.errors, requests + result.requests
     fingerprint = None
+    published = plan.published
     if plan.merged_fingerprint is not None:
         _write_fingerprint(plan.merged_fingerprint, fingerprint_path)
         fingerprint = str(fingerprint_path)
-    published = plan.merged_fingerprint.num_rows if plan.merged_fingerprint is not None else plan.published
+        published = plan.merged_fingerprint.num_rows
+    elif plan.merged_fingerprint_file is not None:
+        _copy_fingerprint(plan.merged_fingerprint_file, fingerprint_path)
+        fingerprint = str(fingerprint_path)
+        published = plan.rows_in_extract
     return SyncResult(plan.mode, plan.rows_in_extract, plan.changed, plan.unchanged, created, updated, deleted,
                       errors, requests, fingerprint, published)
 

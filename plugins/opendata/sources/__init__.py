@@ -17,19 +17,21 @@ if TYPE_CHECKING:
 
 
 def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None,
-                ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
+                ragged: RaggedRows | None = None, *, arrow: bool = False) -> Iterator[pd.DataFrame]:
     """Chunks of the source as the source gives them (names and types not yet mapped).
 
     ``since`` = (source column, value): a hint that only rows past the watermark are wanted.
     A database is asked for just those; other sources are filtered after typing. Rows of a CSV
     file or sheet whose fields do not line up with the header are left out and counted in
-    ``ragged`` (a database's and a JSON API's cannot be).
+    ``ragged`` (a database's and a JSON API's cannot be). With ``arrow``, a chunk PostgreSQL's
+    COPY path read may come as the Arrow batch it was read as (``pg_arrow.to_frame`` makes it
+    the pandas chunk).
     """
     # Imported here: each reader pulls in its own client libraries only when used.
     if isinstance(source, SqlSource):
         from opendata.sources.sql import read_sql_chunks
 
-        return read_sql_chunks(source, since=since)
+        return read_sql_chunks(source, since=since, arrow=arrow)
     if isinstance(source, FileSource):
         from opendata.sources.files import read_file_chunks
 

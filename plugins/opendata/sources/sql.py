@@ -6,6 +6,8 @@ DB-API provider installed), so credentials stay in the Airflow connection.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 
 import pandas as pd
@@ -18,6 +20,11 @@ from opendata.sources.sql_guard import UnsafeQuery, check_read_only
 from opendata.sources.sql_session import read_only_connection
 from opendata.spec.dataset import SqlSource
 from opendata.spec.paths import UnsafePath
+
+log = logging.getLogger(__name__)
+
+# "0" turns the COPY path off (PostgreSQL is then read through SQLAlchemy, as other databases).
+COPY_PATH_ENV = "OPENDATA_SQL_COPY"
 
 
 def query_text(source: SqlSource) -> str:
@@ -53,7 +60,10 @@ def sqlalchemy_engine(conn_id: str) -> sa.Engine:
         ) from exc
 
 
-def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) -> Iterator[pd.DataFrame]:
+def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, *,
+                    arrow: bool = False) -> Iterator[pd.DataFrame]:
+    """The query's rows in pandas chunks; with ``arrow``, chunks the COPY path read may be Arrow
+    batches as read (see ``pg_copy.copy_chunks``)."""
     try:
         # The text first (exactly one read statement), as lint did; the database's own read-only
         # session below stops what text cannot show (a function or a view that writes).
@@ -62,6 +72,34 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) 
         shown = f"query file {source.query_file}" if source.query_file else "source.query"
         raise ExtractError(f"{shown}, {exc}; nothing was run") from exc
     engine = sqlalchemy_engine(source.conn_id)
+    try:
+        if engine.dialect.name == "postgresql" and os.environ.get(COPY_PATH_ENV, "1") != "0":
+            # PostgreSQL: COPY into Arrow, several times faster than rows through SQLAlchemy.
+            from opendata.sources.pg_copy import NotForCopy, copy_chunks, incremental_query
+
+            copy_query, copy_params = query, ()
+            if since is not None:
+                column, value = since
+                copy_query = incremental_query(query, engine.dialect.identifier_preparer.quote(column))
+                copy_params = (_bound(value),)
+            try:
+                yield from copy_chunks(engine.url, source.conn_id, copy_query, copy_params, source.chunk_size,
+                                      arrow=arrow)
+                return
+            except NotForCopy as exc:
+                log.info("Reading through SQLAlchemy (columns of types the COPY path does not read: %s)", exc)
+        yield from _sqlalchemy_chunks(engine, source, query, since)
+    finally:
+        engine.dispose()
+
+
+def _bound(value: object) -> object:
+    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+
+
+def _sqlalchemy_chunks(engine: sa.Engine, source: SqlSource, query: str,
+                       since: tuple[str, object] | None) -> Iterator[pd.DataFrame]:
+    """The general path: any database SQLAlchemy reaches."""
     params: dict[str, object] = {}
     if since is not None:
         # Incremental: the database filters, so only new or changed rows cross the network.
@@ -69,7 +107,7 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) 
         column, value = since
         quoted = engine.dialect.identifier_preparer.quote(column)
         query = f"SELECT * FROM (\n{query}\n) AS opendata_source WHERE {quoted} > :since"
-        params["since"] = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        params["since"] = _bound(value)
     try:
         with read_only_connection(engine, source.conn_id) as conn:
             # stream_results uses a server-side cursor where the driver has one (PostgreSQL, MySQL),
@@ -79,8 +117,6 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None) 
             yield from pd.read_sql_query(sa.text(query), conn, params=params, chunksize=source.chunk_size)
     except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
         raise ExtractError(describe_database_error(exc, source.conn_id)) from exc
-    finally:
-        engine.dispose()
 
 
 def describe_database_error(exc: BaseException, conn_id: str) -> str:

@@ -119,3 +119,15 @@ def _mysql(conn: sa.Connection, conn_id: str) -> None:
     states = {str(value).upper() for _, value in rows}
     if states != {"ON"} and states != {"1"}:
         raise _refused(conn_id, "transaction_read_only is " + (", ".join(sorted(states)) or "unknown"))
+
+
+def adbc_read_only(cursor, conn_id: str) -> None:
+    """The same as for a SQLAlchemy PostgreSQL connection, on an ADBC cursor (the COPY path):
+    the transaction (opened by the driver, autocommit off) is made read-only before its first
+    query and the database must confirm it. ``SHOW`` cannot be used: the driver runs every
+    statement with a result as ``COPY (...) TO STDOUT``, and ``current_setting`` says the same."""
+    cursor.execute("SET TRANSACTION READ ONLY")
+    cursor.execute("SELECT current_setting('transaction_read_only')")
+    state = cursor.fetchone()[0]
+    if str(state).lower() != "on":
+        raise _refused(conn_id, f"transaction_read_only is {state}")

@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from opendata.sources import read_chunks
@@ -22,11 +24,11 @@ from opendata.sources.coerce import CoercionReport, SchemaMismatch, arrow_schema
 from opendata.sources.fingerprint import (
     FINGERPRINT_SCHEMA,
     FingerprintWriter,
-    row_fingerprint,
-    row_hashes,
+    row_fingerprint_and_hashes,
     sidecar_path,
     write_fingerprint,
 )
+from opendata.sources.pg_arrow import to_frame, typed_batch
 from opendata.sources.ragged import RaggedRows
 from opendata.sources.watermark import batch_max, format_watermark, parse_watermark, past
 from opendata.spec.dataset import DatasetSpec
@@ -75,50 +77,77 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     unpublished: list[str] = []
     removed: list[str] = []
     writer: pq.ParquetWriter | None = None
+    schema = arrow_schema(spec)
+    typing = [(c.field_name, c.source_name, c.type.value) for c in spec.columns]
     # The row fingerprint, written alongside (the next load diffs it without a second pass).
     row_id = spec.publishing.row_identifier
     prints: pq.ParquetWriter | None = None
     prints_partial = sidecar_path(out_path).with_suffix(".partial")
+    # Parquet encoding and compression (C++, without the GIL) run on a second thread while the
+    # next chunk is read, typed and hashed; one write in flight, in order, so memory stays one
+    # chunk more than before.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writer")
+    written: Future | None = None
     try:
         pushdown = (mark.source_name, bound) if bound is not None else None
-        for chunk in read_chunks(spec.source, since=pushdown, ragged=ragged):
+        # PostgreSQL's COPY path may hand over Arrow batches: typed here without pandas when every
+        # column's typing allows it (``pg_arrow.typed_batch``), else made the pandas chunk.
+        arrow_typing = not spec.privacy.mask
+        for chunk in read_chunks(spec.source, since=pushdown, ragged=ragged, arrow=True):
+            names = chunk.schema.names if isinstance(chunk, pa.RecordBatch) else [str(c) for c in chunk.columns]
             # Columns the file marks for removal go first, before anything else sees the chunk.
-            present = [name for name in spec.privacy.remove if name in chunk.columns]
+            present = [name for name in spec.privacy.remove if name in names]
             if present:
-                chunk = chunk.drop(columns=present)
+                chunk = (chunk.drop_columns(present) if isinstance(chunk, pa.RecordBatch)
+                         else chunk.drop(columns=present))
+                names = [name for name in names if name not in present]
                 removed += [name for name in present if name not in removed]
             if writer is None:
                 if removed:
                     log.info("Source columns removed on read (privacy.remove): %s", ", ".join(removed))
-                unpublished = check_columns(spec, [str(c) for c in chunk.columns])
+                unpublished = check_columns(spec, names)
                 if unpublished:
                     log.info("Source columns not in the data dictionary (not published): %s",
                              ", ".join(unpublished))
                 writer = pq.ParquetWriter(partial, arrow_schema(spec), compression="zstd")
                 if row_id:
                     prints = FingerprintWriter(prints_partial)
-            # Row positions continue across chunks, so "row 12345" means the same row everywhere.
-            chunk.index = pd.RangeIndex(seen, seen + len(chunk))
-            seen += len(chunk)
-            batch = coerce_chunk(spec, chunk, report)
+            batch = None
+            if isinstance(chunk, pa.RecordBatch):
+                if arrow_typing:
+                    batch = typed_batch(chunk, typing, schema)
+                if batch is None:
+                    chunk = to_frame(chunk)
+            if batch is None:
+                # Row positions continue across chunks, so "row 12345" means the same row everywhere.
+                chunk.index = pd.RangeIndex(seen, seen + len(chunk))
+                batch = coerce_chunk(spec, chunk, report)
+            seen += batch.num_rows
             if bound is not None:
                 batch = past(batch, mark.field_name, bound)
             if mark is not None and batch.num_rows:
                 top = batch_max(batch, mark.field_name)
                 highest = top if highest is None or (top is not None and top > highest) else highest
-            writer.write_batch(batch)
-            hashes = row_hashes(batch)
+            if written is not None:
+                written.result()
+            written = background.submit(writer.write_batch, batch)
+            fingerprint, hashes = row_fingerprint_and_hashes(batch, row_id if prints is not None else None)
             digest.update(hashes.tobytes())
-            if prints is not None:
-                prints.write(row_fingerprint(batch, row_id, hashes))
+            if fingerprint is not None:
+                prints.write(fingerprint)
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,
                      rows / max(time.monotonic() - started, 1e-6))
+        if written is not None:
+            written.result()  # the last chunk is on disk (an error writing it is raised here)
     except SchemaMismatch as exc:
         raise ExtractError(f"dataset {spec.id}: {exc}") from exc
     except ExtractError as exc:
         raise ExtractError(f"dataset {spec.id}: {exc}") from exc
     finally:
+        if written is not None:
+            written.exception()  # waited for (its error, if any, was raised above or is moot)
+        background.shutdown()
         if writer is not None:
             writer.close()
         if prints is not None:
