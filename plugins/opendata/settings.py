@@ -77,10 +77,11 @@ def max_dataset_file_bytes() -> int:
 
 
 def parse_budget_seconds() -> float:
-    """How long one DAG file may spend parsing new or changed dataset files before it uses their
-    previous results (or leaves new files for the next parse): ``OPENDATA_PARSE_BUDGET_SECONDS``,
-    by default a third of Airflow's ``dagbag_import_timeout`` (10 s of 30 s). Unchanged files
-    come from the parse cache and do not count against it."""
+    """How long one DAG file's import may take, counted from its start: ``OPENDATA_PARSE_BUDGET_SECONDS``,
+    by default a third of Airflow's ``dagbag_import_timeout`` (10 s of 30 s). Parsing new or
+    changed dataset files stops at ``PARSE_SHARE`` of it (``lifecycle/factory.py``; the rest
+    builds the DAGs), after which previous results are used or new files left for the next
+    parse. Unchanged files come from the parse cache and do not count against it."""
     configured = _positive_float(os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS", ""))
     if configured is not None:
         return configured
