@@ -36,8 +36,13 @@ def prefill(cache: ParseCache | ShardedParseCache, files: list[Path], include: P
     chunks = [(missing[k::workers], include) for k in range(workers)]
     kept = 0
     try:
-        # fork: the workers start with the package already imported, in a few milliseconds.
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        # forkserver, not fork: a process forked from one that runs threads (a test runner's, a
+        # logging handler's) can inherit a lock held by another thread and wait on it forever (a
+        # test hung so under pytest-xdist). The server starts clean, imports the loader once, and
+        # forks the workers from there.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["opendata.spec.loader"])
+        with context.Pool(workers) as pool:
             for results in pool.imap_unordered(_parse_chunk, chunks):
                 for path, entry in results:
                     cache.adopt(Path(path), entry)
