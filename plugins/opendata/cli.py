@@ -56,6 +56,20 @@ def _lint(args: argparse.Namespace) -> int:
     return 1 if catalog.errors or ignored else 0
 
 
+def _schema(args: argparse.Namespace) -> int:
+    from opendata.spec.json_schema import schema_path, schema_text
+
+    text = schema_text()
+    if not args.write:
+        sys.stdout.write(text)
+        return 0
+    include = Path(args.include) if args.include else settings.include_dir()
+    target = schema_path(include)
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
 def _generate(args: argparse.Namespace) -> int:
     from opendata.samples.generate import generate_all
 
@@ -169,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint = commands.add_parser("lint", help="validate dataset and governance files")
     lint.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
     lint.set_defaults(func=_lint)
+
+    schema = commands.add_parser("schema", help="the JSON Schema of dataset files, for editors")
+    schema.add_argument("--write", action="store_true", help="write it to include/dataset.schema.json")
+    schema.add_argument("--include", help="the include folder (default: the deployment's)")
+    schema.set_defaults(func=_schema)
 
     samples = commands.add_parser("samples", help="the bundled sample sources")
     sample_commands = samples.add_subparsers(dest="samples_command", required=True)

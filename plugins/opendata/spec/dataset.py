@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from typing import Annotated, Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl, StrictInt, field_validator, model_validator
 
 from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
 from opendata.spec.freshness import FreshnessSection
@@ -305,9 +305,17 @@ class DagSettings(StrictModel):
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
 
 
+# The dataset-file schema this code reads. A change that an existing file could not pass gets a
+# new number, and ``_known_schema_version`` tells a file of another number what to do.
+SCHEMA_VERSION = 1
+
+
 class DatasetSpec(StrictModel):
     """One dataset: inventory entry + Data Submission Checklist + portal metadata."""
 
+    # The version of the dataset-file schema the file is written for (a file without it is
+    # read as version 1, the first one).
+    schema_version: StrictInt = SCHEMA_VERSION
     # Stable id, used as the Airflow dag_id and the file name.
     id: Slug
     department: Slug
@@ -339,6 +347,19 @@ class DatasetSpec(StrictModel):
     glossary: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)
     # How the freshness monitor judges this dataset, when the update_frequency defaults do not fit.
     freshness: FreshnessSection = Field(default_factory=FreshnessSection)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_schema_version(cls, value: int) -> int:
+        if value > SCHEMA_VERSION:
+            raise ValueError(
+                f"{value} is newer than this deployment reads (schema version {SCHEMA_VERSION}): upgrade "
+                f"civic-opendata to a release that reads version {value}, or write the file for version "
+                f"{SCHEMA_VERSION}")
+        if value < 1:
+            raise ValueError(f"schema versions start at 1; this deployment reads version {SCHEMA_VERSION}: "
+                             f"write 'schema_version: {SCHEMA_VERSION}'")
+        return value
 
     @model_validator(mode="after")
     def _dictionary_consistent(self) -> DatasetSpec:
