@@ -1,7 +1,7 @@
 """The monitor's reads: dataset files, the registry and the portal, each in bulk.
 
-* Dataset files: every file under ``include/datasets`` through libyaml, a plain walk of its
-  nodes (:func:`load_yaml`) and the typed model (about a millisecond a file; the
+* Dataset files: every file under ``include/datasets`` through libyaml, the spec's one-pass
+  build of its nodes (:func:`load_yaml`) and the typed model (about a millisecond a file; the
   line-tracking loader the lint command uses takes ~15 ms, too slow for a thousand files every
   hour). A file that does not validate is skipped: it
   has no DAG either, and the lint command and the DAG import error report it.
@@ -30,6 +30,7 @@ from opendata.spec.governance import Governance
 from opendata.spec.holders import choose_holders
 from opendata.spec.loader import dataset_files, load_governance
 from opendata.spec.reading import read_config_text
+from opendata.spec.structure import Unusual, plain_document
 
 log = logging.getLogger(__name__)
 
@@ -48,40 +49,6 @@ _FastLoader.yaml_implicit_resolvers = {
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 
-_STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
-_OTHER_SCALARS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-                            "tag:yaml.org,2002:null"})
-
-
-class _NotPlain(Exception):
-    """A node :func:`_plain` leaves to PyYAML's constructor (merge keys, explicit tags...)."""
-
-
-def _plain(node: Any, loader: Any, depth: int = 0) -> Any:
-    """The value of a plain document's node: mappings, sequences, strings, numbers, booleans
-    and nulls, as PyYAML's safe constructor builds them. Its generic machinery (a state per
-    node, generators for every mapping and sequence) was two thirds of reading a dataset file;
-    anything else raises :class:`_NotPlain` and the whole document goes to the constructor."""
-    tag = node.tag
-    if tag == _STR and type(node) is yaml.ScalarNode:
-        return node.value
-    if depth > 64:  # deeper than any dataset file: an alias loop, perhaps
-        raise _NotPlain
-    if tag == _MAP and type(node) is yaml.MappingNode:
-        out = {}
-        for key_node, value_node in node.value:
-            key = _plain(key_node, loader, depth + 1)  # a merge key ("<<") has its own tag: not plain
-            if isinstance(key, (dict, list)):
-                raise _NotPlain  # the constructor's error: an unhashable key
-            out[key] = _plain(value_node, loader, depth + 1)
-        return out
-    if tag == _SEQ and type(node) is yaml.SequenceNode:
-        return [_plain(item, loader, depth + 1) for item in node.value]
-    if tag in _OTHER_SCALARS and type(node) is yaml.ScalarNode:
-        return loader.construct_object(node)
-    raise _NotPlain
-
-
 def load_yaml(text: str) -> Any:
     """``yaml.load(text, Loader=_FastLoader)``, faster for the plain documents dataset files are."""
     loader = _FastLoader(text)
@@ -90,8 +57,10 @@ def load_yaml(text: str) -> Any:
         if node is None:
             return None
         try:
-            return _plain(node, loader)
-        except _NotPlain:
+            # The loader's one-pass build of plain documents (shared with the DAG files' reader);
+            # anything it leaves (duplicate keys, aliases, merge keys, tags) goes to the constructor.
+            return plain_document(node, loader)
+        except Unusual:
             return loader.construct_document(node)
     finally:
         loader.dispose()
