@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from phases import peak_mb, phase_runner  # noqa: E402
+
 CHUNK = 10_000
 ROW_GROUP = 50_000
 
@@ -43,13 +44,6 @@ ROW_GROUP = 50_000
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 def write_staged(path: Path, rows: int) -> None:
@@ -111,12 +105,7 @@ def phase_ours(args) -> dict:
             "peak_mb": peak_mb()}
 
 
-def run_phase(name: str, env: dict, **kwargs) -> dict:
-    argv = [sys.executable, __file__, "--phase", name] + [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"phase {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+run_phase = phase_runner(__file__)
 
 
 # --- checks --------------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ import io
 import json
 import os
 import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from phases import peak_mb, phase_runner  # the script's folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "bench_permits"
@@ -54,7 +54,9 @@ def spec(conn_id: str):
     from opendata.spec.dataset import DatasetSpec
     from opendata.spec.loader import load_catalog
 
-    data = load_catalog(ROOT / "include").get("building-permits").spec.model_dump(mode="json")
+    # The include folder of the code that runs (refresh_scale.py runs older code with its own).
+    include = Path(os.environ.get("OPENDATA_INCLUDE_DIR") or ROOT / "include")
+    data = load_catalog(include).get("building-permits").spec.model_dump(mode="json")
     data.update(columns=columns(), quality={}, privacy={}, glossary={},
                 source={"kind": "sql", "conn_id": conn_id, "query": f"SELECT * FROM {TABLE}"})
     data["publishing"]["row_identifier"] = "permit_id"
@@ -106,13 +108,6 @@ def change_one_percent(url: str) -> int:
                             f"WHERE substr(permit_id, 2)::int % 100 = 7").rowcount
 
 
-def peak_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
 # --- phases, each in its own process -------------------------------------------------------------
 
 def phase_naive(args) -> dict:
@@ -154,12 +149,7 @@ def phase_ours(args) -> dict:
             "peak_mb": peak_mb()}
 
 
-def run_phase(name: str, env: dict, **kwargs) -> dict:
-    argv = [sys.executable, __file__, "--phase", name] + [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"phase {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+run_phase = phase_runner(__file__)
 
 
 def main() -> None:

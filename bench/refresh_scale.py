@@ -38,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from refresh_bench import TABLE, TIMES, columns, peak_mb, spec  # noqa: E402
+from phases import peak_mb, phase_runner  # noqa: E402
+from refresh_bench import TABLE, TIMES, change_one_percent, columns, spec  # noqa: E402
 
 ISSUE_BEFORE = {100_000: 3.0, 300_000: 9.7, 1_000_000: 28.0}
 
@@ -64,14 +65,6 @@ def create_table_sql(rows: int) -> list[str]:
             f"CREATE UNLOGGED TABLE {TABLE} ({dtypes}, PRIMARY KEY (permit_id))",
             f"INSERT INTO {TABLE} SELECT {select} FROM generate_series(0, {rows - 1}) AS g",
             f"VACUUM ANALYZE {TABLE}"]
-
-
-def change_one_percent(url: str) -> int:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(f"UPDATE {TABLE} SET status = 'changed', fee = fee + 1 "
-                            f"WHERE substr(permit_id, 2)::int % 100 = 7").rowcount
 
 
 # --- phases, each in its own process -------------------------------------------------------------
@@ -120,18 +113,16 @@ def phase_refresh(args) -> dict:
             "changed": result.rows_changed, "deleted": result.rows_deleted, "peak_mb": peak_mb()}
 
 
-def run_phase(name: str, env: dict, **kwargs) -> dict:
-    argv = [sys.executable, __file__, "--phase", name] + [f"--{k.replace('_', '-')}={v}" for k, v in kwargs.items()]
-    out = subprocess.run(argv, env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"phase {name} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+run_phase = phase_runner(__file__)
 
 
 def export_before(ref: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "plugins"], check=True, capture_output=True)
+    """The package and the include folder as they were at ``ref`` (today's dataset files may use
+    fields the older model does not know, e.g. schema_version), under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "plugins", "include"], check=True,
+                             capture_output=True)
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into / "plugins"
+    return into
 
 
 def spread(values: list[float]) -> str:
@@ -184,7 +175,8 @@ def main() -> None:
                            "conn_type": "socrata", "host": emu.url, "login": user, "password": password,
                            "extra": {"read_timeout": 600}}))
             os.environ.update(env)
-            codes = {"before": dict(env, PYTHONPATH=os.pathsep.join([str(before_code), str(ROOT / "bench")])),
+            before_path = os.pathsep.join([str(before_code / "plugins"), str(ROOT / "bench")])
+            codes = {"before": dict(env, PYTHONPATH=before_path, OPENDATA_INCLUDE_DIR=str(before_code / "include")),
                      "after": dict(env, PYTHONPATH=str(ROOT / "bench"))}
             hook = SocrataHook()
             sizes = [(rows, False) for rows in args.rows] + [(rows, True) for rows in args.memory_rows]
