@@ -96,6 +96,18 @@ def both_ways(monkeypatch, read):
     return old, read("new")
 
 
+def staged_the_same_both_ways(monkeypatch, tmp_path, spec: DatasetSpec):
+    """The extract staged by the general path and by COPY: the same file, checksum, coercion
+    report and fingerprint. Returns both staged extracts."""
+    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
+    assert pq.read_table(old.path).equals(pq.read_table(new.path))
+    assert old.checksum == new.checksum
+    assert old.coercion == new.coercion
+    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
+    assert prints[0].equals(prints[1])
+    return old, new
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("chunk_size", [100, 1, 4])
 def test_copy_chunks_are_the_general_paths_chunks(types_conn, monkeypatch, chunk_size, caplog):
@@ -117,13 +129,7 @@ def test_copy_chunks_are_the_general_paths_chunks(types_conn, monkeypatch, chunk
 @pytest.mark.parametrize("chunk_size", [100, 2])
 def test_staged_file_and_fingerprints_are_the_same_both_ways(types_conn, monkeypatch, tmp_path, columns,
                                                               chunk_size):
-    spec = spec_for(types_conn, columns, chunk_size)
-    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
-    assert pq.read_table(old.path).equals(pq.read_table(new.path))
-    assert old.checksum == new.checksum
-    assert old.coercion == new.coercion
-    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
-    assert prints[0].equals(prints[1])
+    staged_the_same_both_ways(monkeypatch, tmp_path, spec_for(types_conn, columns, chunk_size))
 
 
 @pytest.mark.postgres
@@ -200,13 +206,8 @@ def spy_typed(monkeypatch) -> list:
 def test_staged_file_typed_in_arrow_is_the_general_paths(types_conn, monkeypatch, tmp_path, chunk_size):
     spec = spec_for(types_conn, ARROW_TYPED, chunk_size)
     typed = spy_typed(monkeypatch)
-    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
+    staged_the_same_both_ways(monkeypatch, tmp_path, spec)
     assert typed and all(batch is not None for batch in typed)  # the Arrow typing did every chunk
-    assert pq.read_table(old.path).equals(pq.read_table(new.path))
-    assert old.checksum == new.checksum
-    assert old.coercion == new.coercion
-    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
-    assert prints[0].equals(prints[1])
 
 
 @pytest.mark.postgres
@@ -226,13 +227,9 @@ def test_arrow_typing_of_edge_values(types_conn, monkeypatch, tmp_path):
     ) AS t(id, ts, n, f, i, b)"""
     spec.source.__dict__["query"] = query
     typed = spy_typed(monkeypatch)
-    old, new = both_ways(monkeypatch, lambda name: extract_to_stage(spec, tmp_path / name / "extract.parquet"))
+    _, new = staged_the_same_both_ways(monkeypatch, tmp_path, spec)
     assert typed and all(batch is not None for batch in typed)
-    assert pq.read_table(old.path).equals(pq.read_table(new.path))
     assert pq.read_table(new.path)["ts"].null_count == 1
-    assert old.checksum == new.checksum
-    prints = [ipc.open_file(str(sidecar_path(s.path))).read_all() for s in (old, new)]
-    assert prints[0].equals(prints[1])
 
 
 @pytest.mark.postgres
