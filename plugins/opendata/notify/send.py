@@ -55,25 +55,25 @@ class _RememberingPolicy(EmailPolicy):
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
         if type(value) is not str:  # already a header object (copied from another message)
             return super().header_store_parse(name, value)
-        key = (name, value)
-        stored = self._parsed.get(key)
-        if stored is None:
-            stored = super().header_store_parse(name, value)
-            if len(self._parsed) >= self._MAX:
-                self._parsed.clear()
-            self._parsed[key] = stored
-        return stored
+        parse = super().header_store_parse
+        return _remembered(self._parsed, (name, value), lambda: parse(name, value), self._MAX)
 
     def fold_binary(self, name: str, value: Any) -> bytes:
         key = (name, str(value), type(value), self.linesep, self.utf8, self.max_line_length, self.cte_type,
                self.refold_source)
-        folded = self._folded.get(key)
-        if folded is None:
-            folded = super().fold_binary(name, value)
-            if len(self._folded) >= self._MAX:
-                self._folded.clear()
-            self._folded[key] = folded
-        return folded
+        fold = super().fold_binary
+        return _remembered(self._folded, key, lambda: fold(name, value), self._MAX)
+
+
+def _remembered(memo: dict, key: Any, compute: Callable[[], Any], limit: int) -> Any:
+    """``compute()``, remembered under ``key`` in ``memo``, which is emptied when it holds ``limit``."""
+    value = memo.get(key)
+    if value is None:
+        value = compute()
+        if len(memo) >= limit:
+            memo.clear()
+        memo[key] = value
+    return value
 
 
 _POLICY = _RememberingPolicy()
