@@ -148,9 +148,8 @@ def one_run(args: argparse.Namespace) -> dict:
     })
     os.environ.pop("AIRFLOW_CONN_OPENDATA_SLACK", None)
 
-    from tests.opendata.freshness.world import MonitorWorld, mixed_portal
-
     from opendata.freshness.monitor import MonitorSettings, check_freshness, watch_comments
+    from opendata.samples.portal_world import MonitorWorld, mixed_portal
     from portal_emulator.testing import run_emulator
 
     result: dict = {}

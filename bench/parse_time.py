@@ -20,7 +20,7 @@ def main() -> None:
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from opendata.lifecycle.factory import build_dag
+    from opendata.dag_factory import build_dag
     from opendata.spec.loader import load_catalog
 
     folder = ROOT / "dags"

@@ -153,8 +153,8 @@ def main() -> None:
 
     import psycopg
 
-    from opendata.lifecycle.portal_metadata import columns as portal_columns
     from opendata.portal import SocrataHook
+    from opendata.portal.dataset_metadata import columns as portal_columns
     from portal_emulator.testing import run_emulator
 
     database = f"opendata_scale_{secrets.token_hex(3)}"

@@ -10,6 +10,6 @@ import time
 
 started = time.monotonic()  # the parse budget counts the package's import too (see the factory)
 
-from opendata.lifecycle.factory import raise_for_broken_files  # noqa: E402
+from opendata.dag_factory import raise_for_broken_files  # noqa: E402
 
 raise_for_broken_files(started=started)

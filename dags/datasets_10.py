@@ -4,6 +4,6 @@ import time
 
 started = time.monotonic()  # the parse budget counts the package's import too (see the factory)
 
-from opendata.lifecycle.factory import build_shard_dags  # noqa: E402
+from opendata.dag_factory import build_shard_dags  # noqa: E402
 
 globals().update(build_shard_dags(__file__, started))

@@ -26,7 +26,7 @@ from opendata.deployment import require_registry
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from opendata.lifecycle.stage_snapshot import read_dataset_files, read_stages
+    from opendata.registry.stage_snapshot import read_dataset_files, read_stages
     from opendata.spec.cache import ShardedParseCache
     from opendata.spec.loader import dataset_files, load_catalog
     from opendata.spec.prefill import prefill

@@ -274,7 +274,7 @@ def _governance_people(include: Path) -> dict[str, str]:
     """Airflow user name -> name, the CDO first, for every person of governance.yaml."""
     from opendata.spec.loader import load_governance
 
-    governance, errors = load_governance(include / "governance.yaml", root=include)
+    governance, errors = load_governance(settings.governance_file(include), root=include)
     if governance is None:
         raise DemoError("governance.yaml has errors (run `opendata lint`): " + "; ".join(map(str, errors[:3])))
     keys = [governance.chief_data_officer] + [key for key in governance.people if key != governance.chief_data_officer]

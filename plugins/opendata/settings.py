@@ -1,6 +1,12 @@
-"""Where the project finds its files, from the environment with embedded defaults.
+"""Every deployment setting of the pipeline, read from the environment with embedded defaults.
 
-Nothing here is secret: secrets live in Airflow connections or the environment.
+One place, typed and documented: a module that needs a setting calls a function here, so a
+reader finds every ``OPENDATA_*`` variable (and its default) in this file. Nothing here is
+secret: secrets live in Airflow connections or the environment. (The demo launcher,
+``demo.py`` and ``deployment.py``, also reads its own start-up variables: the passwords it
+generates, the folder of its local stack, and the environment it hands its processes.)
+
+This module imports nothing of the project: every other package may use it.
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ def datasets_dir() -> Path:
     return include_dir() / "datasets"
 
 
-def governance_file() -> Path:
-    return include_dir() / "governance.yaml"
+#: The people-and-roles file's name inside an include folder.
+GOVERNANCE_FILE_NAME = "governance.yaml"
+
+
+def governance_file(include: Path | None = None) -> Path:
+    """``governance.yaml`` of ``include`` (by default the configured include folder)."""
+    return (include if include is not None else include_dir()) / GOVERNANCE_FILE_NAME
 
 
 def state_dir() -> Path:
@@ -37,6 +48,73 @@ def state_dir() -> Path:
 
 def staging_dir() -> Path:
     return Path(os.environ.get("OPENDATA_STAGING_DIR", state_dir() / "staging"))
+
+
+def archive_dir() -> Path:
+    """Where each published version's extract is archived (``OPENDATA_ARCHIVE_DIR``)."""
+    return Path(os.environ.get("OPENDATA_ARCHIVE_DIR", state_dir() / "archive"))
+
+
+#: The registry's database URL (SQLAlchemy form); unset: the Airflow connection
+#: ``opendata_registry``, then a SQLite file in the state folder (``registry/location.py``).
+REGISTRY_URL_VAR = "OPENDATA_REGISTRY_URL"
+
+
+def registry_url() -> str | None:
+    """The registry's database URL when the deployment sets ``OPENDATA_REGISTRY_URL``."""
+    return os.environ.get(REGISTRY_URL_VAR) or None
+
+
+#: PostgreSQL sources are read through COPY into Arrow unless this is "0" (``sources/sql.py``).
+SQL_COPY_VAR = "OPENDATA_SQL_COPY"
+
+
+def sql_copy_enabled() -> bool:
+    """PostgreSQL sources are read with COPY (``OPENDATA_SQL_COPY=0``: the general path)."""
+    return os.environ.get(SQL_COPY_VAR, "1").strip() != "0"
+
+
+#: Connection ids (comma-separated) whose accounts can only read, for databases where the
+#: pipeline cannot make a session read-only itself. Set by the deployment, not by dataset
+#: files: the people who write dataset files do not manage the accounts.
+READ_ONLY_CONNECTIONS_VAR = "OPENDATA_READ_ONLY_CONNECTIONS"
+
+
+def read_only_connections() -> frozenset[str]:
+    """The connection ids the deployment declares read-only (``OPENDATA_READ_ONLY_CONNECTIONS``)."""
+    listed = os.environ.get(READ_ONLY_CONNECTIONS_VAR, "")
+    return frozenset(name.strip() for name in listed.split(",") if name.strip())
+
+
+def review_poll_seconds() -> float | None:
+    """``OPENDATA_REVIEW_POLL_SECONDS``: how often every approval sensor asks the portal,
+    overriding each dataset file's interval (the local demo polls every few seconds); None:
+    each file's own interval."""
+    return _positive_float(os.environ.get("OPENDATA_REVIEW_POLL_SECONDS", ""))
+
+
+def freshness_schedule() -> str | None:
+    """``OPENDATA_FRESHNESS_SCHEDULE``: the freshness monitor's cron or preset (None: hourly)."""
+    return os.environ.get("OPENDATA_FRESHNESS_SCHEDULE") or None
+
+
+def freshness_timezone() -> str | None:
+    """``OPENDATA_FRESHNESS_TIMEZONE``: the city's time zone for calendar days (None: Los Angeles)."""
+    return os.environ.get("OPENDATA_FRESHNESS_TIMEZONE") or None
+
+
+def freshness_number(name: str) -> float | None:
+    """One of the monitor's numeric knobs, None when unset (the monitor's default applies):
+    ``OPENDATA_FRESHNESS_REALERT_HOURS``, ``OPENDATA_COMMENT_SWEEP_RUNS``,
+    ``OPENDATA_COMMENT_READS_MAX``, ``OPENDATA_COMMENT_ANSWER_HOURS`` (see the README)."""
+    if name not in FRESHNESS_NUMBERS:
+        raise KeyError(f"{name} is not a setting of the freshness monitor")
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else None
+
+
+FRESHNESS_NUMBERS = ("OPENDATA_FRESHNESS_REALERT_HOURS", "OPENDATA_COMMENT_SWEEP_RUNS",
+                     "OPENDATA_COMMENT_READS_MAX", "OPENDATA_COMMENT_ANSWER_HOURS")
 
 
 def data_roots() -> list[Path]:
@@ -79,7 +157,7 @@ def max_dataset_file_bytes() -> int:
 def parse_budget_seconds() -> float:
     """How long one DAG file's import may take, counted from its start: ``OPENDATA_PARSE_BUDGET_SECONDS``,
     by default a third of Airflow's ``dagbag_import_timeout`` (10 s of 30 s). Parsing new or
-    changed dataset files stops at ``PARSE_SHARE`` of it (``lifecycle/factory.py``; the rest
+    changed dataset files stops at ``PARSE_SHARE`` of it (``dag_factory.py``; the rest
     builds the DAGs), after which previous results are used or new files left for the next
     parse. Unchanged files come from the parse cache and do not count against it."""
     configured = _positive_float(os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS", ""))
@@ -98,24 +176,6 @@ def parse_cache_enabled() -> bool:
     """DAG parsing keeps each dataset file's validated result under the state folder, so an
     unchanged file is not parsed again (``OPENDATA_PARSE_CACHE=0`` turns it off)."""
     return os.environ.get("OPENDATA_PARSE_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
-
-
-def resolve_include_path(path: str) -> Path:
-    """A source file named in a dataset file, confined to the include folder or a data root.
-
-    Relative paths are read from the include folder. Nothing is expanded (no environment
-    variables, no ``~``): a path is the file's own text. Raises ``UnsafePath`` otherwise.
-    """
-    from opendata.spec.paths import Confinement
-
-    return Confinement(include_dir(), data_roots()).source_path(path)
-
-
-def resolve_query_file(name: str) -> Path:
-    """A query file named in a dataset file, confined to include/sql (raises ``UnsafePath``)."""
-    from opendata.spec.paths import Confinement
-
-    return Confinement(include_dir()).query_file(name)
 
 
 def _data_root_entries() -> list[str]:

@@ -63,7 +63,7 @@ def test_dataset_dag_takes_owner_schedule_and_tags_from_the_file():
 
 
 def test_stage_tag_follows_the_stage_snapshot(monkeypatch, tmp_path):
-    from opendata.lifecycle.stage_snapshot import write_stage
+    from opendata.registry.stage_snapshot import write_stage
 
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path))
     write_stage("building-permits", "stage-2")

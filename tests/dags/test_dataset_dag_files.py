@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from opendata.lifecycle.factory import DATASET_DAG_FILES, shard_of, shard_of_dag_file
+from opendata.dag_factory import DATASET_DAG_FILES, shard_of, shard_of_dag_file
 from tests.dags.test_dag_integrity import DAGS, NOT_DATASET_DAGS, REPO, dagbag
 
 SAMPLES = ["building-permits", "restaurant-inspections", "service-requests-311"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 from opendata._lazy import lazy_exports
 
 _EXPORTS = {
-    "POLICY_TABLE": "opendata.freshness.policy",
+    "POLICY_TABLE": "opendata.spec.freshness",
     "FreshnessPolicy": "opendata.freshness.policy",
     "policy_for": "opendata.freshness.policy",
     "FreshnessState": "opendata.freshness.status",

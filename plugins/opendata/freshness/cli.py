@@ -46,8 +46,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _store():
+    from opendata.freshness.alert_store import AlertStore
     from opendata.registry import Registry
-    from opendata.registry.alerts import AlertStore
 
     registry = Registry.from_settings()
     return registry, AlertStore(registry)
@@ -74,7 +74,7 @@ def _comments_list(args: argparse.Namespace) -> int:
 
 
 def _comments_answered(args: argparse.Namespace) -> int:
-    from opendata.registry.alerts import NotWatched
+    from opendata.freshness.alert_store import NotWatched
 
     registry, store = _store()
     try:

@@ -15,8 +15,9 @@ and none of the heavy libraries (the tasks import what they need when they run).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
+
+from opendata import settings as deployment_settings
 
 MONITOR_DAG_ID = "opendata_freshness_monitor"
 DEFAULT_SCHEDULE = "@hourly"
@@ -58,7 +59,7 @@ def build_monitor_dag(dag_id: str = MONITOR_DAG_ID, *, schedule: str | None = No
     }
     with DAG(
         dag_id=dag_id,
-        schedule=schedule or os.environ.get("OPENDATA_FRESHNESS_SCHEDULE") or DEFAULT_SCHEDULE,
+        schedule=schedule or deployment_settings.freshness_schedule() or DEFAULT_SCHEDULE,
         start_date=start_date,
         catchup=False,
         # One pass at a time: the alert state is read and written by each pass.

@@ -15,11 +15,11 @@ import dataclasses
 import datetime as dt
 import gc
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendata import settings as deployment_settings
 from opendata.freshness.alerts import DEFAULT_REALERT, Channel, plan_alerts, reported
 from opendata.freshness.comments import (
     DEFAULT_ANSWER_WITHIN,
@@ -44,8 +44,8 @@ MARK_ANSWERED = "python -m opendata.freshness comments answered {dataset_id} --b
 
 
 def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    value = deployment_settings.freshness_number(name)
+    return value if value is not None else default
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class MonitorSettings:
     def from_env(cls) -> MonitorSettings:
         return cls(
             realert_hours=_env_float("OPENDATA_FRESHNESS_REALERT_HOURS", cls.realert_hours),
-            timezone=os.environ.get("OPENDATA_FRESHNESS_TIMEZONE") or cls.timezone,
+            timezone=deployment_settings.freshness_timezone() or cls.timezone,
             comment_sweep_runs=int(_env_float("OPENDATA_COMMENT_SWEEP_RUNS", cls.comment_sweep_runs)),
             comment_reads_max=int(_env_float("OPENDATA_COMMENT_READS_MAX", cls.comment_reads_max)),
             comment_answer_hours=_env_float("OPENDATA_COMMENT_ANSWER_HOURS", cls.comment_answer_hours),
@@ -109,10 +109,10 @@ class World:
 
     @classmethod
     def connect(cls, settings: MonitorSettings) -> World:
+        from opendata.freshness.alert_store import AlertStore
         from opendata.freshness.sources import load_dataset_files
         from opendata.portal.hook import SocrataHook
         from opendata.registry import Registry
-        from opendata.registry.alerts import AlertStore
 
         registry = Registry.from_settings()
         return cls(registry=registry, alerts=AlertStore(registry), files=load_dataset_files(),
@@ -346,11 +346,11 @@ def watch_comments(settings: MonitorSettings | None = None, *, world: World | No
                    now: dt.datetime | None = None, answered: Sequence[str] = (),
                    answered_by: str | None = None) -> CommentReport:
     """One comment-watch pass. ``answered``: dataset ids to mark answered first (run conf)."""
+    from opendata.freshness.alert_store import NotWatched
     from opendata.freshness.report import local
     from opendata.freshness.sources import read_comment_counts
     from opendata.notify.compose import compose
     from opendata.notify.events import NotificationEvent
-    from opendata.registry.alerts import NotWatched
 
     settings = settings or MonitorSettings.from_env()
     now = now or dt.datetime.now(dt.UTC)

@@ -8,6 +8,9 @@ DataSF has no row for follow the same pattern: a grace day past one cycle, overd
 three cycles (biweekly, semiannually, a whole year missing), and hours for hourly data.
 Irregular and historical data promise nothing: they are listed, never alerted.
 
+The table itself is data of the dataset-file schema (``spec/freshness.py``: the loader checks a
+file's overrides against it); this module turns it into a policy per dataset.
+
 A dataset file's ``freshness:`` section overrides the thresholds and names days on which no
 update is expected (they do not count towards the dataset's age).
 """
@@ -18,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from opendata.spec.freshness import NoUpdateDays
+from opendata.spec.freshness import POLICY_TABLE, NoUpdateDays
 from opendata.spec.vocab import UpdateFrequency
 
 if TYPE_CHECKING:
@@ -28,36 +31,6 @@ if TYPE_CHECKING:
 CITY_TIMEZONE = "America/Los_Angeles"
 
 NO_SKIPPED_DAYS = NoUpdateDays()
-
-_H = dt.timedelta(hours=1)
-_D = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class PolicyDefaults:
-    period: dt.timedelta
-    due_after: dt.timedelta
-    overdue_after: dt.timedelta
-
-
-#: frequency -> (nominal cycle, due after, overdue after). Irregular and historical: none.
-POLICY_TABLE: dict[UpdateFrequency, PolicyDefaults] = {
-    UpdateFrequency.HOURLY: PolicyDefaults(1 * _H, 6 * _H, 24 * _H),
-    UpdateFrequency.DAILY: PolicyDefaults(1 * _D, 2 * _D, 4 * _D),
-    UpdateFrequency.WEEKLY: PolicyDefaults(7 * _D, 7 * _D, 21 * _D),
-    UpdateFrequency.BIWEEKLY: PolicyDefaults(14 * _D, 15 * _D, 42 * _D),
-    UpdateFrequency.MONTHLY: PolicyDefaults(30 * _D, 32 * _D, 90 * _D),
-    UpdateFrequency.QUARTERLY: PolicyDefaults(90 * _D, 90 * _D, 270 * _D),
-    UpdateFrequency.SEMIANNUALLY: PolicyDefaults(182 * _D, 183 * _D, 365 * _D),
-    UpdateFrequency.ANNUALLY: PolicyDefaults(365 * _D, 365 * _D, 500 * _D),
-}
-
-
-def default_thresholds(frequency: UpdateFrequency) -> tuple[dt.timedelta, dt.timedelta] | None:
-    """``(due_after, overdue_after)`` for a frequency; None for irregular and historical data."""
-    row = POLICY_TABLE.get(UpdateFrequency(frequency))
-    return (row.due_after, row.overdue_after) if row else None
-
 
 @dataclass(frozen=True)
 class FreshnessPolicy:

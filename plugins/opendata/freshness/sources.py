@@ -24,7 +24,7 @@ import yaml
 from opendata import settings
 from opendata.freshness.evaluate import MonitoredDataset
 from opendata.freshness.policy import CITY_TIMEZONE, policy_for
-from opendata.lifecycle.stage_snapshot import read_dataset_files
+from opendata.registry.stage_snapshot import read_dataset_files
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.governance import Governance
 from opendata.spec.holders import choose_holders
@@ -74,7 +74,7 @@ class DatasetFiles:
 
 def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
     include = include_dir or settings.include_dir()
-    governance, errors = load_governance(include / "governance.yaml")
+    governance, errors = load_governance(settings.governance_file(include))
     if governance is None:
         from opendata.spec.errors import SpecFileError
 

@@ -8,7 +8,7 @@ DAG was parsed fails the task with the same message lint would print.
 from __future__ import annotations
 
 from opendata import settings
-from opendata.lifecycle.stage_snapshot import read_dataset_files
+from opendata.registry.stage_snapshot import read_dataset_files
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.errors import SpecError, SpecFileError
 from opendata.spec.loader import dataset_file_for, load_dataset, load_governance

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def archive_dir() -> Path:
-    return Path(os.environ.get("OPENDATA_ARCHIVE_DIR", settings.state_dir() / "archive"))
+    return settings.archive_dir()
 
 
 def archive_version(registry: Registry, dataset_id: str, *, run_id: str, staged: dict, kind: str,

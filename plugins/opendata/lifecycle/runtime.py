@@ -7,6 +7,7 @@ the plan, then calls the library function that does the work.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 from opendata import settings
@@ -102,15 +103,19 @@ def fingerprint_path(dataset_id: str) -> Path:
     return settings.state_dir() / "fingerprints" / f"{dataset_id}.arrow"
 
 
-def report_dir(dataset_id: str, run_id: str) -> Path:
-    from opendata.operators.extract import staging_path_for
+def staging_path_for(dataset_id: str, run_id: str) -> Path:
+    """Where a run's extract is staged (the run id made safe for a folder name)."""
+    safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    return settings.staging_dir() / dataset_id / safe_run / "extract.parquet"
 
+
+def report_dir(dataset_id: str, run_id: str) -> Path:
     return staging_path_for(dataset_id, run_id).parent / "report"
 
 
 def show_stage(dataset_id: str, stage: Stage) -> None:
     """Refresh the stage snapshot the DAG factory reads for the ``stage:`` tag."""
-    from opendata.lifecycle.stage_snapshot import write_stage
+    from opendata.registry.stage_snapshot import write_stage
 
     write_stage(dataset_id, stage.value)
 

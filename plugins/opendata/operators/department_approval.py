@@ -15,8 +15,8 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.lifecycle.markdown import md_text
 from opendata.operators.base import HumanAnswer, governance_names
+from opendata.spec.markdown import md_text
 
 
 def step1_subject(dataset_name: str) -> str:

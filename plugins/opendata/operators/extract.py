@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from opendata.lifecycle.context import load_spec
+from opendata.lifecycle.runtime import staging_path_for
 from opendata.operators.base import DatasetOperator
-
-
-def staging_path_for(dataset_id: str, run_id: str):
-    from opendata import settings
-
-    safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return settings.staging_dir() / dataset_id / safe_run / "extract.parquet"
 
 
 class ExtractDatasetOperator(DatasetOperator):

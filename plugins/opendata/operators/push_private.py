@@ -28,7 +28,6 @@ class PushPrivateOperator(DatasetOperator):
         from opendata import settings
         from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.plan import RunPath
-        from opendata.lifecycle.portal_metadata import columns, dataset_metadata
         from opendata.lifecycle.runtime import (
             airflow_task_url,
             fingerprint_path,
@@ -40,6 +39,7 @@ class PushPrivateOperator(DatasetOperator):
         )
         from opendata.lifecycle.sync import sync_to_portal
         from opendata.notify import NotificationEvent, notify
+        from opendata.portal.dataset_metadata import columns, dataset_metadata
         from opendata.portal.models import Audience
         from opendata.registry import Registry, Stage
         from opendata.spec.loader import load_governance
@@ -111,8 +111,8 @@ class PushPrivateOperator(DatasetOperator):
         import datetime as dt
 
         from opendata.lifecycle.creation import CreationAction, decide_creation
-        from opendata.lifecycle.portal_metadata import dataset_marker
         from opendata.lifecycle.runtime import portal_url, utcnow
+        from opendata.portal.dataset_metadata import dataset_marker
 
         marker = dataset_marker(spec)
         found = [view.id for view in hook.find_marked_datasets(marker, name=spec.name)]

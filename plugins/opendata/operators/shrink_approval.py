@@ -12,8 +12,8 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.lifecycle.markdown import md_text
 from opendata.operators.base import HumanAnswer, ReportedFailure, governance_names
+from opendata.spec.markdown import md_text
 
 
 class ShrinkApprovalOperator(ApprovalOperator):

@@ -30,8 +30,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opendata.lifecycle.portal_metadata import DATASET_FIELDSET, MARKER_FIELD, dataset_metadata
 from opendata.portal.config import SocrataConnectionConfig, is_loopback, normalize_extra, parse_portal_host
+from opendata.portal.dataset_metadata import DATASET_FIELDSET, MARKER_FIELD, dataset_metadata
 from opendata.portal.errors import (
     SocrataAuthError,
     SocrataBadRequest,
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from opendata.spec.loader import Catalog
 
 #: The custom field that marks each dataset the pipeline creates with its dataset file's id
-#: (:func:`opendata.lifecycle.portal_metadata.dataset_marker`).
+#: (:func:`opendata.portal.dataset_metadata.dataset_marker`).
 MARKER_FIELDSET = DATASET_FIELDSET
 MARKER_WHY = (
     "The pipeline writes the dataset file's id into this field when it creates a dataset and finds "
@@ -148,7 +148,7 @@ class Needs:
 def needs_from_catalog(catalog: Catalog) -> Needs:
     """Licenses, categories, fieldsets and the Metadata API body the pipeline writes, per file.
 
-    The body comes from :func:`opendata.lifecycle.portal_metadata.dataset_metadata`, which the
+    The body comes from :func:`opendata.portal.dataset_metadata.dataset_metadata`, which the
     pipeline itself writes the metadata with, so the doctor checks exactly those names.
     """
     licenses: dict[str, list[str]] = {}

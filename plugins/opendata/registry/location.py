@@ -8,7 +8,6 @@ task log or an e-mail never carries the registry's password.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 
 from opendata import settings
 
-ENV_VAR = "OPENDATA_REGISTRY_URL"
+ENV_VAR = settings.REGISTRY_URL_VAR
 CONN_ID = "opendata_registry"
 DEFAULT_FILE = "registry.sqlite"
 
@@ -120,7 +119,7 @@ def locate(dataset_id: str | None = None) -> RegistryLocation:
     """
     from opendata.registry.errors import RegistryUnavailable
 
-    url = os.environ.get(ENV_VAR)
+    url = settings.registry_url()
     if url:
         return RegistryLocation(url, ENV_VAR)
     try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from opendata import settings
 from opendata.operators.base import ReportedFailure
 from opendata.portal.config import DEFAULT_CONN_ID
 from opendata.triggers.approval import (
@@ -24,8 +24,8 @@ from opendata.triggers.approval import (
 def poll_seconds(file_minutes: float) -> float:
     """The dataset file's polling interval, unless the deployment overrides it for every
     dataset (the local demo polls every few seconds)."""
-    override = os.environ.get("OPENDATA_REVIEW_POLL_SECONDS")
-    return float(override) if override else file_minutes * 60
+    override = settings.review_poll_seconds()
+    return override if override is not None else file_minutes * 60
 
 
 def next_reminder(submitted_at: dt.datetime, now: dt.datetime, every: dt.timedelta) -> dt.datetime:

@@ -9,7 +9,7 @@ from opendata.sources.base import ExtractError
 from opendata.spec.dataset import FileSource, HttpSource, SqlSource
 
 if TYPE_CHECKING:
-    # Only for annotations: the spec loader imports opendata.sources.sql_lint while parsing DAGs,
+    # Only for annotations: the spec loader imports opendata.spec.sql_lint while parsing DAGs,
     # and pandas would cost every parse a second.
     import pandas as pd
 

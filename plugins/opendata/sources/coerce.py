@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
+from opendata.sources.masking import mask
 from opendata.spec.dataset import Column, DatasetSpec
 from opendata.spec.errors import did_you_mean
 from opendata.spec.vocab import SocrataType
-from opendata.validation.masking import mask
 
 ARROW_TYPES: dict[SocrataType, pa.DataType] = {
     SocrataType.TEXT: pa.string(),

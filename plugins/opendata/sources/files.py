@@ -11,19 +11,18 @@ from itertools import islice
 
 import pandas as pd
 
-from opendata import settings
 from opendata.sources.base import ExtractError
 from opendata.sources.csv_reader import csv_chunks, text_encoding
 from opendata.sources.ragged import RaggedRows
 from opendata.spec.dataset import FileSource
-from opendata.spec.paths import UnsafePath
+from opendata.spec.paths import UnsafePath, resolve_include_path
 
 
 def read_file_chunks(source: FileSource, ragged: RaggedRows | None = None) -> Iterator[pd.DataFrame]:
     """Chunks of the file; rows with the wrong number of fields are left out and counted in ``ragged``."""
     ragged = ragged if ragged is not None else RaggedRows()
     try:  # confined to the include folder and the data roots; nothing is expanded
-        path = settings.resolve_include_path(source.path)
+        path = resolve_include_path(source.path)
     except UnsafePath as exc:
         raise ExtractError(f"source.path {exc}") from None
     if not path.is_file():

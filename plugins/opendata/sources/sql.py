@@ -7,7 +7,6 @@ DB-API provider installed), so credentials stay in the Airflow connection.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 
 import pandas as pd
@@ -16,22 +15,22 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from opendata import settings
 from opendata.sources.base import ExtractError
-from opendata.sources.sql_guard import UnsafeQuery, check_read_only
 from opendata.sources.sql_session import read_only_connection
 from opendata.spec.dataset import SqlSource
-from opendata.spec.paths import UnsafePath
+from opendata.spec.paths import UnsafePath, resolve_query_file
+from opendata.spec.sql_guard import UnsafeQuery, check_read_only
 
 log = logging.getLogger(__name__)
 
 # "0" turns the COPY path off (PostgreSQL is then read through SQLAlchemy, as other databases).
-COPY_PATH_ENV = "OPENDATA_SQL_COPY"
+COPY_PATH_ENV = settings.SQL_COPY_VAR
 
 
 def query_text(source: SqlSource) -> str:
     if source.query is not None:
         return source.query
     try:  # confined to include/sql, whatever the file says
-        path = settings.resolve_query_file(source.query_file or "")
+        path = resolve_query_file(source.query_file or "")
     except UnsafePath as exc:
         raise ExtractError(f"source.query_file {exc}") from None
     try:
@@ -73,7 +72,7 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, 
         raise ExtractError(f"{shown}, {exc}; nothing was run") from exc
     engine = sqlalchemy_engine(source.conn_id)
     try:
-        if engine.dialect.name == "postgresql" and os.environ.get(COPY_PATH_ENV, "1") != "0":
+        if engine.dialect.name == "postgresql" and settings.sql_copy_enabled():
             # PostgreSQL: COPY into Arrow, several times faster than rows through SQLAlchemy.
             from opendata.sources.pg_copy import NotForCopy, copy_chunks, incremental_query
 

@@ -30,27 +30,23 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 
+from opendata import settings
 from opendata.sources.base import ExtractError
 
 log = logging.getLogger(__name__)
 
-# Connection ids (comma-separated) whose accounts can only read, for databases where the
-# pipeline cannot make a session read-only itself. Set by the deployment, not by dataset files:
-# the people who write dataset files do not manage the accounts.
-READ_ONLY_CONNECTIONS_ENV = "OPENDATA_READ_ONLY_CONNECTIONS"
+READ_ONLY_CONNECTIONS_ENV = settings.READ_ONLY_CONNECTIONS_VAR
 
 ENFORCED = ("postgresql", "sqlite", "mysql", "mariadb")
 
 
 def declared_read_only(conn_id: str) -> bool:
     """The deployment says this connection's account can only read."""
-    listed = os.environ.get(READ_ONLY_CONNECTIONS_ENV, "")
-    return conn_id in {name.strip() for name in listed.split(",") if name.strip()}
+    return conn_id in settings.read_only_connections()
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Annotated
 from pydantic import Field, field_validator, model_validator
 
 from opendata.spec.base import StrictModel
+from opendata.spec.vocab import UpdateFrequency
 
 if TYPE_CHECKING:
     from opendata.spec.dataset import DatasetSpec
@@ -147,13 +148,47 @@ class FreshnessSection(StrictModel):
         return days
 
 
+# The freshness policy table: what each promised update frequency means, in dbt's shape
+# (``due_after`` warns the department, ``overdue_after`` reaches the CDO's digest). It is data
+# of the schema: the loader checks a file's overrides against it, and the monitor's policy
+# (``freshness/policy.py``, which explains the values) is built from it.
+_H = dt.timedelta(hours=1)
+_D = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PolicyDefaults:
+    period: dt.timedelta
+    due_after: dt.timedelta
+    overdue_after: dt.timedelta
+
+
+#: frequency -> (nominal cycle, due after, overdue after). Irregular and historical: none.
+POLICY_TABLE: dict[UpdateFrequency, PolicyDefaults] = {
+    UpdateFrequency.HOURLY: PolicyDefaults(1 * _H, 6 * _H, 24 * _H),
+    UpdateFrequency.DAILY: PolicyDefaults(1 * _D, 2 * _D, 4 * _D),
+    UpdateFrequency.WEEKLY: PolicyDefaults(7 * _D, 7 * _D, 21 * _D),
+    UpdateFrequency.BIWEEKLY: PolicyDefaults(14 * _D, 15 * _D, 42 * _D),
+    UpdateFrequency.MONTHLY: PolicyDefaults(30 * _D, 32 * _D, 90 * _D),
+    UpdateFrequency.QUARTERLY: PolicyDefaults(90 * _D, 90 * _D, 270 * _D),
+    UpdateFrequency.SEMIANNUALLY: PolicyDefaults(182 * _D, 183 * _D, 365 * _D),
+    UpdateFrequency.ANNUALLY: PolicyDefaults(365 * _D, 365 * _D, 500 * _D),
+}
+
+
+def default_thresholds(frequency: UpdateFrequency) -> tuple[dt.timedelta, dt.timedelta] | None:
+    """``(due_after, overdue_after)`` for a frequency; None for irregular and historical data."""
+    row = POLICY_TABLE.get(UpdateFrequency(frequency))
+    return (row.due_after, row.overdue_after) if row else None
+
+
+
 Problem = tuple[tuple, str, "str | None"]
 _TIMESTAMP_TYPES = ("floating_timestamp", "fixed_timestamp")
 
 
 def freshness_problems(spec: DatasetSpec) -> list[Problem]:
     """Cross-checks of the section against the rest of the file (for the loader)."""
-    from opendata.freshness.policy import default_thresholds
     from opendata.spec.errors import did_you_mean
 
     section = spec.freshness

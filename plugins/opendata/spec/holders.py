@@ -5,7 +5,7 @@ both would remove the established dataset's DAG from Airflow because a newcomer 
 keeping the newcomer would hand the established dataset's portal asset and registry history to
 another department's file. So the file that already holds the id keeps it: the one recorded the
 last time the id had a single file (the DAG processor records it under the state folder, see
-``opendata.lifecycle.stage_snapshot``), else the first by path. Every other file with that id is
+``opendata.registry.stage_snapshot``), else the first by path. Every other file with that id is
 reported and never built, whether or not the holder is valid: breaking the established file
 must not hand its id to another.
 """

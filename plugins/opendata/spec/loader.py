@@ -95,10 +95,10 @@ def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = 
     """
     include = include_dir or settings.include_dir()
     try:
-        governance, errors = load_governance(include / "governance.yaml", root=include)
+        governance, errors = load_governance(settings.governance_file(include), root=include)
     except Exception as exc:  # noqa: BLE001 - the dataset files are still checked on their own
         log.exception("Unexpected failure checking the governance file")
-        governance, errors = None, [SpecError(include / "governance.yaml", (), f"could not be checked "
+        governance, errors = None, [SpecError(settings.governance_file(include), (), f"could not be checked "
                                                                               f"({type(exc).__name__})")]
     catalog = Catalog(governance=governance, errors=errors)
     datasets_dir = include / "datasets"
@@ -299,7 +299,7 @@ def _cross_problems(spec: DatasetSpec, governance: Governance | None, confinemen
                 problems.append((("source", "query_file"), f"no such file in {sql_dir}",
                                  did_you_mean(spec.source.query_file, existing)))
     if isinstance(spec.source, SqlSource):
-        from opendata.sources.sql_lint import query_problems  # one read statement (the sources own the rule)
+        from opendata.spec.sql_lint import query_problems  # one read statement (the sources own the rule)
 
         source = spec.source
         problems += _remembered(cache, _query_key(source, query_path), lambda: query_problems(source, include_dir))

@@ -17,6 +17,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from opendata import settings
+
 # Far beyond any real path; a longer one is a mistake or an attempt to provoke odd errors.
 MAX_PATH_CHARS = 1024
 
@@ -65,6 +67,20 @@ class Confinement:
         """``source.query_file``: a file under include/sql, named relative to it."""
         return _confine(text, self.sql_dir, [self._sql], allow_absolute=False, where="include/sql",
                         hint="put the query in include/sql and name it from there")
+
+
+def resolve_include_path(path: str) -> Path:
+    """A source file named in a dataset file, confined to the include folder or a data root.
+
+    Relative paths are read from the include folder. Nothing is expanded (no environment
+    variables, no ``~``): a path is the file's own text. Raises ``UnsafePath`` otherwise.
+    """
+    return Confinement(settings.include_dir(), settings.data_roots()).source_path(path)
+
+
+def resolve_query_file(name: str) -> Path:
+    """A query file named in a dataset file, confined to include/sql (raises ``UnsafePath``)."""
+    return Confinement(settings.include_dir()).query_file(name)
 
 
 def is_within(path: Path, folder: Path) -> bool:

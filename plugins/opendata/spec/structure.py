@@ -10,7 +10,7 @@ any value is built.
   validation time stays bounded whatever the file holds.
 
 (Text that looks like a Jinja template is allowed: where dataset text is shown it is escaped and
-never rendered as a template, see opendata.lifecycle.markdown and the Step 1 operator.)
+never rendered as a template, see opendata.spec.markdown and the Step 1 operator.)
 
 The walk is iterative: a deep file cannot exhaust Python's stack.
 """

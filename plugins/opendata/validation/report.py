@@ -13,9 +13,9 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from opendata.lifecycle.checklist import checklist_rows
-from opendata.lifecycle.markdown import md_text
 from opendata.spec.dataset import DatasetSpec
+from opendata.spec.markdown import md_text
+from opendata.validation.checklist import checklist_rows
 from opendata.validation.findings import Area, CheckResult, Status
 
 REPORT_NAME = "data-submission-checklist"

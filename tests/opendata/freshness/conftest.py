@@ -1,4 +1,4 @@
-"""Fixtures for the monitor's tests: the world of :mod:`tests.opendata.freshness.world` wired
+"""Fixtures for the monitor's tests: the world of :mod:`opendata.samples.portal_world` wired
 to a running portal emulator, a real SMTP server and a Slack webhook stand-in."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from opendata.notify.mailbox import start_mailbox
+from opendata.samples.portal_world import MonitorWorld
 from portal_emulator.testing import run_emulator
 from tests.conftest import REPO_ROOT
-from tests.opendata.freshness.world import MonitorWorld
 from tests.opendata.notify.conftest import SlackReceiver
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 from opendata.freshness.calendar import add_business_time
 from opendata.freshness.cli import main as freshness_cli
 from opendata.freshness.monitor import MonitorSettings, answered_from_conf, watch_comments
-from tests.opendata.freshness.world import PortalDataset
+from opendata.samples.portal_world import PortalDataset
 
 SETTINGS = MonitorSettings(comment_sweep_runs=1, slack_conn_id=None)  # read every dataset every run
 COORDINATOR = "samuel.okafor@lasan.lacity.example"

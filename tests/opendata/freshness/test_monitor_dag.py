@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from opendata.freshness.alert_store import AlertStore
 from opendata.freshness.dag import build_monitor_dag
-from opendata.registry.alerts import AlertStore
-from tests.opendata.freshness.world import mixed_portal
+from opendata.samples.portal_world import mixed_portal
 
 
 def listed(digest_text: str, section: str) -> list[str]:

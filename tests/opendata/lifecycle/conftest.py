@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from opendata.lifecycle.factory import build_dag
+from opendata.dag_factory import build_dag
 from opendata.notify import start_mailbox
 from opendata.registry import Registry
 from opendata.spec.loader import load_catalog

@@ -19,7 +19,7 @@ DATASET = "restaurant-inspections"
 
 RUN_IN_A_WORKER = """
 import datetime as dt, sys
-from opendata.lifecycle.factory import build_dag
+from opendata.dag_factory import build_dag
 from opendata.spec.loader import load_catalog
 catalog = load_catalog()
 dag = build_dag(catalog.get(sys.argv[1]), governance=catalog.governance)

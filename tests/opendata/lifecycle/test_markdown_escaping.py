@@ -18,12 +18,12 @@ import jinja2.sandbox
 import pytest
 from markdown_it import MarkdownIt
 
-from opendata.lifecycle.checklist import checklist_markdown, checklist_rows
-from opendata.lifecycle.factory import build_dag
-from opendata.lifecycle.markdown import md_paragraphs, md_text, plain_line
+from opendata.dag_factory import build_dag
 from opendata.operators.department_approval import step1_body, step1_subject
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.loader import LoadedDataset, load_catalog
+from opendata.spec.markdown import md_paragraphs, md_text, plain_line
+from opendata.validation.checklist import checklist_markdown, checklist_rows
 from opendata.validation.findings import Area, result
 from opendata.validation.report import build_report, render_html, render_markdown
 from tests.conftest import REPO_ROOT

@@ -13,9 +13,9 @@ import pandas as pd
 import requests
 import yaml
 
+from opendata.freshness.alert_store import AlertStore
 from opendata.lifecycle.history import restore
 from opendata.registry import Stage
-from opendata.registry.alerts import AlertStore
 from opendata.samples.api_server import serve_in_thread
 from tests.conftest import SAMPLE_SOURCES
 from tests.opendata.lifecycle.test_publication_flow import run_date, wait_until

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from opendata.lifecycle.factory import build_dag
-from opendata.lifecycle.stage_snapshot import read_stages
+from opendata.dag_factory import build_dag
 from opendata.operators.base import ANONYMOUS_RESPONDER
 from opendata.registry import Stage
+from opendata.registry.stage_snapshot import read_stages
 from opendata.spec.loader import load_catalog
 
 DATASET = "service-requests-311"   # Step 1 in Airflow, assigned to helen-wu (Sanitation leadership)

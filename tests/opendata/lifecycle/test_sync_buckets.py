@@ -103,8 +103,8 @@ def portal(monkeypatch, tmp_path):
 
 def test_a_refresh_compared_in_buckets_sends_changes_deletes_the_gone_and_stops_at_the_shrink_guard(
         sample_connections, permits_sqlite, portal, monkeypatch, tmp_path):
-    from opendata.lifecycle.portal_metadata import columns as portal_columns
     from opendata.portal import SocrataHook
+    from opendata.portal.dataset_metadata import columns as portal_columns
     from opendata.sources.stage import extract_to_stage
     from tests.opendata.sources.test_extract import permits_with_source
 

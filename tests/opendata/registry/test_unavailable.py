@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from opendata.freshness.alert_store import AlertStore
 from opendata.registry import Registry, RegistryUnavailable
-from opendata.registry.alerts import AlertStore
 from opendata.registry.errors import unavailable
 from opendata.registry.location import RegistryLocation, masked_url, scrub
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, create_pg_database, drop_pg_database
@@ -174,7 +174,7 @@ def test_a_dag_run_with_the_registry_down_logs_and_mails_the_clean_message(tmp_p
     (no driver traceback chained to it) and the failure e-mail says the same; no password."""
     import datetime as dt
 
-    from opendata.lifecycle.factory import build_dag
+    from opendata.dag_factory import build_dag
     from opendata.notify import start_mailbox
     from opendata.spec.loader import LoadedDataset, load_catalog
     from tests.conftest import REPO_ROOT

@@ -49,17 +49,16 @@ def test_an_environment_variable_in_source_path_is_refused_and_never_expanded(in
 
 
 def test_at_run_time_a_path_is_never_expanded_and_the_error_shows_only_the_files_text(monkeypatch):
-    from opendata import settings
     from opendata.sources.base import ExtractError
     from opendata.sources.files import read_file_chunks
     from opendata.spec.dataset import FileSource
-    from opendata.spec.paths import UnsafePath
+    from opendata.spec.paths import UnsafePath, resolve_include_path
 
     monkeypatch.setenv("AIRFLOW_CONN_SOCRATA_DEFAULT", SECRET)
     monkeypatch.setenv("HOME", "/tmp/" + SECRET)
     for written in ("${AIRFLOW_CONN_SOCRATA_DEFAULT}", "~/requests.csv"):
         with pytest.raises(UnsafePath) as refused:
-            settings.resolve_include_path(written)
+            resolve_include_path(written)
         assert SECRET not in str(refused.value) and repr(written) in str(refused.value)
         with pytest.raises(ExtractError) as failed:
             next(read_file_chunks(FileSource(kind="file", path=written)))
@@ -191,7 +190,7 @@ def test_a_broken_established_file_does_not_hand_its_id_to_the_newcomer(include_
 
 def test_tasks_load_the_file_that_holds_the_id(include_copy, tmp_path, monkeypatch):
     from opendata.lifecycle.context import load_spec
-    from opendata.lifecycle.stage_snapshot import record_dataset_files
+    from opendata.registry.stage_snapshot import record_dataset_files
 
     monkeypatch.setenv("OPENDATA_INCLUDE_DIR", str(include_copy))
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "state"))

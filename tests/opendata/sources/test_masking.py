@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from opendata.sources.masking import hundred_block, mask
 from opendata.spec.privacy import MaskRule
-from opendata.validation.masking import hundred_block, mask
 from opendata.validation.pii import kinds_in
 
 

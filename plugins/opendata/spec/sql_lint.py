@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opendata.sources.sql_guard import find_problem
 from opendata.spec.dataset import SqlSource
+from opendata.spec.sql_guard import find_problem
 
 Problem = tuple[tuple, str, str | None]
 

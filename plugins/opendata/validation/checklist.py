@@ -9,8 +9,8 @@ parse, and 5,000 copies of the full checklist made it most of the serialized dat
 
 from __future__ import annotations
 
-from opendata.lifecycle.markdown import md_paragraphs, md_text
 from opendata.spec.dataset import DatasetSpec
+from opendata.spec.markdown import md_paragraphs, md_text
 from opendata.spec.vocab import LICENSES
 
 

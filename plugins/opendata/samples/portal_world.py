@@ -2,7 +2,9 @@
 files, datasets created on the portal emulator over HTTP (public at once, back-dated), registry
 rows that record them public, and a mixed-age portal whose overdue datasets are known.
 
-A plain module (no pytest, no test-session set-up), so bench/freshness_bench.py can use it."""
+A plain module (no pytest, no test-session set-up), shared by the monitor's tests and
+bench/freshness_bench.py. The expected states come from the policy table in ``spec/freshness.py``;
+the table itself is checked against the issue's figures in tests/opendata/freshness/test_policy_and_status.py."""
 
 from __future__ import annotations
 
@@ -18,22 +20,11 @@ import yaml
 
 from opendata.registry import Registry, Stage
 from opendata.registry.store import dataset_state, run_log
+from opendata.spec.freshness import POLICY_TABLE
+from opendata.spec.vocab import UpdateFrequency
 
 D = dt.timedelta(days=1)
 H = dt.timedelta(hours=1)
-
-#: The policy table as the issue states it (independent of the code under test):
-#: frequency -> (cycle, due after, overdue after).
-TABLE = {
-    "hourly": (1 * H, 6 * H, 24 * H),
-    "daily": (1 * D, 2 * D, 4 * D),
-    "weekly": (7 * D, 7 * D, 21 * D),
-    "biweekly": (14 * D, 15 * D, 42 * D),
-    "monthly": (30 * D, 32 * D, 90 * D),
-    "quarterly": (90 * D, 90 * D, 270 * D),
-    "semiannually": (182 * D, 183 * D, 365 * D),
-    "annually": (365 * D, 365 * D, 500 * D),
-}
 
 DEPARTMENTS = {"sanitation": "samuel-okafor", "building-and-safety": "jorge-ramos",
                "environmental-health": "kevin-nguyen"}
@@ -148,7 +139,8 @@ def mixed_portal(now: dt.datetime, n: int = 200) -> tuple[list[PortalDataset], s
     for i in range(n):
         frequency = FREQUENCIES[i % 10]
         kind = KINDS[(i // 10) % 4]
-        _, due_after, overdue_after = TABLE.get(frequency, TABLE["daily"])
+        row = POLICY_TABLE.get(UpdateFrequency(frequency), POLICY_TABLE[UpdateFrequency.DAILY])
+        due_after, overdue_after = row.due_after, row.overdue_after
         age = {"fresh": due_after / 2, "due": (due_after + overdue_after) / 2}.get(kind, overdue_after * 1.5)
         d = PortalDataset(f"monitor-test-{i:03d}", departments[i % 3], frequency, now - age)
         if kind.endswith("edited today"):

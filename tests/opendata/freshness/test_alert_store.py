@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from opendata.freshness.alert_store import AlertStore, NotWatched
 from opendata.freshness.alerts import AlertRecord, Channel
 from opendata.freshness.comments import CommentWatch
 from opendata.freshness.status import FreshnessState
-from opendata.registry.alerts import AlertStore, NotWatched
 from tests.conftest import registry_on
 
 T0 = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from opendata.sources.sql_guard import UnsafeQuery, check_read_only, find_problem
+from opendata.spec.sql_guard import UnsafeQuery, check_read_only, find_problem
 
 READS = [
     "SELECT 1",

@@ -23,9 +23,7 @@ from airflow.sdk import DAG, TriggerRule
 
 from opendata import settings
 from opendata.lifecycle.assets import dataset_asset
-from opendata.lifecycle.checklist import checklist_markdown, checklist_summary_markdown
 from opendata.lifecycle.runtime import PLAN_TASK_ID
-from opendata.lifecycle.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
 from opendata.operators.department_approval import DepartmentApprovalOperator
 from opendata.operators.extract import ExtractDatasetOperator
 from opendata.operators.finish import FinishRunOperator, RunFailureHandler
@@ -35,12 +33,14 @@ from opendata.operators.push_private import PushPrivateOperator
 from opendata.operators.refresh import RefreshPublicOperator
 from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
+from opendata.registry.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
 from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.cache import ParseCache, ShardedParseCache
 from opendata.spec.errors import SpecFileError
 from opendata.spec.governance import Governance
 from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
 from opendata.spec.shards import DATASET_DAG_FILES, shard_of, shard_of_dag_file, shard_part
+from opendata.validation.checklist import checklist_markdown, checklist_summary_markdown
 
 __all__ = ["DATASET_DAG_FILES", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
            "raise_for_broken_files", "shard_of", "shard_of_dag_file"]
