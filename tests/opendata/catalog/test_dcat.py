@@ -11,7 +11,9 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,11 @@ from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry as SchemaRegistry
 from referencing.jsonschema import DRAFT4
 
-from opendata.catalog import PublishedEntry, build_data_json, render_data_json
+from opendata.catalog import PublishedEntry, build_data_json, render_data_json, write_data_json
 from opendata.catalog.dcat import LICENSE_URLS, PortalUrls
-from opendata.registry import Stage
+from opendata.registry import Registry, Stage
 from opendata.spec.dataset import DatasetSpec
+from opendata.spec.errors import SpecFileError
 from opendata.spec.governance import Governance
 from opendata.spec.loader import load_catalog
 from opendata.spec.vocab import LICENSES, UpdateFrequency
@@ -388,4 +391,93 @@ def test_every_license_of_the_vocabulary_is_mapped_or_deliberately_left_out(gove
     assert set(LICENSE_URLS) == set(LICENSES) - {"SEE_TERMS_OF_USE"}
     spec = variant(specs["building-permits"], publishing={"license": "SEE_TERMS_OF_USE"})
     assert "license" not in build([entry(spec)], governance)["dataset"][0]
+
+
+# --- the writer: dataset files and registry in, data.json out --------------------------------------
+
+@pytest.fixture
+def include_copy(tmp_path) -> Path:
+    target = tmp_path / "include"
+    shutil.copytree(REPO_INCLUDE, target, ignore=shutil.ignore_patterns("sample_sources"))
+    return target
+
+
+@pytest.fixture
+def registry(tmp_path):
+    reg = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    reg.record_portal_dataset("building-permits", IDS["building-permits"])
+    reg.record_public("building-permits", at=T0)
+    reg.record_portal_dataset("service-requests-311", IDS["service-requests-311"])
+    reg.record_public("service-requests-311", at=T0)
+    reg.record_published_data("service-requests-311", rows=10, checksum="0" * 64, fingerprint_path=None,
+                              refreshed=True)
+    reg.record_portal_dataset("restaurant-inspections", IDS["restaurant-inspections"])
+    reg.record_submission("restaurant-inspections", at=T0)  # Stage 1: waiting for the CDO
+    yield reg
+    reg.close()
+
+
+def write(path: Path, include: Path, registry: Registry):
+    return write_data_json(path, catalog_url=CATALOG_URL, portal_domain=DOMAIN, city_name=CITY,
+                           include_dir=include, registry=registry)
+
+
+def test_the_writer_lists_the_published_datasets_from_one_registry_query(tmp_path, include_copy, registry,
+                                                                         monkeypatch):
+    def no_single_reads(dataset_id):
+        raise AssertionError("one query for all datasets, not one per dataset")
+
+    monkeypatch.setattr(registry, "get_state", no_single_reads)
+    target = tmp_path / "site" / "data.json"
+    result = write(target, include_copy, registry)
+    assert (result.listed, result.carried_over, result.missing) == (
+        ("building-permits", "service-requests-311"), (), ())
+    document = json.loads(target.read_text(encoding="utf-8"))
+    assert errors_of(document) == []
+    assert [d["identifier"].rsplit("/", 1)[1] for d in document["dataset"]] == [
+        IDS["building-permits"], IDS["service-requests-311"]]
+    assert target.read_text(encoding="utf-8") == render_data_json(document)
+    assert os.stat(target).st_mode & 0o777 == 0o644
+    assert [p.name for p in target.parent.iterdir()] == ["data.json"]  # no temporary file left
+
+
+def test_a_published_dataset_whose_file_breaks_keeps_its_previous_entry(tmp_path, include_copy, registry):
+    target = tmp_path / "data.json"
+    write(target, include_copy, registry)
+    before = json.loads(target.read_text(encoding="utf-8"))
+    permits = include_copy / "datasets" / "building-and-safety" / "building-permits.yaml"
+    permits.write_text(permits.read_text().replace("update_frequency: daily", "update_frequency: dialy"))
+    result = write(target, include_copy, registry)
+    assert result.carried_over == ("building-permits",) and result.listed == ("service-requests-311",)
+    after = json.loads(target.read_text(encoding="utf-8"))
+    assert after == before  # the same entry, in its place
+
+    # Never listed before, its file broken: reported, not invented.
+    target.unlink()
+    result = write(target, include_copy, registry)
+    assert result.missing == ("building-permits",) and result.carried_over == ()
+
+
+def test_a_published_row_without_a_usable_portal_id_is_reported_not_listed(tmp_path, include_copy, registry):
+    registry.record_portal_dataset("restaurant-inspections", "RI/../x")
+    registry.record_public("restaurant-inspections", at=T0)
+    result = write(tmp_path / "data.json", include_copy, registry)
+    assert result.missing == ("restaurant-inspections",)
+    assert "RI/../x" not in (tmp_path / "data.json").read_text(encoding="utf-8")
+
+
+def test_a_failed_write_leaves_the_previous_document(tmp_path, include_copy, registry, monkeypatch):
+    target = tmp_path / "data.json"
+    target.write_text("previous\n")
+    (include_copy / "governance.yaml").write_text("people: {}\n")
+    with pytest.raises(SpecFileError):
+        write(target, include_copy, registry)
+    assert target.read_text() == "previous\n"
+
+    shutil.copy(REPO_INCLUDE / "governance.yaml", include_copy / "governance.yaml")
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        write(target, include_copy, registry)
+    assert target.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".data.json")] == []
 
