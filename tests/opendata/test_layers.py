@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"lifecycle"},                  # the run's plan, syncs, history: what the dataset tasks call
     {"notify", "deployment"},       # e-mail and Slack; where the local deployment's settings live
     {"freshness"},                  # the staleness and comment monitor (pure policy + its DAG)
+    {"catalog"},                    # the city's catalog as a whole: the quarterly report, exports
     {"triggers"},                   # the approval trigger (runs in the triggerer)
     {"operators"},                  # thin dataset tasks
     {"sensors"},                    # the deferrable approval sensor

@@ -1,0 +1,1 @@
+"""The city's catalog of datasets as a whole: reports and exports over every dataset file and the registry."""
