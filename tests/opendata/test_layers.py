@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     {"lifecycle"},                  # the run's plan, syncs, history: what the dataset tasks call
     {"notify", "deployment"},       # e-mail and Slack; where the local deployment's settings live
     {"freshness"},                  # the staleness and comment monitor (pure policy + its DAG)
-    {"catalog"},                    # the DCAT-US data.json of the published inventory
+    {"catalog"},                    # the city's catalog as a whole: data.json, the quarterly report
     {"triggers"},                   # the approval trigger (runs in the triggerer)
     {"operators"},                  # thin dataset tasks
     {"sensors"},                    # the deferrable approval sensor

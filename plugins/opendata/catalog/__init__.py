@@ -1,7 +1,10 @@
-"""The published inventory as a DCAT-US 1.1 (Project Open Data) ``data.json``.
+"""The city's catalog of datasets as a whole: reports and exports over every dataset file and the registry.
 
-    dcat     PublishedEntry, build_data_json(), render_data_json() (pure)
-    writer   write_data_json(): the dataset files and the registry in, data.json out (atomic)
+    dcat              PublishedEntry, build_data_json(), render_data_json() (pure): DCAT-US 1.1 data.json
+    writer            write_data_json(): the dataset files and the registry in, data.json out (atomic)
+    quarterly         the working group's quarterly figures (pure)
+    quarterly_read    report_for(): the registry and dataset files in bulk, into those figures
+    quarterly_render  render_html(), render_csv()
 
 Names are imported lazily, so ``import opendata.catalog`` stays cheap at DAG-parse time.
 """
