@@ -36,6 +36,9 @@ Errors use the Socrata shape of the rest of the emulator (``{"code","error","mes
 the publishing API documents no error body of its own. Failures that happen after the request
 (a source that cannot be parsed, a job that fails) are reported the DSMAPI way, on the resource:
 ``failed_at`` + ``failure_details {type, message}`` on a source, a ``failure`` log entry on a job.
+
+The records and their reads are in revision_records.py and revision_reads.py (``self.reads``), the
+JSON answers in revision_render.py (``self.render``).
 """
 
 from __future__ import annotations
@@ -51,8 +54,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,186 +70,39 @@ from .datatypes import (
     to_csv_cell,
     view_type,
 )
-from .errors import SocrataError, bad_request, not_found_view
+from .errors import SocrataError, bad_request
+from .revision_reads import RevisionReads
+from .revision_records import (
+    FIELD_NAME,
+    REV_COLS,
+    RUNNING,
+    STAGE_BATCH,
+    JobFailure,
+    OutputSchema,
+    Revision,
+    Source,
+    SourceFailure,
+    TaskSet,
+    advance,
+    conflict,
+    creator,
+    decode_revision,
+    dumps,
+    iso,
+)
+from .revision_render import RevisionRender
 from .rows import Report, apply_rows, key_of, rekey
 from .stats import Stats
 from .store import Approval, Dataset, Store
 
 log = logging.getLogger("portal_emulator.publishing")
 
-API = "/api/publishing/v1"
 ACTIONS = ("replace", "update")
 PERMISSIONS = ("public", "private")
-RUNNING = ("initializing", "creating_columns", "upserting", "finishing")
-DONE = ("successful", "failure")
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
-STAGE_BATCH = 5000
 # Revision metadata keys an apply copies onto the view (the rest of the metadata is kept as sent).
 METADATA_KEYS = ("name", "description", "category", "tags", "attribution", "attributionLink", "licenseId")
 FIRST_OUTPUT_COLUMN_ID = 7_000_000
-_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def iso(t: float | None) -> str | None:
-    """DSMAPI timestamps: ISO-8601 UTC with microseconds."""
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def creator(account: Account) -> dict[str, Any]:
-    return {"user_id": account.user_id, "display_name": account.name, "email": None}
-
-
-def conflict(code: str, message: str, data: dict[str, Any] | None = None) -> SocrataError:
-    return SocrataError(409, code, message, data)
-
-
-def not_found(what: str, **data: Any) -> SocrataError:
-    return SocrataError(404, "not_found", f"{what} not found", data)
-
-
-@dataclass
-class Revision:
-    pk: int
-    ds: int
-    seq: int
-    action: str
-    permission: str | None
-    metadata: dict[str, Any]
-    notes: str | None
-    output_schema_id: int | None
-    created_at: float
-    created_by: dict[str, Any]
-    closed_at: float | None
-
-
-@dataclass
-class Source:
-    id: int
-    revision: int
-    input_schema_id: int
-    output_schema_id: int  # the first output schema, built when the upload is parsed
-    source_type: dict[str, Any]
-    parse_options: dict[str, Any]
-    content_type: str | None
-    state: str
-    created_at: float
-    created_by: dict[str, Any]
-    columns: list[dict[str, Any]]
-    row_identifier: str | None
-    chunk_size: int | None
-    filesize: int | None
-    finished_at: float | None
-    failed_at: float | None
-    failure_details: dict[str, Any] | None
-    input_columns: list[dict[str, Any]] | None  # {field_name, display_name, soql_type}
-    total_rows: int | None
-    num_row_errors: int | None
-
-    def input_types(self) -> dict[str, str]:
-        return {c["field_name"]: c["soql_type"] for c in self.input_columns or []}
-
-
-@dataclass
-class OutputSchema:
-    id: int
-    source: int
-    input_schema_id: int
-    columns: list[dict[str, Any]]
-    created_at: float
-    created_by: dict[str, Any]
-    state: str  # evaluating | evaluated | failed
-    completed_at: float | None
-    total_rows: int | None
-    error_count: int | None
-    column_errors: dict[str, int] | None
-
-    def complete(self, now: float | None = None) -> bool:
-        """Evaluated, and (strict mode) past the moment its completion shows."""
-        return self.state == "evaluated" and self.completed_at is not None and self.completed_at <= (now or time.time())
-
-    def ordered(self) -> list[dict[str, Any]]:
-        return sorted(self.columns, key=lambda col: col["position"])
-
-    @property
-    def primary_key(self) -> str | None:
-        return next((col["field_name"] for col in self.columns if col.get("is_primary_key")), None)
-
-
-@dataclass
-class TaskSet:
-    id: int
-    revision: int
-    output_schema_id: int | None
-    status: str
-    log: list[dict[str, Any]]
-    created_at: float
-    updated_at: float
-    finished_at: float | None
-    created_by: dict[str, Any]
-    job_uuid: str
-    request_id: str | None
-
-
-class JobFailure(Exception):
-    def __init__(self, kind: str, message: str, **details: Any):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.details = details
-
-
-class SourceFailure(JobFailure):
-    pass
-
-
-_REV_COLS = "pk, ds, seq, action, permission, metadata, notes, output_schema_id, created_at, created_by, closed_at"
-_SRC_COLS = (
-    "id, revision, input_schema_id, output_schema_id, source_type, parse_options, content_type, state,"
-    " created_at, created_by, columns, row_identifier, chunk_size, filesize, finished_at, failed_at,"
-    " failure_details, input_columns, total_rows, num_row_errors"
-)
-_OS_COLS = (
-    "id, source, input_schema_id, columns, created_at, created_by, state, completed_at, total_rows, error_count,"
-    " column_errors"
-)
-_TS_COLS = (
-    "id, revision, output_schema_id, status, log, created_at, updated_at, finished_at, created_by, job_uuid, request_id"
-)
-
-
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def _revision(row: tuple) -> Revision:
-    r = list(row)
-    r[5] = json.loads(r[5] or "{}")
-    r[9] = json.loads(r[9])
-    return Revision(*r)
-
-
-def _source(row: tuple) -> Source:
-    r = list(row)
-    for i in (4, 5, 9, 10, 16, 17):
-        r[i] = _loads(r[i])
-    return Source(*r)
-
-
-def _output_schema(row: tuple) -> OutputSchema:
-    r = list(row)
-    for i in (3, 5, 10):
-        r[i] = _loads(r[i])
-    return OutputSchema(*r)
-
-
-def _task_set(row: tuple) -> TaskSet:
-    r = list(row)
-    r[4] = json.loads(r[4])
-    r[8] = json.loads(r[8])
-    return TaskSet(*r)
 
 
 class Publishing:
@@ -259,112 +113,13 @@ class Publishing:
         self.config = config
         self.stats = stats
         self.workflow = workflow
+        self.reads = RevisionReads(store, workflow)
+        self.render = RevisionRender(self.reads)
         workflow.revisions = self  # an approved held revision comes back here to be applied
         self.uploads = Path(config.uploads_dir)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self._parsing: dict[int, threading.Event] = {}
         self._guard = threading.Lock()
-
-    # ---- reading ----
-
-    def dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset:
-        ds = self.store.get_dataset(dataset_id, c)
-        if ds is None:
-            raise not_found_view(dataset_id)
-        return ds
-
-    def revision(self, dataset_id: str, seq: int, c: sqlite3.Connection | None = None) -> tuple[Dataset, Revision]:
-        c = c or self.store.conn()
-        ds = self.dataset(dataset_id, c)
-        row = c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE ds=? AND seq=?", (ds.pk, seq)).fetchone()
-        if row is None:
-            raise not_found("Revision", fourfour=dataset_id, revision_seq=seq)
-        return ds, _revision(row)
-
-    def revisions(self, dataset_id: str, open_only: bool | None) -> tuple[Dataset, list[Revision]]:
-        c = self.store.conn()
-        ds = self.dataset(dataset_id, c)
-        where = "ds=?"
-        if open_only is True:
-            where += " AND closed_at IS NULL"
-        elif open_only is False:
-            where += " AND closed_at IS NOT NULL"
-        rows = c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE {where} ORDER BY seq DESC", (ds.pk,))
-        return ds, [_revision(r) for r in rows.fetchall()]
-
-    def source(self, source_id: int, c: sqlite3.Connection | None = None) -> Source:
-        row = (c or self.store.conn()).execute(f"SELECT {_SRC_COLS} FROM sources WHERE id=?", (source_id,)).fetchone()
-        if row is None:
-            raise not_found("Source", id=source_id)
-        return _source(row)
-
-    def sources(self, revision_pk: int, c: sqlite3.Connection | None = None) -> list[Source]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {_SRC_COLS} FROM sources WHERE revision=? ORDER BY id", (revision_pk,)
-        )
-        return [_source(r) for r in rows.fetchall()]
-
-    def output_schema(self, output_schema_id: int, c: sqlite3.Connection | None = None) -> OutputSchema:
-        row = (
-            (c or self.store.conn())
-            .execute(f"SELECT {_OS_COLS} FROM output_schemas WHERE id=?", (output_schema_id,))
-            .fetchone()
-        )
-        if row is None:
-            raise not_found("Output schema", id=output_schema_id)
-        return _output_schema(row)
-
-    def output_schemas(self, source_id: int, c: sqlite3.Connection | None = None) -> list[OutputSchema]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {_OS_COLS} FROM output_schemas WHERE source=? ORDER BY id", (source_id,)
-        )
-        return [_output_schema(r) for r in rows.fetchall()]
-
-    def input_schema(self, source_id: int, input_schema_id: int, c=None) -> Source:
-        """The source whose (single) input schema this is: 404 for another id, 409 before it is parsed."""
-        src = self.source(source_id, c)
-        if src.input_schema_id != input_schema_id:
-            raise not_found("Input schema", id=input_schema_id, source_id=source_id)
-        if src.state != "finished":
-            raise conflict(
-                "source.state",
-                f"The source is {src.state}; its input schema exists once it is parsed",
-                {"id": source_id, "state": src.state},
-            )
-        return src
-
-    def schema_of(self, source_id: int, input_schema_id: int, output_schema_id: int | str) -> OutputSchema:
-        """An output schema by id, or ``latest`` (the newest) of an input schema."""
-        src = self.input_schema(source_id, input_schema_id)
-        schemas = self.output_schemas(src.id)
-        if output_schema_id == "latest":
-            if not schemas:
-                raise not_found("Output schema", input_schema_id=input_schema_id)
-            return schemas[-1]
-        found = [o for o in schemas if str(o.id) == str(output_schema_id)]
-        if not found:
-            raise not_found("Output schema", id=output_schema_id)
-        return found[0]
-
-    def task_sets(self, revision_pk: int, c: sqlite3.Connection | None = None) -> list[TaskSet]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {_TS_COLS} FROM task_sets WHERE revision=? ORDER BY id", (revision_pk,)
-        )
-        return [_task_set(r) for r in rows.fetchall()]
-
-    def task_set(self, dataset_id: str, seq: int, task_set_id: int) -> tuple[Revision, TaskSet]:
-        c = self.store.conn()
-        _, rev = self.revision(dataset_id, seq, c)
-        row = c.execute(f"SELECT {_TS_COLS} FROM task_sets WHERE id=? AND revision=?", (task_set_id, rev.pk)).fetchone()
-        if row is None:
-            raise not_found("Task set", id=task_set_id)
-        return rev, _task_set(row)
-
-    def owner(self, source: Source, c: sqlite3.Connection | None = None) -> tuple[Dataset, Revision]:
-        c = c or self.store.conn()
-        row = c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (source.revision,)).fetchone()
-        rev = _revision(row)
-        return self.store.get_dataset_by_pk(rev.ds, c), rev
 
     # ---- revisions ----
 
@@ -390,7 +145,7 @@ class Publishing:
         if not isinstance(metadata, dict):
             raise bad_request("metadata must be an object")
         with self.store.writing() as c:
-            ds = self.dataset(dataset_id, c)
+            ds = self.reads.dataset(dataset_id, c)
             seq = c.execute("SELECT coalesce(max(seq), 0) + 1 FROM revisions WHERE ds=?", (ds.pk,)).fetchone()[0]
             pk = self.store.next_counter(c, "revision_id", 41000)
             c.execute(
@@ -398,7 +153,7 @@ class Publishing:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (pk, ds.pk, seq, kind, permission, json.dumps(metadata), time.time(), json.dumps(creator(account))),
             )
-            _, rev = self.revision(dataset_id, seq, c)
+            _, rev = self.reads.revision(dataset_id, seq, c)
         self.stats.revision(dataset_id, opened=1)
         return ds, rev
 
@@ -406,8 +161,8 @@ class Publishing:
         if not isinstance(body, dict):
             raise bad_request("Send a JSON object with metadata, notes or output_schema_id")
         with self.store.writing() as c:
-            ds, rev = self.revision(dataset_id, seq, c)
-            self._check_open(c, ds, rev)
+            ds, rev = self.reads.revision(dataset_id, seq, c)
+            self.reads.check_open(c, ds, rev)
             sets: dict[str, Any] = {}
             if "metadata" in body:
                 if not isinstance(body["metadata"], dict):
@@ -417,16 +172,16 @@ class Publishing:
                 sets["notes"] = None if body["notes"] is None else str(body["notes"])
             if "output_schema_id" in body:
                 # Any output schema of the revision; whether it is complete matters when applying.
-                sets["output_schema_id"] = self._revision_output_schema(c, rev, body["output_schema_id"]).id
+                sets["output_schema_id"] = self.reads.revision_output_schema(c, rev, body["output_schema_id"]).id
             if sets:
                 assignments = ", ".join(f"{k}=?" for k in sets)
                 c.execute(f"UPDATE revisions SET {assignments} WHERE pk=?", (*sets.values(), rev.pk))
-            return self.revision(dataset_id, seq, c)[1]
+            return self.reads.revision(dataset_id, seq, c)[1]
 
     def discard(self, dataset_id: str, seq: int) -> Revision:
         with self.store.writing() as c:
-            ds, rev = self.revision(dataset_id, seq, c)
-            jobs = self.task_sets(rev.pk, c)
+            ds, rev = self.reads.revision(dataset_id, seq, c)
+            jobs = self.reads.task_sets(rev.pk, c)
             if any(j.status in RUNNING for j in jobs):
                 raise conflict("revision.apply_in_progress", "The revision is being applied", {"revision_seq": seq})
             if rev.closed_at is not None:
@@ -437,27 +192,10 @@ class Publishing:
             if held is not None:  # a discarded draft leaves the approval queue with it
                 c.execute("DELETE FROM approvals WHERE submission_id=?", (held.submission_id,))
             c.execute("UPDATE revisions SET closed_at=? WHERE pk=?", (time.time(), rev.pk))
-            sources = self.sources(rev.pk, c)
+            sources = self.reads.sources(rev.pk, c)
         self._drop_staged(sources)
         self.stats.revision(dataset_id, discarded=1)
-        return self.revision(dataset_id, seq)[1]
-
-    def _check_open(self, c, ds: Dataset, rev: Revision) -> None:
-        if rev.closed_at is not None:
-            raise conflict(
-                "revision.closed", "The revision is closed (applied or discarded)", {"revision_seq": rev.seq}
-            )
-        if any(j.status in RUNNING for j in self.task_sets(rev.pk, c)):
-            raise conflict("revision.apply_in_progress", "The revision is being applied", {"revision_seq": rev.seq})
-        held = self.workflow.pending_revision(c, ds, rev.seq)
-        if held is not None:
-            # What the reviewer sees is what gets applied: a held revision is frozen until reviewed
-            # (or withdrawn, or discarded).
-            raise conflict(
-                "revision.submitted_for_approval",
-                "The revision is waiting for approval and cannot change",
-                {"revision_seq": rev.seq, "submission_id": held.submission_id},
-            )
+        return self.reads.revision(dataset_id, seq)[1]
 
     # ---- sources ----
 
@@ -489,8 +227,8 @@ class Publishing:
         if parse_options.get("column_separator") != "," or int(parse_options.get("header_count", 1)) != 1:
             raise bad_request("This emulator parses comma-separated files with one header row")
         with self.store.writing() as c:
-            ds, rev = self.revision(dataset_id, seq, c)
-            self._check_open(c, ds, rev)
+            ds, rev = self.reads.revision(dataset_id, seq, c)
+            self.reads.check_open(c, ds, rev)
             source_id = self.store.next_counter(c, "source_id", 15786)
             schema_ids = self.store.next_counter(c, "schema_id", 15398, 2)
             columns = sorted(ds.columns, key=lambda col: col["position"])
@@ -511,14 +249,14 @@ class Publishing:
                     ds.row_identifier_field,
                 ),
             )
-            src = self.source(source_id, c)
+            src = self.reads.source(source_id, c)
         self.stats.revision(dataset_id, sources=1)
         return src
 
     def _open_source(self, c, source_id: int, states: tuple[str, ...]) -> tuple[Dataset, Revision, Source]:
-        src = self.source(source_id, c)
-        ds, rev = self.owner(src, c)
-        self._check_open(c, ds, rev)
+        src = self.reads.source(source_id, c)
+        ds, rev = self.reads.owner(src, c)
+        self.reads.check_open(c, ds, rev)
         if src.state not in states:
             raise conflict(
                 "source.state",
@@ -569,7 +307,7 @@ class Publishing:
 
     def commit(self, source_id: int, seq: int, total: int) -> Source:
         with self.store.writing() as c:
-            src = self.source(source_id, c)
+            src = self.reads.source(source_id, c)
             if src.state in ("parsing", "finished", "failed") and src.filesize == total:
                 return src  # a retried commit: the first one was already taken
             self._open_source(c, source_id, ("receiving",))
@@ -613,9 +351,9 @@ class Publishing:
         with self.store.writing() as c:
             if not ok:  # the client went away mid-body: the source can take a new upload
                 c.execute("UPDATE sources SET state='created' WHERE id=?", (source_id,))
-                return self.source(source_id, c)
+                return self.reads.source(source_id, c)
             self._bytes_stopped(c, source_id, size)
-            ds, _ = self.owner(self.source(source_id, c), c)
+            ds, _ = self.reads.owner(self.reads.source(source_id, c), c)
         self.stats.revision(ds.id, bytes_uploaded=size)
         return self.start_parse(source_id)
 
@@ -636,18 +374,18 @@ class Publishing:
         if not isinstance(target, dict) or not target.get("fourfour") or target.get("revision_seq") is None:
             raise bad_request('Send {"revision": {"fourfour": ..., "revision_seq": ...}}')
         with self.store.writing() as c:
-            src = self.source(source_id, c)
-            ds, rev = self.owner(src, c)
-            new_ds, new_rev = self.revision(str(target["fourfour"]), int(target["revision_seq"]), c)
+            src = self.reads.source(source_id, c)
+            ds, rev = self.reads.owner(src, c)
+            new_ds, new_rev = self.reads.revision(str(target["fourfour"]), int(target["revision_seq"]), c)
             if new_ds.pk != ds.pk:
                 raise bad_request(
                     "A source can only move to another revision of the dataset it was made for",
                     code="source.revision_invalid",
                 )
             if new_rev.pk != rev.pk:
-                self._check_open(c, new_ds, new_rev)
+                self.reads.check_open(c, new_ds, new_rev)
                 c.execute("UPDATE sources SET revision=? WHERE id=?", (new_rev.pk, source_id))
-            return self.source(source_id, c)
+            return self.reads.source(source_id, c)
 
     def start_parse(self, source_id: int) -> Source:
         with self._guard:
@@ -658,7 +396,7 @@ class Publishing:
                     target=self._parse_thread, args=(source_id, done), name=f"parse-{source_id}", daemon=True
                 ).start()
         done.wait(self.config.sync_parse_seconds)
-        return self.source(source_id)
+        return self.reads.source(source_id)
 
     def _parse_thread(self, source_id: int, done: threading.Event) -> None:
         try:
@@ -674,8 +412,8 @@ class Publishing:
     def _parse(self, source_id: int) -> None:
         """Stage the upload's rows, build the first output schema, evaluate it; then the source is
         ``finished`` (its input schema shows)."""
-        src = self.source(source_id)
-        ds, _ = self.owner(src)
+        src = self.reads.source(source_id)
+        ds, _ = self.reads.owner(src)
         self._clear_source_rows(source_id)  # an interrupted earlier parse may have staged some
         try:
             with open(self.path(source_id), "rb") as raw:
@@ -692,7 +430,7 @@ class Publishing:
                 "UPDATE sources SET input_columns=?, total_rows=?, num_row_errors=? WHERE id=?",
                 (json.dumps(inputs), total, row_errors, source_id),
             )
-            src = self.source(source_id, c)
+            src = self.reads.source(source_id, c)
             self._insert_output_schema(c, src, self._first_columns(c, src), src.created_by, src.output_schema_id)
         output = self._evaluate(src.output_schema_id)
         self.path(source_id).unlink(missing_ok=True)
@@ -720,7 +458,7 @@ class Publishing:
                 continue
             if guesser is not None:
                 guesser.see(cells)
-            batch.append((src.id, _dumps(cells)))
+            batch.append((src.id, dumps(cells)))
             if len(batch) >= STAGE_BATCH:
                 self._stage_inputs(batch)
                 batch = []
@@ -837,9 +575,9 @@ class Publishing:
                 code="output_schema.invalid",
             )
         with self.store.writing() as c:
-            src = self.input_schema(source_id, input_schema_id, c)
-            ds, rev = self.owner(src, c)
-            self._check_open(c, ds, rev)
+            src = self.reads.input_schema(source_id, input_schema_id, c)
+            ds, rev = self.reads.owner(src, c)
+            self.reads.check_open(c, ds, rev)
             derived = self._derivations(c, src)
             columns = [self._posted_column(c, src, spec, i, derived) for i, spec in enumerate(body["output_columns"])]
             _check_output_columns(columns)
@@ -848,7 +586,7 @@ class Publishing:
             if increment_revision:
                 c.execute("UPDATE revisions SET output_schema_id=? WHERE pk=?", (output_schema_id, rev.pk))
         self._start_evaluation(output_schema_id)
-        return self.output_schema(output_schema_id)
+        return self.reads.output_schema(output_schema_id)
 
     def _derivations(self, c, src: Source) -> dict[int, dict[str, Any]]:
         """Output column ids of this source's output schemas (and the dataset column ids they came
@@ -859,7 +597,7 @@ class Publishing:
                 "dataset_column_id": col["id"],
                 "is_primary_key": col["fieldName"] == src.row_identifier,
             }
-        for schema in self.output_schemas(src.id, c):
+        for schema in self.reads.output_schemas(src.id, c):
             for col in schema.columns:
                 found[col["id"]] = col
         return found
@@ -870,7 +608,7 @@ class Publishing:
         if not isinstance(spec, dict):
             raise bad_request("Each output column must be an object", code="output_schema.invalid")
         field = spec.get("field_name")
-        if not isinstance(field, str) or not _FIELD_NAME.match(field):
+        if not isinstance(field, str) or not FIELD_NAME.match(field):
             raise bad_request(f"Invalid output column field_name {field!r}", code="output_schema.invalid")
         transform = spec.get("transform") if isinstance(spec.get("transform"), dict) else {}
         expr = transform.get("transform_expr")
@@ -925,9 +663,9 @@ class Publishing:
         """Run the output schema's transforms over the input rows into output rows, 5,000 per
         transaction, then record its counts and when it shows as complete. The first output schema
         of an upload also finishes its source."""
-        schema = self.output_schema(output_schema_id)
-        src = self.source(schema.source)
-        ds, rev = self.owner(src)
+        schema = self.reads.output_schema(output_schema_id)
+        src = self.reads.source(schema.source)
+        ds, rev = self.reads.owner(src)
         with self.store.writing() as c:  # an interrupted earlier evaluation may have written some
             c.execute("DELETE FROM output_rows WHERE output_schema=?", (output_schema_id,))
         plan = _Plan(schema, src, keep_nulls=rev.action == "update")
@@ -969,21 +707,7 @@ class Publishing:
                     "UPDATE revisions SET output_schema_id=? WHERE pk=? AND closed_at IS NULL",
                     (output_schema_id, rev.pk),
                 )
-        return self.output_schema(output_schema_id)
-
-    def output_rows(self, schema: OutputSchema, *, errors: bool, offset: int, limit: int) -> list[list[dict]]:
-        """Rows of an output schema as DSMAPI shows them (socrata-py ``rows`` / ``schema_errors``):
-        one cell per output column, ``{"ok": value}`` or ``{"error": {...}}``."""
-        fields = [col["field_name"] for col in schema.ordered()]
-        found = self.store.conn().execute(
-            "SELECT data FROM output_rows WHERE output_schema=? AND bad=? ORDER BY n LIMIT ? OFFSET ?",
-            (schema.id, 1 if errors else 0, limit, offset),
-        )
-        out = []
-        for (data,) in found.fetchall():
-            row = json.loads(data)
-            out.append(row["cells"] if errors else [{"ok": row.get(f)} for f in fields])
-        return out
+        return self.reads.output_schema(output_schema_id)
 
     def _fail_source(self, source_id: int, failure: JobFailure) -> None:
         self._clear_source_rows(source_id)
@@ -1021,20 +745,10 @@ class Publishing:
 
     # ---- applying ----
 
-    def _revision_output_schema(self, c, rev: Revision, output_schema_id: Any) -> OutputSchema:
-        """An output schema of one of the revision's sources (404 for any other)."""
-        try:
-            schema = self.output_schema(int(output_schema_id), c)
-        except (TypeError, ValueError):
-            raise not_found("Output schema", id=output_schema_id) from None
-        if schema.source not in {s.id for s in self.sources(rev.pk, c)}:
-            raise not_found("Output schema", id=output_schema_id)
-        return schema
-
     def _ready_output_schema(self, c, rev: Revision, output_schema_id: Any) -> OutputSchema:
         """The output schema to apply, which must be complete: applying one that is still being
         evaluated (strict: before its ``completed_at``) is refused, never silently waited for."""
-        schema = self._revision_output_schema(c, rev, output_schema_id)
+        schema = self.reads.revision_output_schema(c, rev, output_schema_id)
         if not schema.complete():
             state = "failed" if schema.state == "failed" else "not complete yet (completed_at is null)"
             raise conflict(
@@ -1051,16 +765,16 @@ class Publishing:
         for a reviewer: then the answer is the submission and no job exists until it is approved."""
         body = body if isinstance(body, dict) else {}
         with self.store.writing() as c:
-            ds, rev = self.revision(dataset_id, seq, c)
+            ds, rev = self.reads.revision(dataset_id, seq, c)
             held = self.workflow.pending_revision(c, ds, seq)
             if held is not None:  # applying again while it waits: the same submission
                 return rev, None, held
-            self._check_open(c, ds, rev)  # inside the write lock: two applies can never both start
+            self.reads.check_open(c, ds, rev)  # inside the write lock: two applies can never both start
             wanted = body.get("output_schema_id", rev.output_schema_id)
             if wanted is not None:
                 wanted = self._ready_output_schema(c, rev, wanted).id
             else:
-                busy = [s.id for s in self.sources(rev.pk, c) if s.state in ("created", "receiving", "parsing")]
+                busy = [s.id for s in self.reads.sources(rev.pk, c) if s.state in ("created", "receiving", "parsing")]
                 if busy:
                     raise conflict(
                         "source.not_ready",
@@ -1071,10 +785,10 @@ class Publishing:
                 c.execute("UPDATE revisions SET output_schema_id=? WHERE pk=?", (wanted, rev.pk))
             if self.workflow.holds_applies(ds):
                 held = self.workflow.hold_revision(c, ds, seq, account)
-                return self.revision(dataset_id, seq, c)[1], None, held
+                return self.reads.revision(dataset_id, seq, c)[1], None, held
             ts_id = self._new_job(c, rev, wanted, creator(account), request_id)
         self.start_job(ts_id)
-        rev, ts = self.task_set(dataset_id, seq, ts_id)
+        rev, ts = self.reads.task_set(dataset_id, seq, ts_id)
         return rev, ts, None
 
     def _new_job(
@@ -1104,9 +818,9 @@ class Publishing:
         """A reviewer approved a held revision (inside the review's transaction): its apply job,
         run as the publisher who applied it, on the output schema chosen then."""
         row = c.execute(
-            f"SELECT {_REV_COLS} FROM revisions WHERE ds=? AND seq=?", (approval.ds, approval.revision_seq)
+            f"SELECT {REV_COLS} FROM revisions WHERE ds=? AND seq=?", (approval.ds, approval.revision_seq)
         ).fetchone()
-        rev = _revision(row)
+        rev = decode_revision(row)
         if rev.closed_at is not None:
             raise conflict("revision.closed", "The revision was closed while it waited for approval")
         submitter = {"user_id": approval.submitter_id, "display_name": approval.submitter_name, "email": None}
@@ -1115,27 +829,14 @@ class Publishing:
     def start_job(self, ts_id: int) -> None:
         threading.Thread(target=self._run_job, args=(ts_id,), name=f"apply-{ts_id}", daemon=True).start()
 
-    def _job(self, c, ts_id: int) -> TaskSet:
-        return _task_set(c.execute(f"SELECT {_TS_COLS} FROM task_sets WHERE id=?", (ts_id,)).fetchone())
-
-    def _advance(self, c, ts: TaskSet, status: str, stage: str | None = None, **details: Any) -> None:
-        now = time.time()
-        entries = ts.log + [{"stage": stage or status, "time": iso(now), "details": details}]
-        finished = now if status in DONE else None
-        c.execute(
-            "UPDATE task_sets SET status=?, log=?, updated_at=?, finished_at=? WHERE id=?",
-            (status, json.dumps(entries), now, finished, ts.id),
-        )
-        ts.log, ts.status = entries, status
-
     def _step(self, ts_id: int, status: str, **details: Any) -> None:
         time.sleep(self.config.apply_stage_seconds)
         with self.store.writing() as c:
-            self._advance(c, self._job(c, ts_id), status, **details)
+            advance(c, self.reads.job(c, ts_id), status, **details)
 
     def _run_job(self, ts_id: int) -> None:
         with self.store.writing() as c:
-            status = self._job(c, ts_id).status
+            status = self.reads.job(c, ts_id).status
         dataset_id = "?"
         try:
             if status in ("initializing", "creating_columns", "upserting"):
@@ -1145,10 +846,10 @@ class Publishing:
                 dataset_id = self._switch(ts_id)
             time.sleep(self.config.apply_stage_seconds)
             with self.store.writing() as c:
-                ts = self._job(c, ts_id)
-                self._advance(c, ts, "successful")
-                rev = _revision(c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (ts.revision,)).fetchone())
-                sources = self.sources(rev.pk, c)
+                ts = self.reads.job(c, ts_id)
+                advance(c, ts, "successful")
+                rev = self.reads.revision_by_pk(c, ts.revision)
+                sources = self.reads.sources(rev.pk, c)
                 ds = self.store.get_dataset_by_pk(rev.ds, c)
                 self.workflow.outcome_done(c, ds, rev.seq, ok=True)
                 dataset_id = ds.id
@@ -1162,9 +863,9 @@ class Publishing:
 
     def _fail_job(self, ts_id: int, failure: JobFailure) -> None:
         with self.store.writing() as c:
-            ts = self._job(c, ts_id)
-            self._advance(c, ts, "failure", message=failure.message, type=failure.kind, **failure.details)
-            rev = _revision(c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (ts.revision,)).fetchone())
+            ts = self.reads.job(c, ts_id)
+            advance(c, ts, "failure", message=failure.message, type=failure.kind, **failure.details)
+            rev = self.reads.revision_by_pk(c, ts.revision)
             ds = self.store.get_dataset_by_pk(rev.ds, c)
             self.workflow.outcome_done(c, ds, rev.seq, ok=False)
             dataset_id = ds.id
@@ -1183,10 +884,10 @@ class Publishing:
             ) from None
 
     def _switch_in(self, c, ts_id: int) -> str:
-        ts = self._job(c, ts_id)
+        ts = self.reads.job(c, ts_id)
         if ts.status not in RUNNING or ts.status == "finishing":
             raise JobFailure("internal_error", f"job is {ts.status}")
-        rev = _revision(c.execute(f"SELECT {_REV_COLS} FROM revisions WHERE pk=?", (ts.revision,)).fetchone())
+        rev = self.reads.revision_by_pk(c, ts.revision)
         ds = self.store.get_dataset_by_pk(rev.ds, c)
         account = self.config.accounts.get(ts.created_by.get("display_name")) or Account(
             ts.created_by.get("display_name") or "unknown", "-", "publisher"
@@ -1194,26 +895,24 @@ class Publishing:
         now = time.time()
         report: dict[str, int] | None = None
         if ts.output_schema_id is not None:
-            schema = self.output_schema(ts.output_schema_id, c)
-            src = self.source(schema.source, c)
+            schema = self.reads.output_schema(ts.output_schema_id, c)
+            src = self.reads.source(schema.source, c)
             _check_schema(ds, src)
             changed = self._apply_schema(c, ds, schema, convert=rev.action == "update")
             if changed:
-                self._advance(c, ts, "creating_columns", stage="apply_schema", **changed)
+                advance(c, ts, "creating_columns", stage="apply_schema", **changed)
             ds = self.store.get_dataset_by_pk(rev.ds, c)
             if rev.action == "replace":
                 report = self._replace_rows(c, ds, src, schema, account, now)
             else:
                 report = self._upsert_rows(c, ds, src, schema, account)
-            self._advance(c, ts, "upserting", stage="upsert_complete", **report)
+            advance(c, ts, "upserting", stage="upsert_complete", **report)
         ds = self.store.get_dataset_by_pk(rev.ds, c)
         if rev.permission is not None and rev.permission != ds.audience:
             before = ds.audience
             outcome = self.workflow.change_audience(c, ds, rev.permission, account)
             after = self.store.get_dataset_by_pk(rev.ds, c).audience
-            self._advance(
-                c,
-                ts,
+            advance(c, ts,
                 "upserting",
                 stage="set_permission",
                 permission=rev.permission,
@@ -1226,16 +925,16 @@ class Publishing:
         if changes:
             ds.doc.update(changes)
             self.store.update_dataset(c, ds)
-            self._advance(c, ts, "upserting", stage="apply_metadata", keys=sorted(changes))
+            advance(c, ts, "upserting", stage="apply_metadata", keys=sorted(changes))
         if not ds.is_published:
             c.execute(
                 "UPDATE datasets SET publication_stage='published', publication_date=coalesce(publication_date, ?),"
                 " metadata_updated_at=? WHERE pk=?",
                 (now, now, ds.pk),
             )
-            self._advance(c, ts, "upserting", stage="publish")
+            advance(c, ts, "upserting", stage="publish")
         c.execute("UPDATE revisions SET closed_at=? WHERE pk=?", (now, rev.pk))
-        self._advance(c, ts, "finishing")
+        advance(c, ts, "finishing")
         if report is not None:
             self.stats.rows_written(ds.id, report["Rows Created"] + report["Rows Updated"] + report["Errors"], report)
         return ds.id
@@ -1328,7 +1027,7 @@ class Publishing:
                             continue
                     new[after] = value
                 if new != row:
-                    updates.append((_dumps(new), sid))
+                    updates.append((dumps(new), sid))
             c.executemany("UPDATE rows SET data=? WHERE sid=?", updates)
 
     def _replace_rows(
@@ -1397,204 +1096,6 @@ class Publishing:
         ).fetchall():
             self.start_job(ts_id)
 
-    # ---- JSON ----
-
-    def revision_json(self, ds: Dataset, rev: Revision) -> dict[str, Any]:
-        base = f"{API}/revision/{ds.id}/{rev.seq}"
-        resource = {
-            "id": rev.pk,
-            "fourfour": ds.id,
-            "revision_seq": rev.seq,
-            "action": {"type": rev.action, "permission": rev.permission},
-            "metadata": rev.metadata,
-            "notes": rev.notes,
-            "output_schema_id": rev.output_schema_id,
-            "blob_id": None,
-            "attachments": [],
-            "href": None,  # publishing.json: an object describing an external link-set; none here
-            "task_sets": [self.task_set_resource(t) for t in self.task_sets(rev.pk)],
-            "created_at": iso(rev.created_at),
-            "created_by": rev.created_by,
-            "closed_at": iso(rev.closed_at),
-        }
-        links = {
-            "show": base,
-            "update": base,
-            "discard": base,
-            "apply": f"{base}/apply",
-            "create_source": f"{base}/source",
-            "list_sources": f"{base}/source",
-        }
-        return {"resource": resource, "links": links}
-
-    @staticmethod
-    def task_set_resource(ts: TaskSet) -> dict[str, Any]:
-        return {
-            "id": ts.id,
-            "status": ts.status,
-            "log": ts.log,
-            "created_at": iso(ts.created_at),
-            "updated_at": iso(ts.updated_at),
-            "finished_at": iso(ts.finished_at),
-            "created_by": ts.created_by,
-            "job_uuid": ts.job_uuid,
-            "output_schema_id": ts.output_schema_id,
-            "request_id": ts.request_id,
-        }
-
-    def task_set_json(self, ds_id: str, rev: Revision, ts: TaskSet) -> dict[str, Any]:
-        return {
-            "resource": self.task_set_resource(ts),
-            "links": {"show": f"{API}/revision/{ds_id}/{rev.seq}/apply/{ts.id}"},
-        }
-
-    @staticmethod
-    def held_json(ds_id: str, rev: Revision, approval: Approval) -> dict[str, Any]:
-        """The apply answer of a revision held for approval: the ``approval_submitted`` key that
-        socrata-py's ``Job.submitted_for_approval`` reads in the resource; the rest is inferred
-        (the submission, and where to follow it)."""
-        return {
-            "resource": {
-                "key": "approval_submitted",
-                "message": "Applying this revision updates a public asset; it waits for approval",
-                "fourfour": ds_id,
-                "revision_seq": rev.seq,
-                "output_schema_id": rev.output_schema_id,
-                "submission_id": approval.submission_id,
-                "state": approval.state,
-            },
-            "links": {
-                "revision": f"{API}/revision/{ds_id}/{rev.seq}",
-                "guidance": f"/api/views/{ds_id}/approvals?method=guidance_v2&assetId={ds_id}:{rev.seq}",
-            },
-        }
-
-    def source_json(self, src: Source) -> dict[str, Any]:
-        ds, rev = self.owner(src)
-        base = f"{API}/source/{src.id}"
-        resource = {
-            "id": src.id,
-            "source_type": src.source_type,
-            "parse_options": src.parse_options,
-            "content_type": src.content_type,
-            "created_at": iso(src.created_at),
-            "created_by": src.created_by,
-            "finished_at": iso(src.finished_at),
-            "failed_at": iso(src.failed_at),
-            "failure_details": src.failure_details,
-            "filesize": src.filesize,
-            "revision": {"fourfour": ds.id, "revision_seq": rev.seq},
-            "schemas": [self._input_schema_resource(src)] if src.state == "finished" else [],
-        }
-        schema = f"{base}/schema/{{input_schema_id}}"
-        links = {
-            "show": base,
-            "bytes": base,
-            "add_to_revision": base,
-            "initiate": f"{base}/initiate",
-            "chunk": f"{base}/chunk/{{seq_num}}/{{byte_offset}}",
-            "commit": f"{base}/chunk/{{seq_num}}/{{byte_offset}}/commit",
-            "show_input_schema": schema,
-            "input_schema_links": _input_schema_links(schema),
-        }
-        return {"resource": resource, "links": links}
-
-    def input_schema_json(self, src: Source) -> dict[str, Any]:
-        schema = f"{API}/source/{src.id}/schema/{src.input_schema_id}"
-        return {"resource": self._input_schema_resource(src), "links": _input_schema_links(schema)}
-
-    def output_schema_json(self, schema: OutputSchema) -> dict[str, Any]:
-        base = f"{API}/source/{schema.source}/schema/{schema.input_schema_id}"
-        links = _output_schema_links(base)
-        return {
-            "resource": self._output_schema_resource(schema, self.source(schema.source)),
-            "links": {k: v.replace("{output_schema_id}", str(schema.id)) for k, v in links.items()},
-        }
-
-    def _input_schema_resource(self, src: Source) -> dict[str, Any]:
-        return {
-            "id": src.input_schema_id,
-            "name": src.source_type.get("filename"),
-            "created_at": iso(src.created_at),
-            "created_by": src.created_by,
-            "total_rows": src.total_rows,
-            "num_row_errors": src.num_row_errors,
-            "input_columns": [
-                {
-                    "id": _input_column_id(src, i),
-                    "field_name": col["field_name"],
-                    "display_name": col["display_name"],
-                    "position": i,
-                    "soql_type": col["soql_type"],
-                    "input_schema_id": src.input_schema_id,
-                }
-                for i, col in enumerate(src.input_columns or [])
-            ],
-            "output_schemas": [self._output_schema_resource(o, src) for o in self.output_schemas(src.id)],
-        }
-
-    def _output_schema_resource(self, schema: OutputSchema, src: Source) -> dict[str, Any]:
-        """Until complete, ``completed_at``/``finished_at``, the counts and every transform's
-        ``error_count`` are null (publishing.json: "nil if not yet complete")."""
-        done = schema.complete()
-        when = iso(schema.completed_at) if done else None
-        errors = schema.column_errors or {}
-        inputs = {c["field_name"]: _input_column_id(src, i) for i, c in enumerate(src.input_columns or [])}
-        columns = []
-        for col in schema.columns:
-            transform = col["transform"]
-            reads = compile_transform(transform["transform_expr"], src.input_types(), transform["output_soql_type"])
-            columns.append(
-                {
-                    **{k: v for k, v in col.items() if k not in ("dataset_column_id", "transform")},
-                    "transform": {
-                        **transform,
-                        "transform_input_columns": [{"input_column_id": inputs[reads.column]}] if reads.column else [],
-                        "finished_at": when,
-                        "failed_at": iso(schema.completed_at) if schema.state == "failed" else None,
-                        "error_count": errors.get(col["field_name"], 0) if done else None,
-                    },
-                }
-            )
-        return {
-            "id": schema.id,
-            "input_schema_id": schema.input_schema_id,
-            "created_at": iso(schema.created_at),
-            "created_by": schema.created_by,
-            "finished_at": when,
-            "completed_at": when,
-            "total_rows": schema.total_rows if done else None,
-            "error_count": schema.error_count if done else None,
-            "output_columns": columns,
-            "sort_bys": [],  # socrata-py's OutputSchema.run reads it; the emulator keeps no sort
-        }
-
-
-def _input_column_id(src: Source, position: int) -> int:
-    return src.input_schema_id * 1000 + position
-
-
-def _output_schema_links(input_schema: str) -> dict[str, str]:
-    """Names as socrata-py uses them (``show``, ``rows``, ``schema_errors``); the paths of rows
-    and errors are the emulator's own (publishing.json documents neither)."""
-    return {
-        "show": f"{input_schema}/output/{{output_schema_id}}",
-        "rows": f"{input_schema}/rows/{{output_schema_id}}",
-        "schema_errors": f"{input_schema}/errors/{{output_schema_id}}",
-    }
-
-
-def _input_schema_links(input_schema: str) -> dict[str, Any]:
-    """An input schema's links, templated on ``{input_schema_id}`` in a source's answer (socrata-py
-    fills them in); ``transform`` is the link publishing.json's examples follow."""
-    return {
-        "show": input_schema,
-        "transform": input_schema,
-        "latest_output": f"{input_schema}/output/latest",
-        "output_schema_links": _output_schema_links(input_schema),
-    }
-
-
 class _Plan:
     """How an output schema turns one input row (its cells) into the stored row, counting errors."""
 
@@ -1639,11 +1140,11 @@ class _Plan:
             self.bad_rows += 1
             self.column_errors.update(errors.keys())
             out = [{"error": errors[f]} if f in errors else {"ok": values.get(f)} for f, _, _ in self.columns]
-            return None, 1, _dumps({"cells": out})
+            return None, 1, dumps({"cells": out})
         key = key_of(values[self.key]) if self.key is not None else None
         if self.keep_nulls:
-            return key, 0, _dumps(values)
-        return key, 0, _dumps({f: values[f] for f, _, _ in self.columns if values.get(f) is not None})
+            return key, 0, dumps(values)
+        return key, 0, dumps({f: values[f] for f, _, _ in self.columns if values.get(f) is not None})
 
 
 def _check_csv(content_type: str) -> None:
@@ -1677,7 +1178,7 @@ def _check_header(header: list[str] | None, known: set[str] | None) -> tuple[lis
             f"Columns not in the dataset: {', '.join(unknown)} (the header must use API field names)",
             columns=unknown,
         )
-    fields = [f if _FIELD_NAME.match(f) else f"_{f}" for f in fields]
+    fields = [f if FIELD_NAME.match(f) else f"_{f}" for f in fields]
     return fields, names
 
 
