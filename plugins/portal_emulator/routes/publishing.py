@@ -1,4 +1,5 @@
-"""DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is in ``publishing.py``.
+"""DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is ``publishing.py``
+(its docstring lists the modules it puts together; the routes reach them as ``p.reads``, ``p.render``...).
 
 Status codes follow the publishing API's OpenAPI document: 201 for creating a revision, a source
 or an output schema (a transform), uploading bytes and discarding; 202 for updating a revision,
@@ -112,7 +113,7 @@ async def apply_revision(request: Request, fourfour: str, seq: int) -> Response:
     p = pub(request)
 
     def work():
-        rev, ts, held = p.apply(fourfour, seq, body, account, request_id)
+        rev, ts, held = p.jobs.apply(fourfour, seq, body, account, request_id)
         if held is not None:
             return p.render.held_json(fourfour, rev, held)
         return p.render.task_set_json(fourfour, rev, ts)
@@ -135,7 +136,7 @@ async def create_source(request: Request, fourfour: str, seq: int) -> Response:
     p = pub(request)
 
     def work():
-        return p.render.source_json(p.create_source(fourfour, seq, body, account))
+        return p.render.source_json(p.uploads.create_source(fourfour, seq, body, account))
 
     return json_response(await run_in_threadpool(work), 201)
 
@@ -163,7 +164,7 @@ async def add_to_revision(request: Request, source_id: int) -> Response:
     p = pub(request)
 
     def work():
-        return p.render.source_json(p.add_to_revision(source_id, body))
+        return p.render.source_json(p.uploads.add_to_revision(source_id, body))
 
     return json_response(await run_in_threadpool(work), 202)
 
@@ -178,7 +179,7 @@ async def transform(request: Request, source_id: int, input_schema_id: int) -> R
     p = pub(request)
 
     def work():
-        schema = p.transform(source_id, input_schema_id, body, account, increment_revision=flag != "false")
+        schema = p.schemas.transform(source_id, input_schema_id, body, account, increment_revision=flag != "false")
         return p.render.output_schema_json(schema)
 
     return json_response(await run_in_threadpool(work), 201)
@@ -242,7 +243,7 @@ async def upload(request: Request, source_id: int) -> Response:
     """The whole file in one body, streamed to disk (never held in memory), then parsed."""
     require_writer(request)
     p = pub(request)
-    path = await run_in_threadpool(p.begin_upload, source_id, request.headers.get("content-type", "text/csv"))
+    path = await run_in_threadpool(p.uploads.begin_upload, source_id, request.headers.get("content-type", "text/csv"))
     size = 0
     ok = False
     try:
@@ -252,7 +253,7 @@ async def upload(request: Request, source_id: int) -> Response:
                 size += len(part)
         ok = True
     finally:
-        src = await run_in_threadpool(p.end_upload, source_id, size, ok)
+        src = await run_in_threadpool(p.uploads.end_upload, source_id, size, ok)
     return json_response(await run_in_threadpool(p.render.source_json, src), 201)
 
 
@@ -260,7 +261,7 @@ async def upload(request: Request, source_id: int) -> Response:
 async def initiate(request: Request, source_id: int) -> Response:
     require_writer(request)
     body = await json_body(request)
-    return json_response(await run_in_threadpool(pub(request).initiate, source_id, body))
+    return json_response(await run_in_threadpool(pub(request).uploads.initiate, source_id, body))
 
 
 @router.post("/source/{source_id}/chunk/{seq_num}/{byte_offset}")
@@ -272,7 +273,7 @@ async def chunk(request: Request, source_id: int, seq_num: int, byte_offset: int
     if declared and declared.isdigit() and int(declared) > limit:
         raise bad_request(f"A chunk may hold at most {limit} bytes (preferred_chunk_size)", code="chunk.too_large")
     data = await request.body()
-    await run_in_threadpool(p.chunk, source_id, seq_num, byte_offset, data)
+    await run_in_threadpool(p.uploads.chunk, source_id, seq_num, byte_offset, data)
     return json_response({"seq_num": seq_num, "byte_offset": byte_offset, "size": len(data)})
 
 
@@ -282,6 +283,6 @@ async def commit(request: Request, source_id: int, seq_num: int, byte_offset: in
     p = pub(request)
 
     def work():
-        return p.render.source_json(p.commit(source_id, seq_num, byte_offset))
+        return p.render.source_json(p.uploads.commit(source_id, seq_num, byte_offset))
 
     return json_response(await run_in_threadpool(work))
