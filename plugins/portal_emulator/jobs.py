@@ -3,9 +3,8 @@ public dataset, holds the revision for a reviewer, who starts it by approving), 
 it through ``initializing``, ``creating_columns``, ``upserting``, ``finishing`` to ``successful``
 or ``failure``, the switch itself being :class:`RevisionSwitch`'s one transaction.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -15,11 +14,11 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from .approvals import Workflow
-from .config import Account, EmulatorConfig
-from .revision_reads import RevisionReads
+from .config import Account
+from .revision_reads import PublishingPart
 from .revision_records import (
     REV_COLS,
     JobFailure,
@@ -34,32 +33,17 @@ from .revision_records import (
 )
 from .revision_switch import RevisionSwitch
 from .source_parsing import SourceParser
-from .stats import Stats
-from .store import Approval, Store
+from .store import Approval
 
 log = logging.getLogger("portal_emulator.publishing")
 
 
-class Jobs:
+@dataclass(eq=False)
+class Jobs(PublishingPart):
     """Starts and runs apply jobs; also what the approvals workflow calls back (``HeldRevisions``)."""
 
-    def __init__(
-        self,
-        store: Store,
-        config: EmulatorConfig,
-        stats: Stats,
-        workflow: Workflow,
-        reads: RevisionReads,
-        parser: SourceParser,
-        switch: RevisionSwitch,
-    ):
-        self.store = store
-        self.config = config
-        self.stats = stats
-        self.workflow = workflow
-        self.reads = reads
-        self.parser = parser
-        self.switch = switch
+    parser: SourceParser
+    switch: RevisionSwitch
 
     # ---- starting ----
 

@@ -2,9 +2,8 @@
 (``POST /source/{id}/schema/{input_schema_id}``), and their evaluation from the staged input rows
 into output rows, on a thread, 5,000 rows per transaction.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -16,26 +15,20 @@ import time
 from collections import Counter
 from typing import Any
 
-from .config import Account, EmulatorConfig
+from .config import Account
 from .datatypes import BadValue, compile_transform, function_expr, normalize_text, soql_type
 from .errors import bad_request
-from .revision_reads import RevisionReads
+from .revision_reads import PublishingPart
 from .revision_records import FIELD_NAME, STAGE_BATCH, OutputSchema, Source, creator, dumps
 from .rows import key_of
-from .store import Store
 
 log = logging.getLogger("portal_emulator.publishing")
 
 FIRST_OUTPUT_COLUMN_ID = 7_000_000
 
 
-class OutputSchemas:
+class OutputSchemas(PublishingPart):
     """Builds output schemas and evaluates them; readers never see output rows until applied."""
-
-    def __init__(self, store: Store, config: EmulatorConfig, reads: RevisionReads):
-        self.store = store
-        self.config = config
-        self.reads = reads
 
     # ---- building ----
 

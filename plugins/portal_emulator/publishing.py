@@ -43,9 +43,8 @@ reads (revision_records.py, revision_reads.py), the JSON answers (revision_rende
 schemas and their evaluation (output_schemas.py), parsing a source (source_parsing.py), receiving
 its bytes (uploads.py), the switch (revision_switch.py) and the apply jobs (jobs.py).
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -83,11 +82,12 @@ class Publishing:
         self.workflow = workflow
         self.reads = RevisionReads(store, workflow)
         self.render = RevisionRender(self.reads)
-        self.schemas = OutputSchemas(store, config, self.reads)
-        self.parser = SourceParser(store, config, stats, self.reads, self.schemas)
-        self.uploads = Uploads(store, config, stats, self.reads, self.parser)
-        self.switch = RevisionSwitch(store, config, stats, workflow, self.reads)
-        self.jobs = Jobs(store, config, stats, workflow, self.reads, self.parser, self.switch)
+        common = (store, config, stats, workflow, self.reads)
+        self.schemas = OutputSchemas(*common)
+        self.parser = SourceParser(*common, self.schemas)
+        self.uploads = Uploads(*common, self.parser)
+        self.switch = RevisionSwitch(*common)
+        self.jobs = Jobs(*common, self.parser, self.switch)
         workflow.revisions = self.jobs  # an approved held revision comes back here to be applied
 
     # ---- revisions ----

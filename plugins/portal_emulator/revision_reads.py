@@ -1,18 +1,19 @@
 """Reading the DSMAPI records from the store (a 404 for what does not exist), and the checks every
 change to a revision starts with: is it still open, is the output schema one of its own.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from .approvals import Workflow
+from .config import EmulatorConfig
 from .errors import not_found_view
 from .revision_records import (
     OS_COLS,
@@ -31,15 +32,16 @@ from .revision_records import (
     decode_task_set,
     not_found,
 )
+from .stats import Stats
 from .store import Dataset, Store
 
 
+@dataclass(eq=False)
 class RevisionReads:
     """Every read of the revision tables; ``c`` is the caller's open transaction, if any."""
 
-    def __init__(self, store: Store, workflow: Workflow):
-        self.store = store
-        self.workflow = workflow
+    store: Store
+    workflow: Workflow
 
     def dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset:
         ds = self.store.get_dataset(dataset_id, c)
@@ -192,3 +194,15 @@ class RevisionReads:
         if schema.source not in {s.id for s in self.sources(rev.pk, c)}:
             raise not_found("Output schema", id=output_schema_id)
         return schema
+
+
+@dataclass(eq=False)
+class PublishingPart:
+    """What every part of the publishing model works with; :class:`Publishing` builds the parts
+    with the same five, then each part's own (the lower parts it calls)."""
+
+    store: Store
+    config: EmulatorConfig
+    stats: Stats
+    workflow: Workflow
+    reads: RevisionReads

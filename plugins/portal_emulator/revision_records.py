@@ -2,9 +2,8 @@
 columns they are stored in and how a stored row becomes one, the errors and timestamps every
 part of the publishing model shares, and the task set log.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations

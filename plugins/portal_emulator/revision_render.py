@@ -1,13 +1,13 @@
 """The JSON the publishing API answers with: ``{"resource": {...}, "links": {...}}`` for revisions,
 apply jobs (task sets), held applies, sources, input schemas and output schemas.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from .datatypes import compile_transform
@@ -18,11 +18,11 @@ from .store import Approval, Dataset
 API = "/api/publishing/v1"
 
 
+@dataclass(eq=False)
 class RevisionRender:
     """Builds the answers; reads what a resource embeds (task sets, output schemas, the owner)."""
 
-    def __init__(self, reads: RevisionReads):
-        self.reads = reads
+    reads: RevisionReads
 
     def revision_json(self, ds: Dataset, rev: Revision) -> dict[str, Any]:
         base = f"{API}/revision/{ds.id}/{rev.seq}"

@@ -4,9 +4,8 @@ and metadata are set, the dataset is published, the revision is closed and the j
 ``finishing``). Readers see the whole old version until the commit and the whole new one after it;
 a failure rolls everything back.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -16,29 +15,20 @@ import sqlite3
 import time
 from typing import Any
 
-from .approvals import Workflow
-from .config import Account, EmulatorConfig
+from .config import Account
 from .datatypes import BadValue, normalizer, to_csv_cell, view_type
 from .errors import SocrataError
-from .revision_reads import RevisionReads
+from .revision_reads import PublishingPart
 from .revision_records import RUNNING, STAGE_BATCH, JobFailure, OutputSchema, Source, advance, dumps
 from .rows import Report, apply_rows, rekey
-from .stats import Stats
-from .store import Dataset, Store
+from .store import Dataset
 
 # Revision metadata keys an apply copies onto the view (the rest of the metadata is kept as sent).
 METADATA_KEYS = ("name", "description", "category", "tags", "attribution", "attributionLink", "licenseId")
 
 
-class RevisionSwitch:
+class RevisionSwitch(PublishingPart):
     """Carries out a running apply job's revision on its dataset."""
-
-    def __init__(self, store: Store, config: EmulatorConfig, stats: Stats, workflow: Workflow, reads: RevisionReads):
-        self.store = store
-        self.config = config
-        self.stats = stats
-        self.workflow = workflow
-        self.reads = reads
 
     def switch(self, ts_id: int) -> str:
         """Everything the revision changes, in one transaction (see the module docstring)."""

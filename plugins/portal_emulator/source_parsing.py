@@ -4,9 +4,8 @@ output schema is built and evaluated; then the source is ``finished``. A source 
 parsed ends ``failed`` with ``failure_details``. Also where the uploaded file lives and how a
 source's staged rows are forgotten.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -18,32 +17,26 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import EmulatorConfig
 from .datatypes import TypeGuesser
 from .output_schemas import OutputSchemas
-from .revision_reads import RevisionReads
+from .revision_reads import PublishingPart
 from .revision_records import FIELD_NAME, STAGE_BATCH, JobFailure, Source, SourceFailure, dumps
-from .stats import Stats
-from .store import Store
 
 log = logging.getLogger("portal_emulator.publishing")
 
 
-class SourceParser:
+@dataclass(eq=False)
+class SourceParser(PublishingPart):
     """Parses committed uploads, one thread per source; a parse always ends in a state."""
 
-    def __init__(
-        self, store: Store, config: EmulatorConfig, stats: Stats, reads: RevisionReads, schemas: OutputSchemas
-    ):
-        self.store = store
-        self.config = config
-        self.stats = stats
-        self.reads = reads
-        self.schemas = schemas
-        self.uploads = Path(config.uploads_dir)
+    schemas: OutputSchemas
+
+    def __post_init__(self) -> None:
+        self.uploads = Path(self.config.uploads_dir)
         self.uploads.mkdir(parents=True, exist_ok=True)
         self._parsing: dict[int, threading.Event] = {}
         self._guard = threading.Lock()

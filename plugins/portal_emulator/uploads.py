@@ -3,9 +3,8 @@ file, or chunks written at their byte offset so a retried chunk overwrites itsel
 that checks they are whole), moving it to another revision, and handing the file to the parser.
 Nothing is held in memory beyond one request body chunk.
 
-Module order, lowest first (each imports only the ones before it): revision_records,
-revision_reads, revision_render, output_schemas, source_parsing, uploads, revision_switch, jobs,
-publishing.
+Module order, lowest first (each imports only the ones to its left):
+revision_records<revision_reads<revision_render<output_schemas<source_parsing<uploads<revision_switch<jobs<publishing
 """
 
 from __future__ import annotations
@@ -13,31 +12,25 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Account, EmulatorConfig
+from .config import Account
 from .errors import SocrataError, bad_request
-from .revision_reads import RevisionReads
+from .revision_reads import PublishingPart
 from .revision_records import Revision, Source, conflict, creator
 from .source_parsing import SourceParser
-from .stats import Stats
-from .store import Dataset, Store
+from .store import Dataset
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
 
 
-class Uploads:
+@dataclass(eq=False)
+class Uploads(PublishingPart):
     """The source endpoints up to the parse; the parse itself is :class:`SourceParser`'s."""
 
-    def __init__(
-        self, store: Store, config: EmulatorConfig, stats: Stats, reads: RevisionReads, parser: SourceParser
-    ):
-        self.store = store
-        self.config = config
-        self.stats = stats
-        self.reads = reads
-        self.parser = parser
+    parser: SourceParser
 
     def create_source(self, dataset_id: str, seq: int, body: Any, account: Account) -> Source:
         if not isinstance(body, dict) or not isinstance(body.get("source_type"), dict):
