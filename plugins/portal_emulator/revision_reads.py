@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .approvals import Workflow
 from .config import EmulatorConfig
@@ -35,6 +36,8 @@ from .revision_records import (
 from .stats import Stats
 from .store import Dataset, Store
 
+T = TypeVar("T")
+
 
 @dataclass(eq=False)
 class RevisionReads:
@@ -42,6 +45,16 @@ class RevisionReads:
 
     store: Store
     workflow: Workflow
+
+    def _one(self, c, sql: str, args: tuple, decode: Callable[[tuple], T], what: str, **data: Any) -> T:
+        """The record the query finds, decoded; a 404 naming ``what`` (with ``data``) without one."""
+        row = (c or self.store.conn()).execute(sql, args).fetchone()
+        if row is None:
+            raise not_found(what, **data)
+        return decode(row)
+
+    def _all(self, c, sql: str, args: tuple, decode: Callable[[tuple], T]) -> list[T]:
+        return [decode(r) for r in (c or self.store.conn()).execute(sql, args).fetchall()]
 
     def dataset(self, dataset_id: str, c: sqlite3.Connection | None = None) -> Dataset:
         ds = self.store.get_dataset(dataset_id, c)
@@ -52,10 +65,8 @@ class RevisionReads:
     def revision(self, dataset_id: str, seq: int, c: sqlite3.Connection | None = None) -> tuple[Dataset, Revision]:
         c = c or self.store.conn()
         ds = self.dataset(dataset_id, c)
-        row = c.execute(f"SELECT {REV_COLS} FROM revisions WHERE ds=? AND seq=?", (ds.pk, seq)).fetchone()
-        if row is None:
-            raise not_found("Revision", fourfour=dataset_id, revision_seq=seq)
-        return ds, decode_revision(row)
+        sql = f"SELECT {REV_COLS} FROM revisions WHERE ds=? AND seq=?"
+        return ds, self._one(c, sql, (ds.pk, seq), decode_revision, "Revision", fourfour=dataset_id, revision_seq=seq)
 
     def revisions(self, dataset_id: str, open_only: bool | None) -> tuple[Dataset, list[Revision]]:
         c = self.store.conn()
@@ -65,8 +76,8 @@ class RevisionReads:
             where += " AND closed_at IS NULL"
         elif open_only is False:
             where += " AND closed_at IS NOT NULL"
-        rows = c.execute(f"SELECT {REV_COLS} FROM revisions WHERE {where} ORDER BY seq DESC", (ds.pk,))
-        return ds, [decode_revision(r) for r in rows.fetchall()]
+        sql = f"SELECT {REV_COLS} FROM revisions WHERE {where} ORDER BY seq DESC"
+        return ds, self._all(c, sql, (ds.pk,), decode_revision)
 
     @staticmethod
     def revision_by_pk(c: sqlite3.Connection, pk: int) -> Revision:
@@ -74,32 +85,20 @@ class RevisionReads:
         return decode_revision(c.execute(f"SELECT {REV_COLS} FROM revisions WHERE pk=?", (pk,)).fetchone())
 
     def source(self, source_id: int, c: sqlite3.Connection | None = None) -> Source:
-        row = (c or self.store.conn()).execute(f"SELECT {SRC_COLS} FROM sources WHERE id=?", (source_id,)).fetchone()
-        if row is None:
-            raise not_found("Source", id=source_id)
-        return decode_source(row)
+        sql = f"SELECT {SRC_COLS} FROM sources WHERE id=?"
+        return self._one(c, sql, (source_id,), decode_source, "Source", id=source_id)
 
     def sources(self, revision_pk: int, c: sqlite3.Connection | None = None) -> list[Source]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {SRC_COLS} FROM sources WHERE revision=? ORDER BY id", (revision_pk,)
-        )
-        return [decode_source(r) for r in rows.fetchall()]
+        sql = f"SELECT {SRC_COLS} FROM sources WHERE revision=? ORDER BY id"
+        return self._all(c, sql, (revision_pk,), decode_source)
 
     def output_schema(self, output_schema_id: int, c: sqlite3.Connection | None = None) -> OutputSchema:
-        row = (
-            (c or self.store.conn())
-            .execute(f"SELECT {OS_COLS} FROM output_schemas WHERE id=?", (output_schema_id,))
-            .fetchone()
-        )
-        if row is None:
-            raise not_found("Output schema", id=output_schema_id)
-        return decode_output_schema(row)
+        sql = f"SELECT {OS_COLS} FROM output_schemas WHERE id=?"
+        return self._one(c, sql, (output_schema_id,), decode_output_schema, "Output schema", id=output_schema_id)
 
     def output_schemas(self, source_id: int, c: sqlite3.Connection | None = None) -> list[OutputSchema]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {OS_COLS} FROM output_schemas WHERE source=? ORDER BY id", (source_id,)
-        )
-        return [decode_output_schema(r) for r in rows.fetchall()]
+        sql = f"SELECT {OS_COLS} FROM output_schemas WHERE source=? ORDER BY id"
+        return self._all(c, sql, (source_id,), decode_output_schema)
 
     def input_schema(self, source_id: int, input_schema_id: int, c=None) -> Source:
         """The source whose (single) input schema this is: 404 for another id, 409 before it is parsed."""
@@ -142,18 +141,14 @@ class RevisionReads:
         return out
 
     def task_sets(self, revision_pk: int, c: sqlite3.Connection | None = None) -> list[TaskSet]:
-        rows = (c or self.store.conn()).execute(
-            f"SELECT {TS_COLS} FROM task_sets WHERE revision=? ORDER BY id", (revision_pk,)
-        )
-        return [decode_task_set(r) for r in rows.fetchall()]
+        sql = f"SELECT {TS_COLS} FROM task_sets WHERE revision=? ORDER BY id"
+        return self._all(c, sql, (revision_pk,), decode_task_set)
 
     def task_set(self, dataset_id: str, seq: int, task_set_id: int) -> tuple[Revision, TaskSet]:
         c = self.store.conn()
         _, rev = self.revision(dataset_id, seq, c)
-        row = c.execute(f"SELECT {TS_COLS} FROM task_sets WHERE id=? AND revision=?", (task_set_id, rev.pk)).fetchone()
-        if row is None:
-            raise not_found("Task set", id=task_set_id)
-        return rev, decode_task_set(row)
+        sql = f"SELECT {TS_COLS} FROM task_sets WHERE id=? AND revision=?"
+        return rev, self._one(c, sql, (task_set_id, rev.pk), decode_task_set, "Task set", id=task_set_id)
 
     @staticmethod
     def job(c: sqlite3.Connection, ts_id: int) -> TaskSet:
