@@ -21,6 +21,7 @@ from .errors import bad_request
 from .revision_reads import PublishingPart
 from .revision_records import FIELD_NAME, STAGE_BATCH, OutputSchema, Source, creator, dumps
 from .rows import key_of
+from .store import keyset_pages
 
 log = logging.getLogger("portal_emulator.publishing")
 
@@ -230,19 +231,8 @@ class OutputSchemas(PublishingPart):
         with self.store.writing() as c:  # an interrupted earlier evaluation may have written some
             c.execute("DELETE FROM output_rows WHERE output_schema=?", (output_schema_id,))
         plan = _Plan(schema, src, keep_nulls=rev.action == "update")
-        last = 0
-        while True:
-            page = (
-                self.store.conn()
-                .execute(
-                    "SELECT n, cells FROM input_rows WHERE source=? AND n>? ORDER BY n LIMIT ?",
-                    (src.id, last, STAGE_BATCH),
-                )
-                .fetchall()
-            )
-            if not page:
-                break
-            last = page[-1][0]
+        sql = "SELECT n, cells FROM input_rows WHERE source=? AND n>? ORDER BY n LIMIT ?"
+        for page in keyset_pages(self.store.conn(), sql, src.id, STAGE_BATCH):
             out = [(output_schema_id, *plan.row(json.loads(cells))) for _, cells in page]
             with self.store.writing() as c:
                 c.executemany("INSERT INTO output_rows (output_schema, row_key, bad, data) VALUES (?, ?, ?, ?)", out)

@@ -21,7 +21,7 @@ from .errors import SocrataError
 from .revision_reads import PublishingPart
 from .revision_records import RUNNING, STAGE_BATCH, JobFailure, OutputSchema, Source, advance, dumps
 from .rows import Report, apply_rows, rekey
-from .store import Dataset
+from .store import Dataset, keyset_pages
 
 # Revision metadata keys an apply copies onto the view (the rest of the metadata is kept as sent).
 METADATA_KEYS = ("name", "description", "category", "tags", "attribution", "attributionLink", "licenseId")
@@ -163,14 +163,8 @@ class RevisionSwitch(PublishingPart):
                 same = before["dataTypeName"] == col["dataTypeName"]
                 plan.append((before["fieldName"], col["fieldName"], None if same else normalizer(col["dataTypeName"])))
         lost = 0
-        last = 0
-        while True:
-            page = c.execute(
-                "SELECT sid, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?", (ds.pk, last, STAGE_BATCH)
-            ).fetchall()
-            if not page:
-                return lost
-            last = page[-1][0]
+        sql = "SELECT sid, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?"
+        for page in keyset_pages(c, sql, ds.pk, STAGE_BATCH):
             updates = []
             for sid, data in page:
                 row = json.loads(data)
@@ -189,6 +183,7 @@ class RevisionSwitch(PublishingPart):
                 if new != row:
                     updates.append((dumps(new), sid))
             c.executemany("UPDATE rows SET data=? WHERE sid=?", updates)
+        return lost
 
     def _replace_rows(
         self, c, ds: Dataset, src: Source, schema: OutputSchema, account: Account, now: float
@@ -211,15 +206,8 @@ class RevisionSwitch(PublishingPart):
 
     def _upsert_rows(self, c, ds: Dataset, src: Source, schema: OutputSchema, account: Account) -> dict[str, int]:
         total = Report()
-        last = 0
-        while True:
-            page = c.execute(
-                "SELECT n, data FROM output_rows WHERE output_schema=? AND bad=0 AND n>? ORDER BY n LIMIT ?",
-                (schema.id, last, STAGE_BATCH),
-            ).fetchall()
-            if not page:
-                break
-            last = page[-1][0]
+        sql = "SELECT n, data FROM output_rows WHERE output_schema=? AND bad=0 AND n>? ORDER BY n LIMIT ?"
+        for page in keyset_pages(c, sql, schema.id, STAGE_BATCH):
             current = self.store.get_dataset_by_pk(ds.pk, c)
             rep = apply_rows(
                 c, current, [json.loads(d) for _, d in page], replace=False, is_csv=False, user_id=account.user_id

@@ -22,7 +22,7 @@ from .datatypes import (
     normalizer,
 )
 from .errors import SocrataError, bad_request
-from .store import Dataset, Store
+from .store import Dataset, Store, keyset_pages
 
 _LOOKUP_BATCH = 900  # stays under SQLite's bound-parameter limit with room to spare
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -443,17 +443,10 @@ def iter_all(
     store: Store, ds: Dataset, batch: int = 5000, conn=None
 ) -> Iterator[tuple[int, float, float, str]]:
     """Every row in :id order, read in keyset pages so memory stays flat."""
-    last = 0
     c = conn or store.conn()
-    while True:
-        page = c.execute(
-            "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?",
-            (ds.pk, last, batch),
-        ).fetchall()
-        if not page:
-            return
+    sql = "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?"
+    for page in keyset_pages(c, sql, ds.pk, batch):
         yield from page
-        last = page[-1][0]
 
 
 def ensure_list(rows: Iterable[Any]) -> list[Any]:
