@@ -153,23 +153,23 @@ class SourceParser(PublishingPart):
     def clear_source_rows(self, source_id: int) -> None:
         """Forget a source's parse: its input rows, output schemas and their rows."""
         with self.store.writing() as c:
-            c.execute("DELETE FROM input_rows WHERE source=?", (source_id,))
-            c.execute(
-                "DELETE FROM output_rows WHERE output_schema IN (SELECT id FROM output_schemas WHERE source=?)",
-                (source_id,),
-            )
+            _delete_staged_rows(c, source_id)
             c.execute("DELETE FROM output_schemas WHERE source=?", (source_id,))
 
     def drop_staged(self, sources: list[Source]) -> None:
         """Once a revision is applied or discarded its rows are not needed; the schemas stay."""
         for src in sources:
             with self.store.writing() as c:
-                c.execute("DELETE FROM input_rows WHERE source=?", (src.id,))
-                c.execute(
-                    "DELETE FROM output_rows WHERE output_schema IN (SELECT id FROM output_schemas WHERE source=?)",
-                    (src.id,),
-                )
+                _delete_staged_rows(c, src.id)
             self.path(src.id).unlink(missing_ok=True)
+
+
+def _delete_staged_rows(c, source_id: int) -> None:
+    """A source's input rows and the output rows of its output schemas."""
+    c.execute("DELETE FROM input_rows WHERE source=?", (source_id,))
+    c.execute(
+        "DELETE FROM output_rows WHERE output_schema IN (SELECT id FROM output_schemas WHERE source=?)", (source_id,)
+    )
 
 
 def _check_header(header: list[str] | None, known: set[str] | None) -> tuple[list[str], list[str]]:
