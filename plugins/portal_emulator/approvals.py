@@ -7,7 +7,8 @@ leaves the dataset private until a reviewer approves it. ``--no-approvals`` auto
 In strict mode a DSMAPI revision applied to a public dataset is held too (Socrata's "update
 published asset" outcome): the apply files a ``revision`` submission and answers
 ``approval_submitted``; approving it starts the apply job (through :attr:`Workflow.revisions`,
-the publishing model), rejecting it leaves the revision open and the dataset untouched.
+the publishing model's apply jobs, jobs.py), rejecting it leaves the revision open and the dataset
+untouched.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from .datatypes import (
     normalizer,
 )
 from .errors import SocrataError, bad_request
-from .store import Dataset, Store
+from .store import Dataset, Store, keyset_pages
 
 _LOOKUP_BATCH = 900  # stays under SQLite's bound-parameter limit with room to spare
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -110,81 +110,142 @@ def write_rows(
     return rep, ds
 
 
+#: One identified row of a request: (kind, ident, values). kind is "key" (matched on the row
+#: identifier value, ident its stored key), "sid" (matched on ``:id``, ident the sid) or "append"
+#: (no identifier at all, ident None); values None means ``:deleted``.
+_Op = tuple[str, Any, dict | None]
+#: A column's value normalizer (datatypes.normalizer): raises BadValue for a value it refuses.
+_Normalizer = Callable[[Any], Any]
+
+
 def apply_rows(
     c, ds: Dataset, rows: list[Any], *, replace: bool, is_csv: bool, user_id: str | None
 ) -> Report:
-    """The body of :func:`write_rows` inside the caller's open transaction (``ds`` read in it)."""
+    """The body of :func:`write_rows` inside the caller's open transaction (``ds`` read in it).
+
+    The steps, in this order: a replace deletes every row; each incoming row is validated and
+    identified (an unknown column refuses the whole request); the existing rows it touches are
+    fetched; deletes and upserts are applied in request order to those rows in memory; the result
+    is written. The report counts as it goes."""
     rep = Report()
-    columns = ds.column_by_field()
-    norms = {f: normalizer(col["dataTypeName"]) for f, col in columns.items()}
+    norms = {f: normalizer(col["dataTypeName"]) for f, col in ds.column_by_field().items()}
     order = [col["fieldName"] for col in sorted(ds.columns, key=lambda x: x["position"])]
     rid = ds.row_identifier_field
     now = time.time()
-    removed = 0
+    removed = c.execute("DELETE FROM rows WHERE ds=?", (ds.pk,)).rowcount if replace else 0
+    ops = _identify_rows(rows, norms, rid, is_csv, rep)
     if replace:
-        removed = c.execute("DELETE FROM rows WHERE ds=?", (ds.pk,)).rowcount
+        ops = _without_sid_ops(ops, rep)
+        entries: dict[Any, _Entry] = {}
+    else:
+        entries = _existing_entries(c, ds.pk, ops, rid)
+    appends = _apply_ops(ops, entries, rid, order, rep)
+    _write(c, ds, entries, appends, removed, now, replace=replace, user_id=user_id)
+    return rep
 
-    # Pass 1: validate and normalize every row, note how each is identified.
-    ops: list[tuple[str, Any, dict | None]] = []  # (kind, ident, values); kind: key|sid|append
+
+def _identify_rows(
+    rows: list[Any], norms: dict[str, _Normalizer], rid: str | None, is_csv: bool, rep: Report
+) -> list[_Op]:
+    """Pass 1: validate and normalize every row and note how each is identified. A row that is
+    not an object, holds a value its column refuses, or cannot be matched counts as an error;
+    a column the dataset lacks refuses the request, once every row was read (to name them all)."""
+    ops: list[_Op] = []
     unknown: set[str] = set()
     for raw in rows:
         if not isinstance(raw, dict):
             rep.errors += 1
             continue
-        values: dict[str, Any] = {}
-        deleted = False
-        row_sid = None
-        bad = False
-        for k, v in raw.items():
-            norm = norms.get(k)
-            if norm is not None:
-                if v is None or (is_csv and v == ""):
-                    values[k] = None
-                elif norm is normalize_text and type(v) is str:
-                    values[k] = v  # the common case, without a call
-                else:
-                    try:
-                        values[k] = norm(v)
-                    except BadValue:
-                        bad = True
-            elif k == ":deleted":
-                deleted = _truthy(v)
-            elif k == ":id":
-                if v not in (None, ""):
-                    row_sid = ids.sid_of(str(v))
-                    bad = bad or row_sid is None
-            elif not k.startswith(":"):  # other system fields (:created_at, ...) are read-only
-                unknown.add(k)
+        values, deleted, row_sid, bad = _normalize_row(raw, norms, is_csv, unknown)
         if bad:
             rep.errors += 1
             continue
-        if rid is not None and values.get(rid) is not None:
-            ops.append(("key", key_of(values[rid]), None if deleted else values))
-        elif row_sid is not None:
-            ops.append(("sid", row_sid, None if deleted else values))
-        elif rid is None and not deleted:
-            ops.append(("append", None, values))
-        else:  # a row identifier dataset needs the identifier; a delete needs something to match
+        op = _identify(values, deleted, row_sid, rid)
+        if op is None:
             rep.errors += 1
+        else:
+            ops.append(op)
     if unknown:
         raise bad_request(
             f"No such column: {sorted(unknown)[0]}",
             code="column.missing",
             data={"columns": sorted(unknown)},
         )
+    return ops
 
-    # Pass 2: fetch the existing rows this request touches, in batches.
+
+def _normalize_row(
+    raw: dict[str, Any], norms: dict[str, _Normalizer], is_csv: bool, unknown: set[str]
+) -> tuple[dict[str, Any], bool, int | None, bool]:
+    """(values, :deleted, :id as a sid, bad) of one row; adds its unknown columns to ``unknown``.
+    Other system fields (``:created_at``, ...) are read-only and ignored."""
+    values: dict[str, Any] = {}
+    deleted = False
+    row_sid = None
+    bad = False
+    for k, v in raw.items():
+        norm = norms.get(k)
+        if norm is not None:
+            if v is None or (is_csv and v == ""):
+                values[k] = None
+            elif norm is normalize_text and type(v) is str:
+                values[k] = v  # the common case, without a call
+            else:
+                try:
+                    values[k] = norm(v)
+                except BadValue:
+                    bad = True
+        elif k == ":deleted":
+            deleted = _truthy(v)
+        elif k == ":id":
+            if v not in (None, ""):
+                row_sid = ids.sid_of(str(v))
+                bad = bad or row_sid is None
+        elif not k.startswith(":"):
+            unknown.add(k)
+    return values, deleted, row_sid, bad
+
+
+def _identify(values: dict[str, Any], deleted: bool, row_sid: int | None, rid: str | None) -> _Op | None:
+    """How a row is matched: on the row identifier value when the dataset has one and the row
+    gives it, else on ``:id``; a dataset without a row identifier appends a row with neither.
+    None: nothing to match (a row identifier dataset needs the identifier; a delete needs
+    something to match)."""
+    if rid is not None and values.get(rid) is not None:
+        return ("key", key_of(values[rid]), None if deleted else values)
+    if row_sid is not None:
+        return ("sid", row_sid, None if deleted else values)
+    if rid is None and not deleted:
+        return ("append", None, values)
+    return None
+
+
+def _without_sid_ops(ops: list[_Op], rep: Report) -> list[_Op]:
+    """A replace has just deleted every row, so no ``:id`` can match: those rows are errors."""
+    sid_ops = sum(1 for kind, _, _ in ops if kind == "sid")
+    if not sid_ops:
+        return ops
+    rep.errors += sid_ops
+    return [op for op in ops if op[0] != "sid"]
+
+
+def _existing_entries(c, ds_pk: int, ops: list[_Op], rid: str | None) -> dict[Any, _Entry]:
+    """Pass 2: the existing rows this request touches, fetched by key and by sid in batches.
+    With a row identifier, entries are filed under their key (a sid names its entry through a
+    ``("sid", n)`` alias); without one, under their sid."""
     entries: dict[Any, _Entry] = {}
     keys = {ident for kind, ident, _ in ops if kind == "key"}
     sids = {ident for kind, ident, _ in ops if kind == "sid"}
-    if not replace:
-        _lookup(c, ds.pk, "row_key", keys, entries, by_key=True)
-        _lookup(c, ds.pk, "sid", sids, entries, by_key=rid is not None)
-    elif sids:
-        rep.errors += sum(1 for kind, _, _ in ops if kind == "sid")
-        ops = [op for op in ops if op[0] != "sid"]
+    _lookup(c, ds_pk, "row_key", keys, entries, by_key=True)
+    _lookup(c, ds_pk, "sid", sids, entries, by_key=rid is not None)
+    return entries
 
-    # Pass 3: apply the operations in order to the in-memory entries.
+
+def _apply_ops(
+    ops: list[_Op], entries: dict[Any, _Entry], rid: str | None, order: list[str], rep: Report
+) -> list[dict]:
+    """Pass 3: apply the operations in request order to the in-memory entries (a row deleted
+    and then sent again in one request is re-created); returns the appended rows."""
     appends: list[dict] = []
     for kind, ident, values in ops:
         if kind == "append":
@@ -195,35 +256,68 @@ def apply_rows(
             e = entries.get(("sid", ident))
             ident = e.key if e else None
         e = entries.get(ident)
-        if values is None:  # :deleted
-            if e is None or e.data is None:
-                rep.errors += 1  # deleting a row that is already gone
-            else:
-                e.data = None
-                rep.deleted += 1
-                _count_match(rep, kind)
-            continue
-        if e is None or e.data is None:
-            if kind == "sid":
-                rep.errors += 1  # a :id that does not exist cannot be created
-                continue
-            if e is None:
-                e = entries[ident] = _Entry(None, None, ident)
-            else:
-                e.recreated = True
-            e.data = _clean(values, order)
-            rep.created += 1
+        if values is None:
+            _delete(e, kind, rep)
         else:
-            merged = dict(e.data)
-            merged.update(values)
-            if rid is not None and merged.get(rid) is None:
-                rep.errors += 1  # the row identifier cannot be cleared
-                continue
-            e.data = _clean(merged, order)
-            rep.updated += 1
-            _count_match(rep, kind)
+            _upsert(entries, e, kind, ident, values, rid, order, rep)
+    return appends
 
-    # Pass 4: write. Deletes first so a re-created key never collides with its old row.
+
+def _delete(e: _Entry | None, kind: str, rep: Report) -> None:
+    if e is None or e.data is None:
+        rep.errors += 1  # deleting a row that is already gone
+    else:
+        e.data = None
+        rep.deleted += 1
+        _count_match(rep, kind)
+
+
+def _upsert(
+    entries: dict[Any, _Entry],
+    e: _Entry | None,
+    kind: str,
+    ident: Any,
+    values: dict[str, Any],
+    rid: str | None,
+    order: list[str],
+    rep: Report,
+) -> None:
+    """Create the row (a key not seen, or deleted earlier in the request) or merge the values
+    into it; a ``:id`` that does not exist cannot be created, a row identifier cannot be cleared."""
+    if e is None or e.data is None:
+        if kind == "sid":
+            rep.errors += 1  # a :id that does not exist cannot be created
+            return
+        if e is None:
+            e = entries[ident] = _Entry(None, None, ident)
+        else:
+            e.recreated = True
+        e.data = _clean(values, order)
+        rep.created += 1
+    else:
+        merged = dict(e.data)
+        merged.update(values)
+        if rid is not None and merged.get(rid) is None:
+            rep.errors += 1  # the row identifier cannot be cleared
+            return
+        e.data = _clean(merged, order)
+        rep.updated += 1
+        _count_match(rep, kind)
+
+
+def _write(
+    c,
+    ds: Dataset,
+    entries: dict[Any, _Entry],
+    appends: list[dict],
+    removed: int,
+    now: float,
+    *,
+    replace: bool,
+    user_id: str | None,
+) -> None:
+    """Pass 4: write. Deletes first so a re-created key never collides with its old row; then
+    the dataset's row count and update time, when anything changed."""
     dels, upds, ins = [], [], []
     for key, e in entries.items():
         if isinstance(key, tuple):
@@ -252,7 +346,6 @@ def apply_rows(
             "UPDATE datasets SET row_count=?, data_updated_at=?, rows_updated_by=? WHERE pk=?",
             (row_count, now, user_id, ds.pk),
         )
-    return rep
 
 
 def _lookup(c, ds_pk: int, column: str, wanted: set, entries: dict, *, by_key: bool) -> None:
@@ -350,17 +443,10 @@ def iter_all(
     store: Store, ds: Dataset, batch: int = 5000, conn=None
 ) -> Iterator[tuple[int, float, float, str]]:
     """Every row in :id order, read in keyset pages so memory stays flat."""
-    last = 0
     c = conn or store.conn()
-    while True:
-        page = c.execute(
-            "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?",
-            (ds.pk, last, batch),
-        ).fetchall()
-        if not page:
-            return
+    sql = "SELECT sid, created_at, updated_at, data FROM rows WHERE ds=? AND sid>? ORDER BY sid LIMIT ?"
+    for page in keyset_pages(c, sql, ds.pk, batch):
         yield from page
-        last = page[-1][0]
 
 
 def ensure_list(rows: Iterable[Any]) -> list[Any]:

@@ -234,6 +234,19 @@ class Approval:
         return self.object == "public_audience_request"
 
 
+def keyset_pages(c: sqlite3.Connection, sql: str, key: Any, batch: int) -> Iterator[list[tuple]]:
+    """The pages of a large read, each fetched after the last key of the one before, so memory
+    stays flat and the caller may write between pages. ``sql`` takes ``(key, last, batch)``, as in
+    ``... WHERE ds=? AND sid>? ORDER BY sid LIMIT ?``, and its first column is the ordering key."""
+    last = 0
+    while True:
+        page = c.execute(sql, (key, last, batch)).fetchall()
+        if not page:
+            return
+        last = page[-1][0]
+        yield page
+
+
 class Store:
     def __init__(self, path: str):
         self.path = path

@@ -32,7 +32,7 @@ def _revision_seq(request: Request, dataset_id: str) -> int | None:
         raise bad_request(f"Invalid assetId {asset!r} for {dataset_id}", code="approvals.invalid_asset")
     if not sep:
         return None
-    request.app.state.publishing.revision(dataset_id, int(seq))  # 404 for a revision that does not exist
+    request.app.state.publishing.reads.revision(dataset_id, int(seq))  # 404 for a revision that does not exist
     return int(seq)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -11,7 +12,7 @@ from starlette.responses import Response
 from ..approvals import Workflow
 from ..auth import current_account
 from ..config import EmulatorConfig
-from ..errors import authentication_required, not_found_view
+from ..errors import SocrataError, authentication_required, not_found_view
 from ..render import visible_to_anonymous
 from ..stats import Stats
 from ..store import Dataset, Store
@@ -70,23 +71,26 @@ def can_read(ds: Dataset, request: Request) -> bool:
     return current_account(request) is not None or anonymous_can_read(request, ds)
 
 
-def readable_view(request: Request, dataset_id: str) -> Dataset:
-    """A dataset the caller may read through /api/views: 404 not_found, 403 for anonymous callers on
-    a dataset they cannot see (a private one, or a draft whatever its audience)."""
+def writable_view(
+    request: Request, dataset_id: str, missing: Callable[[str], SocrataError] = not_found_view
+) -> Dataset:
+    """A dataset by id: ``missing`` is the error for an unknown one (/api/views: 404 not_found;
+    SODA2 /resource answers dataset.missing)."""
     current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
     ds = store(request).get_dataset(dataset_id)
     if ds is None:
-        raise not_found_view(dataset_id)
-    if not can_read(ds, request):
-        raise authentication_required()
+        raise missing(dataset_id)
     return ds
 
 
-def writable_view(request: Request, dataset_id: str) -> Dataset:
-    current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
-    ds = store(request).get_dataset(dataset_id)
-    if ds is None:
-        raise not_found_view(dataset_id)
+def readable_view(
+    request: Request, dataset_id: str, missing: Callable[[str], SocrataError] = not_found_view
+) -> Dataset:
+    """A dataset the caller may read: as :func:`writable_view`, and 403 for anonymous callers on a
+    dataset they cannot see (a private one, or a draft whatever its audience)."""
+    ds = writable_view(request, dataset_id, missing)
+    if not can_read(ds, request):
+        raise authentication_required()
     return ds
 
 

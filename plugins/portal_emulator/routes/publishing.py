@@ -1,4 +1,5 @@
-"""DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is in ``publishing.py``.
+"""DSMAPI ``/api/publishing/v1`` routes (reference §3.1); the model is ``publishing.py``
+(its docstring lists the modules it puts together; the routes reach them as ``p.reads``, ``p.render``...).
 
 Status codes follow the publishing API's OpenAPI document: 201 for creating a revision, a source
 or an output schema (a transform), uploading bytes and discarding; 202 for updating a revision,
@@ -48,7 +49,7 @@ async def open_revision(request: Request, fourfour: str) -> Response:
 
     def work():
         ds, rev = p.open_revision(fourfour, body, account)
-        return p.revision_json(ds, rev)
+        return p.render.revision_json(ds, rev)
 
     return json_response(await run_in_threadpool(work), 201)
 
@@ -59,16 +60,16 @@ def list_revisions(request: Request, fourfour: str) -> Response:
     flag = request.query_params.get("open")
     open_only = None if flag is None else flag.lower() in ("true", "1", "yes")
     p = pub(request)
-    ds, revisions = p.revisions(fourfour, open_only)
-    return json_response([p.revision_json(ds, rev) for rev in revisions])
+    ds, revisions = p.reads.revisions(fourfour, open_only)
+    return json_response([p.render.revision_json(ds, rev) for rev in revisions])
 
 
 @router.get("/revision/{fourfour}/{seq}")
 def show_revision(request: Request, fourfour: str, seq: int) -> Response:
     require_account(request)
     p = pub(request)
-    ds, rev = p.revision(fourfour, seq)
-    return json_response(p.revision_json(ds, rev))
+    ds, rev = p.reads.revision(fourfour, seq)
+    return json_response(p.render.revision_json(ds, rev))
 
 
 async def _update(request: Request, fourfour: str, seq: int) -> Response:
@@ -78,7 +79,7 @@ async def _update(request: Request, fourfour: str, seq: int) -> Response:
 
     def work():
         rev = p.update_revision(fourfour, seq, body)
-        return p.revision_json(p.dataset(fourfour), rev)
+        return p.render.revision_json(p.reads.dataset(fourfour), rev)
 
     return json_response(await run_in_threadpool(work), 202)
 
@@ -99,7 +100,7 @@ def discard_revision(request: Request, fourfour: str, seq: int) -> Response:
     require_writer(request)
     p = pub(request)
     rev = p.discard(fourfour, seq)
-    return json_response(p.revision_json(p.dataset(fourfour), rev), 201)
+    return json_response(p.render.revision_json(p.reads.dataset(fourfour), rev), 201)
 
 
 @router.put("/revision/{fourfour}/{seq}/apply")
@@ -112,8 +113,10 @@ async def apply_revision(request: Request, fourfour: str, seq: int) -> Response:
     p = pub(request)
 
     def work():
-        rev, ts, held = p.apply(fourfour, seq, body, account, request_id)
-        return p.held_json(fourfour, rev, held) if held is not None else p.task_set_json(fourfour, rev, ts)
+        rev, ts, held = p.jobs.apply(fourfour, seq, body, account, request_id)
+        if held is not None:
+            return p.render.held_json(fourfour, rev, held)
+        return p.render.task_set_json(fourfour, rev, ts)
 
     return json_response(await run_in_threadpool(work))
 
@@ -122,8 +125,8 @@ async def apply_revision(request: Request, fourfour: str, seq: int) -> Response:
 def show_job(request: Request, fourfour: str, seq: int, task_set_id: int) -> Response:
     require_account(request)
     p = pub(request)
-    rev, ts = p.task_set(fourfour, seq, task_set_id)
-    return json_response(p.task_set_json(fourfour, rev, ts), 202)
+    rev, ts = p.reads.task_set(fourfour, seq, task_set_id)
+    return json_response(p.render.task_set_json(fourfour, rev, ts), 202)
 
 
 @router.post("/revision/{fourfour}/{seq}/source")
@@ -133,7 +136,7 @@ async def create_source(request: Request, fourfour: str, seq: int) -> Response:
     p = pub(request)
 
     def work():
-        return p.source_json(p.create_source(fourfour, seq, body, account))
+        return p.render.source_json(p.uploads.create_source(fourfour, seq, body, account))
 
     return json_response(await run_in_threadpool(work), 201)
 
@@ -142,15 +145,15 @@ async def create_source(request: Request, fourfour: str, seq: int) -> Response:
 def list_sources(request: Request, fourfour: str, seq: int) -> Response:
     require_account(request)
     p = pub(request)
-    _, rev = p.revision(fourfour, seq)
-    return json_response([p.source_json(src) for src in p.sources(rev.pk)])
+    _, rev = p.reads.revision(fourfour, seq)
+    return json_response([p.render.source_json(src) for src in p.reads.sources(rev.pk)])
 
 
 @router.get("/source/{source_id}")
 def show_source(request: Request, source_id: int) -> Response:
     require_account(request)
     p = pub(request)
-    return json_response(p.source_json(p.source(source_id)))
+    return json_response(p.render.source_json(p.reads.source(source_id)))
 
 
 @router.patch("/source/{source_id}")
@@ -161,7 +164,7 @@ async def add_to_revision(request: Request, source_id: int) -> Response:
     p = pub(request)
 
     def work():
-        return p.source_json(p.add_to_revision(source_id, body))
+        return p.render.source_json(p.uploads.add_to_revision(source_id, body))
 
     return json_response(await run_in_threadpool(work), 202)
 
@@ -176,8 +179,8 @@ async def transform(request: Request, source_id: int, input_schema_id: int) -> R
     p = pub(request)
 
     def work():
-        schema = p.transform(source_id, input_schema_id, body, account, increment_revision=flag != "false")
-        return p.output_schema_json(schema)
+        schema = p.schemas.transform(source_id, input_schema_id, body, account, increment_revision=flag != "false")
+        return p.render.output_schema_json(schema)
 
     return json_response(await run_in_threadpool(work), 201)
 
@@ -186,7 +189,7 @@ async def transform(request: Request, source_id: int, input_schema_id: int) -> R
 def show_input_schema(request: Request, source_id: int, input_schema_id: int) -> Response:
     require_account(request)
     p = pub(request)
-    return json_response(p.input_schema_json(p.input_schema(source_id, input_schema_id)))
+    return json_response(p.render.input_schema_json(p.reads.input_schema(source_id, input_schema_id)))
 
 
 @router.get("/source/{source_id}/schema/{input_schema_id}/output/{output_schema_id}")
@@ -194,7 +197,7 @@ def show_output_schema(request: Request, source_id: int, input_schema_id: int, o
     """An output schema by id, or ``latest``: socrata-py polls this until ``completed_at``."""
     require_account(request)
     p = pub(request)
-    return json_response(p.output_schema_json(p.schema_of(source_id, input_schema_id, output_schema_id)))
+    return json_response(p.render.output_schema_json(p.reads.schema_of(source_id, input_schema_id, output_schema_id)))
 
 
 def _rows(request: Request, source_id: int, input_schema_id: int, output_schema_id: int, errors: bool) -> Response:
@@ -205,8 +208,8 @@ def _rows(request: Request, source_id: int, input_schema_id: int, output_schema_
     except ValueError:
         raise bad_request("offset and limit must be integers") from None
     p = pub(request)
-    schema = p.schema_of(source_id, input_schema_id, output_schema_id)
-    rows = p.output_rows(schema, errors=errors, offset=max(offset, 0), limit=max(min(limit, 10000), 0))
+    schema = p.reads.schema_of(source_id, input_schema_id, output_schema_id)
+    rows = p.reads.output_rows(schema, errors=errors, offset=max(offset, 0), limit=max(min(limit, 10000), 0))
     fields = [col["field_name"] for col in schema.ordered()]
     if errors and "text/csv" in request.headers.get("accept", ""):
         return Response(_errors_csv(fields, rows), media_type="text/csv; charset=utf-8")
@@ -240,7 +243,7 @@ async def upload(request: Request, source_id: int) -> Response:
     """The whole file in one body, streamed to disk (never held in memory), then parsed."""
     require_writer(request)
     p = pub(request)
-    path = await run_in_threadpool(p.begin_upload, source_id, request.headers.get("content-type", "text/csv"))
+    path = await run_in_threadpool(p.uploads.begin_upload, source_id, request.headers.get("content-type", "text/csv"))
     size = 0
     ok = False
     try:
@@ -250,15 +253,15 @@ async def upload(request: Request, source_id: int) -> Response:
                 size += len(part)
         ok = True
     finally:
-        src = await run_in_threadpool(p.end_upload, source_id, size, ok)
-    return json_response(await run_in_threadpool(p.source_json, src), 201)
+        src = await run_in_threadpool(p.uploads.end_upload, source_id, size, ok)
+    return json_response(await run_in_threadpool(p.render.source_json, src), 201)
 
 
 @router.post("/source/{source_id}/initiate")
 async def initiate(request: Request, source_id: int) -> Response:
     require_writer(request)
     body = await json_body(request)
-    return json_response(await run_in_threadpool(pub(request).initiate, source_id, body))
+    return json_response(await run_in_threadpool(pub(request).uploads.initiate, source_id, body))
 
 
 @router.post("/source/{source_id}/chunk/{seq_num}/{byte_offset}")
@@ -270,7 +273,7 @@ async def chunk(request: Request, source_id: int, seq_num: int, byte_offset: int
     if declared and declared.isdigit() and int(declared) > limit:
         raise bad_request(f"A chunk may hold at most {limit} bytes (preferred_chunk_size)", code="chunk.too_large")
     data = await request.body()
-    await run_in_threadpool(p.chunk, source_id, seq_num, byte_offset, data)
+    await run_in_threadpool(p.uploads.chunk, source_id, seq_num, byte_offset, data)
     return json_response({"seq_num": seq_num, "byte_offset": byte_offset, "size": len(data)})
 
 
@@ -280,6 +283,6 @@ async def commit(request: Request, source_id: int, seq_num: int, byte_offset: in
     p = pub(request)
 
     def work():
-        return p.source_json(p.commit(source_id, seq_num, byte_offset))
+        return p.render.source_json(p.uploads.commit(source_id, seq_num, byte_offset))
 
     return json_response(await run_in_threadpool(work))

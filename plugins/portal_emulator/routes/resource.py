@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from .. import ids, rows
-from ..auth import current_account, require_writer
+from ..auth import require_writer
 from ..datatypes import to_csv_cell
-from ..errors import SocrataError, authentication_required, dataset_missing
+from ..errors import SocrataError, dataset_missing
 from ..render import http_date, iso_z, soda2_types
 from ..soql import Compiler, run_query
 from ..store import Dataset
-from .common import JSON, can_read, json_response, stats, store
+from .common import JSON, json_response, readable_view, stats, store
 
 router = APIRouter()
 FORMATS = ("json", "csv")
@@ -29,16 +29,6 @@ def _format(ext: str) -> str:
     if ext not in FORMATS:
         raise SocrataError(406, "format.unsupported", f"Format {ext!r} is not supported by this emulator")
     return ext
-
-
-def _readable(request: Request, dataset_id: str) -> Dataset:
-    current_account(request)  # bad credentials are a 401 even for an unknown dataset, as on the portal
-    ds = store(request).get_dataset(dataset_id)
-    if ds is None:
-        raise dataset_missing(dataset_id)
-    if not can_read(ds, request):
-        raise authentication_required()
-    return ds
 
 
 def _data_headers(ds: Dataset, fields: list[str], types: list[str]) -> dict[str, str]:
@@ -85,7 +75,7 @@ def read_rows(request: Request, dataset_id: str, ext: str) -> Response:
 
 def _read_rows(request: Request, dataset_id: str, ext: str, c) -> Response:
     fmt = _format(ext)
-    ds = _readable(request, dataset_id)
+    ds = readable_view(request, dataset_id, dataset_missing)
     params = dict(request.query_params)
     include_system = params.get("$$exclude_system_fields", "true").lower() == "false"
     types = {c["fieldName"]: c["dataTypeName"] for c in ds.columns}
@@ -160,7 +150,7 @@ async def replace(request: Request, dataset_id: str, ext: str) -> Response:
 @router.get("/resource/{dataset_id}/{row_ref}.{ext}")
 def read_row(request: Request, dataset_id: str, row_ref: str, ext: str) -> Response:
     _format(ext)
-    ds = _readable(request, dataset_id)
+    ds = readable_view(request, dataset_id, dataset_missing)
     row = rows.find_row(store(request), ds, row_ref)
     if row is None:
         raise SocrataError(404, "row.missing", f"Row {row_ref} not found", {"row": row_ref})
@@ -183,7 +173,7 @@ def delete_row(request: Request, dataset_id: str, row_ref: str, ext: str) -> Res
 def export_rows(request: Request, dataset_id: str, ext: str) -> Response:
     """Full export (the data.json download links), streamed in keyset pages."""
     fmt = _format(ext)
-    ds = _readable(request, dataset_id)
+    ds = readable_view(request, dataset_id, dataset_missing)
     fields = [c["fieldName"] for c in sorted(ds.columns, key=lambda c: c["position"])]
 
     def stream() -> Iterator[str]:
