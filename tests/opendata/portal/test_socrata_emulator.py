@@ -290,6 +290,7 @@ def test_50k_upsert_under_30_percent_faults_is_exact(emu, monkeypatch):
             rate=0.3,
             kinds=["429", "500", "502", "503", "504", "202", "timeout"],
             timeout_seconds=3.5,
+            seed=2026,  # seeded: an unseeded 30 % over 20 requests gives fewer than 3 faults 3.5 % of the time
         )
         try:
             started = time.monotonic()
