@@ -33,7 +33,12 @@ then
   exit 2
 fi
 
+# The lint steps of `make lint`, before the tests: the dataset files, ruff, then mypy (the whole
+# opendata package, strict on spec, portal and freshness; pyproject.toml). mypy keeps its cache in
+# .mypy_cache: about 16 s on a clean clone (CI), under 2 s once the cache is there.
 .venv/bin/opendata lint
+.venv/bin/ruff check plugins dags tests bench
+.venv/bin/mypy
 
 workers=${OPENDATA_TEST_WORKERS:-2}
 xdist=()

@@ -163,9 +163,9 @@ def _retire(args: argparse.Namespace) -> int:
     load_spec(args.dataset_id)  # a clear error for a dataset id that does not exist
     registry = Registry.from_settings()
     registry.record_retirement(args.dataset_id, reason=args.reason, approved_by=args.approved_by)
-    state = registry.get_state(args.dataset_id)
-    notify(NotificationEvent.RETIRED, args.dataset_id, {}, portal_id=state.portal_id, notes=args.reason,
-           reviewer=args.approved_by)
+    state = registry.get_state(args.dataset_id)  # recorded just now
+    notify(NotificationEvent.RETIRED, args.dataset_id, {}, portal_id=state.portal_id if state else None,
+           notes=args.reason, reviewer=args.approved_by)
     print(f"{args.dataset_id} is retired: no more refreshes; the published data stays on the portal")
     return 0
 

@@ -410,12 +410,12 @@ def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes
             waiter.wait("the Airflow API server", lambda: _api_server_answers(config))
             say("Airflow API server answers (UI, REST and the execution API tasks use)")
         elif component == "dag-processor":
-            waiter.wait("the DAG processor", lambda since=since: _heartbeat_since(config, "dag_processor", since))
-            waiter.wait("every DAG to be parsed", lambda since=since: _dags_parsed(api, expected, since))
+            waiter.wait("the DAG processor", functools.partial(_heartbeat_since, config, "dag_processor", since))
+            waiter.wait("every DAG to be parsed", functools.partial(_dags_parsed, api, expected, since))
             say(f"DAG processor running; {len(expected)} DAGs parsed, no import errors")
         else:
             key = component.replace("-", "_")
-            waiter.wait(f"the {component}", lambda key=key, since=since: _heartbeat_since(config, key, since))
+            waiter.wait(f"the {component}", functools.partial(_heartbeat_since, config, key, since))
             say(f"{component} running")
     # Last, as a task would see it: the execution API answers and every component is healthy.
     waiter.wait("Airflow to be healthy", lambda: _all_healthy(config))
@@ -429,7 +429,7 @@ class Waiter:
 
     def wait(self, what: str, check: Callable[[], str | None]) -> None:
         """Until ``check`` returns None (ready); it returns what it still waits for otherwise."""
-        problem = "no answer yet"
+        problem: str | None = "no answer yet"
         while time.monotonic() < self.deadline:
             self.processes.check_alive()
             try:

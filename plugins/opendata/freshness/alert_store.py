@@ -14,7 +14,8 @@ dataset, so a pass over a thousand datasets costs a handful of queries.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import overload
 
 import sqlalchemy as sa
 
@@ -52,6 +53,10 @@ class NotWatched(LookupError):
     """The comment watch has never read this dataset."""
 
 
+@overload
+def _aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _aware(value: dt.datetime | None) -> dt.datetime | None: ...
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     # SQLite hands back naive datetimes; everything stored is UTC.
     if value is not None and value.tzinfo is None:
@@ -104,22 +109,23 @@ class AlertStore:
 
     @guarded
     def save_alert_records(self, records: Iterable[AlertRecord]) -> None:
+        records = list(records)
         rows = [{"dataset_id": r.dataset_id, "channel": r.channel.value, "state": r.state.value,
                  "first_alerted_at": r.first_alerted_at, "last_alerted_at": r.last_alerted_at} for r in records]
         if rows:
             with self.engine.begin() as conn:
-                self._delete(conn, freshness_alert, [(r["dataset_id"], r["channel"]) for r in rows])
+                self._delete(conn, freshness_alert, [(r.dataset_id, r.channel.value) for r in records])
                 conn.execute(freshness_alert.insert(), rows)
 
     @guarded
     def clear_alert_records(self, keys: Iterable[tuple[str, Channel]]) -> None:
-        keys = [(dataset_id, Channel(channel).value) for dataset_id, channel in keys]
-        if keys:
+        pairs = [(dataset_id, Channel(channel).value) for dataset_id, channel in keys]
+        if pairs:
             with self.engine.begin() as conn:
-                self._delete(conn, freshness_alert, keys)
+                self._delete(conn, freshness_alert, pairs)
 
     @staticmethod
-    def _delete(conn: sa.Connection, table: sa.Table, keys: list[tuple[str, str]]) -> None:
+    def _delete(conn: sa.Connection, table: sa.Table, keys: Sequence[tuple[str, str]]) -> None:
         by_channel: dict[str, list[str]] = {}
         for dataset_id, channel in keys:
             by_channel.setdefault(channel, []).append(dataset_id)

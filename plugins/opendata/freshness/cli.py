@@ -15,8 +15,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from opendata.deployment import NotConfigured, load_demo_settings, require_connection, require_registry
+
+if TYPE_CHECKING:
+    from opendata.freshness.alert_store import AlertStore
+    from opendata.registry import Registry
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -45,7 +51,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store():
+def _store() -> tuple[Registry, AlertStore]:
     from opendata.freshness.alert_store import AlertStore
     from opendata.registry import Registry
 
@@ -61,11 +67,11 @@ def _comments_list(args: argparse.Namespace) -> int:
     settings = MonitorSettings.from_env()
     registry, store = _store()
     try:
-        waiting = [s for s in store.comment_states().values() if s.waiting]
+        waiting = [(s.pending_since, s) for s in store.comment_states().values() if s.pending_since is not None]
     finally:
         registry.close()
-    for state in sorted(waiting, key=lambda s: s.pending_since):
-        since = local(state.pending_since, settings.timezone)
+    for pending_since, state in sorted(waiting, key=lambda waits: waits[0]):
+        since = local(pending_since, settings.timezone)
         deadline = local(answer_deadline(state, settings.answer_within, settings.timezone), settings.timezone)
         print(f"{state.dataset_id:<40} {state.count:>4} comment(s), waiting since {since:%Y-%m-%d %H:%M %Z}, "
               f"answer by {deadline:%Y-%m-%d %H:%M %Z}")
@@ -89,7 +95,7 @@ def _comments_answered(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add ``status`` and ``comments`` under a ``freshness`` command of another parser."""
     parser = commands.add_parser("freshness", help="the freshness monitor and the public comment watch")
     _add_commands(parser)
@@ -125,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Before anything imports Airflow, which reads AIRFLOW_HOME and its settings once.
         load_demo_settings()
-        for need in args.needs:
+        needs: tuple[Callable[[], None], ...] = args.needs
+        for need in needs:
             need()
-        return args.func(args)
+        command: Callable[[argparse.Namespace], int] = args.func
+        return command(args)
     except NotConfigured as exc:
         print(f"python -m opendata.freshness: {exc}", file=sys.stderr)
         return 2

@@ -79,10 +79,10 @@ class CommentAction:
     #: New comments since the last reading (RECEIVED).
     new_comments: int
     pending_since: dt.datetime
+    #: The state to store once the message is delivered.
+    after: CommentWatch
     #: Business time waited so far (REMINDER).
     waited: dt.timedelta = dt.timedelta(0)
-    #: The state to store once the message is delivered.
-    after: CommentWatch | None = None
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,8 @@ def plan_comments(states: Mapping[str, CommentWatch], observed: Mapping[str, int
         state = states.get(dataset_id)
         count = observed.get(dataset_id)
         if state is None:
-            quiet.append(CommentWatch(dataset_id, count, now))  # a baseline, not news
+            # Never watched, so read this run: a baseline, not news.
+            quiet.append(CommentWatch(dataset_id, observed[dataset_id], now))
             continue
         if count is not None and count > state.count:
             pending_since = state.pending_since or now

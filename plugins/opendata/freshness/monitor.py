@@ -15,9 +15,9 @@ import dataclasses
 import datetime as dt
 import gc
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opendata import settings as deployment_settings
 from opendata.freshness.alerts import DEFAULT_REALERT, Channel, plan_alerts, reported
@@ -32,6 +32,14 @@ from opendata.freshness.comments import (
 )
 from opendata.freshness.evaluate import Evaluation, MonitoredDataset, Observation, evaluate_all
 from opendata.freshness.policy import CITY_TIMEZONE
+
+if TYPE_CHECKING:
+    # Imported when a pass starts (World.connect and the pass functions), not with the DAG file.
+    from opendata.freshness.alert_store import AlertStore
+    from opendata.freshness.sources import DatasetFiles, PortalReads
+    from opendata.notify.compose import Message
+    from opendata.notify.send import Mailer
+    from opendata.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +104,26 @@ class MonitorSettings:
         return dt.timedelta(hours=self.comment_answer_hours)
 
 
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class Send(Protocol):
+    """Delivers one message as :func:`opendata.notify.send.send` does (tests pass a recorder)."""
+
+    def __call__(self, message: Message, *, smtp_conn_id: str, slack_conn_id: str | None) -> None: ...
+
+
 @dataclass
 class World:
     """The monitor's I/O, injectable: tests and the benchmark may pass their own."""
 
-    registry: Any
-    alerts: Any
-    files: Any
-    hook: Any
+    registry: Registry
+    alerts: AlertStore
+    files: DatasetFiles
+    hook: PortalReads
     airflow_base_url: str | None = None
-    send: Callable[..., None] | None = None
+    send: Send | None = None
 
     @classmethod
     def connect(cls, settings: MonitorSettings) -> World:
@@ -119,13 +137,14 @@ class World:
                    hook=SocrataHook(settings.socrata_conn_id), airflow_base_url=_airflow_base_url())
 
     def close(self) -> None:
-        for resource in (self.hook, self.registry):
+        resources: tuple[_Closable, ...] = (self.hook, self.registry)
+        for resource in resources:
             try:
                 resource.close()
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
 
-    _mailer: Any = field(default=None, repr=False)
+    _mailer: Mailer | None = field(default=None, repr=False)
 
     @contextlib.contextmanager
     def mailing(self, smtp_conn_id: str) -> Iterator[None]:
@@ -139,7 +158,7 @@ class World:
             finally:
                 self._mailer = None
 
-    def deliver(self, message: Any, *, smtp_conn_id: str, slack_conn_id: str | None) -> None:
+    def deliver(self, message: Message, *, smtp_conn_id: str, slack_conn_id: str | None) -> None:
         from opendata.notify.send import send
 
         if self.send is not None:
@@ -147,7 +166,8 @@ class World:
         else:
             send(message, smtp_conn_id=smtp_conn_id, slack_conn_id=slack_conn_id, mailer=self._mailer)
 
-    def deliver_all(self, messages: Sequence[Any], *, smtp_conn_id: str) -> Iterator[Exception | None]:
+    def deliver_all(self, messages: Sequence[Message], *,
+                    smtp_conn_id: str) -> Generator[Exception | None, None, None]:
         """E-mail each message (no Slack copy); yield, in order, None for each delivered or its
         error. In :meth:`mailing`, the next message is built while the previous one is sent."""
         if self.send is not None or self._mailer is None:

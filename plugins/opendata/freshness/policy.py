@@ -48,7 +48,8 @@ class FreshnessPolicy:
         given = {self.period is None, self.due_after is None, self.overdue_after is None}
         if len(given) > 1:
             raise ValueError("period, due_after and overdue_after are given together or not at all")
-        if self.due_after is not None and not dt.timedelta(0) < self.due_after < self.overdue_after:
+        if (self.due_after is not None and self.overdue_after is not None
+                and not dt.timedelta(0) < self.due_after < self.overdue_after):
             raise ValueError("need 0 < due_after < overdue_after")
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 from urllib.parse import quote
 
 from opendata.freshness.alerts import AlertPlan, AlertRecord, Channel
@@ -15,8 +15,12 @@ from opendata.freshness.status import FreshnessState
 from opendata.notify.digest import Digest, DigestRow
 
 
-def local(value: Any, timezone: str | None) -> Any:
-    """Datetimes in the city's time zone (people read them), anything else unchanged."""
+@overload
+def local(value: dt.datetime, timezone: str | None) -> dt.datetime: ...
+@overload
+def local(value: dt.datetime | None, timezone: str | None) -> dt.datetime | None: ...
+def local(value: dt.datetime | None, timezone: str | None) -> dt.datetime | None:
+    """Aware datetimes in the city's time zone (people read them); naive ones and None unchanged."""
     if timezone and isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(zone(timezone))
     return value
@@ -46,18 +50,20 @@ def build_digest(plan: AlertPlan, records: Mapping[tuple[str, Channel], AlertRec
                  now: dt.datetime, airflow_base_url: str | None = None, portal_base_url: str | None = None,
                  timezone: str | None = None) -> Digest:
     """The digest for ``plan`` (send it only when ``plan.send_digest``)."""
-    links = {"airflow_base_url": airflow_base_url, "portal_base_url": portal_base_url}
+
+    def row(ev: Evaluation, first_reported_at: dt.datetime | None = None) -> DigestRow:
+        return digest_row(ev, airflow_base_url=airflow_base_url, portal_base_url=portal_base_url,
+                          first_reported_at=first_reported_at)
 
     def first(ev: Evaluation) -> dt.datetime | None:
         record = records.get((ev.dataset.dataset_id, Channel.CDO))
         return record.first_alerted_at if record is not None and record.state is ev.state else None
 
     return Digest(
-        overdue=tuple(digest_row(ev, first_reported_at=first(ev), **links) for ev in _late_first(plan.digest)),
-        still_overdue=tuple(digest_row(ev, first_reported_at=first(ev), **links) for ev in _late_first(
-            plan.still_overdue)),
-        disagreements=tuple(digest_row(ev, **links) for ev in plan.disagreements),
-        unscheduled=tuple(digest_row(ev, **links) for ev in plan.unscheduled),
+        overdue=tuple(row(ev, first(ev)) for ev in _late_first(plan.digest)),
+        still_overdue=tuple(row(ev, first(ev)) for ev in _late_first(plan.still_overdue)),
+        disagreements=tuple(row(ev) for ev in plan.disagreements),
+        unscheduled=tuple(row(ev) for ev in plan.unscheduled),
         monitored=monitored,
         generated_at=local(now, timezone),
     )

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
@@ -32,12 +32,21 @@ from opendata.spec.loader import dataset_files, load_governance
 from opendata.spec.reading import read_config_text
 from opendata.spec.structure import Unusual, plain_document
 
+if TYPE_CHECKING:
+    from opendata.portal.config import SocrataConnectionConfig
+    from opendata.portal.models import AssetFreshness, ViewMetadata
+    from opendata.registry.store import DatasetState
+
 log = logging.getLogger(__name__)
 
 #: Ids per Discovery API request: about 3 KB of query string, well inside any server's limit.
 CATALOG_BATCH = 200
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML built without libyaml has no CSafeLoader (the type stubs always declare it).
+if TYPE_CHECKING or hasattr(yaml, "CSafeLoader"):
+    _BaseLoader = yaml.CSafeLoader
+else:
+    _BaseLoader = yaml.SafeLoader
 
 
 class _FastLoader(_BaseLoader):
@@ -104,7 +113,7 @@ def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
     return DatasetFiles(governance, specs)
 
 
-def monitored_datasets(files: DatasetFiles, states: Iterable[Any],
+def monitored_datasets(files: DatasetFiles, states: Iterable[DatasetState],
                        timezone: str = CITY_TIMEZONE) -> list[MonitoredDataset]:
     """The datasets the registry records as public (stage-2, refreshing) with a portal id,
     and whose file is valid. ``states`` are registry :class:`DatasetState` rows."""
@@ -130,7 +139,23 @@ def monitored_datasets(files: DatasetFiles, states: Iterable[Any],
     return sorted(out, key=lambda d: d.dataset_id)
 
 
-def read_data_updates(hook: Any, portal_ids: Iterable[str], batch_size: int = CATALOG_BATCH) -> Mapping[str, Any]:
+class PortalReads(Protocol):
+    """What the monitor reads from the portal: :class:`~opendata.portal.hook.SocrataHook` has it
+    (tests and the benchmark may pass a stand-in)."""
+
+    @property
+    def config(self) -> SocrataConnectionConfig: ...
+
+    def list_asset_freshness(self, ids: Iterable[str] | None = ..., *,
+                             batch_size: int = ...) -> Mapping[str, AssetFreshness]: ...
+
+    def get_view(self, dataset_id: str) -> ViewMetadata: ...
+
+    def close(self) -> None: ...
+
+
+def read_data_updates(hook: PortalReads, portal_ids: Iterable[str],
+                      batch_size: int = CATALOG_BATCH) -> Mapping[str, AssetFreshness]:
     """Portal id -> :class:`AssetFreshness` (``data_updated_at``: the portal's ``dataUpdatedAt``)."""
     ids = sorted(set(portal_ids))
     if not ids:
@@ -138,7 +163,7 @@ def read_data_updates(hook: Any, portal_ids: Iterable[str], batch_size: int = CA
     return hook.list_asset_freshness(ids, batch_size=batch_size)
 
 
-def read_comment_counts(hook: Any, portal_ids: Iterable[str]) -> dict[str, int]:
+def read_comment_counts(hook: PortalReads, portal_ids: Iterable[str]) -> dict[str, int]:
     """Portal id -> ``numberOfComments`` (one view read each). An unreadable view is skipped."""
     from opendata.portal.errors import SocrataError
 

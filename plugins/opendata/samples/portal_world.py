@@ -13,7 +13,9 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 import yaml
@@ -22,6 +24,9 @@ from opendata.registry import Registry, Stage
 from opendata.registry.store import dataset_state, run_log
 from opendata.spec.freshness import POLICY_TABLE
 from opendata.spec.vocab import UpdateFrequency
+
+if TYPE_CHECKING:
+    from opendata.notify.mailbox import Mailbox
 
 D = dt.timedelta(days=1)
 H = dt.timedelta(hours=1)
@@ -71,11 +76,25 @@ class PortalDataset:
     portal_id: str = ""
 
 
+class PortalEmulator(Protocol):
+    """What the world uses of a running portal emulator (portal_emulator.testing.Emulator, a
+    test tool the package does not import)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def session(self, role: str | None = ...) -> requests.Session: ...
+
+    def set_timestamps(self, dataset_id: str, *, data_updated_at: dt.datetime | float | None = ...,
+                       metadata_updated_at: dt.datetime | float | None = ...) -> dict[Any, Any]: ...
+
+
 @dataclass
 class MonitorWorld:
     include: Path
-    emu: object
-    mailbox: object
+    emu: PortalEmulator
+    mailbox: Mailbox
+    #: The Slack webhook stand-in of the tests (the world only carries it); None in the benchmark.
     slack: object
     registry_url: str
     datasets: list[PortalDataset] = field(default_factory=list)
@@ -122,7 +141,7 @@ class MonitorWorld:
         self.emu.set_timestamps(d.portal_id, data_updated_at=d.data_updated_at,
                                 metadata_updated_at=d.metadata_updated_at or d.data_updated_at)
 
-    def mail(self, event: str) -> list:
+    def mail(self, event: str) -> list[EmailMessage]:
         return [m for m in self.mailbox.messages() if m["X-OpenData-Event"] == event]
 
 
@@ -135,7 +154,9 @@ OVERRIDE = {"due_after": {"count": 30, "period": "day"}, "overdue_after": {"coun
 def mixed_portal(now: dt.datetime, n: int = 200) -> tuple[list[PortalDataset], set[str], set[str]]:
     """``n`` datasets; returns them, the ids expected overdue and those expected due."""
     departments = list(DEPARTMENTS)
-    datasets, overdue, due = [], set(), set()
+    datasets: list[PortalDataset] = []
+    overdue: set[str] = set()
+    due: set[str] = set()
     for i in range(n):
         frequency = FREQUENCIES[i % 10]
         kind = KINDS[(i // 10) % 4]

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from opendata.sources.ragged import RaggedRows
+    from opendata.sources.watermark import Bound
 
 
-def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, object] | None = None,
+def read_chunks(source: SqlSource | FileSource | HttpSource, since: tuple[str, Bound] | None = None,
                 ragged: RaggedRows | None = None, *, arrow: bool = False) -> Iterator[pd.DataFrame]:
     """Chunks of the source as the source gives them (names and types not yet mapped).
 

@@ -150,7 +150,8 @@ def _to_checkbox(raw: pd.Series) -> pd.Series:
         return raw.astype("boolean")
 
     def convert(value: object) -> bool | None:
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
+        # pd.isna takes any cell; pandas-stubs' overloads name only scalars and containers.
+        if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[call-overload]
             return None
         text = str(value).strip().lower()
         if text.endswith(".0"):

@@ -72,7 +72,9 @@ def csv_chunks(lines: Iterable[str], *, origin: str, chunk_size: int, ragged: Ra
 def _aligned(records: list[list[str]], width: int, first_line: int, last_line: int,
              ragged: RaggedRows) -> list[list[str]]:
     """The records of the header's width; the others counted in ``ragged`` with their first line."""
-    kept, found, line = [], [], first_line
+    kept: list[list[str]] = []
+    found: list[tuple[int | str, int]] = []  # (line, or the span of lines when unsure; fields)
+    line = first_line
     for record in records:
         if len(record) == width:
             kept.append(record)
@@ -98,7 +100,11 @@ def _column_names(header: list[str], origin: str, line: int) -> list[str]:
     # An empty header cell gets pandas' placeholder name, so it can be listed (and not published).
     names = [name if name != "" else f"Unnamed: {i}" for i, name in enumerate(header)]
     seen: set[str] = set()
-    twice = [name for name in names if name in seen or seen.add(name)]
+    twice = []
+    for name in names:
+        if name in seen:
+            twice.append(name)
+        seen.add(name)
     if twice:
         # Which of the two is the dictionary's column cannot be known: refuse rather than guess.
         raise ExtractError(f"the header of {origin} (line {line}) names a column twice: {', '.join(twice)}")

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.core.util.hashing import combine_hash_arrays, hash_array
+from pandas.core.util import hashing as pandas_hashing
+from pandas.core.util.hashing import hash_array
 
 # id: the row identifier; hash: the whole row's hash; key: the identifier's hash, so lookups
 # between two fingerprints work on 8-byte numbers (memory flat as tables grow).
@@ -38,7 +39,9 @@ def _row_hashes(batch: pa.RecordBatch) -> tuple[np.ndarray, list[np.ndarray]]:
     if batch.num_columns == 0:
         return pd.util.hash_pandas_object(batch.to_pandas(), index=False).to_numpy(), []
     columns = [_column_hash(array) for array in batch.columns]
-    return combine_hash_arrays(iter(columns), len(columns)), columns
+    # How pandas itself combines column hashes (hash_pandas_object); pandas-stubs do not declare it.
+    combined = pandas_hashing.combine_hash_arrays(iter(columns), len(columns))  # type: ignore[attr-defined]
+    return combined, columns
 
 
 def _column_hash(array: pa.Array) -> np.ndarray:

@@ -140,7 +140,9 @@ def _csv_chunks(session: requests.Session, url: str, source: HttpSource,
     response.raw.auto_close = False  # urllib3's advice for io.TextIOWrapper: it must not see EOF as closed
     try:
         # UTF-8 (a byte-order mark dropped), as pandas read it before.
-        lines = io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline="")
+        # urllib3's response is a readable binary stream; typeshed's TextIOWrapper also asks the
+        # buffer for write() and name, which a reader never uses.
+        lines = io.TextIOWrapper(response.raw, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
         yield from csv_chunks(lines, origin=f"the CSV from {_shown(url)}", chunk_size=source.chunk_size,
                               ragged=ragged)
     finally:

@@ -6,6 +6,7 @@ DB-API provider installed), so credentials stay in the Airflow connection.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from opendata import settings
 from opendata.sources.base import ExtractError
 from opendata.sources.sql_session import read_only_connection
+from opendata.sources.watermark import Bound
 from opendata.spec.dataset import SqlSource
 from opendata.spec.paths import UnsafePath, resolve_query_file
 from opendata.spec.sql_guard import UnsafeQuery, check_read_only
@@ -59,7 +61,7 @@ def sqlalchemy_engine(conn_id: str) -> sa.Engine:
         ) from exc
 
 
-def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, *,
+def read_sql_chunks(source: SqlSource, since: tuple[str, Bound] | None = None, *,
                     arrow: bool = False) -> Iterator[pd.DataFrame]:
     """The query's rows in pandas chunks; with ``arrow``, chunks the COPY path read may be Arrow
     batches as read (see ``pg_copy.copy_chunks``)."""
@@ -76,7 +78,8 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, 
             # PostgreSQL: COPY into Arrow, several times faster than rows through SQLAlchemy.
             from opendata.sources.pg_copy import NotForCopy, copy_chunks, incremental_query
 
-            copy_query, copy_params = query, ()
+            copy_query = query
+            copy_params: tuple[float | dt.datetime, ...] = ()
             if since is not None:
                 column, value = since
                 copy_query = incremental_query(query, engine.dialect.identifier_preparer.quote(column))
@@ -92,14 +95,14 @@ def read_sql_chunks(source: SqlSource, since: tuple[str, object] | None = None, 
         engine.dispose()
 
 
-def _bound(value: object) -> object:
-    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+def _bound(value: Bound) -> float | dt.datetime:
+    return value.to_pydatetime() if isinstance(value, pd.Timestamp) else value
 
 
 def _sqlalchemy_chunks(engine: sa.Engine, source: SqlSource, query: str,
-                       since: tuple[str, object] | None) -> Iterator[pd.DataFrame]:
+                       since: tuple[str, Bound] | None) -> Iterator[pd.DataFrame]:
     """The general path: any database SQLAlchemy reaches."""
-    params: dict[str, object] = {}
+    params: dict[str, float | dt.datetime] = {}
     if since is not None:
         # Incremental: the database filters, so only new or changed rows cross the network.
         # The statement goes on lines of its own: a trailing "-- comment" must not swallow the rest.

@@ -81,7 +81,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     typing = [(c.field_name, c.source_name, c.type.value) for c in spec.columns]
     # The row fingerprint, written alongside (the next load diffs it without a second pass).
     row_id = spec.publishing.row_identifier
-    prints: pq.ParquetWriter | None = None
+    prints: FingerprintWriter | None = None
     prints_partial = sidecar_path(out_path).with_suffix(".partial")
     # Parquet encoding and compression (C++, without the GIL) run on a second thread while the
     # next chunk is read, typed and hashed; one write in flight, in order, so memory stays one
@@ -89,7 +89,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writer")
     written: Future | None = None
     try:
-        pushdown = (mark.source_name, bound) if bound is not None else None
+        pushdown = (mark.source_name, bound) if mark is not None and bound is not None else None
         # PostgreSQL's COPY path may hand over Arrow batches: typed here without pandas when every
         # column's typing allows it (``pg_arrow.typed_batch``), else made the pandas chunk.
         arrow_typing = not spec.privacy.mask
@@ -123,7 +123,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
                 chunk.index = pd.RangeIndex(seen, seen + len(chunk))
                 batch = coerce_chunk(spec, chunk, report)
             seen += batch.num_rows
-            if bound is not None:
+            if mark is not None and bound is not None:
                 batch = past(batch, mark.field_name, bound)
             if mark is not None and batch.num_rows:
                 top = batch_max(batch, mark.field_name)
@@ -133,7 +133,7 @@ def extract_to_stage(spec: DatasetSpec, out_path: Path, *, since: str | None = N
             written = background.submit(writer.write_batch, batch)
             fingerprint, hashes = row_fingerprint_and_hashes(batch, row_id if prints is not None else None)
             digest.update(hashes.tobytes())
-            if fingerprint is not None:
+            if prints is not None and fingerprint is not None:
                 prints.write(fingerprint)
             rows += batch.num_rows
             log.info("Extracted %s rows so far from %s (%.0f rows/s)", f"{rows:,}", spec.source.kind,

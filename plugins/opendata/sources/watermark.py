@@ -15,8 +15,11 @@ import pyarrow.compute as pc
 from opendata.spec.dataset import Column
 from opendata.spec.vocab import SocrataType
 
+#: A watermark in its column's type: a number, or a timestamp (aware UTC for fixed_timestamp).
+Bound = float | pd.Timestamp
 
-def parse_watermark(column: Column, text: str) -> float | pd.Timestamp:
+
+def parse_watermark(column: Column, text: str) -> Bound:
     if column.type is SocrataType.NUMBER:
         return float(text)
     moment = pd.Timestamp(text)

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -80,6 +80,19 @@ def code_version() -> str:
     digest.update(f"{pydantic.VERSION} {yaml.__version__} {sys.version}".encode())
     digest.update(str(settings.max_dataset_file_bytes()).encode())
     return digest.hexdigest()[:32]
+
+
+class ResultCache(Protocol):
+    """What the loader reads and writes: a :class:`ParseCache`, or all shards' as one
+    (:class:`ShardedParseCache`)."""
+
+    def lookup(self, path: Path, key: Key | None) -> dict[str, Any] | None: ...
+
+    def stale(self, path: Path) -> dict[str, Any] | None: ...
+
+    def store(self, path: Path, key: Key, entry: dict[str, Any]) -> None: ...
+
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any: ...
 
 
 class ParseCache:
@@ -244,5 +257,6 @@ def _read(location: Path, version: str) -> tuple[dict[str, dict[str, Any]], dict
         return {}, {}
     if not isinstance(data, dict) or data.get("version") != version or not isinstance(data.get("files"), dict):
         return {}, {}
-    memo = data.get("memo") if isinstance(data.get("memo"), dict) else {}
-    return {path: entry for path, entry in data["files"].items() if isinstance(entry, dict)}, memo
+    memo = data.get("memo")
+    return ({path: entry for path, entry in data["files"].items() if isinstance(entry, dict)},
+            memo if isinstance(memo, dict) else {})

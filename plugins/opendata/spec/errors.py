@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Where in a file: the keys and list positions from its root, e.g. ``("columns", 3, "type")``.
 Loc = tuple[str | int, ...]
+#: A check's finding before it becomes a :class:`SpecError`: where, what is wrong, the hint.
+Problem = tuple[Loc, str, str | None]
 
 # Errors reported per file: the first fifty say what to fix; thousands (a file of garbage) would
 # only cost time to locate and hint, and bury the first one.
@@ -80,7 +84,7 @@ class SpecFileError(Exception):
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-def expected_values(pydantic_ctx: dict | None) -> list[str]:
+def expected_values(pydantic_ctx: Mapping[str, object] | None) -> list[str]:
     """Allowed values named in a pydantic enum/literal error context."""
     if not pydantic_ctx or "expected" not in pydantic_ctx:
         return []

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from opendata.spec.dataset import DatasetSpec
-from opendata.spec.errors import did_you_mean
+from opendata.spec.errors import Loc, Problem, did_you_mean
 from opendata.spec.freshness import freshness_problems
 from opendata.spec.privacy import MaskMethod
 from opendata.spec.reserved import reserved_problem
@@ -47,8 +47,6 @@ def file_problems(spec: DatasetSpec, path: Path) -> list[Problem]:
     return problems
 
 
-Problem = tuple[tuple, str, str | None]
-
 _NUMBER = {SocrataType.NUMBER}
 _TIMESTAMPS = {SocrataType.FLOATING_TIMESTAMP, SocrataType.FIXED_TIMESTAMP}
 _TEXTS = {SocrataType.TEXT, SocrataType.URL, SocrataType.POINT}
@@ -59,7 +57,7 @@ _MASK_TYPES = {MaskMethod.KEEP_FIRST: ({SocrataType.TEXT}, "text"),
                MaskMethod.MONTH: (_TIMESTAMPS, "timestamp"), MaskMethod.YEAR: (_TIMESTAMPS, "timestamp")}
 
 
-def _unknown_column(loc: tuple, name: str, spec: DatasetSpec) -> Problem:
+def _unknown_column(loc: Loc, name: str, spec: DatasetSpec) -> Problem:
     return loc, f"{name!r} is not a column of the data dictionary", did_you_mean(name, spec.field_names)
 
 
@@ -68,7 +66,7 @@ def _quality_problems(spec: DatasetSpec) -> list[Problem]:
     problems: list[Problem] = []
     types = {c.field_name: c.type for c in spec.columns}
     for name, checks in spec.quality.columns.items():
-        loc = ("quality", "columns", name)
+        loc: Loc = ("quality", "columns", name)
         if name not in types:
             problems.append(_unknown_column(loc, name, spec))
             continue

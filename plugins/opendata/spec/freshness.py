@@ -39,6 +39,7 @@ from opendata.spec.vocab import UpdateFrequency
 
 if TYPE_CHECKING:
     from opendata.spec.dataset import DatasetSpec
+    from opendata.spec.errors import Problem
 
 
 class Period(StrEnum):
@@ -182,8 +183,6 @@ def default_thresholds(frequency: UpdateFrequency) -> tuple[dt.timedelta, dt.tim
     return (row.due_after, row.overdue_after) if row else None
 
 
-
-Problem = tuple[tuple, str, "str | None"]
 _TIMESTAMP_TYPES = ("floating_timestamp", "fixed_timestamp")
 
 
@@ -204,16 +203,17 @@ def freshness_problems(spec: DatasetSpec) -> list[Problem]:
                              f"must be a date column (floating_timestamp or fixed_timestamp); {column} is "
                              f"{types[column]}", None))
     defaults = default_thresholds(spec.update_frequency)
-    given = [key for key in ("due_after", "overdue_after") if getattr(section, key) is not None]
+    due, overdue = section.due_after, section.overdue_after
+    given = [key for key, value in (("due_after", due), ("overdue_after", overdue)) if value is not None]
     if defaults is None:
         for key in given:
             problems.append((("freshness", key), f"update_frequency is {spec.update_frequency.value}: the monitor "
                              f"lists this dataset but never alerts, so thresholds do not apply; remove {key} or "
                              f"promise an update frequency", None))
-    elif given == ["due_after"] and section.due_after.timedelta >= defaults[1]:
+    elif due is not None and overdue is None and due.timedelta >= defaults[1]:
         problems.append((("freshness", "due_after"), f"must be shorter than overdue_after ({_days(defaults[1])}, the "
                          f"{spec.update_frequency.value} default); give overdue_after too", None))
-    elif given == ["overdue_after"] and section.overdue_after.timedelta <= defaults[0]:
+    elif overdue is not None and due is None and overdue.timedelta <= defaults[0]:
         problems.append((("freshness", "overdue_after"), f"must be longer than due_after ({_days(defaults[0])}, the "
                          f"{spec.update_frequency.value} default); give due_after too", None))
     return problems

@@ -27,9 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from opendata import settings
-from opendata.spec.cache import ParseCache, file_key, is_racy, key_of
+from opendata.spec.cache import ResultCache, file_key, is_racy, key_of
 from opendata.spec.dataset import DatasetSpec, FileSource, HttpSource, SqlSource
-from opendata.spec.errors import MAX_ERRORS_PER_FILE, Loc, SpecError, SpecFileError, did_you_mean, format_loc
+from opendata.spec.errors import (
+    MAX_ERRORS_PER_FILE,
+    Loc,
+    Problem,
+    SpecError,
+    SpecFileError,
+    did_you_mean,
+    format_loc,
+)
 from opendata.spec.file_checks import file_problems
 from opendata.spec.governance import Governance
 from opendata.spec.holders import Holders, choose_holders, newcomer_message
@@ -38,7 +46,6 @@ from opendata.spec.validate import SpecParseError, YamlDocument, validate_docume
 
 log = logging.getLogger(__name__)
 
-Problem = tuple[tuple, str, str | None]
 
 # Stages at which a past go-live date is history, not a mistake: the dataset was approved for
 # (or went through) its scheduled publication. Values of opendata.registry.Stage.
@@ -78,7 +85,7 @@ def dataset_files(datasets_dir: Path) -> list[Path]:
     return sorted(p for p in datasets_dir.glob("*/*.y*ml") if p.suffix in {".yaml", ".yml"})
 
 
-def load_catalog(include_dir: Path | None = None, *, cache: ParseCache | None = None,
+def load_catalog(include_dir: Path | None = None, *, cache: ResultCache | None = None,
                  record: Mapping[str, str] | None = None, stages: Mapping[str, str] | None = None,
                  now: dt.datetime | None = None, only: Callable[[str], bool] | None = None,
                  deadline: float | None = None, keep_datasets: bool = True) -> Catalog:
@@ -167,7 +174,7 @@ def dataset_file_for(dataset_id: str, include_dir: Path, record: Mapping[str, st
 
 
 def check_dataset_file(path: Path, governance: Governance | None, include: Path, *,
-                       cache: ParseCache | None = None, stage: str | None = None, now: dt.datetime | None = None,
+                       cache: ResultCache | None = None, stage: str | None = None, now: dt.datetime | None = None,
                        confinement: Confinement | None = None, deadline: float | None = None,
                        ) -> tuple[DatasetSpec | None, list[SpecError], list[SpecError]]:
     """(the spec if the file is valid, its errors, its warnings); never raises for the file's sake."""
@@ -241,7 +248,7 @@ def parse_dataset_file(path: Path, include: Path) -> tuple[ParsedFile, Any]:
     return ParsedFile(spec, errors, lines), doc.status
 
 
-def _parsed(path: Path, include: Path, cache: ParseCache | None, deadline: float | None = None) -> ParsedFile:
+def _parsed(path: Path, include: Path, cache: ResultCache | None, deadline: float | None = None) -> ParsedFile:
     if cache is None:
         return parse_dataset_file(path, include)[0]
     key = file_key(path)
@@ -271,7 +278,7 @@ def _parsed(path: Path, include: Path, cache: ParseCache | None, deadline: float
 # --- what depends on other files, the file system or the clock (every load) ----------------------
 
 def _cross_problems(spec: DatasetSpec, governance: Governance | None, confinement: Confinement,
-                    cache: ParseCache | None) -> list[Problem]:
+                    cache: ResultCache | None) -> list[Problem]:
     problems: list[Problem] = []
     include_dir = confinement.include
     if isinstance(spec.source, FileSource):
@@ -319,7 +326,8 @@ def _query_key(source: SqlSource, query_path: Path | None) -> str | None:
     return None if is_racy(status) else "query_file:" + json.dumps(key)
 
 
-def _remembered(cache: ParseCache | None, key: str | None, compute) -> list[Problem]:
+def _remembered(cache: ResultCache | None, key: str | None,
+                compute: Callable[[], list[Problem]]) -> list[Problem]:
     """A pure check's problems, kept in the parse cache under ``key`` (None: not kept)."""
     if cache is None or key is None:
         return compute()

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from opendata.spec.dataset import SqlSource
+from opendata.spec.errors import Loc, Problem
 from opendata.spec.sql_guard import find_problem
-
-Problem = tuple[tuple, str, str | None]
 
 
 def query_problems(source: SqlSource, include_dir: Path) -> list[Problem]:
@@ -20,6 +19,8 @@ def query_problems(source: SqlSource, include_dir: Path) -> list[Problem]:
     A query file that is missing or outside ``include/sql`` is reported by the loader's own
     checks; it is not read here.
     """
+    field: Loc
+    named: str | None
     if source.query is not None:
         field, text, named = ("source", "query"), source.query, "the query"
     else:

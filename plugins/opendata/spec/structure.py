@@ -92,8 +92,10 @@ def _alias_problem(text: str, anchored_line: int) -> StructureProblem:
     try:
         for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if isinstance(event, yaml.AliasEvent):
+                # The parser marks every event; the stubs allow an event built without marks.
+                line = event.start_mark.line + 1 if event.start_mark is not None else anchored_line
                 return StructureProblem((), f"YAML aliases (*{event.anchor}) are not allowed: write the value out",
-                                        event.start_mark.line + 1, fatal=True)
+                                        line, fatal=True)
     except yaml.YAMLError:
         pass
     return StructureProblem((), f"YAML aliases are not allowed: write the value out (the anchored value is at "
@@ -133,7 +135,7 @@ def plain_document(root: yaml.Node, constructor: yaml.constructor.SafeConstructo
         if tag == _STR and isinstance(node, yaml.ScalarNode):
             return node.value
         if tag == _MAP and isinstance(node, yaml.MappingNode):
-            mapping: dict = {}
+            mapping: dict[object, object] = {}
             keys: set[str] = set()
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.value in keys:

@@ -7,13 +7,15 @@ on, and a "did you mean" hint for misspelt keys and values.
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from opendata.spec.errors import MAX_ERRORS_PER_FILE, Loc, SpecError, did_you_mean, expected_values
 from opendata.spec.reading import FileRefused, read_config_text
@@ -32,7 +34,12 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
-_CBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# PyYAML built without libyaml has no CSafeLoader (the type stubs always declare it).
+_LIBYAML = hasattr(yaml, "CSafeLoader")
+if TYPE_CHECKING or _LIBYAML:
+    _CBase = yaml.CSafeLoader
+else:
+    _CBase = yaml.SafeLoader
 
 
 class _FastLoader(_CBase):
@@ -53,7 +60,7 @@ class YamlDocument:
 
     def __init__(self, path: Path, text: str):
         self.path = path
-        self.status = None
+        self.status: os.stat_result | None = None
         loader = _FastLoader(text)
         try:
             self.root = loader.get_single_node()
@@ -124,7 +131,7 @@ class YamlDocument:
 
 
 def _syntax_error(path: Path, text: str, exc: yaml.YAMLError) -> SpecError:
-    if len(text) <= _WORDING_REPARSE_CHARS and _CBase is not yaml.SafeLoader:
+    if len(text) <= _WORDING_REPARSE_CHARS and _LIBYAML:
         try:
             yaml.compose(text, Loader=_Loader)
         except yaml.YAMLError as worded:
@@ -181,7 +188,7 @@ def translate_errors(model: type[BaseModel], exc: ValidationError, doc: YamlDocu
     return list(merged.values())
 
 
-def _describe(err: dict[str, Any], parent_annotation: Any, loc: Loc) -> tuple[str, str | None]:
+def _describe(err: ErrorDetails, parent_annotation: Any, loc: Loc) -> tuple[str, str | None]:
     kind = err["type"]
     message = err["msg"]
     if message.startswith("Value error, "):

@@ -99,7 +99,7 @@ class PrivacyScan:
                 is_allowed = allowed is not None and (not allowed.kinds or kind in allowed.kinds)
                 # Personal data in the identifier column: not even its positions are shown.
                 samples = () if name == self.row_id else scan.samples.get(kind, SampleRows()).shown(reveal_ids)
-                if is_allowed:
+                if is_allowed and allowed is not None:
                     note = f"found by {basis}; allowed: {allowed.justification}"
                 elif found:
                     note = f"found by {basis}"

@@ -271,13 +271,13 @@ def table_results(spec: DatasetSpec, rows: int, previous_rows: int | None,
                           f"{words} rows", passed=ok, note=None if ok else f"the extract has {rows:,} rows"))
     change = table.row_count_change
     if change is not None:
-        rule = f"row count within {change.max_share:.0%} of the last publication"
+        described = f"row count within {change.max_share:.0%} of the last publication"
         if previous_rows is None:
-            out.append(skipped(Area.QUALITY, "row_count_change", None, change.severity, rule,
+            out.append(skipped(Area.QUALITY, "row_count_change", None, change.severity, described,
                                "no previous publication to compare with"))
         else:
             signed = (rows - previous_rows) / max(previous_rows, 1)
             ok = abs(signed) <= change.max_share
-            out.append(result(Area.QUALITY, "row_count_change", None, change.severity, 0 if ok else 1, rows, rule,
-                              passed=ok, note=f"{previous_rows:,} -> {rows:,} rows ({signed:+.1%})"))
+            out.append(result(Area.QUALITY, "row_count_change", None, change.severity, 0 if ok else 1, rows,
+                              described, passed=ok, note=f"{previous_rows:,} -> {rows:,} rows ({signed:+.1%})"))
     return out

@@ -11,6 +11,7 @@ values whose hash is a candidate, confirms real duplicates and finds sample rows
 from __future__ import annotations
 
 from collections import Counter
+from typing import SupportsInt, cast
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,9 @@ class UniquenessTracker:
         self._counts.update(hit.tolist())
         for position, value in hit.head(self._KEEP - len(self._first_rows)).items():
             row_id = row_ids.get(position)
-            self._first_rows.append((value, int(position), None if pd.isna(row_id) else str(row_id)))
+            # The index holds row positions (integers); pandas-stubs types any label as Hashable.
+            self._first_rows.append((value, int(cast(SupportsInt, position)),
+                                     None if pd.isna(row_id) else str(row_id)))
 
     def finish(self) -> None:
         repeated = {value for value, n in self._counts.items() if n > 1}
