@@ -1,7 +1,7 @@
 """The monitor's reads: dataset files, the registry and the portal, each in bulk.
 
 * Dataset files: every file under ``include/datasets`` through libyaml, the spec's one-pass
-  build of its nodes (:func:`load_yaml`) and the typed model (about a millisecond a file; the
+  build of its nodes (``spec/validate.py: plain_yaml``) and the typed model (about a millisecond a file; the
   line-tracking loader the lint command uses takes ~15 ms, too slow for a thousand files every
   hour). A file that does not validate is skipped: it
   has no DAG either, and the lint command and the DAG import error report it.
@@ -17,9 +17,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
-
-import yaml
+from typing import TYPE_CHECKING, Protocol
 
 from opendata import settings
 from opendata.freshness.evaluate import MonitoredDataset
@@ -30,7 +28,7 @@ from opendata.spec.governance import Governance
 from opendata.spec.holders import choose_holders
 from opendata.spec.loader import dataset_files, load_governance
 from opendata.spec.reading import read_config_text
-from opendata.spec.structure import Unusual, plain_document
+from opendata.spec.validate import plain_yaml
 
 if TYPE_CHECKING:
     from opendata.portal.config import SocrataConnectionConfig
@@ -41,39 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Ids per Discovery API request: about 3 KB of query string, well inside any server's limit.
 CATALOG_BATCH = 200
-
-# PyYAML built without libyaml has no CSafeLoader (the type stubs always declare it).
-if TYPE_CHECKING or hasattr(yaml, "CSafeLoader"):
-    _BaseLoader = yaml.CSafeLoader
-else:
-    _BaseLoader = yaml.SafeLoader
-
-
-class _FastLoader(_BaseLoader):
-    """libyaml, and dates left as text, exactly as the lint loader leaves them for pydantic."""
-
-
-_FastLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
-
-def load_yaml(text: str) -> Any:
-    """``yaml.load(text, Loader=_FastLoader)``, faster for the plain documents dataset files are."""
-    loader = _FastLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        try:
-            # The loader's one-pass build of plain documents (shared with the DAG files' reader);
-            # anything it leaves (duplicate keys, aliases, merge keys, tags) goes to the constructor.
-            return plain_document(node, loader)
-        except Unusual:
-            return loader.construct_document(node)
-    finally:
-        loader.dispose()
-
 
 @dataclass(frozen=True)
 class DatasetFiles:
@@ -102,7 +67,7 @@ def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
             # The DAG files' reader: regular files in the include folder, size-limited (a pipe or
             # a huge file must not stall the monitor either).
             text = read_config_text(path, include, limit).text
-            spec = DatasetSpec.model_validate(load_yaml(text))
+            spec = DatasetSpec.model_validate(plain_yaml(text))
         except Exception as exc:  # noqa: BLE001 - any broken file is skipped, never fatal
             log.warning("Skipping %s: it does not validate (%s); run `opendata lint`", path, type(exc).__name__)
             continue

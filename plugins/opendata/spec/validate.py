@@ -50,6 +50,24 @@ class _FastLoader(_CBase):
 
 _FastLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
 
+def plain_yaml(text: str) -> Any:
+    """A dataset file's YAML as plain data, by the loader lint uses (libyaml, dates left as
+    text), without lint's line bookkeeping: for readers that only need the values (the
+    freshness monitor, the JSON Schema's tests). Plain documents are built in one pass;
+    anything unusual (duplicate keys, aliases, merge keys, tags) goes to YAML's constructor."""
+    loader = _FastLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        try:
+            return plain_document(node, loader)
+        except Unusual:
+            return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 # Below this size a syntax error is re-read by the pure-Python parser for its clearer wording
 # ("expected ',' or ']', but got '<scalar>'"); above it that would cost seconds.
 _WORDING_REPARSE_CHARS = 64 * 1024

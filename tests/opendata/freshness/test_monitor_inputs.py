@@ -13,12 +13,14 @@ from opendata import settings
 from opendata.freshness.alert_store import AlertStore
 from opendata.freshness.crosscheck import FindingKind
 from opendata.freshness.monitor import MonitorSettings, World, check_freshness, evaluate_now
-from opendata.freshness.sources import DatasetFiles, _FastLoader, load_dataset_files, load_yaml
+from opendata.freshness.sources import DatasetFiles, load_dataset_files
 from opendata.portal.models import AssetFreshness, Audience
 from opendata.registry import Registry
 from opendata.samples.portal_world import dataset_file
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.loader import load_governance
+from opendata.spec.validate import _FastLoader
+from opendata.spec.validate import plain_yaml as load_yaml
 
 NOW = dt.datetime(2026, 11, 23, 18, 0, tzinfo=dt.UTC)
 

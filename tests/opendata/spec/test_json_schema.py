@@ -7,10 +7,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from opendata.freshness.sources import load_yaml  # the plain YAML reading dates as text, as editors do
 from opendata.spec.dataset import SCHEMA_VERSION
 from opendata.spec.json_schema import schema_path, schema_text
 from opendata.spec.loader import load_catalog
+from opendata.spec.validate import plain_yaml as load_yaml  # dates read as text, as editors do
 from tests.opendata.spec.conftest import GOOD_FILE, edit
 
 INCLUDE = Path(__file__).resolve().parents[3] / "include"
