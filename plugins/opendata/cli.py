@@ -156,15 +156,16 @@ def _history_export(args: argparse.Namespace) -> int:
 
 
 def _retire(args: argparse.Namespace) -> int:
-    from opendata.lifecycle.context import load_spec
+    from opendata.lifecycle.inputs import TaskInputs
     from opendata.notify import NotificationEvent, notify
     from opendata.registry import Registry
 
-    load_spec(args.dataset_id)  # a clear error for a dataset id that does not exist
+    dataset = TaskInputs(args.dataset_id)  # the dataset and governance files, read once each
+    spec = dataset.spec  # a clear error for a dataset id that does not exist
     registry = Registry.from_settings()
     registry.record_retirement(args.dataset_id, reason=args.reason, approved_by=args.approved_by)
     state = registry.get_state(args.dataset_id)  # recorded just now
-    notify(NotificationEvent.RETIRED, args.dataset_id, {}, portal_id=state.portal_id if state else None,
+    notify(NotificationEvent.RETIRED, spec, dataset.governance, {}, portal_id=state.portal_id if state else None,
            notes=args.reason, reviewer=args.approved_by)
     print(f"{args.dataset_id} is retired: no more refreshes; the published data stays on the portal")
     return 0

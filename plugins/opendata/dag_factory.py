@@ -23,7 +23,18 @@ from airflow.sdk import DAG, TriggerRule
 
 from opendata import settings
 from opendata.lifecycle.assets import dataset_asset
-from opendata.lifecycle.runtime import PLAN_TASK_ID
+from opendata.lifecycle.tasks import (
+    AWAIT_APPROVAL_TASK_ID,
+    EXTRACT_TASK_ID,
+    FINISH_TASK_ID,
+    GO_PUBLIC_TASK_ID,
+    PLAN_TASK_ID,
+    PUSH_PRIVATE_TASK_ID,
+    REFRESH_TASK_ID,
+    SHRINK_APPROVAL_TASK_ID,
+    STEP1_TASK_ID,
+    VALIDATE_TASK_ID,
+)
 from opendata.operators.department_approval import DepartmentApprovalOperator
 from opendata.operators.extract import ExtractDatasetOperator
 from opendata.operators.finish import FinishRunOperator, RunFailureHandler
@@ -33,6 +44,7 @@ from opendata.operators.push_private import PushPrivateOperator
 from opendata.operators.refresh import RefreshPublicOperator
 from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
+from opendata.portal.config import DEFAULT_CONN_ID
 from opendata.registry.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
 from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.cache import ParseCache, ShardedParseCache
@@ -62,7 +74,9 @@ def dataset_tags(loaded: LoadedDataset, stage: str) -> list[str]:
     ]
 
 
-def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governance | None = None) -> DAG:
+def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governance | None = None, *,
+              socrata_conn_id: str = DEFAULT_CONN_ID) -> DAG:
+    """The dataset's DAG; every task reaches the portal through ``socrata_conn_id``."""
     spec = loaded.spec
     settings = spec.dag
     steward = spec.steward
@@ -90,28 +104,32 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             "on_failure_callback": RunFailureHandler(spec.id),
         },
     ) as dag:
-        plan = PlanRunOperator(task_id=PLAN_TASK_ID, dataset_id=spec.id)
-        extract = ExtractDatasetOperator(task_id="extract", dataset_id=spec.id)
-        validate = ValidateDatasetOperator(task_id="validate", dataset_id=spec.id)
+        conn = socrata_conn_id
+        after = AFTER_OPTIONAL_STEP
+        plan = PlanRunOperator(task_id=PLAN_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
+        extract = ExtractDatasetOperator(task_id=EXTRACT_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
+        validate = ValidateDatasetOperator(task_id=VALIDATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
         approval = DepartmentApprovalOperator(
-            task_id="department_approval", dataset_id=spec.id, dataset_name=spec.name,
+            task_id=STEP1_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
             department_name=department.name if department else spec.department,
             checklist=checklist,
             leadership=governance.hitl_users(department.leadership) if department and governance else [],
         )
-        push = PushPrivateOperator(task_id="push_private", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP)
-        wait = PublicApprovalSensor(task_id="await_public_approval", dataset_id=spec.id,
-                                    trigger_rule=AFTER_OPTIONAL_STEP)
-        go_public = GoPublicOperator(task_id="go_public", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
-                                     outlets=[dataset_asset(spec)])
+        push = PushPrivateOperator(task_id=PUSH_PRIVATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                   trigger_rule=after)
+        wait = PublicApprovalSensor(task_id=AWAIT_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                    trigger_rule=after)
+        go_public = GoPublicOperator(task_id=GO_PUBLIC_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                     trigger_rule=after, outlets=[dataset_asset(spec)])
         shrink = ShrinkApprovalOperator(
-            task_id="shrink_approval", dataset_id=spec.id, dataset_name=spec.name, trigger_rule=AFTER_OPTIONAL_STEP,
+            task_id=SHRINK_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
+            trigger_rule=after,
             approvers=governance.hitl_users(list(dict.fromkeys(department.leadership + department.coordinators)))
             if department and governance else [],
         )
-        refresh = RefreshPublicOperator(task_id="refresh", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP,
-                                        outlets=[dataset_asset(spec)])
-        finish = FinishRunOperator(task_id="finish", dataset_id=spec.id, trigger_rule=AFTER_OPTIONAL_STEP)
+        refresh = RefreshPublicOperator(task_id=REFRESH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                        trigger_rule=after, outlets=[dataset_asset(spec)])
+        finish = FinishRunOperator(task_id=FINISH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, trigger_rule=after)
         plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
     return dag
 

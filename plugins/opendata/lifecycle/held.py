@@ -12,6 +12,13 @@ sent instead; closed without being applied -> forgotten.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow.sdk.types import Logger
+
+    from opendata.portal.hook import SocrataHook
+    from opendata.registry import DatasetState, Registry
 
 
 class HeldOutcome(StrEnum):
@@ -30,12 +37,13 @@ def held_outcome(*, applied: bool, open_: bool, same_data: bool) -> HeldOutcome:
     return HeldOutcome.GONE
 
 
-def follow_up_held(hook, registry, state, staged_checksum: str, *, run_id: str, log) -> HeldOutcome | None:
+def follow_up_held(hook: SocrataHook, registry: Registry, state: DatasetState | None, staged_checksum: str, *,
+                   run_id: str, log: Logger) -> HeldOutcome | None:
     """Read the held revision back and record what became of it; ``None`` when nothing is held."""
     from opendata.portal.revisions import get_revision
 
-    if state is None or state.held_revision is None:
-        return None
+    if state is None or state.held_revision is None or state.portal_id is None or state.held_checksum is None:
+        return None  # a held version is recorded with its portal dataset and checksum, or not at all
     revision = get_revision(hook, state.portal_id, state.held_revision)
     applied = bool(revision.closed_at) and any(job.status == "successful" for job in revision.jobs)
     outcome = held_outcome(applied=applied, open_=not revision.closed_at,

@@ -15,9 +15,15 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opendata import settings
 from opendata.registry import PublishedVersion, Registry
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from opendata.sources.stage import StagedExtract
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +32,7 @@ def archive_dir() -> Path:
     return settings.archive_dir()
 
 
-def archive_version(registry: Registry, dataset_id: str, *, run_id: str, staged: dict, kind: str,
+def archive_version(registry: Registry, dataset_id: str, *, run_id: str, staged: StagedExtract, kind: str,
                     retention_days: int, now: dt.datetime | None = None) -> Path:
     """Keep the staged extract of a version the portal just confirmed; prune old archives."""
     now = now or dt.datetime.now(dt.UTC)
@@ -34,11 +40,11 @@ def archive_version(registry: Registry, dataset_id: str, *, run_id: str, staged:
     target = archive_dir() / dataset_id / f"{now:%Y%m%dT%H%M%SZ}_{safe_run}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
-    shutil.copyfile(staged["path"], partial)
+    shutil.copyfile(staged.path, partial)
     os.replace(partial, target)
-    registry.record_version(dataset_id, run_id=run_id, kind=kind, rows=staged["rows"], checksum=staged["checksum"],
+    registry.record_version(dataset_id, run_id=run_id, kind=kind, rows=staged.rows, checksum=staged.checksum,
                             archive_path=str(target))
-    log.info("Archived %s rows (%s, checksum %s) to %s", f"{staged['rows']:,}", kind, staged["checksum"][:12], target)
+    log.info("Archived %s rows (%s, checksum %s) to %s", f"{staged.rows:,}", kind, staged.checksum[:12], target)
     prune(registry, dataset_id, retention_days=retention_days, now=now)
     return target
 
@@ -60,7 +66,7 @@ def expired(versions: list[PublishedVersion], *, retention_days: int, now: dt.da
     return [v for segment in segments[:-1] if all(v.published_at < limit for v in segment) for v in segment]
 
 
-def restore(registry: Registry, dataset_id: str, run_id: str, row_identifier: str | None):
+def restore(registry: Registry, dataset_id: str, run_id: str, row_identifier: str | None) -> pa.Table:
     """The dataset as published by ``run_id``, as a pyarrow Table: that run's full extract, or
     the full extract before it with every increment up to it applied by row identifier."""
     import pyarrow as pa
@@ -89,7 +95,8 @@ def restore(registry: Registry, dataset_id: str, run_id: str, row_identifier: st
 def prune(registry: Registry, dataset_id: str, *, retention_days: int, now: dt.datetime) -> int:
     gone = expired(registry.versions(dataset_id), retention_days=retention_days, now=now)
     for version in gone:
-        Path(version.archive_path).unlink(missing_ok=True)
+        if version.archive_path:  # expired() names archived versions only
+            Path(version.archive_path).unlink(missing_ok=True)
         registry.mark_pruned(dataset_id, version.run_id)
     if gone:
         log.info("Removed %d archived version(s) of %s older than %d days", len(gone), dataset_id, retention_days)

@@ -12,6 +12,16 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from opendata.lifecycle.tasks import (
+    AWAIT_APPROVAL_TASK_ID,
+    EXTRACT_TASK_ID,
+    GO_PUBLIC_TASK_ID,
+    PUSH_PRIVATE_TASK_ID,
+    REFRESH_TASK_ID,
+    SHRINK_APPROVAL_TASK_ID,
+    STEP1_TASK_ID,
+    VALIDATE_TASK_ID,
+)
 from opendata.portal.models import ApprovalState, Audience
 from opendata.registry.stages import Stage
 
@@ -50,17 +60,17 @@ _WORKING_PATHS = frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.A
 
 # Which tasks of the dataset DAG act on which path (the others skip themselves).
 TASK_PATHS: dict[str, frozenset[RunPath]] = {
-    "extract": _WORKING_PATHS,
-    "validate": _WORKING_PATHS,
-    "department_approval": frozenset({RunPath.FIRST_PUBLICATION}),
-    "push_private": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
-                               RunPath.RESUBMIT}),
-    "await_public_approval": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
-                                        RunPath.RESUBMIT, RunPath.GO_PUBLIC}),
-    "go_public": frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW, RunPath.RESUBMIT,
-                            RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC}),
-    "shrink_approval": frozenset({RunPath.REFRESH}),
-    "refresh": frozenset({RunPath.REFRESH}),
+    EXTRACT_TASK_ID: _WORKING_PATHS,
+    VALIDATE_TASK_ID: _WORKING_PATHS,
+    STEP1_TASK_ID: frozenset({RunPath.FIRST_PUBLICATION}),
+    PUSH_PRIVATE_TASK_ID: frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
+                                     RunPath.RESUBMIT}),
+    AWAIT_APPROVAL_TASK_ID: frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
+                                       RunPath.RESUBMIT, RunPath.GO_PUBLIC}),
+    GO_PUBLIC_TASK_ID: frozenset({RunPath.FIRST_PUBLICATION, RunPath.SUBMIT, RunPath.AWAIT_REVIEW,
+                                  RunPath.RESUBMIT, RunPath.GO_PUBLIC, RunPath.RECORD_PUBLIC}),
+    SHRINK_APPROVAL_TASK_ID: frozenset({RunPath.REFRESH}),
+    REFRESH_TASK_ID: frozenset({RunPath.REFRESH}),
 }
 
 

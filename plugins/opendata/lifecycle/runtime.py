@@ -9,13 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opendata import settings
 from opendata.lifecycle.plan import PortalSnapshot, RunPlan, plan_run
+from opendata.lifecycle.tasks import PLAN_TASK_ID, STEP1_TASK_ID
 from opendata.portal.errors import SocrataNotFound
 from opendata.registry import DatasetState, Registry, Stage
 
-PLAN_TASK_ID = "plan"
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.sync import SyncResult
+    from opendata.portal.hook import SocrataHook
+    from opendata.sources.stage import StagedExtract
+    from opendata.spec.dataset import DatasetSpec
 
 
 class DatasetMissingOnPortal(RuntimeError):
@@ -27,13 +35,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def portal_hook():
-    from opendata.portal import SocrataHook
+def portal_hook(socrata_conn_id: str) -> SocrataHook:
+    """The portal's hook on the Airflow connection ``socrata_conn_id`` (an operator's)."""
+    from opendata.portal.hook import SocrataHook
 
-    return SocrataHook()
+    return SocrataHook(socrata_conn_id)
 
 
-def portal_snapshot(hook, portal_id: str | None) -> PortalSnapshot | None:
+def portal_snapshot(hook: SocrataHook, portal_id: str | None) -> PortalSnapshot | None:
     if portal_id is None:
         return None
     try:
@@ -48,7 +57,7 @@ def portal_snapshot(hook, portal_id: str | None) -> PortalSnapshot | None:
                           reviewed_at=review.reviewed_at if review else None)
 
 
-def current_plan(hook, registry: Registry, dataset_id: str, *,
+def current_plan(hook: SocrataHook, registry: Registry, dataset_id: str, *,
                  resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
     state = registry.get_state(dataset_id)
     snapshot = portal_snapshot(hook, state.portal_id if state else None)
@@ -60,18 +69,18 @@ def step1_rejection(state: DatasetState | None) -> str | None:
     """Who refused Step 1, when and why, while no later approval replaced it (else None)."""
     from opendata.lifecycle.step1 import rejection_text
 
-    if state is None or state.department_rejection is None:
+    if state is None or state.department_rejection is None or state.department_rejected_by is None:
         return None
     return rejection_text(state.department_rejected_by, state.department_rejected_at,
                           state.department_rejection_reason)
 
 
-def plan_of_run(context) -> RunPlan:
+def plan_of_run(context: Context) -> RunPlan:
     """The plan the run's first task made (every later task follows it), unless department
     leadership refused Step 1 in this run: then the rest of the run is on the rejected path and
     each later task skips itself naming who refused, when and why."""
     from opendata.lifecycle.plan import RunPath, rejected_plan
-    from opendata.lifecycle.step1 import BEFORE_STEP1, STEP1_REJECTION_KEY, STEP1_TASK_ID
+    from opendata.lifecycle.step1 import BEFORE_STEP1, STEP1_REJECTION_KEY
 
     ti = context["ti"]
     plan = RunPlan.from_dict(ti.xcom_pull(task_ids=PLAN_TASK_ID))
@@ -82,7 +91,7 @@ def plan_of_run(context) -> RunPlan:
     return plan
 
 
-def portal_url(hook, portal_id: str) -> str:
+def portal_url(hook: SocrataHook, portal_id: str) -> str:
     return f"{hook.config.base_url}/d/{portal_id}"
 
 
@@ -120,29 +129,31 @@ def show_stage(dataset_id: str, stage: Stage) -> None:
     write_stage(dataset_id, stage.value)
 
 
-def record_confirmed_load(registry: Registry, spec, staged: dict, result, *, run_id: str, refreshed: bool) -> None:
+def record_confirmed_load(registry: Registry, spec: DatasetSpec, staged: StagedExtract, result: SyncResult, *,
+                          run_id: str, refreshed: bool) -> None:
     """After the portal confirmed a load: the registry's counts, the watermark, the archive. A
     version the portal holds for its reviewer is recorded as held, not as published."""
     from opendata.lifecycle.history import archive_version
+    from opendata.lifecycle.sync import SyncMode
 
     if result.held_revision is not None:
-        registry.record_held_version(spec.id, revision=result.held_revision, checksum=staged["checksum"],
+        registry.record_held_version(spec.id, revision=result.held_revision, checksum=staged.checksum,
                                      rows=result.rows_in_extract, run_id=run_id)
         registry.update_run(spec.id, run_id, rows_created=0, rows_updated=0, rows_deleted=0)
         return
 
-    registry.record_published_data(spec.id, rows=result.rows_published, checksum=staged["checksum"],
+    registry.record_published_data(spec.id, rows=result.rows_published, checksum=staged.checksum,
                                    fingerprint_path=result.fingerprint_path, refreshed=refreshed, run_id=run_id)
     registry.update_run(spec.id, run_id, rows_created=result.rows_created, rows_updated=result.rows_updated,
                         rows_deleted=result.rows_deleted)
-    if staged.get("watermark"):
-        registry.record_watermark(spec.id, staged["watermark"], run_id=run_id)
-    newest = newest_value(staged["path"], spec.freshness.newest_date_column)
+    if staged.watermark:
+        registry.record_watermark(spec.id, staged.watermark, run_id=run_id)
+    newest = newest_value(staged.path, spec.freshness.newest_date_column)
     if newest is not None:
         registry.update_run(spec.id, run_id, newest_data_at=newest)
-    if result.mode != "none":
+    if result.mode is not SyncMode.NONE:
         archive_version(registry, spec.id, run_id=run_id, staged=staged,
-                        kind="incremental" if staged.get("since") else "full",
+                        kind="incremental" if staged.since else "full",
                         retention_days=spec.history.retention_days)
 
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from opendata.lifecycle.tasks import EXTRACT_TASK_ID, PLAN_TASK_ID, STEP1_TASK_ID, VALIDATE_TASK_ID
 from opendata.registry.stages import Stage
 
 if TYPE_CHECKING:
     from opendata.registry import Registry
 
-#: The Step 1 task of every dataset DAG.
-STEP1_TASK_ID = "department_approval"
-#: The XCom (of the Step 1 task) that tells the rest of the run it was refused.
+#: The XCom (of the Step 1 task, ``STEP1_TASK_ID``) that tells the rest of the run it was refused.
 STEP1_REJECTION_KEY = "step1_rejection"
 #: The tasks that run before Step 1 answers: they never read the refusal.
-BEFORE_STEP1 = frozenset({"plan", "extract", "validate", STEP1_TASK_ID})
+BEFORE_STEP1 = frozenset({PLAN_TASK_ID, EXTRACT_TASK_ID, VALIDATE_TASK_ID, STEP1_TASK_ID})
 
 #: Recorded as the reason when a person rejected without writing one. The rejection stands
 #: (it is their decision to make, and sending the form back would leave the dataset waiting on

@@ -26,7 +26,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -56,7 +58,25 @@ from opendata.sources.fingerprint_partition import (
 from opendata.sources.staged import staged_batches
 from opendata.spec.dataset import DatasetSpec
 
+if TYPE_CHECKING:
+    from opendata.portal.hook import SocrataHook
+    from opendata.registry import DatasetState
+    from opendata.sources.stage import StagedExtract
+
 log = logging.getLogger(__name__)
+
+#: The audience the pipeline expects the portal's copy to have while it loads (private at
+#: Stage 1, public after): a replace refuses to change it silently.
+LoadAudience = Literal["private", "public"]
+
+
+class SyncMode(StrEnum):
+    """How a load reaches the portal."""
+
+    UPSERT = "upsert"      # new and changed rows by row identifier, ``:deleted`` rows for the gone
+    REPLACE = "replace"    # the whole dataset, atomically, through a revision
+    NONE = "none"          # nothing changed: nothing sent
+    HELD = "held"          # a replace the portal holds for its reviewer: nothing changed yet
 
 
 class ShrinkGuardError(RuntimeError):
@@ -75,7 +95,7 @@ class ChangeSet:
     def changed(self) -> int:
         if self.changed_rows is not None:
             return int(self.changed_rows.sum())
-        return len(self.changed_ids)
+        return len(self.changed_ids) if self.changed_ids is not None else 0
 
     @property
     def deleted(self) -> int:
@@ -86,7 +106,7 @@ class ChangeSet:
 class SyncPlan:
     """What a load would do, worked out before anything is sent."""
 
-    mode: str                 # "upsert", "replace" or "none" (nothing changed)
+    mode: SyncMode            # upsert, replace or none (nothing changed); never held
     rows_in_extract: int
     changed: int
     unchanged: int
@@ -99,15 +119,15 @@ class SyncPlan:
     # A fingerprint too large to hold: the file to record as confirmed instead (the extract's own).
     merged_fingerprint_file: Path | None = None
 
-    def counts(self) -> dict:
-        return {"mode": self.mode, "rows_in_extract": self.rows_in_extract, "changed": self.changed,
+    def counts(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "rows_in_extract": self.rows_in_extract, "changed": self.changed,
                 "unchanged": self.unchanged, "deleted": self.deleted, "published": self.published,
                 "shrink_problem": self.shrink_problem}
 
 
 @dataclass(frozen=True)
 class SyncResult:
-    mode: str                 # "upsert", "replace", "none", or "held" (a replace waiting for approval)
+    mode: SyncMode
     rows_in_extract: int
     rows_changed: int
     rows_unchanged: int
@@ -121,8 +141,9 @@ class SyncResult:
     #: A replace the portal holds for a reviewer (its revision number): nothing changed yet.
     held_revision: int | None = None
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able (XCom): the mode as its text."""
+        return {**asdict(self), "mode": self.mode.value}
 
 
 # --- pure parts ----------------------------------------------------------------------------------
@@ -241,7 +262,7 @@ def fingerprint_extract(staged_path: Path, row_id: str) -> pa.Table:
     return pa.concat_tables(tables) if tables else FINGERPRINT_SCHEMA.empty_table()
 
 
-def portal_fingerprint(hook, portal_id: str, row_id: str) -> pa.Table:
+def portal_fingerprint(hook: SocrataHook, portal_id: str, row_id: str) -> pa.Table:
     """Without a fingerprint, what the portal holds: its identifiers, with hashes that never
     match, so every extracted row is sent once and vanished ones are known."""
     ids = [str(row[row_id]) for row in hook.iter_rows(portal_id, select=row_id) if row.get(row_id) is not None]
@@ -298,21 +319,21 @@ def same_file(path: Path, other: Path, block: int = 1 << 20) -> bool:
                 return True
 
 
-def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, previous_fingerprint: Path | None,
-              published_rows: int | None, published_checksum: str | None, staged_checksum: str,
-              incremental: bool = False) -> SyncPlan:
+def plan_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, *,
+              previous_fingerprint: Path | None, published_rows: int | None, published_checksum: str | None,
+              staged_checksum: str, incremental: bool = False) -> SyncPlan:
     """Work out the load without sending anything (the shrink guard looks at this)."""
     total = pq.read_metadata(staged_path).num_rows
     max_share = spec.refresh.max_deleted_share
-    if spec.refresh_mode == "replace":
+    if spec.refresh_mode == SyncMode.REPLACE:
         published = published_rows or 0
         if published_checksum is not None and published_checksum == staged_checksum:
-            return SyncPlan("none", total, 0, total, 0, published, None)
+            return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
         gone = max(published - total, 0)
-        return SyncPlan("replace", total, total, 0, gone, published,
+        return SyncPlan(SyncMode.REPLACE, total, total, 0, gone, published,
                         shrink_problem(gone, published, max_share, remaining=total))
 
-    row_id = spec.publishing.row_identifier
+    row_id = _row_identifier(spec)
     sidecar = sidecar_path(staged_path)
     if (not incremental and previous_fingerprint is not None and previous_fingerprint.is_file()
             and sidecar.is_file()):
@@ -324,7 +345,7 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
             published = published_rows if published_rows is not None else total
             changes = ChangeSet(changed_ids=None, deleted_ids=pa.array([], type=pa.string()), unchanged=total,
                                 changed_rows=np.zeros(total, dtype=bool))
-            return SyncPlan("none", total, 0, total, 0, published,
+            return SyncPlan(SyncMode.NONE, total, 0, total, 0, published,
                             shrink_problem(0, published, max_share, remaining=total), changes,
                             merged_fingerprint_file=sidecar)
         # Both on disk: compared bucket by bucket when larger than one (memory flat to any size).
@@ -336,7 +357,7 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
                                              previous_rows=previous_rows, workdir=staged_path.parent)
             published = published_rows if published_rows is not None else previous_rows
             problem = shrink_problem(changes.deleted, published, max_share, remaining=total)
-            mode = "upsert" if changes.changed or changes.deleted else "none"
+            mode = SyncMode.UPSERT if changes.changed or changes.deleted else SyncMode.NONE
             return SyncPlan(mode, total, changes.changed, changes.unchanged, changes.deleted, published, problem,
                             changes, merged_fingerprint_file=sidecar)
     current = fingerprint_extract(staged_path, row_id)
@@ -360,34 +381,34 @@ def plan_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, pre
     published = published_rows if published_rows is not None else previous.num_rows
     problem = None if incremental else shrink_problem(changes.deleted, published, max_share,
                                                       remaining=current.num_rows)
-    mode = "upsert" if changes.changed or changes.deleted else "none"
+    mode = SyncMode.UPSERT if changes.changed or changes.deleted else SyncMode.NONE
     return SyncPlan(mode, current.num_rows, changes.changed, changes.unchanged, changes.deleted, published, problem,
                     changes, current, merged)
 
 
-def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
-               fingerprint_path: Path, audience: str) -> SyncResult:
+def apply_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
+               fingerprint_path: Path, audience: LoadAudience) -> SyncResult:
     """Send what the plan says; record the new fingerprint once the portal confirmed it all."""
     log.info("%s new or changed rows, %s unchanged, %s gone from the source (%s)", f"{plan.changed:,}",
              f"{plan.unchanged:,}", f"{plan.deleted:,}", plan.mode)
-    if plan.mode == "replace":
+    if plan.mode is SyncMode.REPLACE:
         # The audience the pipeline expects (private at Stage 1, public after): the hook refuses a
         # revision that would silently change it.
-        result = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
-                                           audience=audience, column_types=_column_types(spec))
-        if result.status == APPROVAL_SUBMITTED:
+        revision = hook.replace_via_revision(portal_id, _all_frames(staged_path), total=plan.rows_in_extract,
+                                             audience=audience, column_types=_column_types(spec))
+        if revision.status == APPROVAL_SUBMITTED:
             # The portal holds changes to public datasets for its reviewer: nothing is live yet,
             # so nothing is recorded as published; the next run looks at the revision again.
-            return SyncResult("held", plan.rows_in_extract, plan.changed, 0, 0, 0, 0, 0, result.requests, None,
-                              plan.published, held_revision=result.revision_seq)
-        return SyncResult("replace", plan.rows_in_extract, plan.changed, 0, result.rows_created,
-                          result.rows_updated, plan.deleted, result.errors, result.requests, None,
+            return SyncResult(SyncMode.HELD, plan.rows_in_extract, plan.changed, 0, 0, 0, 0, 0, revision.requests,
+                              None, plan.published, held_revision=revision.revision_seq)
+        return SyncResult(SyncMode.REPLACE, plan.rows_in_extract, plan.changed, 0, revision.rows_created,
+                          revision.rows_updated, plan.deleted, revision.errors, revision.requests, None,
                           plan.rows_in_extract)
-    if plan.mode == "none" and plan.merged_fingerprint is None and plan.merged_fingerprint_file is None:
-        return SyncResult("none", plan.rows_in_extract, 0, plan.unchanged, 0, 0, 0, 0, 0, None, plan.published)
+    if plan.mode is SyncMode.NONE and plan.merged_fingerprint is None and plan.merged_fingerprint_file is None:
+        return SyncResult(SyncMode.NONE, plan.rows_in_extract, 0, plan.unchanged, 0, 0, 0, 0, 0, None, plan.published)
 
     created = updated = deleted = errors = requests = 0
-    row_id = spec.publishing.row_identifier
+    row_id = _row_identifier(spec)
     if plan.changes is not None and plan.changed:
         # Everything changed (a first load): no need to look each row up in the changed set.
         frames = (_all_frames(staged_path) if plan.changed == plan.rows_in_extract
@@ -412,16 +433,24 @@ def apply_sync(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan:
                       errors, requests, fingerprint, published)
 
 
+def _row_identifier(spec: DatasetSpec) -> str:
+    """The row identifier an upsert keys on (a dataset without one is replaced, never upserted)."""
+    row_id = spec.publishing.row_identifier
+    if row_id is None:
+        raise ValueError(f"{spec.id}: an upsert needs publishing.row_identifier; the dataset is replaced instead")
+    return row_id
+
+
 def _column_types(spec: DatasetSpec) -> dict[str, str]:
     """The dataset file's type of each column, in ``/api/views`` terms: a replace loads the rows
     as these, never as the portal's guess."""
     return {c.field_name: c.type.views_api_name for c in spec.columns}
 
 
-def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *, fingerprint_path: Path,
-                   previous_fingerprint: Path | None, published_rows: int | None, apply_shrink_guard: bool,
-                   audience: str, published_checksum: str | None = None, staged_checksum: str = "",
-                   incremental: bool = False) -> SyncResult:
+def sync_to_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, *,
+                   fingerprint_path: Path, previous_fingerprint: Path | None, published_rows: int | None,
+                   apply_shrink_guard: bool, audience: LoadAudience, published_checksum: str | None = None,
+                   staged_checksum: str = "", incremental: bool = False) -> SyncResult:
     """Load the staged extract into portal dataset ``portal_id``, sending only what changed."""
     plan = plan_sync(hook, spec, portal_id, staged_path, previous_fingerprint=previous_fingerprint,
                      published_rows=published_rows, published_checksum=published_checksum,
@@ -430,3 +459,42 @@ def sync_to_portal(hook, spec: DatasetSpec, portal_id: str, staged_path: Path, *
         raise ShrinkGuardError(plan.shrink_problem + "; nothing was sent")
     return apply_sync(hook, spec, portal_id, staged_path, plan, fingerprint_path=fingerprint_path,
                       audience=audience)
+
+
+@dataclass(frozen=True)
+class SyncArguments:
+    """What a load is measured against, from the registry's state and the staged extract: the
+    fingerprint and counts of the last load the portal confirmed, and the new extract. Built
+    once (:func:`sync_arguments`) for the Stage 1 push, the shrink guard and the refresh."""
+
+    staged_path: Path
+    staged_checksum: str
+    incremental: bool
+    previous_fingerprint: Path | None = None
+    published_rows: int | None = None
+    published_checksum: str | None = None
+
+    def plan(self, hook: SocrataHook, spec: DatasetSpec, portal_id: str) -> SyncPlan:
+        """:func:`plan_sync` of this load: nothing is sent."""
+        return plan_sync(hook, spec, portal_id, self.staged_path, previous_fingerprint=self.previous_fingerprint,
+                         published_rows=self.published_rows, published_checksum=self.published_checksum,
+                         staged_checksum=self.staged_checksum, incremental=self.incremental)
+
+    def sync(self, hook: SocrataHook, spec: DatasetSpec, portal_id: str, *, fingerprint_path: Path,
+             apply_shrink_guard: bool, audience: LoadAudience) -> SyncResult:
+        """:func:`sync_to_portal` of this load."""
+        return sync_to_portal(hook, spec, portal_id, self.staged_path, fingerprint_path=fingerprint_path,
+                              previous_fingerprint=self.previous_fingerprint, published_rows=self.published_rows,
+                              apply_shrink_guard=apply_shrink_guard, audience=audience,
+                              published_checksum=self.published_checksum, staged_checksum=self.staged_checksum,
+                              incremental=self.incremental)
+
+
+def sync_arguments(state: DatasetState | None, staged: StagedExtract) -> SyncArguments:
+    """The load of ``staged`` measured against what the registry recorded (``state`` None:
+    nothing yet, a first load)."""
+    return SyncArguments(
+        staged_path=Path(staged.path), staged_checksum=staged.checksum, incremental=staged.since is not None,
+        previous_fingerprint=Path(state.fingerprint_path) if state and state.fingerprint_path else None,
+        published_rows=state.published_rows if state else None,
+        published_checksum=state.published_checksum if state else None)

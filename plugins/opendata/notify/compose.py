@@ -131,7 +131,7 @@ class RecipientError(ValueError):
 
 
 def _people(governance: Governance, keys: Iterable[str], what: str) -> list[Contact]:
-    found = []
+    found: list[Contact] = []
     for key in keys:
         if key not in governance.people:
             raise RecipientError(f"{what}: {key!r} is not a person in the governance file")

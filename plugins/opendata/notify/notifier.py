@@ -1,19 +1,16 @@
 """The Airflow side: a notifier for callbacks, HITL operators and task code.
 
-    # A task's final failure (a refresh that failed after its retries):
-    ExtractDatasetOperator(..., on_failure_callback=OpenDataNotifier(
-        event=NotificationEvent.REFRESH_FAILED, dataset_id="building-permits"))
+    # From task code, with the dataset and governance files the task read and what only it knows:
+    notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, inputs.spec, inputs.governance, context,
+           portal_url=url, portal_id=fourfour, report_url=link)
 
-    # Step 1 approval in Airflow: leadership gets an e-mail with a link to the task.
-    ApprovalOperator(..., notifiers=[OpenDataNotifier(
-        event=NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED, dataset_id="building-permits")])
+    # As an Airflow notifier, about a dataset already read:
+    OpenDataNotifier(event=NotificationEvent.REFRESH_FAILED, spec=spec, governance=governance)
 
-    # From task code, with what only the task knows:
-    notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, "building-permits",
-           portal_url=url, portal_id=fourfour, report_path=str(report))
-
-The dataset and governance files are read when the notification is sent (never at DAG
-parse time), so recipients follow the current governance file.
+Nothing here reads a file: the dataset and governance files are read by the task (once, at run
+time, never at DAG parse time, so recipients follow the current governance file) and handed in.
+A callback that knows only a dataset id (a DAG's failure callback, a HITL operator's notifier)
+is :class:`opendata.operators.notifier.DatasetNotifier`, which reads them when it is invoked.
 
 ``details`` given to the constructor are Jinja-rendered against the Airflow context when the
 notifier is invoked as a callback or HITL notifier (like ``SmtpNotifier``'s fields), e.g.
@@ -40,6 +37,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from opendata.notify.compose import Attachment
+    from opendata.spec.dataset import DatasetSpec
+    from opendata.spec.governance import Governance
 
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
 
@@ -128,10 +127,11 @@ def context_details(event: NotificationEvent, context: Mapping[str, Any] | None)
 
 
 class OpenDataNotifier(BaseNotifier):
-    """Compose and send one :class:`NotificationEvent` for one dataset.
+    """Compose and send one :class:`NotificationEvent` about one dataset.
 
     :param event: what happened
-    :param dataset_id: the dataset file's id
+    :param spec: the dataset, as the task read its file
+    :param governance: the governance file, as the task read it (the recipients)
     :param details: message details (see :mod:`opendata.notify.compose`); templated
     :param smtp_conn_id: the Airflow SMTP connection
     :param slack_conn_id: an Airflow connection with a Slack webhook; skipped when it does
@@ -139,12 +139,13 @@ class OpenDataNotifier(BaseNotifier):
     :param attachments: files e-mailed with the message (never templated)
     """
 
-    template_fields = ("dataset_id", "details", "smtp_conn_id", "slack_conn_id")
+    template_fields: Sequence[str] = ("details", "smtp_conn_id", "slack_conn_id")
 
     def __init__(
         self,
         event: NotificationEvent | str,
-        dataset_id: str,
+        spec: DatasetSpec | None = None,
+        governance: Governance | None = None,
         details: Mapping[str, Any] | None = None,
         smtp_conn_id: str = "smtp_default",
         slack_conn_id: str | None = "opendata_slack",
@@ -153,14 +154,23 @@ class OpenDataNotifier(BaseNotifier):
     ):
         super().__init__(**kwargs)
         self.event = NotificationEvent(event)
-        self.dataset_id = dataset_id
+        self.spec = spec
+        self.governance = governance
         self.details = dict(details or {})
         self.smtp_conn_id = smtp_conn_id
         self.slack_conn_id = slack_conn_id
         self.attachments = tuple(attachments)
 
     def __repr__(self) -> str:
-        return f"OpenDataNotifier(event={self.event.value!r}, dataset_id={self.dataset_id!r})"
+        dataset_id = self.spec.id if self.spec is not None else None
+        return f"{type(self).__name__}(event={self.event.value!r}, dataset_id={dataset_id!r})"
+
+    def about(self, context: Context | Mapping[str, Any]) -> tuple[DatasetSpec, Governance]:
+        """The dataset and the governance file this notification is about (given, never read
+        here; a subclass that knows only the dataset id reads them)."""
+        if self.spec is None or self.governance is None:
+            raise ValueError(f"{self!r} was given no dataset spec and governance to notify about")
+        return self.spec, self.governance
 
     def __call__(self, *args: Any) -> None:
         # BaseNotifier renders template fields in place; render a copy instead, so one
@@ -179,48 +189,36 @@ class OpenDataNotifier(BaseNotifier):
         super().render_template_fields(context, jinja_env)
 
     def notify(self, context: Context | Mapping[str, Any]) -> None:
-        from opendata.lifecycle.context import load_spec
         from opendata.notify.compose import compose
         from opendata.notify.send import send
 
-        spec = load_spec(self.dataset_id)
-        governance = _load_governance()
+        spec, governance = self.about(context)
         details = {**context_details(self.event, context), **self.details}
         message = compose(self.event, spec, governance, details)
         if self.attachments:
             message = dataclasses.replace(message, attachments=self.attachments)
         send(message, smtp_conn_id=self.smtp_conn_id, slack_conn_id=self.slack_conn_id)
-        self.log.info("Sent the %s notification for %s", self.event.value, self.dataset_id)
+        self.log.info("Sent the %s notification for %s", self.event.value, spec.id)
 
     async def async_notify(self, context: Context | Mapping[str, Any]) -> None:
         """For the triggerer (e.g. a Deadline Alert's ``AsyncCallback``): the same, in a thread."""
         await asyncio.to_thread(self.notify, context)
 
 
-def _load_governance():
-    from opendata import settings
-    from opendata.spec.errors import SpecFileError
-    from opendata.spec.loader import load_governance
-
-    governance, errors = load_governance(settings.governance_file())
-    if governance is None:
-        raise SpecFileError(errors)
-    return governance
-
-
 def notify(
     event: NotificationEvent | str,
-    dataset_id: str,
-    context: Mapping[str, Any] | None = None,
+    spec: DatasetSpec,
+    governance: Governance,
+    context: Context | Mapping[str, Any] | None = None,
     *,
     smtp_conn_id: str = "smtp_default",
     slack_conn_id: str | None = "opendata_slack",
     attachments: Sequence[Attachment] = (),
     **details: Any,
 ) -> None:
-    """Send a notification from task code. Without ``context`` the running task's context is
-    used when there is one (run id, task id, log link); ``details`` are not templated;
-    ``attachments`` are e-mailed with it."""
+    """Send a notification about ``spec`` (recipients from ``governance``) from task code.
+    Without ``context`` the running task's context is used when there is one (run id, task id,
+    log link); ``details`` are not templated; ``attachments`` are e-mailed with it."""
     if context is None:
         try:
             from airflow.sdk import get_current_context
@@ -228,5 +226,5 @@ def notify(
             context = get_current_context()
         except Exception:  # not inside a task
             context = {}
-    OpenDataNotifier(event, dataset_id, details=details, smtp_conn_id=smtp_conn_id,
+    OpenDataNotifier(event, spec, governance, details=details, smtp_conn_id=smtp_conn_id,
                      slack_conn_id=slack_conn_id, attachments=attachments).notify(context)

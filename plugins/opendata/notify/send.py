@@ -112,7 +112,10 @@ def email_bytes(mail: EmailMessage, *, smtputf8: bool = False) -> bytes:
     as ">From " (the approved-and-public e-mail read ">From now on ..."). SMTP needs no such
     escaping (the end of DATA is a lone ".", which smtplib escapes itself), so this flattens
     with the message's own policy and ``mangle_from_`` off."""
-    policy = mail.policy.clone(linesep="\r\n", mangle_from_=False, utf8=smtputf8)
+    base = mail.policy
+    if not isinstance(base, EmailPolicy):  # built by build_email: always an EmailPolicy
+        raise TypeError(f"a message with the email.policy API is needed, not {type(base).__name__}")
+    policy = base.clone(linesep="\r\n", mangle_from_=False, utf8=smtputf8)
     return mail.as_bytes(policy=policy)
 
 
@@ -251,6 +254,7 @@ class Mailer:
             in_flight: tuple[Message, Future[None]] | None = None
             for message in messages:
                 hook = self._hook
+                error: Exception | None
                 try:
                     transmit = self._prepare(message)  # while the previous message is on the wire
                 except Exception as exc:  # noqa: BLE001 - reported in order, below

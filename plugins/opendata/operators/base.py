@@ -1,15 +1,25 @@
-"""What every dataset task shares: its dataset id, and skipping itself when the run's plan
-gives it nothing to do."""
+"""What every dataset task shares: its dataset id and portal connection, its inputs read once
+(:class:`opendata.lifecycle.inputs.TaskInputs`), and skipping itself when the run's plan gives
+it nothing to do."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from opendata.portal.config import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
+    from opendata.lifecycle.plan import RunPlan
+    from opendata.spec.governance import Governance
 
 
 class ReportedFailure(AirflowFailException):
@@ -17,24 +27,55 @@ class ReportedFailure(AirflowFailException):
     the generic "run failed" e-mail is not sent for it."""
 
 
-class DatasetOperator(BaseOperator):
-    template_fields = ("dataset_id",)
+class DatasetTask:
+    """Mixed into every task of a dataset DAG (operators, the HITL approvals, the sensor): the
+    dataset id, the portal's Airflow connection, and the task's inputs, built once per task
+    execution and handed to the library functions."""
 
-    def __init__(self, *, dataset_id: str, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.dataset_id = dataset_id
+    #: Set by the operator's constructor (``task_id`` by Airflow's).
+    task_id: str
+    dataset_id: str
+    socrata_conn_id: str
 
-    def plan(self, context):
+    def task_inputs(self, context: Context) -> TaskInputs:
+        """This execution's inputs: each file, the registry and the hook read or built when
+        first used, then kept (build it once per execution and pass it on)."""
+        from opendata.lifecycle.inputs import TaskInputs
+
+        return TaskInputs.of(self.dataset_id, context, self.socrata_conn_id)
+
+    def plan(self, context: Context) -> RunPlan:
         from opendata.lifecycle.runtime import plan_of_run
 
         return plan_of_run(context)
 
-    def skip_unless_planned(self, context):
+    def skip_unless_planned(self, context: Context) -> RunPlan:
         """Return the run's plan, or skip this task when the plan does not involve it."""
         plan = self.plan(context)
         if not plan.acts(self.task_id):
             raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
         return plan
+
+
+class DatasetOperator(DatasetTask, BaseOperator):
+    """A dataset task: :meth:`run` gets the execution's :class:`TaskInputs`, built here once.
+
+    :param dataset_id: the dataset file's id
+    :param socrata_conn_id: the Airflow connection of the Socrata portal (templated)
+    """
+
+    template_fields: Sequence[str] = ("dataset_id", "socrata_conn_id")
+
+    def __init__(self, *, dataset_id: str, socrata_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.dataset_id = dataset_id
+        self.socrata_conn_id = socrata_conn_id
+
+    def execute(self, context: Context) -> Any:
+        return self.run(self.task_inputs(context), context)
+
+    def run(self, inputs: TaskInputs, context: Context) -> Any:
+        raise NotImplementedError
 
 
 #: Airflow's SimpleAuthManager in "all admins" mode (no sign-in) answers as this user.
@@ -61,14 +102,11 @@ def responder_name(user: Mapping[str, Any] | None, people: Mapping[str, str] | N
     return name or user_id or "an unidentified Airflow user (the response carried no user)"
 
 
-def governance_names() -> dict[str, str]:
-    """Airflow user id -> real name for every person of the governance file ({} if unreadable:
-    the raw Airflow name is recorded then, which still says who it was)."""
-    from opendata import settings
-    from opendata.spec.loader import load_governance
-
+def governance_names(inputs: TaskInputs) -> dict[str, str]:
+    """Airflow user id -> real name for every person of the task's governance file ({} if
+    unreadable: the raw Airflow name is recorded then, which still says who it was)."""
     try:
-        governance, _ = load_governance(settings.governance_file())
+        governance: Governance | None = inputs.loaded_governance
     except Exception:  # noqa: BLE001 - naming must never lose the answer itself
         return {}
     if governance is None:

@@ -9,14 +9,22 @@ a crash). An approval already recorded in the dataset file, or given in an earli
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.operators.base import HumanAnswer, governance_names
+from opendata.lifecycle.tasks import APPROVE_OPTION, VALIDATE_TASK_ID
+from opendata.operators.base import DatasetTask, HumanAnswer, governance_names
+from opendata.portal.config import DEFAULT_CONN_ID
 from opendata.spec.markdown import md_text
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.spec.governance import Governance
 
 
 def step1_subject(dataset_name: str) -> str:
@@ -68,17 +76,18 @@ def warning_lines(warnings: list[str], total: int | None) -> list[str]:
     return lines + [""]
 
 
-class DepartmentApprovalOperator(ApprovalOperator):
+class DepartmentApprovalOperator(DatasetTask, ApprovalOperator):
     ui_color = "#fef7e0"
     # Subject and body hold the dataset file's text: they are never Jinja templates (a
     # description holding "{{ conn.socrata_default.password }}" would be evaluated). The one
     # parts known only at run time (the validation summary, its warnings, the report's link)
     # are filled in by execute().
-    template_fields = ()
+    template_fields: Sequence[str] = ("socrata_conn_id",)
 
     def __init__(self, *, dataset_id: str, dataset_name: str, department_name: str, checklist: str,
-                 leadership: list[dict[str, str]], **kwargs: Any):
-        from opendata.notify import NotificationEvent, OpenDataNotifier
+                 leadership: list[dict[str, str]], socrata_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any):
+        from opendata.notify import NotificationEvent
+        from opendata.operators.notifier import DatasetNotifier
 
         super().__init__(
             subject=step1_subject(dataset_name),
@@ -97,30 +106,27 @@ class DepartmentApprovalOperator(ApprovalOperator):
                                    title="Comment (optional to approve; to reject, say what to fix)",
                                    description="Approving needs no comment. When rejecting, tell the coordinator "
                                                "and steward what to fix: they are e-mailed it.")},
-            notifiers=[OpenDataNotifier(event=NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED,
-                                        dataset_id=dataset_id)],
+            notifiers=[DatasetNotifier(NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED, dataset_id)],
             **kwargs,
         )
         self.dataset_id = dataset_id
         self.dataset_name = dataset_name
         self.department_name = department_name
         self.checklist = checklist
+        self.socrata_conn_id = socrata_conn_id
 
-    def execute(self, context):
-        from opendata.lifecycle.context import load_spec
-        from opendata.lifecycle.runtime import plan_of_run
-        from opendata.registry import Registry
+    def execute(self, context: Context) -> Any:
+        from opendata.operators.notifier import DatasetNotifier
 
-        plan = plan_of_run(context)
-        if not plan.acts(self.task_id):
-            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
-        registry = Registry.from_settings(dataset_id=self.dataset_id)
-        recorded = load_spec(self.dataset_id).publication.department_approval
+        self.skip_unless_planned(context)
+        inputs = self.task_inputs(context)
+        registry = inputs.registry
+        recorded = inputs.spec.publication.department_approval
         if recorded is not None:
             # The file names a governance person by key; the registry records people by name,
             # as it does for an answer given in Airflow.
-            by = _person_name(recorded.approved_by)
-            state = registry.get_state(self.dataset_id)
+            by = _person_name(recorded.approved_by, inputs.loaded_governance)
+            state = inputs.state
             if state is None or state.department_approved_by != by:
                 import datetime as dt
 
@@ -129,20 +135,23 @@ class DepartmentApprovalOperator(ApprovalOperator):
                     at=dt.datetime.combine(recorded.approved_at, dt.time(), tzinfo=dt.UTC))
             raise AirflowSkipException(f"Step 1 approval recorded in the dataset file: {by} "
                                        f"on {recorded.approved_at}")
-        state = registry.get_state(self.dataset_id)
+        state = inputs.state
         if state is not None and state.department_approved_by:
             raise AirflowSkipException(f"Step 1 already approved by {state.department_approved_by} "
                                        f"on {state.department_approved_at:%Y-%m-%d}")
-        validation = context["ti"].xcom_pull(task_ids="validate") or {}
+        validation = inputs.xcom(VALIDATE_TASK_ID) or {}
         self.body = step1_body(department_name=self.department_name, dataset_name=self.dataset_name,
                                checklist=self.checklist,
                                validation_summary=str(validation.get("summary") or "not available"),
                                warnings=[str(w) for w in validation.get("warnings") or []][:WARNINGS_SHOWN],
                                warnings_total=validation.get("warnings_total"),
-                               report_url=airflow_task_url(context, "validate"))
+                               report_url=airflow_task_url(context, VALIDATE_TASK_ID))
+        for notifier in self.notifiers:
+            if isinstance(notifier, DatasetNotifier):
+                notifier.inputs = inputs  # the files this task read: not read again
         return super().execute(context)
 
-    def execute_complete(self, context, event: dict[str, Any]):
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         from opendata.lifecycle.step1 import (
             NO_REASON,
             STEP1_REJECTION_KEY,
@@ -151,13 +160,13 @@ class DepartmentApprovalOperator(ApprovalOperator):
             rejection_text,
         )
         from opendata.notify import NotificationEvent, notify
-        from opendata.registry import Registry
 
         # HITLOperator's handling only: ApprovalOperator would skip only the next task on reject,
         # and the tasks after it (trigger rule none_failed) would then run.
         result = HITLOperator.execute_complete(self, context, event)
-        answer = HumanAnswer.from_result(result, self.APPROVE, governance_names())
-        registry = Registry.from_settings()
+        inputs = self.task_inputs(context)
+        answer = HumanAnswer.from_result(result, APPROVE_OPTION, governance_names(inputs))
+        registry = inputs.registry
         if answer.approved:
             record_approval(registry, self.dataset_id, by=answer.by, at=answer.at, run_id=context["run_id"])
             self.log.info("Step 1 approved by %s%s", answer.by,
@@ -175,7 +184,7 @@ class DepartmentApprovalOperator(ApprovalOperator):
         why = rejection_text(answer.by, answer.at, answer.comment)
         context["ti"].xcom_push(key=STEP1_REJECTION_KEY, value=why)
         try:
-            notify(NotificationEvent.DEPARTMENT_REJECTED, self.dataset_id, context=context, reviewer=answer.by,
+            notify(NotificationEvent.DEPARTMENT_REJECTED, inputs.spec, inputs.governance, context, reviewer=answer.by,
                    notes=answer.comment, reason_missing=answer.comment is None, reviewed_at=answer.at)
         except Exception:  # noqa: BLE001 - the rejection is recorded and stops the run either way
             self.log.exception("Could not e-mail the Step 1 rejection of %s", self.dataset_id)
@@ -186,7 +195,7 @@ class DepartmentApprovalOperator(ApprovalOperator):
         return result
 
 
-def airflow_task_url(context, task_id: str) -> str | None:
+def airflow_task_url(context: Context, task_id: str) -> str | None:
     """The page of this run's ``task_id`` in the Airflow UI (its log), from ``[api] base_url``."""
     from opendata.lifecycle.runtime import airflow_task_url as url
 
@@ -194,11 +203,7 @@ def airflow_task_url(context, task_id: str) -> str | None:
     return url(ti.dag_id, ti.run_id, task_id) if ti is not None else None
 
 
-def _person_name(key: str) -> str:
+def _person_name(key: str, governance: Governance | None) -> str:
     """The governance person's name for their key (the key itself if the file cannot be read)."""
-    from opendata import settings
-    from opendata.spec.loader import load_governance
-
-    governance, _ = load_governance(settings.governance_file())
     person = governance.people.get(key) if governance is not None else None
     return person.name if person is not None else key

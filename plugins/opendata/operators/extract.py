@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from opendata.lifecycle.context import load_spec
-from opendata.lifecycle.runtime import staging_path_for
+from typing import TYPE_CHECKING, Any
+
 from opendata.operators.base import DatasetOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
 
 
 class ExtractDatasetOperator(DatasetOperator):
@@ -13,23 +18,26 @@ class ExtractDatasetOperator(DatasetOperator):
     On a refresh of a dataset with a ``source.watermark``, only rows past the last watermark
     the portal confirmed are read (an empty increment is fine: nothing changed). Returns (as
     XCom) the staged file's path, row count, checksum, type-coercion counts, and the
-    watermark it was read from.
+    watermark it was read from (``StagedExtract.as_dict()``; the next tasks read it back as
+    their ``TaskInputs.staged``).
     """
 
     ui_color = "#e8f0fe"
 
-    def execute(self, context) -> dict:
+    def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from opendata.lifecycle.plan import RunPath
-        from opendata.registry import Registry
+        from opendata.lifecycle.runtime import staging_path_for
         from opendata.sources.stage import extract_to_stage
 
         plan = self.skip_unless_planned(context)
-        spec = load_spec(self.dataset_id)
+        spec = inputs.spec
         since = None
         if spec.source.watermark and plan.path is RunPath.REFRESH:
-            state = Registry.from_settings().get_state(self.dataset_id)
+            state = inputs.state
             since = state.last_watermark if state else None
-            self.log.info("Incremental extract: rows with %s > %s", spec.source.watermark, since) if since else \
+            if since:
+                self.log.info("Incremental extract: rows with %s > %s", spec.source.watermark, since)
+            else:
                 self.log.info("No confirmed watermark yet: full extract")
         staged = extract_to_stage(spec, staging_path_for(spec.id, context["run_id"]), since=since)
         return staged.as_dict()

@@ -7,9 +7,16 @@ communications team hears when it goes live.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opendata.operators.base import DatasetOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from pydantic import JsonValue
+
+    from opendata.lifecycle.inputs import TaskInputs
+    from opendata.portal.hook import SocrataHook
 
 
 class GoPublicOperator(DatasetOperator):
@@ -25,43 +32,39 @@ class GoPublicOperator(DatasetOperator):
 
     ui_color = "#e6f4ea"
 
-    def execute(self, context) -> Any:
+    def run(self, inputs: TaskInputs, context: Context) -> Any:
         from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-        from opendata.lifecycle.context import load_spec
-        from opendata.lifecycle.runtime import portal_hook, portal_url, show_stage, utcnow
+        from opendata.lifecycle.runtime import portal_url, show_stage, utcnow
         from opendata.notify import NotificationEvent, notify
         from opendata.portal.models import Audience
-        from opendata.registry import Registry, Stage
+        from opendata.registry import Stage
 
         self.skip_unless_planned(context)
-        spec = load_spec(self.dataset_id)
-        hook = portal_hook()
-        state = Registry.from_settings().get_state(self.dataset_id)
-        if hook.get_audience(state.portal_id) is Audience.PUBLIC:
-            return self._make_public(context)
-        not_before = spec.publication.not_before
+        hook, portal_id = inputs.hook, inputs.portal_id
+        if hook.get_audience(portal_id) is Audience.PUBLIC:
+            return self._make_public(inputs, context)
+        not_before = inputs.spec.publication.not_before
         if not_before is not None and not_before > utcnow():
+            state = inputs.recorded_state()
             show_stage(self.dataset_id, Stage.SCHEDULED)
-            notify(NotificationEvent.SCHEDULED_GO_LIVE, self.dataset_id, context, portal_id=state.portal_id,
-                   portal_url=portal_url(hook, state.portal_id), not_before=not_before.isoformat(),
+            notify(NotificationEvent.SCHEDULED_GO_LIVE, inputs.spec, inputs.governance, context, portal_id=portal_id,
+                   portal_url=portal_url(hook, portal_id), not_before=not_before.isoformat(),
                    reviewer=state.reviewed_by, notes=state.review_notes)
             self.log.info("Approved; waiting until %s to make it public", not_before.isoformat())
             self.defer(trigger=DateTimeTrigger(moment=not_before), method_name="go_live")
-        return self._make_public(context)
+        return self._make_public(inputs, context)
 
-    def go_live(self, context, event: Any = None) -> Any:
-        return self._make_public(context)
+    def go_live(self, context: Context, event: Any = None) -> Any:
+        """Resumed at the go-live moment: a new execution of the task, with its own inputs."""
+        return self._make_public(self.task_inputs(context), context)
 
-    def _make_public(self, context) -> Any:
+    def _make_public(self, inputs: TaskInputs, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from opendata.lifecycle.runtime import portal_hook
         from opendata.portal.models import ApprovalState, Audience
-        from opendata.registry import Registry
 
-        hook = portal_hook()
-        portal_id = Registry.from_settings().get_state(self.dataset_id).portal_id
+        hook, portal_id = inputs.hook, inputs.portal_id
         seen = hook.visibility(portal_id)
         if not seen.published:
             hook.publish(portal_id)
@@ -78,9 +81,9 @@ class GoPublicOperator(DatasetOperator):
                 f"answers HTTP {status}; check it on the portal")
         self.log.info("%s is visible to the public (published, public, approved, not hidden; anonymous read OK)",
                       portal_id)
-        return self._record_public(context)
+        return self._record_public(inputs, context)
 
-    def _anonymous_read(self, hook, portal_id: str) -> int:
+    def _anonymous_read(self, hook: SocrataHook, portal_id: str) -> int:
         """An anonymous visitor's view of the rows, given the portal a moment to catch up."""
         import time
 
@@ -94,44 +97,42 @@ class GoPublicOperator(DatasetOperator):
             time.sleep(delay)
             delay = min(delay * 2, 15.0)
 
-    def _record_public(self, context) -> dict:
+    def _record_public(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from opendata.lifecycle.assets import dataset_asset
-        from opendata.lifecycle.context import load_spec
-        from opendata.lifecycle.runtime import portal_hook, portal_url, show_stage, utcnow
+        from opendata.lifecycle.runtime import portal_url, show_stage, utcnow
+        from opendata.lifecycle.tasks import REVIEW_APPROVED
         from opendata.notify import NotificationEvent, notify
-        from opendata.registry import Registry, Stage
+        from opendata.registry import Stage
 
-        spec = load_spec(self.dataset_id)
-        registry = Registry.from_settings()
-        hook = portal_hook()
-        state = registry.get_state(self.dataset_id)
-        if state.review_state != "approved":
+        spec, registry, hook = inputs.spec, inputs.registry, inputs.hook
+        state = inputs.recorded_state()
+        if state.review_state != REVIEW_APPROVED:
             # Approved while no run was watching: take what the portal tells of the review.
             from opendata.portal.approvals import review_account
 
-            review = hook.get_approval_status(state.portal_id).latest_review
+            review = hook.get_approval_status(inputs.portal_id).latest_review
             reviewed_at = review.reviewed_at if review else None
             account = review_account(approved=True, reviewed_at=reviewed_at,
                                      reviewed_automatically=review.reviewed_automatically if review else None,
-                                     portal_url=portal_url(hook, state.portal_id))
+                                     portal_url=portal_url(hook, inputs.portal_id))
             registry.record_review(self.dataset_id, approved=True, by=account.by, at=reviewed_at,
                                    notes=account.notes, run_id=context["run_id"])
-            state = registry.get_state(self.dataset_id)
-        url = portal_url(hook, state.portal_id)
+            state = inputs.recorded_state(reread=True)
+        url = portal_url(hook, inputs.portal_id)
         now = utcnow()
         if not (state.stage.is_public and state.public_at):
             registry.record_public(self.dataset_id, at=now, rows=state.published_rows,
                                    checksum=state.published_checksum, run_id=context["run_id"])
             show_stage(self.dataset_id, Stage.STAGE_2)
-            details = {"portal_id": state.portal_id, "portal_url": url, "reviewer": state.reviewed_by,
+            details = {"portal_id": inputs.portal_id, "portal_url": url, "reviewer": state.reviewed_by,
                        "notes": state.review_notes, "reviewed_at": state.reviewed_at.isoformat()
                        if state.reviewed_at else None, "rows": {"total": state.published_rows}}
-            notify(NotificationEvent.APPROVED_PUBLIC, self.dataset_id, context, **details)
+            notify(NotificationEvent.APPROVED_PUBLIC, spec, inputs.governance, context, **details)
             if spec.publication.not_before is not None:
                 # Step 3: the planned go-live happened; communications runs the announcement.
-                notify(NotificationEvent.WENT_LIVE, self.dataset_id, context,
+                notify(NotificationEvent.WENT_LIVE, spec, inputs.governance, context,
                        not_before=spec.publication.not_before.isoformat(), **details)
-        extra = {"portal_id": state.portal_id, "url": url, "event": "published", "rows": state.published_rows,
-                 "checksum": state.published_checksum}
+        extra: dict[str, JsonValue] = {"portal_id": inputs.portal_id, "url": url, "event": "published",
+                                       "rows": state.published_rows, "checksum": state.published_checksum}
         context["outlet_events"][dataset_asset(spec)].extra = extra
         return extra

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from opendata.operators.base import DatasetOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
 
 
 class PlanRunOperator(DatasetOperator):
@@ -18,21 +25,19 @@ class PlanRunOperator(DatasetOperator):
 
     ui_color = "#f3e8fd"
 
-    def execute(self, context) -> dict:
+    def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from opendata.lifecycle.plan import RunPath
-        from opendata.lifecycle.runtime import current_plan, portal_hook, show_stage
-        from opendata.registry import Registry
+        from opendata.lifecycle.runtime import current_plan, show_stage
 
         # Triggered with the run configuration {"resubmit": true} after a rejection was fixed.
         resubmit = bool((context["dag_run"].conf or {}).get("resubmit", False))
         # The registry is read first: if it cannot be reached, the run fails here with an error
         # naming the dataset, the registry and where it is configured (RegistryUnavailable).
-        registry = Registry.from_settings(dataset_id=self.dataset_id)
-        hook = portal_hook()
-        plan, state = current_plan(hook, registry, self.dataset_id, resubmit=resubmit)
+        registry = inputs.registry
+        plan, state = current_plan(inputs.hook, registry, self.dataset_id, resubmit=resubmit)
         self.log.info("Dataset %s: stage %s, path %s (%s)", self.dataset_id, plan.stage.value, plan.path.value,
                       plan.reason)
-        if plan.path is RunPath.RETIRED:
+        if plan.path is RunPath.RETIRED and state is not None:  # only a recorded dataset is retired
             self.log.info("Retired by %s: %s. Every task of this run skips.", state.retired_by, state.retired_reason)
             show_stage(self.dataset_id, plan.stage)
             return {**plan.as_dict(), "portal_id": state.portal_id}

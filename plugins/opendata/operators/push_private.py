@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from opendata.operators.base import DatasetOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
+    from opendata.notify.compose import Attachment
+    from opendata.portal.hook import SocrataHook
+    from opendata.portal.models import ColumnSpec, DatasetMetadata
+    from opendata.registry import DatasetState, Registry
+    from opendata.spec.dataset import DatasetSpec
 
 
 class PushPrivateOperator(DatasetOperator):
@@ -24,46 +34,36 @@ class PushPrivateOperator(DatasetOperator):
 
     ui_color = "#e8f0fe"
 
-    def execute(self, context) -> dict:
-        from opendata import settings
-        from opendata.lifecycle.context import load_spec
+    def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.runtime import (
             airflow_task_url,
             fingerprint_path,
-            portal_hook,
             portal_url,
             record_confirmed_load,
             show_stage,
             utcnow,
         )
-        from opendata.lifecycle.sync import sync_to_portal
+        from opendata.lifecycle.sync import sync_arguments
+        from opendata.lifecycle.tasks import VALIDATE_TASK_ID
         from opendata.notify import NotificationEvent, notify
         from opendata.portal.dataset_metadata import columns, dataset_metadata
         from opendata.portal.models import Audience
-        from opendata.registry import Registry, Stage
-        from opendata.spec.loader import load_governance
+        from opendata.registry import Stage
 
         plan = self.skip_unless_planned(context)
         run_id = context["run_id"]
-        spec = load_spec(self.dataset_id)
-        governance, _ = load_governance(settings.governance_file())
-        registry = Registry.from_settings()
-        hook = portal_hook()
-        state = registry.get_state(self.dataset_id)
-        metadata = dataset_metadata(spec, governance)
+        spec, registry, hook, state = inputs.spec, inputs.registry, inputs.hook, inputs.state
+        metadata = dataset_metadata(spec, inputs.loaded_governance)
 
         portal_id = state.portal_id if state else None
         if portal_id is None:
             portal_id = self._find_or_create(hook, registry, spec, state, metadata, columns(spec), run_id)
         hook.update_metadata(portal_id, metadata)
 
-        staged = context["ti"].xcom_pull(task_ids="extract")
-        result = sync_to_portal(
-            hook, spec, portal_id, Path(staged["path"]), fingerprint_path=fingerprint_path(self.dataset_id),
-            previous_fingerprint=Path(state.fingerprint_path) if state and state.fingerprint_path else None,
-            published_rows=state.published_rows if state else None,
-            published_checksum=state.published_checksum if state else None, staged_checksum=staged["checksum"],
+        staged = inputs.staged
+        result = sync_arguments(state, staged).sync(
+            hook, spec, portal_id, fingerprint_path=fingerprint_path(self.dataset_id),
             apply_shrink_guard=False, audience="private",  # a private copy nobody reads yet
         )
         self.log.info("Private load of %s: %s", portal_id, result.as_dict())
@@ -75,37 +75,37 @@ class PushPrivateOperator(DatasetOperator):
             hook.make_private(portal_id)
 
         not_before = spec.publication.not_before
-        hold = bool(not_before and not_before > utcnow() and hook.config.approval_changes_audience)
+        held_until = not_before.isoformat() if not_before and not_before > utcnow() \
+            and hook.config.approval_changes_audience else None
         submitted = False
-        if hold:
+        if held_until:
             self.log.info("Not submitting yet: approval would make it public before its go-live at %s", not_before)
         else:
             submitted = hook.submit_for_public_approval(portal_id).submitted
         first_time = plan.path in (RunPath.FIRST_PUBLICATION, RunPath.RESUBMIT) or submitted
-        if submitted or (hold and first_time):
+        if submitted or (held_until and first_time):
             registry.record_submission(self.dataset_id, at=utcnow(), run_id=run_id)
         show_stage(self.dataset_id, Stage.STAGE_1)
         if first_time:
-            validation = context["ti"].xcom_pull(task_ids="validate") or {}
+            validation = inputs.xcom(VALIDATE_TASK_ID) or {}
             report = checklist_attachment(validation.get("report_html"))
             if report is None:
                 self.log.warning("The checklist report %s could not be read; the CDO's e-mail links to it in "
                                  "Airflow only", validation.get("report_html"))
             # The report is attached and linked in the Airflow UI: a path on this worker is
             # something the CDO cannot open, so it is not in the e-mail.
-            notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, self.dataset_id, context,
+            notify(NotificationEvent.STAGE1_READY_FOR_REVIEW, spec, inputs.governance, context,
                    portal_id=portal_id, portal_url=portal_url(hook, portal_id),
-                   report_url=airflow_task_url(self.dag_id, context["run_id"], "validate"),
+                   report_url=airflow_task_url(self.dag_id, run_id, VALIDATE_TASK_ID),
                    report_attached=report.filename if report else None, attachments=[report] if report else [],
                    validation_summary=validation.get("summary"), warnings=validation.get("warnings"),
-                   warnings_total=validation.get("warnings_total"),
-                   not_before=not_before.isoformat() if hold else None,
+                   warnings_total=validation.get("warnings_total"), not_before=held_until,
                    rows={"created": result.rows_created, "updated": result.rows_updated,
                          "deleted": result.rows_deleted, "total": result.rows_in_extract})
-        return {"portal_id": portal_id, "submitted": submitted, "held_until": not_before.isoformat() if hold else None,
-                **result.as_dict()}
+        return {"portal_id": portal_id, "submitted": submitted, "held_until": held_until, **result.as_dict()}
 
-    def _find_or_create(self, hook, registry, spec, state, metadata, columns, run_id: str) -> str:
+    def _find_or_create(self, hook: SocrataHook, registry: Registry, spec: DatasetSpec, state: DatasetState | None,
+                        metadata: DatasetMetadata, columns: list[ColumnSpec], run_id: str) -> str:
         """The portal id of this dataset: adopted when an earlier attempt created it (found by its
         marker), else created now, never twice (see :mod:`opendata.lifecycle.creation`)."""
         import datetime as dt
@@ -126,8 +126,10 @@ class PushPrivateOperator(DatasetOperator):
                 self.log.warning("More portal assets are marked as %s: %s. They were left alone (the pipeline "
                                  "never deletes); an administrator may remove them.", spec.id,
                                  ", ".join(decision.strays))
-            registry.record_portal_dataset(spec.id, decision.portal_id, run_id=run_id, note=decision.reason)
-            return decision.portal_id
+            adopted = decision.portal_id
+            assert adopted is not None  # ADOPT names the dataset it found
+            registry.record_portal_dataset(spec.id, adopted, run_id=run_id, note=decision.reason)
+            return adopted
         from opendata.portal.assets import SocrataCreationUnknown
 
         registry.record_creation_intent(spec.id, at=utcnow(), run_id=run_id)
@@ -151,7 +153,7 @@ class CreationPending(RuntimeError):
     task's retry looks again (a late dataset is better than a second one)."""
 
 
-def checklist_attachment(path: str | None):
+def checklist_attachment(path: str | None) -> Attachment | None:
     """The HTML Data Submission Checklist report the validate task wrote (every text from the
     dataset file escaped there), as an e-mail attachment; None when it cannot be read."""
     from pathlib import Path

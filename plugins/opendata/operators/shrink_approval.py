@@ -5,24 +5,31 @@ are e-mailed the counts and a link to the task's Required Actions page."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowSkipException
 
-from opendata.operators.base import HumanAnswer, ReportedFailure, governance_names
+from opendata.lifecycle.tasks import APPROVE_OPTION
+from opendata.operators.base import DatasetTask, HumanAnswer, ReportedFailure, governance_names
+from opendata.portal.config import DEFAULT_CONN_ID
 from opendata.spec.markdown import md_text
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
-class ShrinkApprovalOperator(ApprovalOperator):
+
+class ShrinkApprovalOperator(DatasetTask, ApprovalOperator):
     ui_color = "#fef7e0"
     # The subject and body hold the dataset's name: never Jinja templates (see DepartmentApprovalOperator).
-    template_fields = ()
+    template_fields: Sequence[str] = ("socrata_conn_id",)
 
-    def __init__(self, *, dataset_id: str, dataset_name: str, approvers: list[dict[str, str]], **kwargs: Any):
-        from opendata.notify import NotificationEvent, OpenDataNotifier
+    def __init__(self, *, dataset_id: str, dataset_name: str, approvers: list[dict[str, str]],
+                 socrata_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any):
+        from opendata.notify import NotificationEvent
+        from opendata.operators.notifier import DatasetNotifier
 
         super().__init__(
             subject=f"Approve deleting published rows of {md_text(dataset_name)}",
@@ -31,28 +38,20 @@ class ShrinkApprovalOperator(ApprovalOperator):
             # Optional, so that Approve is one click (see DepartmentApprovalOperator's form).
             params={"reason": Param(None, type=["null", "string"], title="Reason (when rejecting)",
                                     description="Why the rows must stay; the refresh stops.")},
-            notifiers=[OpenDataNotifier(event=NotificationEvent.SHRINK_APPROVAL_REQUESTED, dataset_id=dataset_id)],
+            notifiers=[DatasetNotifier(NotificationEvent.SHRINK_APPROVAL_REQUESTED, dataset_id)],
             **kwargs,
         )
         self.dataset_id = dataset_id
         self.dataset_name = dataset_name
+        self.socrata_conn_id = socrata_conn_id
 
-    def execute(self, context):
-        from opendata.lifecycle.context import load_spec
-        from opendata.lifecycle.runtime import plan_of_run, portal_hook
-        from opendata.lifecycle.sync import plan_sync
-        from opendata.registry import Registry
+    def execute(self, context: Context) -> Any:
+        from opendata.lifecycle.sync import sync_arguments
+        from opendata.operators.notifier import DatasetNotifier
 
-        plan = plan_of_run(context)
-        if not plan.acts(self.task_id):
-            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
-        spec = load_spec(self.dataset_id)
-        state = Registry.from_settings().get_state(self.dataset_id)
-        staged = context["ti"].xcom_pull(task_ids="extract")
-        sync = plan_sync(portal_hook(), spec, state.portal_id, Path(staged["path"]),
-                         previous_fingerprint=Path(state.fingerprint_path) if state.fingerprint_path else None,
-                         published_rows=state.published_rows, published_checksum=state.published_checksum,
-                         staged_checksum=staged["checksum"], incremental=staged.get("since") is not None)
+        self.skip_unless_planned(context)
+        inputs = self.task_inputs(context)
+        sync = sync_arguments(inputs.state, inputs.staged).plan(inputs.hook, inputs.spec, inputs.portal_id)
         if not sync.shrink_problem:
             raise AirflowSkipException(f"within the file's limit: {sync.deleted:,} of {sync.published:,} "
                                        f"published rows to delete")
@@ -71,14 +70,15 @@ class ShrinkApprovalOperator(ApprovalOperator):
         counts = {"in_the_new_extract": sync.rows_in_extract, "published": sync.published,
                   "to_delete": sync.deleted, "new_or_changed": sync.changed}
         for notifier in self.notifiers:  # the e-mail names what the task's page names
-            notifier.details = {**getattr(notifier, "details", {}), "shrink_problem": sync.shrink_problem,
-                                "rows": counts}
+            if isinstance(notifier, DatasetNotifier):
+                notifier.details = {**notifier.details, "shrink_problem": sync.shrink_problem, "rows": counts}
+                notifier.inputs = inputs  # the files this task read: not read again
         self.log.info("Waiting for approval: %s", sync.shrink_problem)
         return super().execute(context)
 
-    def execute_complete(self, context, event: dict[str, Any]):
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         result = HITLOperator.execute_complete(self, context, event)
-        answer = HumanAnswer.from_result(result, self.APPROVE, governance_names())
+        answer = HumanAnswer.from_result(result, APPROVE_OPTION, governance_names(self.task_inputs(context)))
         if not answer.approved:
             raise ReportedFailure(f"refresh stopped by {answer.by}: {answer.reason}")
         self.log.info("Deleting beyond the limit approved by %s", answer.by)

@@ -4,8 +4,14 @@ leaves the department."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from opendata.operators.base import DatasetOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
 
 
 class ValidateDatasetOperator(DatasetOperator):
@@ -17,35 +23,30 @@ class ValidateDatasetOperator(DatasetOperator):
 
     ui_color = "#e6f4ea"
 
-    def execute(self, context) -> dict:
+    def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from opendata.lifecycle.context import load_spec
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.runtime import report_dir
-        from opendata.registry import Registry
         from opendata.validation import validate_staged
         from opendata.validation.report import WARNINGS_SHOWN, warnings_digest
 
         plan = self.skip_unless_planned(context)
-        spec = load_spec(self.dataset_id)
-        staged = context["ti"].xcom_pull(task_ids="extract")
-        registry = Registry.from_settings()
-        state = registry.get_state(self.dataset_id)
+        spec, staged, registry, state = inputs.spec, inputs.staged, inputs.registry, inputs.state
         result = validate_staged(
             spec, staged,
             previous_rows=state.published_rows if state else None,
             first_publication=plan.path is not RunPath.REFRESH,
             report_dir=report_dir(self.dataset_id, context["run_id"]),
-            incremental=staged.get("since") is not None,
+            incremental=staged.since is not None,
         )
         self.log.info("Validation: %s", result.summary)
         # The whole report in the log: the task's page in the Airflow UI (linked from the Step 1
         # form and the CDO's e-mail) shows it to people who cannot open the worker's files.
         self.log.info("Data Submission Checklist report (written to %s and %s):\n%s", result.report_markdown,
                       result.report_html, _read(result.report_markdown))
-        registry.update_run(self.dataset_id, context["run_id"], rows_extracted=staged["rows"],
-                            rows_validated=staged["rows"] if result.passed else None, checksum=staged["checksum"])
+        registry.update_run(self.dataset_id, context["run_id"], rows_extracted=staged.rows,
+                            rows_validated=staged.rows if result.passed else None, checksum=staged.checksum)
         if not result.passed:
             raise AirflowFailException(f"{self.dataset_id} did not pass validation: {result.summary}. "
                                        f"See the report: {result.report_markdown}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException
 
 from opendata import settings
-from opendata.operators.base import ReportedFailure
+from opendata.lifecycle.tasks import REVIEW_APPROVED
+from opendata.operators.base import DatasetTask, ReportedFailure
 from opendata.portal.config import DEFAULT_CONN_ID
 from opendata.triggers.approval import (
     APPROVED,
@@ -19,6 +21,13 @@ from opendata.triggers.approval import (
     PublicApprovalTrigger,
     review_details,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from opendata.lifecycle.inputs import TaskInputs
+    from opendata.portal.approvals import ApprovalStatus, ReviewAccount
+    from opendata.registry import DatasetState
 
 
 def poll_seconds(file_minutes: float) -> float:
@@ -35,7 +44,7 @@ def next_reminder(submitted_at: dt.datetime, now: dt.datetime, every: dt.timedel
     return submitted_at + cycles * every
 
 
-class PublicApprovalSensor(BaseSensorOperator):
+class PublicApprovalSensor(DatasetTask, BaseSensorOperator):
     """Wait until the portal says the public-audience request is approved or rejected.
 
     Deferrable: a :class:`PublicApprovalTrigger` polls the portal from the triggerer, so no
@@ -45,40 +54,42 @@ class PublicApprovalSensor(BaseSensorOperator):
     ``publication.review_reminder_days``: the CDO is reminded and the wait goes on, up to
     ``publication.review_timeout_days``. A dataset held until its go-live (see
     PushPrivateOperator) is submitted here, at ``publication.not_before``.
+
+    :param dataset_id: the dataset file's id
+    :param socrata_conn_id: the Airflow connection of the Socrata portal (templated); the
+        trigger polls through the same connection
     """
 
     ui_color = "#fce8e6"
-    template_fields = ("dataset_id",)
+    template_fields: Sequence[str] = ("dataset_id", "socrata_conn_id")
 
-    def __init__(self, *, dataset_id: str, **kwargs: Any):
+    def __init__(self, *, dataset_id: str, socrata_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any):
         super().__init__(**kwargs)
         self.dataset_id = dataset_id
+        self.socrata_conn_id = socrata_conn_id
 
     # BaseSensorOperator's poke loop is not used (the task always defers); poke answers the
     # same question synchronously for anyone calling it directly.
-    def poke(self, context) -> bool:
-        return self._portal_status(self._state().portal_id).state.value in (APPROVED, REJECTED)
+    def poke(self, context: Context) -> bool:
+        inputs = self.task_inputs(context)
+        _, portal_id = self._state(inputs)
+        return self._portal_status(inputs, portal_id).state.value in (APPROVED, REJECTED)
 
-    def execute(self, context) -> Any:
-        from opendata.lifecycle.runtime import plan_of_run
+    def execute(self, context: Context) -> Any:
+        self.skip_unless_planned(context)
+        return self._check(self.task_inputs(context), context)
 
-        plan = plan_of_run(context)
-        if not plan.acts(self.task_id):
-            raise AirflowSkipException(f"nothing to do on the {plan.path.value} path ({plan.reason})")
-        return self._check(context)
-
-    def _check(self, context):
-        from opendata.lifecycle.context import load_spec
+    def _check(self, inputs: TaskInputs, context: Context) -> Any:
         from opendata.lifecycle.runtime import utcnow
         from opendata.portal.models import ApprovalState
 
-        spec = load_spec(self.dataset_id)
-        state = self._state()
-        status = self._portal_status(state.portal_id)
+        spec = inputs.spec
+        _, portal_id = self._state(inputs)
+        status = self._portal_status(inputs, portal_id)
         if status.state is ApprovalState.APPROVED:
-            return self._approved(context, spec, review_details(status.latest_review))
+            return self._approved(inputs, context, review_details(status.latest_review))
         if status.state is ApprovalState.REJECTED:
-            return self._rejected(context, review_details(status.latest_review))
+            return self._rejected(inputs, context, review_details(status.latest_review))
         if status.state is not ApprovalState.PENDING:
             not_before = spec.publication.not_before
             if not_before is not None and not_before > utcnow():
@@ -86,124 +97,122 @@ class PublicApprovalSensor(BaseSensorOperator):
 
                 self.log.info("Held until its go-live: submitting for public approval at %s", not_before)
                 self.defer(trigger=DateTimeTrigger(moment=not_before), method_name="submit_when_due")
-            self._submit(context, state.portal_id)
-        return self._wait(context, spec)
+            self._submit(inputs, context, portal_id)
+        return self._wait(inputs, context)
 
-    def submit_when_due(self, context, event: Any = None):
-        return self._check(context)
+    def submit_when_due(self, context: Context, event: Any = None) -> Any:
+        """Resumed at the go-live moment: a new execution of the task, with its own inputs."""
+        return self._check(self.task_inputs(context), context)
 
-    def _submit(self, context, portal_id: str) -> None:
-        from opendata.lifecycle.runtime import portal_hook, utcnow
-        from opendata.registry import Registry
-
-        if portal_hook().submit_for_public_approval(portal_id).submitted:
-            Registry.from_settings().record_submission(self.dataset_id, at=utcnow(), run_id=context["run_id"])
-            self.log.info("Submitted %s for public approval", portal_id)
-
-    def _wait(self, context, spec):
+    def _submit(self, inputs: TaskInputs, context: Context, portal_id: str) -> None:
         from opendata.lifecycle.runtime import utcnow
 
-        state = self._state()
-        publication = spec.publication
+        if inputs.hook.submit_for_public_approval(portal_id).submitted:
+            inputs.registry.record_submission(self.dataset_id, at=utcnow(), run_id=context["run_id"])
+            self.log.info("Submitted %s for public approval", portal_id)
+
+    def _wait(self, inputs: TaskInputs, context: Context) -> NoReturn:
+        from opendata.lifecycle.runtime import utcnow
+
+        # Read again: this execution may just have recorded the submission.
+        state, portal_id = self._state(inputs, reread=True)
+        publication = inputs.spec.publication
         submitted_at = state.submitted_at or utcnow()
         give_up_at = submitted_at + dt.timedelta(days=publication.review_timeout_days)
         every = dt.timedelta(days=publication.review_reminder_days)
         # Recomputed from the submission time each time, so a restarted task reminds on schedule.
-        remind_at = next_reminder(submitted_at, utcnow(), every)
-        if remind_at >= give_up_at:
+        remind_at: dt.datetime | None = next_reminder(submitted_at, utcnow(), every)
+        if remind_at is not None and remind_at >= give_up_at:
             remind_at = None
         self.log.info("Waiting for the review of %s (submitted %s); reminder at %s, giving up at %s",
-                      state.portal_id, submitted_at.isoformat(timespec="minutes"),
+                      portal_id, submitted_at.isoformat(timespec="minutes"),
                       remind_at.isoformat(timespec="minutes") if remind_at else "never",
                       give_up_at.isoformat(timespec="minutes"))
         self.defer(
             trigger=PublicApprovalTrigger(
-                portal_id=state.portal_id, conn_id=DEFAULT_CONN_ID,
+                portal_id=portal_id, conn_id=self.socrata_conn_id,
                 poll_seconds=poll_seconds(publication.review_poll_minutes), give_up_at=give_up_at.isoformat(),
                 remind_at=remind_at.isoformat() if remind_at else None),
             method_name="execute_complete",
         )
 
-    def execute_complete(self, context, event: dict[str, Any]):
-        from opendata.lifecycle.context import load_spec
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         from opendata.lifecycle.runtime import utcnow
         from opendata.notify import NotificationEvent, notify
 
-        spec = load_spec(self.dataset_id)
+        inputs = self.task_inputs(context)
+        spec = inputs.spec
         status = event.get("status")
         if status == APPROVED:
-            return self._approved(context, spec, event)
+            return self._approved(inputs, context, event)
         if status == REJECTED:
-            return self._rejected(context, event)
+            return self._rejected(inputs, context, event)
         if status == REMIND:
-            state = self._state()
+            state, portal_id = self._state(inputs)
             days = (utcnow() - state.submitted_at).total_seconds() / 86400 if state.submitted_at else None
-            notify(NotificationEvent.REVIEW_REMINDER, self.dataset_id, context, portal_id=state.portal_id,
-                   portal_url=self._portal_url(state.portal_id), days_pending=round(days, 1) if days else None)
-            return self._wait(context, spec)
+            notify(NotificationEvent.REVIEW_REMINDER, spec, inputs.governance, context, portal_id=portal_id,
+                   portal_url=self._portal_url(inputs, portal_id),
+                   days_pending=round(days, 1) if days else None)
+            return self._wait(inputs, context)
         if status == TIMEOUT:
             raise AirflowFailException(
                 f"{self.dataset_id} is still waiting for its review after "
                 f"{spec.publication.review_timeout_days:g} days; the next run keeps waiting")
         raise AirflowFailException(f"cannot read the approval state of {self.dataset_id}: {event.get('message')}")
 
-    def _approved(self, context, spec, review: dict) -> dict:
+    def _approved(self, inputs: TaskInputs, context: Context, review: dict[str, Any]) -> dict[str, Any]:
         from opendata.lifecycle.runtime import utcnow
-        from opendata.registry import Registry
 
-        not_before = spec.publication.not_before
+        not_before = inputs.spec.publication.not_before
         scheduled = bool(not_before and not_before > utcnow())
-        registry = Registry.from_settings()
-        state = registry.get_state(self.dataset_id)
-        account = self._account(state.portal_id, review, approved=True)
-        if state.review_state != "approved":
-            registry.record_review(self.dataset_id, approved=True, by=account.by,
-                                   at=_when(review.get("reviewed_at")), notes=account.notes,
-                                   scheduled=scheduled, run_id=context["run_id"])
+        state, portal_id = self._state(inputs)
+        account = self._account(inputs, portal_id, review, approved=True)
+        if state.review_state != REVIEW_APPROVED:
+            inputs.registry.record_review(self.dataset_id, approved=True, by=account.by,
+                                          at=_when(review.get("reviewed_at")), notes=account.notes,
+                                          scheduled=scheduled, run_id=context["run_id"])
         self.log.info("Approved by %s%s", account.by, f"; going public at {not_before}" if scheduled else "")
-        return {"state": "approved", **review}
+        return {"state": REVIEW_APPROVED, **review}
 
-    def _rejected(self, context, review: dict):
+    def _rejected(self, inputs: TaskInputs, context: Context, review: dict[str, Any]) -> NoReturn:
         from opendata.lifecycle.runtime import show_stage
         from opendata.notify import NotificationEvent, notify
-        from opendata.registry import Registry, Stage
+        from opendata.registry import Stage
 
-        registry = Registry.from_settings()
-        state = registry.get_state(self.dataset_id)
-        account = self._account(state.portal_id, review, approved=False)
-        registry.record_review(self.dataset_id, approved=False, by=account.by,
-                               at=_when(review.get("reviewed_at")), notes=account.notes,
-                               run_id=context["run_id"])
+        _, portal_id = self._state(inputs)
+        account = self._account(inputs, portal_id, review, approved=False)
+        inputs.registry.record_review(self.dataset_id, approved=False, by=account.by,
+                                      at=_when(review.get("reviewed_at")), notes=account.notes,
+                                      run_id=context["run_id"])
         show_stage(self.dataset_id, Stage.REJECTED)
-        notify(NotificationEvent.REJECTED, self.dataset_id, context, portal_id=state.portal_id,
-               portal_url=self._portal_url(state.portal_id), reviewer=account.by, notes=account.notes,
+        notify(NotificationEvent.REJECTED, inputs.spec, inputs.governance, context, portal_id=portal_id,
+               portal_url=self._portal_url(inputs, portal_id), reviewer=account.by, notes=account.notes,
                reviewed_at=review.get("reviewed_at"))
         raise ReportedFailure(f"{self.dataset_id} was rejected in the Stage 1 review. {account.notes}")
 
-    def _account(self, portal_id: str, review: dict, *, approved: bool):
+    def _account(self, inputs: TaskInputs, portal_id: str, review: dict[str, Any], *,
+                 approved: bool) -> ReviewAccount:
         from opendata.portal.approvals import review_account
 
         return review_account(approved=approved, reviewed_at=_when(review.get("reviewed_at")),
                               reviewed_automatically=review.get("reviewed_automatically"),
-                              portal_url=self._portal_url(portal_id))
+                              portal_url=self._portal_url(inputs, portal_id))
 
-    def _state(self):
-        from opendata.registry import Registry
-
-        state = Registry.from_settings().get_state(self.dataset_id)
+    def _state(self, inputs: TaskInputs, *, reread: bool = False) -> tuple[DatasetState, str]:
+        """The dataset's state and its portal id (none yet: the task fails at once); ``reread``:
+        read again, after this execution's own writes."""
+        state = inputs.registry.get_state(self.dataset_id) if reread else inputs.state
         if state is None or state.portal_id is None:
             raise AirflowFailException(f"{self.dataset_id} has no portal dataset yet; the Stage 1 push must run first")
-        return state
+        return state, state.portal_id
 
-    def _portal_status(self, portal_id: str):
-        from opendata.lifecycle.runtime import portal_hook
+    def _portal_status(self, inputs: TaskInputs, portal_id: str) -> ApprovalStatus:
+        return inputs.hook.get_approval_status(portal_id)
 
-        return portal_hook().get_approval_status(portal_id)
+    def _portal_url(self, inputs: TaskInputs, portal_id: str) -> str:
+        from opendata.lifecycle.runtime import portal_url
 
-    def _portal_url(self, portal_id: str) -> str:
-        from opendata.lifecycle.runtime import portal_hook, portal_url
-
-        return portal_url(portal_hook(), portal_id)
+        return portal_url(inputs.hook, portal_id)
 
 
 def _when(value: str | dt.datetime | None) -> dt.datetime | None:

@@ -1,16 +1,32 @@
-"""Reading a staged extract back, one row group at a time."""
+"""A staged extract after the extract task: handed on through XCom, read back one row group
+at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+if TYPE_CHECKING:
+    from opendata.sources.stage import StagedExtract
+
 # Rows per batch handed to pandas: one batch of 20 text-heavy columns as Python objects costs
 # tens of megabytes, so batches stay small whatever the table size.
 BATCH_ROWS = 10_000
+
+
+def staged_from_xcom(value: Mapping[str, Any]) -> StagedExtract:
+    """The extract task's XCom (``StagedExtract.as_dict()``: XCom carries JSON) as the object
+    again. Keys it does not know are left out (an XCom written by another version of the
+    extract task); a missing optional one takes its default."""
+    from opendata.sources.stage import StagedExtract
+
+    known = {field.name for field in fields(StagedExtract)}
+    return StagedExtract(**{key: item for key, item in value.items() if key in known})
 
 
 def staged_batches(source: Path | str | pq.ParquetFile, batch_rows: int = BATCH_ROWS,

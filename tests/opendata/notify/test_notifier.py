@@ -25,11 +25,11 @@ def _ti(task_id="refresh", run_id="scheduled__2026-11-27T00:00:00+00:00", try_nu
                            try_number=try_number)
 
 
-def test_notify_with_a_minimal_context(mailbox, monkeypatch):
+def test_notify_with_a_minimal_context(mailbox, monkeypatch, permits_spec, governance):
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8080/")
     context = {"run_id": "scheduled__2026-11-27T00:00:00+00:00", "task_instance": _ti(),
                "exception": ValueError("source returned no rows\nsecond line")}
-    OpenDataNotifier(event=E.REFRESH_FAILED, dataset_id="building-permits").notify(context)
+    OpenDataNotifier(event=E.REFRESH_FAILED, spec=permits_spec, governance=governance).notify(context)
     [mail] = mailbox.messages()
     # No run kind given (this is not a dataset DAG's failure handler): the subject does not guess.
     assert mail["Subject"] == "[Open Data] Run failed: Building Permits"
@@ -43,15 +43,15 @@ def test_notify_with_a_minimal_context(mailbox, monkeypatch):
     assert f'href="{log_url}"' in mail.get_body(preferencelist=("html",)).get_content()
 
 
-def test_no_log_link_without_a_base_url(mailbox):
-    OpenDataNotifier(E.REFRESH_FAILED, "building-permits").notify({"task_instance": _ti()})
+def test_no_log_link_without_a_base_url(mailbox, permits_spec, governance):
+    OpenDataNotifier(E.REFRESH_FAILED, permits_spec, governance).notify({"task_instance": _ti()})
     text = mailbox.messages()[0].get_body(preferencelist=("plain",)).get_content()
     assert "The log:" not in text and "In Airflow" not in text
     assert "Airflow task:      refresh" in text
 
 
-def test_explicit_details_win_over_the_context(mailbox):
-    notifier = OpenDataNotifier(E.STAGE1_READY_FOR_REVIEW, "building-permits",
+def test_explicit_details_win_over_the_context(mailbox, permits_spec, governance):
+    notifier = OpenDataNotifier(E.STAGE1_READY_FOR_REVIEW, permits_spec, governance,
                                 details={"portal_url": "http://portal.example/d/bp01-perm", "task_id": "push"})
     notifier.notify({"task_instance": _ti(task_id="other")})
     [mail] = mailbox.messages()
@@ -61,8 +61,8 @@ def test_explicit_details_win_over_the_context(mailbox):
     assert "http://portal.example/d/bp01-perm" in text and "Airflow task:      push" in text
 
 
-def test_callable_renders_templated_details_without_changing_the_instance(mailbox):
-    notifier = OpenDataNotifier(E.DEPARTMENT_APPROVAL_REQUESTED, "building-permits",
+def test_callable_renders_templated_details_without_changing_the_instance(mailbox, permits_spec, governance):
+    notifier = OpenDataNotifier(E.DEPARTMENT_APPROVAL_REQUESTED, permits_spec, governance,
                                 details={"portal_id": "{{ params.fourfour }}"})
     notifier({"params": {"fourfour": "bp01-perm"}, "run_id": "manual__1"})
     notifier({"params": {"fourfour": "zz99-zzzz"}, "run_id": "manual__2"})
@@ -73,8 +73,8 @@ def test_callable_renders_templated_details_without_changing_the_instance(mailbo
     assert notifier.details == {"portal_id": "{{ params.fourfour }}"}
 
 
-def test_helper_for_task_code_does_not_template_people_s_text(mailbox):
-    notify(E.REJECTED, "building-permits", reviewer="Maria Alvarez", notes="Use {{ braces }} <literally>",
+def test_helper_for_task_code_does_not_template_people_s_text(mailbox, permits_spec, governance):
+    notify(E.REJECTED, permits_spec, governance, reviewer="Maria Alvarez", notes="Use {{ braces }} <literally>",
            reviewed_at=dt.datetime(2026, 11, 20, 10, 5, tzinfo=dt.UTC))
     [mail] = mailbox.messages()
     text = mail.get_body(preferencelist=("plain",)).get_content()
@@ -83,9 +83,9 @@ def test_helper_for_task_code_does_not_template_people_s_text(mailbox):
     assert [str(a) for a in mail["Cc"].addresses] == [MARIA]
 
 
-def test_helper_posts_to_slack_too(mailbox, monkeypatch, slack):
+def test_helper_posts_to_slack_too(mailbox, monkeypatch, slack, permits_spec, governance):
     monkeypatch.setenv("AIRFLOW_CONN_OPENDATA_SLACK", json.dumps({"conn_type": "http", "host": slack.url}))
-    notify(E.WENT_LIVE, "building-permits", context={}, portal_url="http://portal.example/d/bp01-perm")
+    notify(E.WENT_LIVE, permits_spec, governance, context={}, portal_url="http://portal.example/d/bp01-perm")
     assert len(mailbox.messages()) == 1
     assert slack.posts[0]["json"]["text"].startswith("*[Open Data] Building Permits is now public*")
 
@@ -103,11 +103,13 @@ def test_dag_level_failure_context_gives_the_reason():
     assert details == {"run_id": "r1", "error": "The DAG run failed (task_failure)."}
 
 
-def test_unknown_dataset_fails_clearly(mailbox):
-    from opendata.spec.errors import SpecFileError
-
-    with pytest.raises(SpecFileError, match="no-such-dataset"):
-        OpenDataNotifier(E.REFRESH_FAILED, "no-such-dataset").notify({})
+def test_a_notifier_given_no_dataset_fails_clearly_and_reads_nothing(mailbox, monkeypatch):
+    """The notifier never reads the dataset or governance file itself: it is handed them."""
+    # Where every dataset and governance file is opened (YamlDocument.read).
+    monkeypatch.setattr("opendata.spec.validate.read_config_text",
+                        lambda *a, **k: pytest.fail("the notifier read a file"))
+    with pytest.raises(ValueError, match="no dataset spec and governance"):
+        OpenDataNotifier(E.REFRESH_FAILED).notify({})
     assert mailbox.messages() == []
 
 
@@ -148,12 +150,12 @@ def test_failure_callback_in_a_real_dag_run(airflow_db, mailbox, monkeypatch):
     assert f"failed in task refresh (run {run.run_id})" in dag_text
 
 
-def test_as_a_hitl_operator_notifier_links_to_the_required_action(mailbox, monkeypatch):
+def test_as_a_hitl_operator_notifier_links_to_the_required_action(mailbox, monkeypatch, permits_spec, governance):
     from airflow.providers.standard.operators.hitl import ApprovalOperator
 
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example:8080")
     approval = ApprovalOperator(task_id="department_approval", subject="Approve Building Permits?",
-                                notifiers=[OpenDataNotifier(E.DEPARTMENT_APPROVAL_REQUESTED, "building-permits")])
+                                notifiers=[OpenDataNotifier(E.DEPARTMENT_APPROVAL_REQUESTED, permits_spec, governance)])
     context = {"task": approval, "task_instance": _ti(task_id="department_approval", run_id="manual__1"),
                "run_id": "manual__1"}
     for notifier in approval.notifiers:  # what HITLOperator.execute does before it waits

@@ -61,5 +61,16 @@ def test_the_anonymous_responder_is_named_as_such():
 
 
 def test_governance_names_map_each_key_to_the_person():
-    names = governance_names()
+    from opendata.lifecycle.inputs import TaskInputs
+
+    names = governance_names(TaskInputs("building-permits"))
     assert names["alicia-grant"] == "Alicia Grant" and names["helen-wu"] == "Helen Wu"
+
+
+def test_the_approve_option_is_airflow_s():
+    """What refresh compares the shrink guard's answer with is the option ApprovalOperator offers."""
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    from opendata.lifecycle.tasks import APPROVE_OPTION
+
+    assert ApprovalOperator.APPROVE == APPROVE_OPTION
