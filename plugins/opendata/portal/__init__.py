@@ -5,7 +5,9 @@ Layout (one concern per module):
 * :mod:`~opendata.portal.hook`: :class:`SocrataHook`, the Airflow hook and the only public
   entry point for portal operations;
 * :mod:`~opendata.portal.config`: connection parsing (host/scheme, credentials, extra fields);
-* :mod:`~opendata.portal.transport`: the requests adapter (timeouts, retries, logging, errors);
+* :mod:`~opendata.portal.transport`: the requests adapter (timeouts, retries, logging, errors)
+  and :class:`~opendata.portal.transport.SocrataSession`, the one way a request is sent (the
+  hook hands it out as ``hook.session``; the modules below the hook use it, not the hook);
 * :mod:`~opendata.portal.retry`: the retry/backoff policy;
 * :mod:`~opendata.portal.errors`: typed exceptions and the error-body parser;
 * :mod:`~opendata.portal.redaction`: keeping credentials out of logs and messages;
@@ -13,7 +15,8 @@ Layout (one concern per module):
 * :mod:`~opendata.portal.models`: typed inputs/results and their JSON parsers;
 * :mod:`~opendata.portal.approvals`: approval state parsing;
 * :mod:`~opendata.portal.revisions`: atomic replace through DSMAPI revisions;
-* :mod:`~opendata.portal.aio`: async approval-state read for triggers.
+* :mod:`~opendata.portal.aio`: the async approval-state read under
+  ``SocrataHook.aget_approval_status`` (which the approval trigger awaits).
 """
 
 from __future__ import annotations

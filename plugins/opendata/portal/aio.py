@@ -10,8 +10,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
@@ -25,6 +24,7 @@ from opendata.portal.errors import (
 )
 from opendata.portal.redaction import Redactor, loggable_target
 from opendata.portal.retry import parse_retry_after
+from opendata.portal.transport import JSONValue, PortalLog
 
 _log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _client(
     headers = {"X-Socrata-Host": config.host_header, "User-Agent": "civic-opendata SocrataHook (httpx)"}
     if config.app_token:
         headers["X-App-Token"] = config.app_token
-    auth = httpx.BasicAuth(config.username, config.password) if config.has_credentials else None
+    auth = httpx.BasicAuth(config.username, config.password) if config.username and config.password else None
     return httpx.AsyncClient(
         base_url=config.base_url,
         headers=headers,
@@ -53,14 +53,14 @@ async def get_json(
     config: SocrataConnectionConfig,
     path: str,
     *,
-    params: Mapping[str, Any] | None = None,
-    logger: Any = None,
+    params: Mapping[str, str | int | float] | None = None,
+    logger: PortalLog | None = None,
     redactor: Redactor | None = None,
     rng: random.Random | None = None,
-    sleep=asyncio.sleep,
-) -> Any:
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> JSONValue:
     """GET ``path`` with retries per the connection's policy; return decoded JSON."""
-    log = logger or _log
+    log: PortalLog = logger or _log
     policy = config.retry_policy
     redactor = redactor or Redactor(config.secrets())
     retry_number = 0
@@ -114,12 +114,13 @@ async def get_json(
             if not response.content.strip():
                 return None
             try:
-                return response.json()
+                decoded: JSONValue = response.json()
             except ValueError:
                 raise SocrataUnexpectedResponse(
                     "Response body is not JSON", status=status, request_id=request_id, method="GET", path=path
                 ) from None
-        err = error_from_response(
+            return decoded
+        error = error_from_response(
             status,
             response.content,
             response.headers,
@@ -128,9 +129,9 @@ async def get_json(
             reason=response.reason_phrase,
             retry_after=parse_retry_after(response.headers),
         )
-        err.message = redactor.redact(err.message)
-        err.args = (err.message,)
-        raise err
+        error.message = redactor.redact(error.message)
+        error.args = (error.message,)
+        raise error
 
 
 async def fetch_approval_status(
@@ -138,7 +139,7 @@ async def fetch_approval_status(
     dataset_id: str,
     *,
     audience: str = "public",
-    logger: Any = None,
+    logger: PortalLog | None = None,
     redactor: Redactor | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> ApprovalStatus:
@@ -160,6 +161,5 @@ async def fetch_approval_status(
     finally:
         await http.aclose()
     approvals = view.get("approvals") if isinstance(view, Mapping) else None
-    return approval_status_from_json(
-        dataset_id, guidance, approvals if isinstance(approvals, list) else None, audience
-    )
+    records = [a for a in approvals if isinstance(a, Mapping)] if isinstance(approvals, list) else None
+    return approval_status_from_json(dataset_id, guidance, records, audience)

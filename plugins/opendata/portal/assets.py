@@ -1,6 +1,8 @@
 """Creating, publishing and submitting one asset, and checking who can see it: the client side.
 
-:class:`SocrataHook <opendata.portal.hook.SocrataHook>` methods delegate here. Three of these
+:class:`SocrataHook <opendata.portal.hook.SocrataHook>` methods delegate here, passing the hook,
+which these functions know only as an :class:`AssetPortal` (what they use of it: its session,
+its log and two reads), so this module does not import the hook. Three of these
 calls are not idempotent on the wire: ``POST /api/views.json`` (create), ``POST
 /api/views/{id}/publication.json`` (publish) and ``POST /api/views/{id}/approvals?method=
 startWorkflowSubmission`` (submit). A 5xx or a timeout can arrive *after* the portal applied
@@ -19,10 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import requests
-
+from opendata.portal.approvals import ApprovalStatus
 from opendata.portal.errors import (
     SocrataAuthError,
     SocrataConnectionError,
@@ -40,14 +41,28 @@ from opendata.portal.models import (
     hidden_from_catalog,
     parse_catalog_page,
 )
-
-if TYPE_CHECKING:
-    from opendata.portal.hook import SocrataHook
+from opendata.portal.transport import PortalLog, SocrataSession
 
 T = TypeVar("T")
 
 #: Failures after which the write may or may not have been applied.
 AMBIGUOUS = (SocrataServerError, SocrataConnectionError, SocrataUnexpectedResponse)
+
+
+class AssetPortal(Protocol):
+    """What these steps use of the hook (:class:`~opendata.portal.hook.SocrataHook` is one)."""
+
+    @property
+    def log(self) -> PortalLog: ...
+
+    @property
+    def session(self) -> SocrataSession: ...
+
+    def get_view(self, dataset_id: str) -> ViewMetadata: ...
+
+    def get_approval_status(
+        self, dataset_id: str, audience: str = "public", *, view: ViewMetadata | None = None
+    ) -> ApprovalStatus: ...
 
 
 class SocrataCreationUnknown(SocrataError):
@@ -59,7 +74,7 @@ class SocrataCreationUnknown(SocrataError):
 
 
 def act_confirmed(
-    hook: SocrataHook,
+    hook: AssetPortal,
     what: str,
     *,
     done: Callable[[], T | None],
@@ -76,7 +91,7 @@ def act_confirmed(
     read again before anything else. Returns ``(state, acted)``: ``acted`` is False when the
     state was there before this call.
     """
-    policy = hook.config.retry_policy
+    policy = hook.session.retry_policy
     last: SocrataError | None = None
     for attempt in range(policy.max_attempts):
         state = done()
@@ -128,7 +143,7 @@ def _poll(read: Callable[[], T | None], seconds: float, sleep: Callable[[float],
 # ---------------------------------------------------------------------------------------------
 
 
-def publish(hook: SocrataHook, dataset_id: str, *, sleep: Callable[[float], None] = time.sleep) -> ViewMetadata:
+def publish(hook: AssetPortal, dataset_id: str, *, sleep: Callable[[float], None] = time.sleep) -> ViewMetadata:
     """Publish a draft (``POST /api/views/{id}/publication.json``, reference §2.7); the audience
     does not change. Already published: nothing is sent. Returns the published view."""
 
@@ -137,12 +152,12 @@ def publish(hook: SocrataHook, dataset_id: str, *, sleep: Callable[[float], None
         return view if view.is_published else None
 
     def send() -> None:
-        client = hook.get_conn()
-        hook._sodapy("publish", client.publish, dataset_id, idempotent=False)
+        session = hook.session
+        session.sodapy_call("publish", session.client.publish, dataset_id, idempotent=False)
 
     view, acted = act_confirmed(
-        hook, f"publish {dataset_id}", done=published, act=send, settle_seconds=hook.config.publish_wait_seconds,
-        sleep=sleep,
+        hook, f"publish {dataset_id}", done=published, act=send,
+        settle_seconds=hook.session.config.publish_wait_seconds, sleep=sleep,
     )
     hook.log.info("Dataset %s is published%s", dataset_id, "" if acted else " (it already was)")
     return view
@@ -153,7 +168,7 @@ def publish(hook: SocrataHook, dataset_id: str, *, sleep: Callable[[float], None
 # ---------------------------------------------------------------------------------------------
 
 
-def find_marked(hook: SocrataHook, marker: DatasetMarker, *, name: str | None = None) -> list[ViewMetadata]:
+def find_marked(hook: AssetPortal, marker: DatasetMarker, *, name: str | None = None) -> list[ViewMetadata]:
     """Every asset carrying ``marker``, oldest first (normally one).
 
     Asks the Discovery API (authenticated with ``X-Socrata-Host``, so private drafts are
@@ -166,11 +181,12 @@ def find_marked(hook: SocrataHook, marker: DatasetMarker, *, name: str | None = 
     if name:
         queries.append([("names", name)])
     candidates: list[str] = []
+    session = hook.session
     for filters in queries:
-        params = [*filters, ("domains", hook.config.host_header), ("limit", "100")]
-        items, _ = parse_catalog_page(hook._request("GET", "/api/catalog/v1", params=params))
+        params = [*filters, ("domains", session.config.host_header), ("limit", "100")]
+        items, _ = parse_catalog_page(session.request("GET", "/api/catalog/v1", params=params))
         candidates.extend(item.id for item in items if item.id not in candidates)
-    found = []
+    found: list[ViewMetadata] = []
     for candidate in candidates:
         try:
             view = hook.get_view(candidate)
@@ -182,7 +198,7 @@ def find_marked(hook: SocrataHook, marker: DatasetMarker, *, name: str | None = 
 
 
 def create_marked(
-    hook: SocrataHook,
+    hook: AssetPortal,
     name: str,
     specs: Sequence[ColumnSpec],
     *,
@@ -203,16 +219,18 @@ def create_marked(
         view_metadata["custom_fields"] = custom
     payload["columns"] = [c.to_view_json() for c in specs]
     payload["metadata"] = view_metadata
-    client = hook.get_conn()
+    session = hook.session
     try:
-        created = hook._sodapy(
-            "create dataset", client.create, name, new_backend=new_backend, idempotent=False, **payload
+        created = session.sodapy_call(
+            "create dataset", session.client.create, name, new_backend=new_backend, idempotent=False, **payload
         )
     except AMBIGUOUS as err:
         if marker is None:
             raise
         hook.log.warning("Socrata create %r: outcome unknown (%s); looking for the asset by its marker", name, err)
-        found = _poll(lambda: find_marked(hook, marker, name=name) or None, hook.config.create_lookup_seconds, sleep)
+        found = _poll(
+            lambda: find_marked(hook, marker, name=name) or None, session.config.create_lookup_seconds, sleep
+        )
         if found:
             hook.log.info("Socrata create %r: the portal had created %s although the answer was lost",
                           name, found[0].id)
@@ -233,7 +251,7 @@ def create_marked(
 # ---------------------------------------------------------------------------------------------
 
 
-def visibility(hook: SocrataHook, dataset_id: str) -> Visibility:
+def visibility(hook: AssetPortal, dataset_id: str) -> Visibility:
     """Read back the four things that decide anonymous visibility."""
     view = hook.get_view(dataset_id)
     status = hook.get_approval_status(dataset_id, view=view)
@@ -244,26 +262,3 @@ def visibility(hook: SocrataHook, dataset_id: str) -> Visibility:
         approval=status.state,
         hidden=hidden_from_catalog(view),
     )
-
-
-def anonymous_read_status(hook: SocrataHook, dataset_id: str) -> int:
-    """HTTP status of ``GET /resource/{id}.json?$limit=1`` sent as an anonymous visitor (no
-    credentials; the app token only, as a public app would send it). 200 means the public sees
-    the rows."""
-    cfg = hook.config
-    session = requests.Session()
-    session.mount(f"{cfg.scheme}://", hook._make_adapter(cfg))
-    if cfg.app_token:
-        session.headers["X-App-Token"] = cfg.app_token
-    try:
-        try:
-            response = session.get(
-                f"{cfg.base_url}/resource/{dataset_id}.json", params={"$limit": 1}, timeout=cfg.timeout
-            )
-        except SocrataError as err:  # the adapter raises typed errors for what it gave up on
-            if err.status is None:
-                raise
-            return err.status
-        return response.status_code
-    finally:
-        session.close()

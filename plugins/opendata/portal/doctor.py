@@ -24,11 +24,11 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from opendata.portal.config import SocrataConnectionConfig, is_loopback, normalize_extra, parse_portal_host
 from opendata.portal.dataset_metadata import DATASET_FIELDSET, MARKER_FIELD, dataset_metadata
@@ -42,11 +42,15 @@ from opendata.portal.errors import (
     SocrataNotFound,
 )
 from opendata.portal.models import DatasetMarker
+from opendata.portal.transport import SessionOwner, SocrataSession, session_of
 from opendata.spec.vocab import LICENSES
 
 if TYPE_CHECKING:
     from opendata.portal.hook import SocrataHook
     from opendata.spec.loader import Catalog
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: The custom field that marks each dataset the pipeline creates with its dataset file's id
 #: (:func:`opendata.portal.dataset_metadata.dataset_marker`).
@@ -228,6 +232,8 @@ def check_settings(
         checks.append(
             Check("settings.extra", "Connection extra", Status.FAIL, f"the extra cannot be read ({type(err).__name__})")
         )
+    scheme: str | None
+    domain: str | None
     try:
         scheme, domain = parse_portal_host(host, port=port, schema=schema)
     except SocrataConfigError as err:
@@ -419,11 +425,11 @@ def check_licenses(
     wanted = {lic: LICENSES.get(lic, lic) for lic in needs.licenses}
     if error is not None or not isinstance(payload, list):
         why = str(error) if error is not None else "the answer is not a list"
-        items = [
+        unconfirmed = [
             AdminItem("license", name, license_id=lic, confirmed=False, datasets=needs.licenses[lic])
             for lic, name in wanted.items()
         ]
-        return Check("licenses", title, Status.WARN, f"could not read the domain's licenses ({why})"), items
+        return Check("licenses", title, Status.WARN, f"could not read the domain's licenses ({why})"), unconfirmed
     by_id: dict[str, str] = {}
     by_name: dict[str, str] = {}
     for entry in payload:
@@ -746,7 +752,7 @@ def check_fieldsets(needs: Needs, dry: DryRun) -> tuple[Check, list[AdminItem]]:
             [],
         )
     if not dry.verified:
-        items = [
+        unconfirmed = [
             AdminItem("fieldset", fs, fields=names, confirmed=False, datasets=needs.datasets)
             for fs, names in needs.fieldsets.items()
         ]
@@ -760,7 +766,7 @@ def check_fieldsets(needs: Needs, dry: DryRun) -> tuple[Check, list[AdminItem]]:
                 fix="Make sure an administrator created them (Admin > Metadata); run the doctor again once an asset "
                 "exists (any asset the account owns) so that a dry run can confirm them.",
             ),
-            items,
+            unconfirmed,
         )
     items: list[AdminItem] = []
     refused: list[str] = []
@@ -1135,10 +1141,13 @@ def ensure_read_only(method: str, path: str, params: Mapping[str, Any] | None) -
 
 
 class ReadOnlyPortal:
-    """The doctor's way to the portal: GETs and validateOnly dry runs, through the hook."""
+    """The doctor's way to the portal: GETs and validateOnly dry runs, through the hook's session.
 
-    def __init__(self, hook: SocrataHook) -> None:
-        self._hook = hook
+    :param portal: the hook (its session is opened at the first request) or a session.
+    """
+
+    def __init__(self, portal: SocrataSession | SessionOwner) -> None:
+        self._portal = portal
         self.sent: list[str] = []
 
     def get(self, path: str, params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None) -> Any:
@@ -1151,10 +1160,10 @@ class ReadOnlyPortal:
         checked = dict(params) if isinstance(params, Mapping) else dict(params or [])
         ensure_read_only(method, path, checked)
         self.sent.append(f"{method} {path}" + ("?validateOnly=true&strict=true" if method == "PATCH" else ""))
-        return self._hook._request(method, path, params=params, body=body)
+        return session_of(self._portal).request(method, path, params=params, body=body)
 
 
-def _call(fn, *args, **kwargs) -> tuple[Any, SocrataError | None]:
+def _call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> tuple[R | None, SocrataError | None]:
     try:
         return fn(*args, **kwargs), None
     except SocrataForbiddenOperation:
@@ -1232,12 +1241,15 @@ def _find_probe(
 
 
 def _dry_runs(portal: ReadOnlyPortal, needs: Needs, dry: DryRun, own_dataset: str | None) -> None:
+    probe = dry.probe
+    if probe is None:  # the caller records why there is no asset to dry-run against
+        return
     # The probe's own dataset first: what the pipeline writes to that asset anyway.
     order = sorted(needs.patches, key=lambda ds: ds != own_dataset)
     for dataset_id in order:
         body = {k: v for k, v in needs.patches[dataset_id].items() if k in _DRY_RUN_KEYS}
         try:
-            answer = portal.dry_run_metadata(dry.probe, body)
+            answer = portal.dry_run_metadata(probe, body)
         except SocrataBadRequest as err:
             # A refusal with a 400 still carries the portal's reasons; read them like an answer.
             answer = err.data if validation_messages(err.data) else {"errors": [{"message": err.message}]}
@@ -1385,7 +1397,7 @@ def _run_portal_checks(
 
 
 @contextlib.contextmanager
-def _logs_to_stderr():
+def _logs_to_stderr() -> Iterator[None]:
     """In a command-line process Airflow logs to stdout (a root handler on it, and structlog
     writing to ``sys.stdout``), and the hook logs every request: send that to stderr for the
     duration, so that stdout carries the report alone and ``--json`` parses."""

@@ -28,7 +28,7 @@ Hierarchy::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _MAX_MESSAGE_CHARS = 500
@@ -79,7 +79,9 @@ class SocrataError(Exception):
             f"method={self.method!r}, path={self.path!r})"
         )
 
-    def __reduce__(self):  # keep keyword-only attributes when pickled (Airflow serialises errors)
+    def __reduce__(  # keep keyword-only attributes when pickled (Airflow serialises errors)
+        self,
+    ) -> tuple[Callable[[type[SocrataError], str, dict[str, Any]], SocrataError], tuple[Any, ...]]:
         return (_rebuild_error, (type(self), self.message, self.__dict__.copy()))
 
 

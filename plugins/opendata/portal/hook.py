@@ -1,18 +1,20 @@
 """SocrataHook: the pipeline's only way to the Socrata portal.
 
 The hook owns the Airflow connection, the sodapy 2.2.0 client and the requests session under it
-(see :mod:`opendata.portal.transport` for timeouts, retries, logging and typed errors).
+(see :mod:`opendata.portal.transport` for timeouts, retries, logging and typed errors). The
+modules it delegates to (:mod:`~opendata.portal.revisions`, :mod:`~opendata.portal.assets`, the
+doctor) send their requests through the public :attr:`SocrataHook.session`
+(:class:`~opendata.portal.transport.SocrataSession`) and do not import this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing
 from typing import Any
 
 import pandas as pd
@@ -32,7 +34,6 @@ from opendata.portal.approvals import (
 from opendata.portal.config import CONN_TYPE, DEFAULT_CONN_ID, SocrataConnectionConfig
 from opendata.portal.errors import (
     SocrataApprovalError,
-    SocrataConnectionError,
     SocrataError,
     SocrataForbiddenOperation,
     SocrataUnexpectedResponse,
@@ -51,8 +52,16 @@ from opendata.portal.models import (
     chunked,
     parse_catalog_page,
 )
-from opendata.portal.redaction import Redactor
-from opendata.portal.revisions import RevisionReplace, RevisionResult, RowsInput, check_audience, discard_revision
+from opendata.portal.redaction import Redactor, basic_auth_token
+from opendata.portal.revisions import (
+    RevisionInfo,
+    RevisionReplace,
+    RevisionResult,
+    RowsInput,
+    check_audience,
+    discard_revision,
+    get_revision,
+)
 from opendata.portal.serialization import (
     EncodedChunk,
     deletion_rows,
@@ -61,7 +70,7 @@ from opendata.portal.serialization import (
     known_total,
     prefetched,
 )
-from opendata.portal.transport import ACCEPT_202, NON_IDEMPOTENT, SocrataHTTPAdapter, send_json_body
+from opendata.portal.transport import JSONValue, SocrataHTTPAdapter, SocrataSession, send_json_body
 
 _DATASET_ID = re.compile(r"^[a-z0-9]{4}-[a-z0-9]{4}$")
 USER_AGENT = "civic-opendata SocrataHook (sodapy 2.2.0)"
@@ -121,6 +130,10 @@ class SocrataHook(BaseHook):
     revision (:meth:`discard_revision`), which leaves the dataset as it was. Passwords, app tokens
     and the Basic auth header never appear in logs, error messages or reprs.
 
+    **Requests**: every request goes through :attr:`session`
+    (:meth:`SocrataSession.request <opendata.portal.transport.SocrataSession.request>`), which
+    the hook builds from the connection, the sodapy client and the adapter it owns.
+
     :param socrata_conn_id: Airflow connection id.
     :param chunk_size: rows per write request; overrides the connection's ``chunk_size``.
     """
@@ -143,8 +156,7 @@ class SocrataHook(BaseHook):
         self.socrata_conn_id = socrata_conn_id
         self._chunk_size = chunk_size
         self._config: SocrataConnectionConfig | None = None
-        self._client: SodapyClient | None = None
-        self._adapter: SocrataHTTPAdapter | None = None
+        self._session: SocrataSession | None = None
         self._redactor = Redactor()
 
     def __repr__(self) -> str:
@@ -154,23 +166,35 @@ class SocrataHook(BaseHook):
     # -- connection and client ----------------------------------------------------------------
     @property
     def config(self) -> SocrataConnectionConfig:
-        """Parsed connection settings (read once per hook)."""
+        """Parsed connection settings (read once per hook).
+
+        For the hook and its transport. Callers outside :mod:`opendata.portal` read what they
+        need through the named properties below (:attr:`base_url`,
+        :attr:`approval_changes_audience`, :attr:`catalog_lag_seconds`,
+        :attr:`visibility_wait_seconds`); the modules under the hook read ``session.config``.
+        """
         if self._config is None:
             conn = self.get_connection(self.socrata_conn_id)
-            self._set_config(SocrataConnectionConfig.from_connection(conn))
-        return self._config  # type: ignore[return-value]
+            return self._set_config(SocrataConnectionConfig.from_connection(conn))
+        return self._config
 
-    def _set_config(self, config: SocrataConnectionConfig) -> None:
+    def _set_config(self, config: SocrataConnectionConfig) -> SocrataConnectionConfig:
         self._config = config
         self._redactor = Redactor(config.secrets())
         self._redactor.add_basic_auth(config.username, config.password)
         self._mask_secrets(config)
+        return config
+
+    async def _aconfig(self) -> SocrataConnectionConfig:
+        """:attr:`config`, the connection read without blocking (in the triggerer's event loop)."""
+        if self._config is None:
+            conn = await self.aget_connection(self.socrata_conn_id)
+            return self._set_config(SocrataConnectionConfig.from_connection(conn))
+        return self._config
 
     @staticmethod
     def _mask_secrets(config: SocrataConnectionConfig) -> None:
         """Register secrets (incl. the Basic auth token) with Airflow's log masker, if available."""
-        from opendata.portal.redaction import basic_auth_token
-
         values = list(config.secrets())
         if config.username and config.password:
             values.append(basic_auth_token(config.username, config.password))
@@ -190,9 +214,39 @@ class SocrataHook(BaseHook):
     def chunk_size(self) -> int:
         return self._chunk_size or self.config.chunk_size
 
+    # -- what callers outside the portal package need of the connection's settings -------------
+    @property
+    def base_url(self) -> str:
+        """The portal's address, ``https://data.example.gov`` (for links in e-mails and reports)."""
+        return self.config.base_url
+
+    @property
+    def approval_changes_audience(self) -> bool:
+        """Whether approving a public-audience request makes the asset public at once."""
+        return self.config.approval_changes_audience
+
+    @property
+    def catalog_lag_seconds(self) -> float:
+        """How long the Discovery API may take to list a new asset."""
+        return self.config.catalog_lag_seconds
+
+    @property
+    def visibility_wait_seconds(self) -> float:
+        """How long an anonymous read may take to see a dataset that was just made public."""
+        return self.config.visibility_wait_seconds
+
+    # -- the client and the session ---------------------------------------------------------------
     def get_conn(self) -> SodapyClient:
         """The sodapy client, its session wired through :class:`SocrataHTTPAdapter`."""
-        if self._client is None:
+        return self.session.client
+
+    @property
+    def session(self) -> SocrataSession:
+        """The authenticated session every request to the portal goes through: its
+        :meth:`~opendata.portal.transport.SocrataSession.request` is the one way to send one
+        (retries, lost-answer rules, typed errors, redaction and logging included). Built with
+        the sodapy client on first use; :meth:`close` closes both."""
+        if self._session is None:
             cfg = self.config
             adapter = self._make_adapter(cfg)
             client = SodapyClient(
@@ -209,9 +263,8 @@ class SocrataHook(BaseHook):
                 headers["X-App-Token"] = cfg.app_token
             headers["X-Socrata-Host"] = cfg.host_header
             headers["User-Agent"] = USER_AGENT
-            self._adapter = adapter
-            self._client = client
-        return self._client
+            self._session = SocrataSession(client, adapter, cfg, self._redactor)
+        return self._session
 
     def _make_adapter(self, cfg: SocrataConnectionConfig) -> SocrataHTTPAdapter:
         return SocrataHTTPAdapter(
@@ -224,14 +277,14 @@ class SocrataHook(BaseHook):
 
     @property
     def adapter(self) -> SocrataHTTPAdapter:
-        self.get_conn()
-        return self._adapter  # type: ignore[return-value]
+        """The transport adapter under the session (its attempt and retry counters, for tests and
+        diagnostics)."""
+        return self.session.adapter
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        self._client = None
-        self._adapter = None
+        if self._session is not None:
+            self._session.client.close()
+        self._session = None
 
     def __enter__(self) -> SocrataHook:
         return self
@@ -242,98 +295,10 @@ class SocrataHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Airflow UI "Test": one authenticated catalog request."""
         try:
-            self._request("GET", "/api/catalog/v1", params={"limit": 1})
+            self.session.request("GET", "/api/catalog/v1", params={"limit": 1})
         except SocrataError as err:
             return False, str(err)
         return True, f"Connected to {self.config.domain}"
-
-    # -- low-level requests -------------------------------------------------------------------
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
-        body: Any = None,
-        idempotent: bool = True,
-        data: bytes | None = None,
-        content_type: str | None = None,
-        accept_202: bool = False,
-    ) -> Any:
-        """Send one request on the shared session; return the decoded JSON (``None`` if empty).
-
-        :param body: JSON body. :param data: raw body bytes instead, sent as ``content_type``.
-        :param idempotent: ``False`` retries only what the portal cannot have acted on.
-        :param accept_202: a 202 is the documented answer (DSMAPI job reads), not "retry later".
-        """
-        client = self.get_conn()
-        url = f"{client.uri_prefix}{client.domain}{path}"
-        kwargs: dict[str, Any] = {"params": params, "timeout": self.config.timeout}
-        if body is not None:
-            kwargs["data"] = json.dumps(body, allow_nan=False)
-            kwargs["headers"] = {"Content-Type": "application/json"}
-        elif data is not None:
-            kwargs["data"] = data
-            kwargs["headers"] = {"Content-Type": content_type or "application/octet-stream"}
-        token = ACCEPT_202.set(True) if accept_202 else None
-        try:
-            return self._send(client, method, url, path, kwargs, idempotent)
-        finally:
-            if token is not None:
-                ACCEPT_202.reset(token)
-
-    def _send(self, client, method: str, url: str, path: str, kwargs: dict[str, Any], idempotent: bool) -> Any:
-        with self._mode(idempotent):
-            try:
-                response = client.session.request(method, url, **kwargs)
-            except requests.RequestException as err:  # the adapter converts these; belt and braces
-                raise SocrataConnectionError(
-                    self._redactor.redact(type(err).__name__), method=method, path=path
-                ) from None
-        return self._decode(response, method, path)
-
-    def _decode(self, response: requests.Response, method: str, path: str) -> Any:
-        if not response.content or not response.content.strip():
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            raise SocrataUnexpectedResponse(
-                "Response body is not JSON",
-                status=response.status_code,
-                request_id=response.headers.get("X-Socrata-RequestId"),
-                method=method,
-                path=path,
-            ) from None
-
-    @contextmanager
-    def _mode(self, idempotent: bool):
-        if idempotent:
-            yield
-            return
-        token = NON_IDEMPOTENT.set(True)
-        try:
-            yield
-        finally:
-            NON_IDEMPOTENT.reset(token)
-
-    def _sodapy(self, what: str, func, *args, idempotent: bool = True, **kwargs) -> Any:
-        """Call a sodapy method and normalise its odd failure modes to typed errors."""
-        with self._mode(idempotent):
-            try:
-                return func(*args, **kwargs)
-            except SocrataError:
-                raise
-            except requests.RequestException as err:
-                raise SocrataConnectionError(self._redactor.redact(f"{what}: {type(err).__name__}")) from None
-            except (AttributeError, ValueError) as err:  # sodapy: missing content-type, bad JSON
-                raise SocrataUnexpectedResponse(
-                    self._redactor.redact(f"{what}: unexpected response ({type(err).__name__})")
-                ) from None
-            except Exception as err:
-                if type(err) is Exception:  # sodapy raises bare Exception("Unknown response format…")
-                    raise SocrataUnexpectedResponse(self._redactor.redact(f"{what}: {err}")) from None
-                raise
 
     # -- dataset lifecycle --------------------------------------------------------------------
     def create_dataset(
@@ -397,13 +362,13 @@ class SocrataHook(BaseHook):
 
     def get_view(self, dataset_id: str) -> ViewMetadata:
         """``GET /api/views/{id}.json`` as :class:`ViewMetadata` (full payload in ``.raw``)."""
-        client = self.get_conn()
-        payload = self._sodapy("get view", client.get_metadata, _check_id(dataset_id))
+        session = self.session
+        payload = session.sodapy_call("get view", session.client.get_metadata, _check_id(dataset_id))
         return ViewMetadata.from_json(payload)
 
     def get_asset_metadata(self, dataset_id: str) -> AssetMetadata:
         """``GET /api/views/metadata/v1/{id}`` (Metadata API) as :class:`AssetMetadata`."""
-        payload = self._request("GET", f"/api/views/metadata/v1/{_check_id(dataset_id)}")
+        payload = self.session.request("GET", f"/api/views/metadata/v1/{_check_id(dataset_id)}")
         return AssetMetadata.from_json(payload)
 
     def update_metadata(
@@ -421,7 +386,7 @@ class SocrataHook(BaseHook):
             raise ValueError("Empty metadata patch")
         params = {"strict": "true"} if strict else None
         path = f"/api/views/metadata/v1/{_check_id(dataset_id)}"
-        payload = self._request("PATCH", path, params=params, body=body)
+        payload = self.session.request("PATCH", path, params=params, body=body)
         if not isinstance(payload, Mapping) or not payload.get("id"):
             return self.get_asset_metadata(dataset_id)
         return AssetMetadata.from_json(payload)
@@ -434,7 +399,7 @@ class SocrataHook(BaseHook):
         params = {"validateOnly": "true"}
         if strict:
             params["strict"] = "true"
-        return self._request(
+        return self.session.request(
             "PATCH", f"/api/views/metadata/v1/{_check_id(dataset_id)}", params=params, body=body
         )
 
@@ -447,13 +412,13 @@ class SocrataHook(BaseHook):
         value = Audience.parse(audience) if not isinstance(audience, Audience) else audience
         if value not in (Audience.PUBLIC, Audience.PRIVATE):
             raise ValueError("audience must be 'public' or 'private'")
-        client = self.get_conn()
-        self._sodapy("set permission", client.set_permission, _check_id(dataset_id), value.value)
+        session = self.session
+        session.sodapy_call("set permission", session.client.set_permission, _check_id(dataset_id), value.value)
         self.log.info("Set audience of %s to %s", dataset_id, value.value)
 
     def get_audience(self, dataset_id: str) -> Audience:
         """Audience from ``GET /api/views/{id}/permissions`` (``scope``)."""
-        payload = self._request("GET", f"/api/views/{_check_id(dataset_id)}/permissions")
+        payload = self.session.request("GET", f"/api/views/{_check_id(dataset_id)}/permissions")
         return audience_from_permissions(payload)
 
     def publish(self, dataset_id: str) -> ViewMetadata:
@@ -467,8 +432,27 @@ class SocrataHook(BaseHook):
         return assets.visibility(self, _check_id(dataset_id))
 
     def anonymous_read_status(self, dataset_id: str) -> int:
-        """HTTP status an anonymous visitor gets for the dataset's rows (200: visible)."""
-        return assets.anonymous_read_status(self, _check_id(dataset_id))
+        """HTTP status of ``GET /resource/{id}.json?$limit=1`` sent as an anonymous visitor (no
+        credentials; the app token only, as a public app would send it). 200 means the public
+        sees the rows."""
+        _check_id(dataset_id)
+        cfg = self.config
+        session = requests.Session()
+        session.mount(f"{cfg.scheme}://", self._make_adapter(cfg))
+        if cfg.app_token:
+            session.headers["X-App-Token"] = cfg.app_token
+        try:
+            try:
+                response = session.get(
+                    f"{cfg.base_url}/resource/{dataset_id}.json", params={"$limit": 1}, timeout=cfg.timeout
+                )
+            except SocrataError as err:  # the adapter raises typed errors for what it gave up on
+                if err.status is None:
+                    raise
+                return err.status
+            return response.status_code
+        finally:
+            session.close()
 
     # -- rows -------------------------------------------------------------------------------
     def upsert(
@@ -579,16 +563,16 @@ class SocrataHook(BaseHook):
         replace_first: bool,
         idempotent: bool,
     ) -> UpsertResult:
-        client = self.get_conn()
+        session = self.session
         verb = "replace" if replace_first else "upsert"
         result = UpsertResult()
         started = time.monotonic()
         for index, chunk in enumerate(chunks):
             if replace_first and index == 0:
-                report = self._sodapy("replace", send_json_body, client, "put", dataset_id, chunk.body)
+                report = session.sodapy_call("replace", send_json_body, session.client, "put", dataset_id, chunk.body)
             else:
-                report = self._sodapy(
-                    "upsert", send_json_body, client, "post", dataset_id, chunk.body, idempotent=idempotent
+                report = session.sodapy_call(
+                    "upsert", send_json_body, session.client, "post", dataset_id, chunk.body, idempotent=idempotent
                 )
             part = UpsertResult.from_json(report, rows_sent=chunk.rows)
             result = result + part
@@ -678,10 +662,11 @@ class SocrataHook(BaseHook):
         wanted = check_audience(audience, self.get_audience(dataset_id), dataset_id)
         view = self.get_view(dataset_id)
         replace = RevisionReplace(
-            self,
+            self.session,
             dataset_id,
             view,
             wanted,
+            log=self.log,
             total=total if total is not None else known_total(rows_or_frames),
             poll_seconds=poll_seconds,
             timeout=timeout,
@@ -694,8 +679,12 @@ class SocrataHook(BaseHook):
 
     def discard_revision(self, dataset_id: str, revision_seq: int) -> None:
         """Close an open DSMAPI revision without applying it; the dataset does not change."""
-        discard_revision(self, _check_id(dataset_id), revision_seq)
+        discard_revision(self.session, _check_id(dataset_id), revision_seq)
         self.log.info("Discarded revision %s/%d", dataset_id, revision_seq)
+
+    def get_revision(self, dataset_id: str, revision_seq: int) -> RevisionInfo:
+        """One DSMAPI revision as the portal has it now (open or closed, its apply jobs)."""
+        return get_revision(self.session, _check_id(dataset_id), revision_seq)
 
     def iter_rows(
         self,
@@ -717,7 +706,7 @@ class SocrataHook(BaseHook):
         order_by = order.strip() or ":id"
         if ":id" not in [part.strip().split(" ")[0] for part in order_by.split(",")]:
             order_by = f"{order_by},:id"
-        client = self.get_conn()
+        session = self.session
         offset = 0
         while True:
             kwargs: dict[str, Any] = {"order": order_by, "limit": size, "offset": offset}
@@ -727,7 +716,7 @@ class SocrataHook(BaseHook):
                 kwargs["where"] = where
             if not exclude_system_fields:
                 kwargs["exclude_system_fields"] = "false"
-            page = self._sodapy("read rows", client.get, dataset_id, **kwargs)
+            page = session.sodapy_call("read rows", session.client.get, dataset_id, **kwargs)
             if not isinstance(page, list):
                 raise SocrataUnexpectedResponse(
                     "Row page is not a JSON array", method="GET", path=f"/resource/{dataset_id}.json"
@@ -738,10 +727,10 @@ class SocrataHook(BaseHook):
             offset += size
 
     # -- approvals ----------------------------------------------------------------------------
-    def get_approval_guidance(self, dataset_id: str) -> Any:
+    def get_approval_guidance(self, dataset_id: str) -> JSONValue:
         """Raw ``GET /api/views/{id}/approvals?method=guidance_v2&assetId={id}``."""
         _check_id(dataset_id)
-        return self._request(
+        return self.session.request(
             "GET",
             f"/api/views/{dataset_id}/approvals",
             params={"method": "guidance_v2", "assetId": dataset_id},
@@ -780,7 +769,7 @@ class SocrataHook(BaseHook):
                     path=f"/api/views/{dataset_id}/approvals",
                 )
             body = submission_body(guidance_for_audience(status.raw_guidance or {"public": {}}, "public"))
-            self._request(
+            self.session.request(
                 "POST",
                 f"/api/views/{dataset_id}/approvals",
                 params={"method": "startWorkflowSubmission"},
@@ -800,14 +789,19 @@ class SocrataHook(BaseHook):
         return SubmissionResult(submitted=acted, status=status)
 
     async def aget_approval_status(self, dataset_id: str, audience: str = "public") -> ApprovalStatus:
-        """Async :meth:`get_approval_status` (httpx), for deferrable triggers."""
+        """Async :meth:`get_approval_status` (httpx), for deferrable triggers: the triggerer calls
+        it as Airflow's ``HttpTrigger`` calls ``HttpAsyncHook``. The connection is read once per
+        hook, without blocking the event loop; each call opens and closes its own httpx client.
+        Read-only; the same retry policy, typed errors, redaction and log lines as the sync path.
+
+        :raises SocrataConfigError: the connection is unusable (raised before any request).
+        """
         from opendata.portal.aio import fetch_approval_status
 
-        if self._config is None:
-            conn = await self.aget_connection(self.socrata_conn_id)
-            self._set_config(SocrataConnectionConfig.from_connection(conn))
+        _check_id(dataset_id)
+        config = await self._aconfig()
         return await fetch_approval_status(
-            self.config, _check_id(dataset_id), audience=audience, logger=self.log, redactor=self._redactor
+            config, dataset_id, audience=audience, logger=self.log, redactor=self._redactor
         )
 
     # -- catalog / freshness ------------------------------------------------------------------
@@ -861,10 +855,11 @@ class SocrataHook(BaseHook):
                 ("limit", str(limit)),
                 ("offset", str(offset)),
             ]
-            payload = self._request("GET", "/api/catalog/v1", params=params)
+            payload = self.session.request("GET", "/api/catalog/v1", params=params)
             items, total = parse_catalog_page(payload)
             for item in items:
                 out[item.id] = item
-            offset += len(payload.get("results") or []) if isinstance(payload, Mapping) else 0
+            results = payload.get("results") if isinstance(payload, Mapping) else None
+            offset += len(results) if isinstance(results, list) else 0
             if not items or len(items) < limit or (total is not None and offset >= total):
                 return

@@ -42,6 +42,11 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     return None
 
 
+def as_mapping(value: object) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (for optional nested objects)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _int_or_none(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
@@ -177,9 +182,12 @@ class ColumnSpec:
     def coerce(cls, value: ColumnSpec | Mapping[str, Any]) -> ColumnSpec:
         if isinstance(value, ColumnSpec):
             return value
+        field_name = value.get("field_name") or value.get("fieldName")
+        if not isinstance(field_name, str):
+            raise ValueError(f"Invalid Socrata field name {field_name!r}")
         return cls(
-            field_name=value.get("field_name") or value.get("fieldName"),
-            name=value.get("name") or value.get("field_name") or value.get("fieldName"),
+            field_name=field_name,
+            name=value.get("name") or field_name,
             data_type=value.get("data_type") or value.get("dataTypeName") or "text",
             description=value.get("description"),
         )
@@ -365,7 +373,7 @@ class ViewMetadata:
                     )
                 )
         rid_col = _int_or_none(view.get("rowIdentifierColumnId"))
-        meta = view.get("metadata") if isinstance(view.get("metadata"), Mapping) else {}
+        meta = as_mapping(view.get("metadata"))
         rid_meta = meta.get("rowIdentifier")
         if rid_col is None:
             rid_col = _int_or_none(rid_meta)
@@ -530,7 +538,7 @@ def freshness_from_catalog_result(result: Any) -> AssetFreshness | None:
     resource = result.get("resource")
     if not isinstance(resource, Mapping) or not resource.get("id"):
         return None
-    meta = result.get("metadata") if isinstance(result.get("metadata"), Mapping) else {}
+    meta = as_mapping(result.get("metadata"))
     audience = None
     if "is_public" in meta:
         if meta.get("is_public"):

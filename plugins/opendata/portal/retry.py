@@ -64,7 +64,7 @@ class RetryPolicy:
         if self.backoff_base <= 0:
             return 0.0
         exp = min(retry_number, 62)  # avoid float overflow on absurd counts
-        return min(self.backoff_max, self.backoff_base * (2**exp))
+        return min(self.backoff_max, self.backoff_base * (2.0**exp))
 
     def compute_delay(
         self,

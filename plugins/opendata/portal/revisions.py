@@ -1,7 +1,9 @@
 """Atomic replace through a DSMAPI revision (reference §3): the client side.
 
 :meth:`SocrataHook.replace_via_revision <opendata.portal.hook.SocrataHook.replace_via_revision>`
-is the entry point; this module holds the steps, the JSON parsers and the result type.
+is the entry point; this module holds the steps, the JSON parsers and the result type. It sends
+its requests through the hook's :class:`~opendata.portal.transport.SocrataSession` (the hook
+passes ``hook.session``) and does not import the hook.
 
 The flow, and what is safe to retry at each step:
 
@@ -57,7 +59,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -72,11 +74,11 @@ from opendata.portal.errors import (
     SocrataServerError,
     SocrataUnexpectedResponse,
 )
-from opendata.portal.models import Audience, ViewMetadata
+from opendata.portal.models import Audience, ViewMetadata, as_mapping
 from opendata.portal.serialization import csv_byte_chunks, csv_header, frame_csv_lines, iter_frames, prefetched
+from opendata.portal.transport import PortalLog, SessionOwner, SocrataSession, session_of
 
-if TYPE_CHECKING:
-    from opendata.portal.hook import SocrataHook
+R = TypeVar("R")
 
 API = "/api/publishing/v1"
 #: The key of an apply answer held for approval (socrata-py ``Job.submitted_for_approval``).
@@ -121,15 +123,13 @@ RowsInput = (
 # ---------------------------------------------------------------------------------------------
 
 
-def _resource(payload: Any) -> Mapping[str, Any] | None:
-    if isinstance(payload, Mapping) and isinstance(payload.get("resource"), Mapping):
-        return payload["resource"]
-    return None
+def _resource(payload: object) -> Mapping[str, Any] | None:
+    resource = payload.get("resource") if isinstance(payload, Mapping) else None
+    return resource if isinstance(resource, Mapping) else None
 
 
-def _links(payload: Any) -> Mapping[str, Any]:
-    links = payload.get("links") if isinstance(payload, Mapping) else None
-    return links if isinstance(links, Mapping) else {}
+def _links(payload: object) -> Mapping[str, Any]:
+    return as_mapping(payload.get("links") if isinstance(payload, Mapping) else None)
 
 
 def _int(value: Any) -> int:
@@ -191,10 +191,7 @@ class JobInfo:
         return self.status in ("successful", "failure")
 
     def entry(self, stage: str) -> Mapping[str, Any] | None:
-        for e in reversed(self.log):
-            if e.get("stage") == stage:
-                return e
-        return None
+        return next((e for e in reversed(self.log) if e.get("stage") == stage), None)
 
     def report(self) -> dict[str, int]:
         details = (self.entry("upsert_complete") or {}).get("details") or {}
@@ -224,10 +221,10 @@ class RevisionInfo:
         res = _resource(payload)
         if res is None or res.get("revision_seq") is None or not res.get("fourfour"):
             raise SocrataUnexpectedResponse("Revision response has no resource.fourfour/revision_seq")
-        action = res.get("action") if isinstance(res.get("action"), Mapping) else {}
-        creator = res.get("created_by") if isinstance(res.get("created_by"), Mapping) else {}
+        action = as_mapping(res.get("action"))
+        creator = as_mapping(res.get("created_by"))
         jobs = tuple(j for j in (JobInfo.from_json(t) for t in res.get("task_sets") or []) if j)
-        links = payload.get("links") if isinstance(payload.get("links"), Mapping) else {}
+        links = as_mapping(payload.get("links"))
         return cls(
             fourfour=str(res["fourfour"]),
             seq=int(res["revision_seq"]),
@@ -273,7 +270,7 @@ class OutputSchemaInfo:
         for col in output.get("output_columns") or []:
             if not isinstance(col, Mapping) or not col.get("field_name"):
                 continue
-            transform = col.get("transform") if isinstance(col.get("transform"), Mapping) else {}
+            transform = as_mapping(col.get("transform"))
             count = transform.get("error_count")
             columns.append(
                 OutputColumn(
@@ -378,19 +375,26 @@ class RevisionResult:
 # ---------------------------------------------------------------------------------------------
 
 
-def discard_revision(hook: SocrataHook, dataset_id: str, revision_seq: int) -> RevisionInfo:
+def discard_revision(portal: SocrataSession | SessionOwner, dataset_id: str, revision_seq: int) -> RevisionInfo:
     """Close an open revision without changing the dataset (DSMAPI's discard, a ``DELETE`` of the
-    revision; the dataset itself is never deleted)."""
-    payload = hook._request("DELETE", f"{API}/revision/{dataset_id}/{int(revision_seq)}")
+    revision; the dataset itself is never deleted).
+
+    :param portal: the hook's session (``hook.session``), or the hook itself.
+    """
+    payload = session_of(portal).request("DELETE", f"{API}/revision/{dataset_id}/{int(revision_seq)}")
     return RevisionInfo.from_json(payload)
 
 
-def get_revision(hook: SocrataHook, dataset_id: str, revision_seq: int) -> RevisionInfo:
-    return RevisionInfo.from_json(hook._request("GET", f"{API}/revision/{dataset_id}/{int(revision_seq)}"))
+def get_revision(portal: SocrataSession | SessionOwner, dataset_id: str, revision_seq: int) -> RevisionInfo:
+    """One revision as the portal has it now; ``portal`` as for :func:`discard_revision`."""
+    return RevisionInfo.from_json(
+        session_of(portal).request("GET", f"{API}/revision/{dataset_id}/{int(revision_seq)}")
+    )
 
 
-def list_open_revisions(hook: SocrataHook, dataset_id: str) -> list[RevisionInfo]:
-    payload = hook._request("GET", f"{API}/revision/{dataset_id}", params={"open": "true"})
+def list_open_revisions(portal: SocrataSession | SessionOwner, dataset_id: str) -> list[RevisionInfo]:
+    """The dataset's open revisions; ``portal`` as for :func:`discard_revision`."""
+    payload = session_of(portal).request("GET", f"{API}/revision/{dataset_id}", params={"open": "true"})
     if not isinstance(payload, list):
         raise SocrataUnexpectedResponse("Revision list is not a JSON array")
     return [RevisionInfo.from_json(item) for item in payload]
@@ -441,15 +445,20 @@ class _Upload:
 
 
 class RevisionReplace:
-    """One replace of a dataset's rows through a revision; see the module docstring."""
+    """One replace of a dataset's rows through a revision; see the module docstring.
+
+    :param session: the hook's session, which every request of the replace goes through.
+    :param log: where the progress lines go (the hook's log).
+    """
 
     def __init__(
         self,
-        hook: SocrataHook,
+        session: SocrataSession,
         dataset_id: str,
         view: ViewMetadata,
         audience: Audience,
         *,
+        log: PortalLog,
         total: int | None,
         poll_seconds: float,
         timeout: float,
@@ -460,8 +469,8 @@ class RevisionReplace:
         column_types: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.hook = hook
-        self.log = hook.log
+        self.session = session
+        self.log = log
         self.dataset_id = dataset_id
         self.audience = audience
         self.total = total
@@ -481,8 +490,7 @@ class RevisionReplace:
     # -- the whole thing ---------------------------------------------------------------------
     def run(self, rows: RowsInput) -> RevisionResult:
         started = time.monotonic()
-        adapter = self.hook.adapter
-        sent_before = adapter.attempts - adapter.retries
+        sent_before = self.session.requests_sent
         restartable = callable(rows) or isinstance(rows, (pd.DataFrame, list, tuple))
         attempts = self.attempts if restartable else 1
         for attempt in range(1, attempts + 1):
@@ -542,11 +550,10 @@ class RevisionReplace:
             attempts=attempt,
             seconds=time.monotonic() - started,
             log=job.log,
-            requests=adapter.attempts - adapter.retries - sent_before,
+            requests=self.session.requests_sent - sent_before,
         )
         complete = result.rows_created == upload.rows and not result.errors
-        level = "info" if complete or job.status == APPROVAL_SUBMITTED else "warning"
-        getattr(self.log, level)(
+        (self.log.info if complete or job.status == APPROVAL_SUBMITTED else self.log.warning)(
             "Socrata revision %s/%d %s in %.1fs: %d rows uploaded (%d bytes, %d chunks); "
             "created %d, deleted %d, errors %d; audience %s",
             self.dataset_id,
@@ -565,11 +572,10 @@ class RevisionReplace:
 
     # -- 2. open -----------------------------------------------------------------------------
     def _open(self) -> RevisionInfo:
-        adapter = self.hook.adapter
-        before = {r.seq for r in list_open_revisions(self.hook, self.dataset_id)}
-        retries_before = adapter.retries
+        before = {r.seq for r in list_open_revisions(self.session, self.dataset_id)}
+        retries_before = self.session.retries
         body = {"action": {"type": "replace", "permission": self.audience.value}}
-        rev = RevisionInfo.from_json(self.hook._request("POST", f"{API}/revision/{self.dataset_id}", body=body))
+        rev = RevisionInfo.from_json(self.session.request("POST", f"{API}/revision/{self.dataset_id}", body=body))
         if rev.permission != self.audience.value:
             self._discard_quietly(rev, reason="wrong permission")
             raise SocrataUnexpectedResponse(
@@ -580,14 +586,14 @@ class RevisionReplace:
         self.log.info(
             "Socrata revision %s/%d opened (replace, permission %s)", self.dataset_id, rev.seq, rev.permission
         )
-        if adapter.retries != retries_before:
+        if self.session.retries != retries_before:
             self._discard_strays(rev, before)
         return rev
 
     def _discard_strays(self, ours: RevisionInfo, before: set[int]) -> None:
         """Empty revisions a retried create left behind: same user, action, permission, opened
         after we started, never applied. Anything else is left alone."""
-        for other in list_open_revisions(self.hook, self.dataset_id):
+        for other in list_open_revisions(self.session, self.dataset_id):
             if (
                 other.seq != ours.seq
                 and other.seq not in before
@@ -604,7 +610,7 @@ class RevisionReplace:
 
     def _discard_quietly(self, rev: RevisionInfo, reason: str) -> None:
         try:
-            discard_revision(self.hook, rev.fourfour, rev.seq)
+            discard_revision(self.session, rev.fourfour, rev.seq)
             self.log.info(
                 "Socrata revision %s/%d discarded (%s); the dataset is unchanged", rev.fourfour, rev.seq, reason
             )
@@ -623,9 +629,9 @@ class RevisionReplace:
             "parse_options": {"parse_source": True},
         }
         path = link(rev.links, "create_source", f"{rev.path}/source")
-        source = SourceInfo.from_json(self.hook._request("POST", path, body=body))
+        source = SourceInfo.from_json(self.session.request("POST", path, body=body))
         base = f"{API}/source/{source.id}"
-        init = self.hook._request("POST", f"{base}/initiate", body={"content_type": "text/csv"})
+        init = self.session.request("POST", f"{base}/initiate", body={"content_type": "text/csv"})
         preferred = init.get("preferred_chunk_size") if isinstance(init, Mapping) else None
         if not isinstance(preferred, int) or preferred < 1:
             raise SocrataUnexpectedResponse("initiate did not name a preferred_chunk_size", path=f"{base}/initiate")
@@ -637,7 +643,7 @@ class RevisionReplace:
         # wire (bounded: one chunk ready, one being cut); closing stops and joins that thread.
         with closing(prefetched(csv_byte_chunks(upload.pieces(), size))) as chunks:
             for seq, offset, data in chunks:
-                self.hook._request(
+                self.session.request(
                     "POST", f"{base}/chunk/{seq}/{offset}", data=data, content_type="application/octet-stream"
                 )
                 self._chunks += 1
@@ -655,7 +661,7 @@ class RevisionReplace:
                     self.total if self.total is not None else "?",
                     upload.rows / elapsed,
                 )
-        self.hook._request("POST", f"{base}/chunk/{last_seq}/{end}/commit")
+        self.session.request("POST", f"{base}/chunk/{last_seq}/{end}/commit")
         self.log.info(
             "Socrata revision %s/%d: upload committed, %d rows in %d bytes (%d chunks of up to %d bytes)",
             self.dataset_id,
@@ -671,12 +677,12 @@ class RevisionReplace:
         """Until the upload failed or has an output schema to work on (not yet complete)."""
         return self._poll(
             rev,
-            lambda: SourceInfo.from_json(self.hook._request("GET", f"{API}/source/{source_id}")),
+            lambda: SourceInfo.from_json(self.session.request("GET", f"{API}/source/{source_id}")),
             lambda source: source.parsed,
             f"Source {source_id} of revision {rev.seq} was not parsed",
         )
 
-    def _poll(self, rev: RevisionInfo, read: Callable[[], Any], ready: Callable[[Any], bool], what: str) -> Any:
+    def _poll(self, rev: RevisionInfo, read: Callable[[], R], ready: Callable[[R], bool], what: str) -> R:
         deadline = time.monotonic() + self.timeout
         delay = min(0.2, self.poll_seconds)
         while True:
@@ -758,7 +764,7 @@ class RevisionReplace:
                     if column.get("id") is not None:
                         column["initial_output_column_id"] = column["id"]
                 columns.append(column)
-            payload = self.hook._request("POST", schema_path, body={"output_columns": columns})
+            payload = self.session.request("POST", schema_path, body={"output_columns": columns})
             resource = _resource(payload)
             if resource is None or resource.get("id") is None:
                 raise SocrataUnexpectedResponse("The new output schema has no id", path=schema_path)
@@ -767,7 +773,7 @@ class RevisionReplace:
         return self._poll(
             rev,
             lambda: OutputSchemaInfo.from_json(
-                _resource(self.hook._request("GET", output_path)) or {"id": output.id}
+                _resource(self.session.request("GET", output_path)) or {"id": output.id}
             ),
             lambda current: current.complete,
             f"Output schema {output.id} of revision {rev.seq} was not complete",
@@ -788,18 +794,18 @@ class RevisionReplace:
     # -- 5. apply ----------------------------------------------------------------------------
     def _apply(self, rev: RevisionInfo, output: OutputSchemaInfo) -> JobInfo:
         known = {j.id for j in rev.jobs}
-        policy = self.hook.config.retry_policy
+        policy = self.session.retry_policy
         last: SocrataError | None = None
         for attempt in range(policy.max_attempts):
             try:
-                payload = self.hook._request(
+                payload = self.session.request(
                     "PUT", link(rev.links, "apply", f"{rev.path}/apply"), body={"output_schema_id": output.id},
                     idempotent=False,
                 )
                 if held_for_approval(payload):
                     # The portal holds the revision for a reviewer (reference §3.2, socrata-py's
                     # Job.submitted_for_approval): accepted, not applied yet.
-                    res = _resource(payload) or payload
+                    res = _resource(payload) or as_mapping(payload)
                     return JobInfo(_int(res.get("id")), APPROVAL_SUBMITTED, (), None, res)
                 job = JobInfo.from_json(payload)
                 if job is not None:
@@ -843,7 +849,7 @@ class RevisionReplace:
 
     def _read_revision(self, rev: RevisionInfo) -> RevisionInfo | None:
         try:
-            return get_revision(self.hook, rev.fourfour, rev.seq)
+            return get_revision(self.session, rev.fourfour, rev.seq)
         except TRANSIENT as err:
             self.log.warning("Socrata revision %s/%d could not be read (%s)", rev.fourfour, rev.seq, err)
             return None
@@ -894,7 +900,7 @@ class RevisionReplace:
             self.sleep(delay)
             delay = min(delay * 2, self.poll_seconds)
             try:
-                polled = JobInfo.from_json(self.hook._request("GET", path, accept_202=True))
+                polled = JobInfo.from_json(self.session.request("GET", path, accept_202=True))
             except TRANSIENT as err:
                 self.log.warning(
                     "Socrata revision %s/%d: job poll failed (%s); polling on", self.dataset_id, rev.seq, err

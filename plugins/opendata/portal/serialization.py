@@ -41,7 +41,7 @@ import math
 import queue
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -163,7 +163,8 @@ def millisecond_text(values: np.ndarray) -> list[str | None] | None:
     if present.size and (present.min() < _MS_LOW or present.max() > _MS_HIGH):
         return None
     text = pc.cast(pa.array(millis, mask=nat), pa.string())
-    return pc.replace_substring(text, " ", "T", max_replacements=1).to_pylist()
+    cells: list[str | None] = pc.replace_substring(text, " ", "T", max_replacements=1).to_pylist()
+    return cells
 
 
 def _timestamp_column(series: pd.Series) -> list[Any] | None:
@@ -213,11 +214,13 @@ def json_column(series: pd.Series) -> list[Any]:
             return series.astype(object).where(series.notna(), None).tolist()
         if isinstance(series.dtype, pd.StringDtype):
             # One pass, half the time of astype(object).where(...): missing (NA or NaN) -> None.
-            return series.to_numpy(dtype=object, na_value=None).tolist()
-        values = series.tolist()
-        if all(value is None or type(value) is str for value in values):
-            return values
-        return [to_soda_value(value) for value in values]
+            # pandas takes na_value=None; pandas-stubs leave None out of na_value's type.
+            cells: list[Any] = series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]
+            return cells
+        items = series.tolist()
+        if all(value is None or type(value) is str for value in items):
+            return items
+        return [to_soda_value(value) for value in items]
     except (TypeError, ValueError) as err:
         raise type(err)(f"column {name!r}: {err}") from None
 
@@ -372,7 +375,8 @@ def csv_column(series: pd.Series) -> list[str]:
     dtype = series.dtype
     kind = getattr(dtype, "kind", "O")
     if isinstance(dtype, np.dtype) and kind == "b":
-        return np.where(series.to_numpy(), "true", "false").tolist()
+        flags: list[str] = np.where(series.to_numpy(), "true", "false").tolist()
+        return flags
     if isinstance(dtype, np.dtype) and kind in "iu":
         return series.to_numpy().astype(str).tolist()
     if isinstance(dtype, np.dtype) and kind == "f":
@@ -521,7 +525,7 @@ def encoded_chunks(
 _DONE = object()
 
 
-def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
+def prefetched(chunks: Iterable[T], depth: int = 1) -> Generator[T, None, None]:
     """Prepare the next chunks in a background thread while the current one is being sent.
 
     Reading the rows, converting and encoding a chunk is CPU work; sending it is mostly waiting
@@ -533,7 +537,7 @@ def prefetched(chunks: Iterable[T], depth: int = 1) -> Iterator[T]:
     :func:`contextlib.closing`), the worker finishes the item in hand, closes ``chunks`` and has
     ended before this generator returns: no thread outlives the call.
     """
-    pipe: queue.Queue = queue.Queue(maxsize=depth)
+    pipe: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     source = iter(chunks)
 

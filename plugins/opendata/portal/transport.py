@@ -1,4 +1,5 @@
-"""The HTTP layer under sodapy: one requests adapter that every portal call goes through.
+"""The HTTP layer under sodapy: one requests adapter that every portal call goes through, and
+the session the portal modules send their requests on.
 
 sodapy 2.2.0 accepts a ``session_adapter`` that it mounts on its session, so mounting
 :class:`SocrataHTTPAdapter` there puts every request (sodapy's own and the hook's direct calls
@@ -15,6 +16,12 @@ on the same session) through one place that:
   so neither sodapy's ``requests.HTTPError`` nor a bare ``requests`` exception escapes;
 * refuses to send ``DELETE`` for a whole view or dataset.
 
+:class:`SocrataSession` is the public door to that adapter: ``request()`` sends one request on
+the sodapy client's session and decodes the answer, ``sodapy_call()`` runs a sodapy method with
+the same error typing. :class:`~opendata.portal.hook.SocrataHook` builds it with the client and
+the adapter it owns and hands it out as ``hook.session``; the modules under the hook
+(revisions, assets, the doctor) talk to the portal through it, never through the hook's insides.
+
 :func:`send_json_body` hands sodapy a row body encoded already (off the request path, see
 :func:`opendata.portal.serialization.prefetched`) instead of the list it would encode itself.
 """
@@ -22,27 +29,51 @@ on the same session) through one place that:
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from sodapy import Socrata as SodapyClient
 from sodapy import utils as sodapy_utils
 from urllib3.exceptions import NewConnectionError
 
+from opendata.portal.config import SocrataConnectionConfig
 from opendata.portal.errors import (
     SocrataConnectionError,
     SocrataError,
     SocrataForbiddenOperation,
     SocrataTimeout,
+    SocrataUnexpectedResponse,
     error_from_response,
 )
 from opendata.portal.redaction import Redactor, loggable_target, url_path
 from opendata.portal.retry import RetryPolicy, parse_retry_after
+
+T = TypeVar("T")
+
+#: A decoded JSON answer (``None`` for an empty body).
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+#: A query string as requests takes it: a mapping, or pairs when a key repeats (``ids=a&ids=b``).
+QueryParams: TypeAlias = Mapping[str, str | int | float] | Sequence[tuple[str, str | int | float]]
+#: A JSON request body (the caller's dicts and lists, encoded by :meth:`SocrataSession.request`).
+JSONBody: TypeAlias = Mapping[str, object] | Sequence[object]
+
+
+class PortalLog(Protocol):
+    """Where the portal modules write: a stdlib logger or adapter, or a hook's Airflow logger."""
+
+    def info(self, msg: str, /, *args: Any) -> object: ...
+
+    def warning(self, msg: str, /, *args: Any) -> object: ...
+
+    def log(self, level: int, msg: str, /, *args: Any) -> object: ...
 
 _default_log = logging.getLogger(__name__)
 
@@ -68,7 +99,7 @@ _RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
 )
 
 
-def send_json_body(client: Any, method: str, dataset_id: str, body: bytes) -> Any:
+def send_json_body(client: SodapyClient, method: str, dataset_id: str, body: bytes) -> Any:
     """sodapy's ``upsert`` (``method="post"``) or ``replace`` (``"put"``) of an encoded body.
 
     sodapy 2.2.0's ``upsert``/``replace`` take a list and run ``json.dumps`` on it in the calling
@@ -110,7 +141,7 @@ class SocrataHTTPAdapter(HTTPAdapter):
         policy: RetryPolicy | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 300.0,
-        logger: logging.Logger | logging.LoggerAdapter | None = None,
+        logger: PortalLog | None = None,
         redactor: Redactor | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
@@ -121,7 +152,7 @@ class SocrataHTTPAdapter(HTTPAdapter):
         self.policy = policy or RetryPolicy()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self.logger = logger or _default_log
+        self.logger: PortalLog = logger or _default_log
         self.redactor = redactor or Redactor()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -136,7 +167,15 @@ class SocrataHTTPAdapter(HTTPAdapter):
         )
 
     # -- requests API -------------------------------------------------------------------------
-    def send(self, request: requests.PreparedRequest, stream: bool = False, timeout: Any = None, **kwargs):
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: None | float | tuple[float, float] | tuple[float, None] = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         method = (request.method or "GET").upper()
         url = request.url or ""
         target = loggable_target(url)
@@ -162,7 +201,9 @@ class SocrataHTTPAdapter(HTTPAdapter):
             attempt = retry_number + 1
             started = time.monotonic()
             try:
-                response = self._send_once(request, stream=stream, timeout=timeout, **kwargs)
+                response = self._send_once(
+                    request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+                )
             except _RETRYABLE_EXCEPTIONS as err:
                 elapsed = time.monotonic() - started
                 kind = _exception_kind(err)
@@ -220,7 +261,7 @@ class SocrataHTTPAdapter(HTTPAdapter):
                 return response
             raise self._http_error(response, method, url)
 
-    def _send_once(self, request: requests.PreparedRequest, **kwargs) -> requests.Response:
+    def _send_once(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         """One attempt on the wire (overridden in tests)."""
         return super().send(request, **kwargs)
 
@@ -327,3 +368,159 @@ def _drain(response: requests.Response) -> None:
         pass
     finally:
         response.close()
+
+
+@contextmanager
+def _non_idempotent(idempotent: bool) -> Iterator[None]:
+    """Mark the requests sent inside as not safe to repeat (see :data:`NON_IDEMPOTENT`)."""
+    if idempotent:
+        yield
+        return
+    token = NON_IDEMPOTENT.set(True)
+    try:
+        yield
+    finally:
+        NON_IDEMPOTENT.reset(token)
+
+
+class SocrataSession:
+    """The way to the portal for the modules under the hook: one authenticated session.
+
+    :class:`~opendata.portal.hook.SocrataHook` owns the connection, the sodapy client and its
+    requests session (with :class:`SocrataHTTPAdapter` mounted), builds this object from them
+    and hands it out as ``hook.session``; closing the hook closes the client. Every request
+    goes through the adapter, so retries, the lost-answer rules for writes that must not be
+    repeated, typed errors, secret redaction and the one log line per attempt apply to it.
+
+    :param client: the hook's sodapy client (its ``session`` carries the auth and headers).
+    :param adapter: the adapter mounted on that session (its counters are read here).
+    :param config: the connection settings the client was built from.
+    :param redactor: scrubs the connection's secrets from error messages.
+    """
+
+    def __init__(
+        self,
+        client: SodapyClient,
+        adapter: SocrataHTTPAdapter,
+        config: SocrataConnectionConfig,
+        redactor: Redactor,
+    ) -> None:
+        self.client = client
+        self.adapter = adapter
+        self.config = config
+        self._redactor = redactor
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(domain={self.config.domain!r}, adapter={self.adapter!r})"
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The connection's retry policy (also for the read-backs after an ambiguous write)."""
+        return self.config.retry_policy
+
+    @property
+    def requests_sent(self) -> int:
+        """Requests sent on this session so far, retries not counted."""
+        return self.adapter.attempts - self.adapter.retries
+
+    @property
+    def retries(self) -> int:
+        """Retries the transport made so far (a change tells that a request was sent again)."""
+        return self.adapter.retries
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        body: JSONBody | None = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        idempotent: bool = True,
+        accept_202: bool = False,
+    ) -> JSONValue:
+        """Send one request to ``path`` on the portal; return the decoded JSON (``None`` if empty).
+
+        :param method: HTTP method (``DELETE`` of a whole view or dataset is refused).
+        :param path: path on the portal, e.g. ``/api/views/abcd-1234/permissions``.
+        :param params: query string.
+        :param body: JSON body (encoded here, ``NaN`` refused). :param data: raw bytes instead,
+            sent as ``content_type`` (default ``application/octet-stream``).
+        :param idempotent: ``False`` for a write the portal may have applied although the answer
+            was lost: then the transport retries only what the portal cannot have acted on (429, a
+            refused connection, a connect timeout), and the caller reads the state back.
+        :param accept_202: a 202 is the documented answer (DSMAPI job reads), not "retry later".
+        :raises SocrataError: the typed error for the final failure (secrets redacted).
+        """
+        url = f"{self.client.uri_prefix}{self.client.domain}{path}"
+        kwargs: dict[str, Any] = {"params": params, "timeout": self.config.timeout}
+        if body is not None:
+            kwargs["data"] = json.dumps(body, allow_nan=False)
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        elif data is not None:
+            kwargs["data"] = data
+            kwargs["headers"] = {"Content-Type": content_type or "application/octet-stream"}
+        token = ACCEPT_202.set(True) if accept_202 else None
+        try:
+            with _non_idempotent(idempotent):
+                try:
+                    response = self.client.session.request(method, url, **kwargs)
+                except requests.RequestException as err:  # the adapter converts these; belt and braces
+                    raise SocrataConnectionError(
+                        self._redactor.redact(type(err).__name__), method=method, path=path
+                    ) from None
+            return _decode(response, method, path)
+        finally:
+            if token is not None:
+                ACCEPT_202.reset(token)
+
+    def sodapy_call(self, what: str, call: Callable[..., T], *args: Any, idempotent: bool = True, **kwargs: Any) -> T:
+        """Run a method of the sodapy client (``self.client``) and turn its odd failure modes into
+        typed errors; ``idempotent`` as for :meth:`request`.
+
+        :param what: names the operation in error messages (``"publish"``, ``"read rows"``).
+        """
+        with _non_idempotent(idempotent):
+            try:
+                return call(*args, **kwargs)
+            except SocrataError:
+                raise
+            except requests.RequestException as err:
+                raise SocrataConnectionError(self._redactor.redact(f"{what}: {type(err).__name__}")) from None
+            except (AttributeError, ValueError) as err:  # sodapy: missing content-type, bad JSON
+                raise SocrataUnexpectedResponse(
+                    self._redactor.redact(f"{what}: unexpected response ({type(err).__name__})")
+                ) from None
+            except Exception as err:
+                if type(err) is Exception:  # sodapy raises bare Exception("Unknown response format…")
+                    raise SocrataUnexpectedResponse(self._redactor.redact(f"{what}: {err}")) from None
+                raise
+
+
+class SessionOwner(Protocol):
+    """Whatever hands out a :class:`SocrataSession` (the hook does, as ``hook.session``)."""
+
+    @property
+    def session(self) -> SocrataSession: ...
+
+
+def session_of(portal: SocrataSession | SessionOwner) -> SocrataSession:
+    """The session itself, or the one its owner (a hook) hands out."""
+    return portal if isinstance(portal, SocrataSession) else portal.session
+
+
+def _decode(response: requests.Response, method: str, path: str) -> JSONValue:
+    if not response.content or not response.content.strip():
+        return None
+    try:
+        decoded: JSONValue = response.json()
+    except ValueError:
+        raise SocrataUnexpectedResponse(
+            "Response body is not JSON",
+            status=response.status_code,
+            request_id=response.headers.get("X-Socrata-RequestId"),
+            method=method,
+            path=path,
+        ) from None
+    return decoded

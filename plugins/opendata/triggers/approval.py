@@ -2,6 +2,9 @@
 
 The wait for the Chief Data Officer's review can last days; the trigger holds no worker slot.
 It fires once: when the review is decided, when a reminder is due, or when the wait is over.
+It does no HTTP of its own: it asks :meth:`SocrataHook.aget_approval_status
+<opendata.portal.hook.SocrataHook.aget_approval_status>`, as Airflow's ``HttpTrigger`` asks
+``HttpAsyncHook``; the hook reads the connection and owns the client.
 """
 
 from __future__ import annotations
@@ -9,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from opendata.portal.models import ApprovalState
+
+if TYPE_CHECKING:
+    from opendata.portal.approvals import ApprovalReview, ApprovalStatus
+    from opendata.portal.hook import SocrataHook
 
 APPROVED = "approved"
 REJECTED = "rejected"
@@ -26,7 +33,7 @@ def _parse(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def review_details(review) -> dict:
+def review_details(review: ApprovalReview | None) -> dict[str, Any]:
     """What the portal tells of the latest review (an ApprovalReview or None): when, and whether
     it was automatic. The portal's API gives no reviewer name and no notes."""
     return {"reviewed_at": review.reviewed_at.isoformat() if review and review.reviewed_at else None,
@@ -48,8 +55,12 @@ def due_event(state: ApprovalState, now: dt.datetime, remind_at: dt.datetime | N
 
 
 class PublicApprovalTrigger(BaseTrigger):
+    """Poll the approval state of ``portal_id`` every ``poll_seconds`` through the ``socrata``
+    connection ``conn_id`` until it is decided, a reminder is due (``remind_at``) or the wait is
+    over (``give_up_at``); both moments are ISO-8601 text (they travel in ``serialize()``)."""
+
     def __init__(self, *, portal_id: str, conn_id: str, poll_seconds: float, give_up_at: str,
-                 remind_at: str | None = None):
+                 remind_at: str | None = None) -> None:
         super().__init__()
         self.portal_id = portal_id
         self.conn_id = conn_id
@@ -63,24 +74,29 @@ class PublicApprovalTrigger(BaseTrigger):
             "give_up_at": self.give_up_at, "remind_at": self.remind_at,
         })
 
+    def hook(self) -> SocrataHook:
+        """The hook the trigger polls through (one per run: the connection is read once)."""
+        from opendata.portal.hook import SocrataHook
+
+        return SocrataHook(socrata_conn_id=self.conn_id)
+
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.sdk import BaseHook
+        from opendata.portal.errors import SocrataAuthError, SocrataConfigError, SocrataError, SocrataNotFound
 
-        from opendata.portal.aio import fetch_approval_status
-        from opendata.portal.config import SocrataConnectionConfig
-        from opendata.portal.errors import SocrataAuthError, SocrataError, SocrataNotFound
-
-        config = SocrataConnectionConfig.from_connection(await BaseHook.aget_connection(self.conn_id))
-        give_up_at = _parse(self.give_up_at)
+        hook = self.hook()
+        give_up_at = dt.datetime.fromisoformat(self.give_up_at)
         remind_at = _parse(self.remind_at)
         while True:
+            status: ApprovalStatus | None
             try:
-                status = await fetch_approval_status(config, self.portal_id, logger=self.log)
+                status = await hook.aget_approval_status(self.portal_id)
                 state = status.state
             except (SocrataAuthError, SocrataNotFound) as exc:
                 # Nothing a later poll can fix: hand it back to the task to fail clearly.
                 yield TriggerEvent({"status": ERROR, "message": str(exc)})
                 return
+            except SocrataConfigError:
+                raise  # an unusable connection fails the trigger at once, not after days of polling
             except SocrataError as exc:
                 # The portal is down for a while (retries already done): keep waiting.
                 self.log.warning("Could not read the approval state of %s: %s", self.portal_id, exc)

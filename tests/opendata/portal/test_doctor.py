@@ -374,10 +374,16 @@ def test_approvals_verdicts():
 
 
 class RecordingHook:
+    """Stands for a hook: hands out a session whose requests are recorded, never sent."""
+
     def __init__(self):
         self.sent = []
 
-    def _request(self, method, path, params=None, body=None):
+    @property
+    def session(self):
+        return self
+
+    def request(self, method, path, *, params=None, body=None):
         self.sent.append((method, path, params, body))
         return {"errors": [], "warnings": []}
 

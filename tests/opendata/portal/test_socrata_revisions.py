@@ -236,14 +236,15 @@ def test_uploads_stream_in_fixed_chunks(emu, hook):
             consumed.append(len(frame))
             yield frame
 
-    real = hook._request
+    session = hook.session
+    real = session.request
 
     def spy(method, path, **kwargs):
         if "/chunk/" in path and not path.endswith("/commit"):
             sent.append((len(consumed), len(kwargs["data"])))
         return real(method, path, **kwargs)
 
-    hook._request = spy
+    session.request = spy
     result = hook.replace_via_revision(dataset_id, counting(60_000), audience="private")
     assert result.rows_created == 60_000 and len(consumed) == 30
     assert len(sent) == result.chunks >= 8
