@@ -184,7 +184,7 @@ class World:
     @property
     def portal_base_url(self) -> str | None:
         try:
-            return self.hook.config.base_url
+            return self.hook.base_url
         except Exception:  # noqa: BLE001 - links are a courtesy
             return None
 

@@ -31,7 +31,6 @@ from opendata.spec.reading import read_config_text
 from opendata.spec.validate import plain_yaml
 
 if TYPE_CHECKING:
-    from opendata.portal.config import SocrataConnectionConfig
     from opendata.portal.models import AssetFreshness, ViewMetadata
     from opendata.registry.store import DatasetState
 
@@ -109,7 +108,7 @@ class PortalReads(Protocol):
     (tests and the benchmark may pass a stand-in)."""
 
     @property
-    def config(self) -> SocrataConnectionConfig: ...
+    def base_url(self) -> str: ...
 
     def list_asset_freshness(self, ids: Iterable[str] | None = ..., *,
                              batch_size: int = ...) -> Mapping[str, AssetFreshness]: ...

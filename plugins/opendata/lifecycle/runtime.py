@@ -92,7 +92,7 @@ def plan_of_run(context: Context) -> RunPlan:
 
 
 def portal_url(hook: SocrataHook, portal_id: str) -> str:
-    return f"{hook.config.base_url}/d/{portal_id}"
+    return f"{hook.base_url}/d/{portal_id}"
 
 
 def airflow_task_url(dag_id: str, run_id: str, task_id: str) -> str | None:

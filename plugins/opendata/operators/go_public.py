@@ -87,7 +87,7 @@ class GoPublicOperator(DatasetOperator):
         """An anonymous visitor's view of the rows, given the portal a moment to catch up."""
         import time
 
-        deadline = time.monotonic() + hook.config.visibility_wait_seconds
+        deadline = time.monotonic() + hook.visibility_wait_seconds
         delay = 0.5
         while True:
             status = hook.anonymous_read_status(portal_id)

@@ -76,7 +76,7 @@ class PushPrivateOperator(DatasetOperator):
 
         not_before = spec.publication.not_before
         held_until = not_before.isoformat() if not_before and not_before > utcnow() \
-            and hook.config.approval_changes_audience else None
+            and hook.approval_changes_audience else None
         submitted = False
         if held_until:
             self.log.info("Not submitting yet: approval would make it public before its go-live at %s", not_before)
@@ -117,7 +117,7 @@ class PushPrivateOperator(DatasetOperator):
         marker = dataset_marker(spec)
         found = [view.id for view in hook.find_marked_datasets(marker, name=spec.name)]
         decision = decide_creation(found, intent_at=state.creation_started_at if state else None, now=utcnow(),
-                                   catalog_lag=dt.timedelta(seconds=hook.config.catalog_lag_seconds))
+                                   catalog_lag=dt.timedelta(seconds=hook.catalog_lag_seconds))
         self.log.info("Dataset %s on the portal: %s (%s)", spec.id, decision.action.value, decision.reason)
         if decision.action is CreationAction.WAIT:
             raise CreationPending(f"{spec.id}: {decision.reason}")

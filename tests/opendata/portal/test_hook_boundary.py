@@ -28,16 +28,6 @@ PACKAGE = Path(opendata.__file__).resolve().parent
 OWNERS = {"portal/hook.py", "portal/transport.py"}
 #: Attributes of a hook that are its insides, whatever their spelling (underscore names too).
 INSIDES = {"adapter", "config"}
-#: Lines in packages this change does not own (their owners switch them to the public names the
-#: hook now has, then delete the entry): file -> (attribute, most uses allowed, the public name).
-PENDING: dict[str, tuple[str, int, str]] = {
-    "operators/push_private.py": ("config", 2, "hook.approval_changes_audience / hook.catalog_lag_seconds"),
-    "operators/go_public.py": ("config", 1, "hook.visibility_wait_seconds"),
-    "lifecycle/runtime.py": ("config", 1, "hook.base_url"),
-    "freshness/monitor.py": ("config", 1, "hook.base_url"),
-}
-
-
 def _receiver_name(node: ast.expr) -> str | None:
     """The name an attribute is read from: ``hook`` in ``hook.config``, ``self.hook.config``,
     ``self._hook.config`` and ``portal_hook().config``."""
@@ -81,27 +71,16 @@ def _package_reaches() -> dict[str, list[tuple[int, str]]]:
 
 
 def test_no_module_reaches_into_the_hook():
-    wrong = []
-    for name, found in _package_reaches().items():
-        attribute, most, _public = PENDING.get(name, (None, 0, ""))
-        allowed = [f for f in found if f[1] == attribute]
-        if len(allowed) > most or len(allowed) < len(found):
-            wrong.append(f"{name}: " + ", ".join(f"line {line} .{what}" for line, what in found))
+    wrong = [f"{name}: " + ", ".join(f"line {line} .{what}" for line, what in found)
+             for name, found in _package_reaches().items()]
     assert wrong == [], "use hook.session.request(...) or a public hook method"
 
 
-def test_nothing_in_the_portal_and_trigger_packages_is_pending():
-    reached = _package_reaches()
-    assert [name for name in reached if name.startswith(("portal/", "triggers/"))] == []
-    assert [name for name in PENDING if name.startswith(("portal/", "triggers/"))] == []
-
-
-@pytest.mark.parametrize("name", sorted(PENDING))
-def test_every_pending_reach_has_its_public_name_on_the_hook(name):
-    """The public names the pending lines move to exist (and are properties of the hook)."""
-    for public in PENDING[name][2].split(" / "):
-        attribute = public.removeprefix("hook.")
-        assert isinstance(getattr(SocrataHook, attribute, None), property), public
+@pytest.mark.parametrize("public", ["base_url", "approval_changes_audience", "catalog_lag_seconds",
+                                    "visibility_wait_seconds"])
+def test_the_settings_callers_need_are_public_properties_of_the_hook(public):
+    """What operators, the run-time helpers and the monitor read instead of ``hook.config``."""
+    assert isinstance(getattr(SocrataHook, public, None), property), public
 
 
 def test_the_checker_sees_every_kind_of_reach():
