@@ -97,6 +97,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from opendata.registry.stages import Stage
+from opendata.registry.store import stored_instant
 from opendata.spec.base import Contact
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.governance import Governance
@@ -225,11 +226,7 @@ def accrual_periodicity(frequency: UpdateFrequency) -> str | None:
 
 def iso_datetime(value: dt.datetime) -> str:
     """UTC, to the second, ``Z``-suffixed (a naive time is read as UTC, as the registry stores it)."""
-    return _utc(value).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return stored_instant(value).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def build_data_json(entries: Iterable[PublishedEntry], *, catalog_url: str, portal_domain: str,
@@ -358,5 +355,5 @@ def _temporal(spec: DatasetSpec, modified: dt.datetime) -> str:
     """Start/end of the coverage; data still being updated ("current") is covered up to its last
     confirmed update (DCAT-US 1.1 has no open-ended interval)."""
     coverage = spec.coverage
-    end = coverage.end_date if isinstance(coverage.end_date, dt.date) else _utc(modified).date()
+    end = coverage.end_date if isinstance(coverage.end_date, dt.date) else stored_instant(modified).date()
     return f"{coverage.start_date.isoformat()}/{max(end, coverage.start_date).isoformat()}"

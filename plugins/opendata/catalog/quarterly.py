@@ -76,6 +76,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -546,58 +547,39 @@ def quarterly_report(inputs: QuarterInputs) -> QuarterlyReport:
         planned=planned, answer_within=inputs.answer_within)
 
 
-@dataclass
 class _Tally:
-    datasets: int = 0
-    published: int = 0
-    newly_public: int = 0
-    in_review: int = 0
-    rejected: int = 0
-    rejected_step1: int = 0
-    rejected_review: int = 0
-    planned: int = 0
-    planned_past_target: int = 0
-    days_to_public: list[float] = field(default_factory=list)
-    refreshes: Share = Share()
-    overdue_now: int = 0
-    comments: Share = Share()
-    comments_waiting: int = 0
+    """A department's (or the city's) figures while they are added up; :meth:`row` freezes
+    them. The counts are :class:`DepartmentRow`'s integer fields, by name (a missing one is 0)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.days_to_public: list[float] = []
+        self.refreshes = Share()
+        self.comments = Share()
 
     def add(self, figures: DatasetFigures) -> None:
-        self.datasets += 1
-        self.published += figures.published
-        self.newly_public += figures.newly_public
-        self.in_review += figures.in_review
-        self.rejected += figures.rejected_step1 or figures.rejected_review
-        self.rejected_step1 += figures.rejected_step1
-        self.rejected_review += figures.rejected_review
+        self.counts.update(datasets=1, published=figures.published, newly_public=figures.newly_public,
+                           in_review=figures.in_review,
+                           rejected=int(bool(figures.rejected_step1 or figures.rejected_review)),
+                           rejected_step1=figures.rejected_step1, rejected_review=figures.rejected_review,
+                           overdue_now=figures.overdue, comments_waiting=figures.comments_waiting)
         if figures.days_to_public is not None:
             self.days_to_public.append(figures.days_to_public)
         self.refreshes += figures.refreshes
-        self.overdue_now += figures.overdue
         self.comments += figures.comments
-        self.comments_waiting += figures.comments_waiting
 
     def add_plan(self, *, past_target: bool) -> None:
-        self.planned += 1
-        self.planned_past_target += past_target
+        self.counts.update(planned=1, planned_past_target=int(past_target))
 
     def merge(self, other: _Tally) -> None:
-        for name in ("datasets", "published", "newly_public", "in_review", "rejected", "rejected_step1",
-                     "rejected_review", "planned", "planned_past_target", "overdue_now", "comments_waiting"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.counts.update(other.counts)
         self.days_to_public += other.days_to_public
         self.refreshes += other.refreshes
         self.comments += other.comments
 
     def row(self, department: str, name: str) -> DepartmentRow:
-        return DepartmentRow(
-            department=department, name=name, datasets=self.datasets, published=self.published,
-            newly_public=self.newly_public, in_review=self.in_review, rejected=self.rejected,
-            rejected_step1=self.rejected_step1, rejected_review=self.rejected_review, planned=self.planned,
-            planned_past_target=self.planned_past_target, days_to_public=tuple(sorted(self.days_to_public)),
-            refreshes=self.refreshes, overdue_now=self.overdue_now, comments=self.comments,
-            comments_waiting=self.comments_waiting)
+        return DepartmentRow(department=department, name=name, days_to_public=tuple(sorted(self.days_to_public)),
+                             refreshes=self.refreshes, comments=self.comments, **self.counts)
 
 
 # --- for the DAG, the command line and the e-mail ------------------------------------------------

@@ -61,7 +61,7 @@ from opendata.freshness.alert_store import comment_watch
 from opendata.freshness.policy import FreshnessPolicy, policy_for
 from opendata.freshness.sources import DatasetFiles, load_dataset_files
 from opendata.registry.stages import Stage
-from opendata.registry.store import Registry, dataset_state, guarded, run_log, stage_change
+from opendata.registry.store import Registry, dataset_state, guarded, run_log, stage_change, stored_instant
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.governance import Governance
 
@@ -96,13 +96,6 @@ class RegistryRows:
         return set(self.states) | set(self.history) | set(self.runs) | set(self.comments)
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes (everything stored is UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _param(value: dt.datetime) -> dt.datetime:
     # In UTC: SQLite compares the stored text, written from UTC datetimes.
     if value.tzinfo is None:
@@ -130,8 +123,9 @@ class QuarterlyReader:
         c = dataset_state.c
         query = sa.select(c.dataset_id, c.stage, c.department_approved_at, c.public_at, c.last_refresh_at)
         with self.engine.connect() as conn:
-            return {r.dataset_id: StateRow(Stage(r.stage), _utc(r.department_approved_at), _utc(r.public_at),
-                                           _utc(r.last_refresh_at)) for r in conn.execute(query)}
+            return {r.dataset_id: StateRow(Stage(r.stage), stored_instant(r.department_approved_at),
+                                           stored_instant(r.public_at), stored_instant(r.last_refresh_at))
+                    for r in conn.execute(query)}
 
     @guarded
     def stage_history(self, as_of: dt.datetime) -> dict[str, list[StageEvent]]:
@@ -145,7 +139,7 @@ class QuarterlyReader:
         stages = {stage.value: stage for stage in Stage}
         with self.engine.connect() as conn:
             for r in conn.execution_options(yield_per=YIELD_PER).execute(query):
-                at = _utc(r.at)
+                at = stored_instant(r.at)
                 assert at is not None  # the column is NOT NULL
                 found.setdefault(r.dataset_id, []).append(StageEvent(
                     at, stages[r.stage_from] if r.stage_from else None, stages[r.stage_to], r.notes))
@@ -165,11 +159,11 @@ class QuarterlyReader:
         kinds: dict[str | None, str | None] = {None: None}  # one string object per kind, not per row
         with self.engine.connect() as conn:
             for dataset_id, when in conn.execute(earlier):
-                instant = _utc(when)
+                instant = stored_instant(when)
                 if instant is not None:
                     found[dataset_id] = [RunEvent(instant, None, _SUCCESS)]
             for dataset_id, kind, when in conn.execution_options(yield_per=YIELD_PER).execute(during):
-                instant = _utc(when)
+                instant = stored_instant(when)
                 if instant is None:
                     continue
                 runs = found.get(dataset_id)
@@ -191,7 +185,8 @@ class QuarterlyReader:
         found: dict[str, list[CommentEpisode]] = {}
         with self.engine.connect() as conn:
             for r in conn.execute(query):
-                pending, notified, answered = _utc(r.pending_since), _utc(r.notified_at), _utc(r.answered_at)
+                pending, notified, answered = (stored_instant(r.pending_since), stored_instant(r.notified_at),
+                                               stored_instant(r.answered_at))
                 if pending is not None:
                     found[r.dataset_id] = [CommentEpisode(pending, answered)]
                 elif notified is not None and answered is not None:

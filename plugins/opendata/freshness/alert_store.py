@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import overload
 
 import sqlalchemy as sa
 
 from opendata.freshness.alerts import AlertRecord, Channel
 from opendata.freshness.comments import CommentWatch, mark_answered
 from opendata.freshness.status import FreshnessState
-from opendata.registry.store import Registry, dataset_state, guarded, metadata, run_log
+from opendata.registry.store import Registry, dataset_state, guarded, metadata, run_log, stored_instant
 
 freshness_alert = sa.Table(
     "opendata_freshness_alert", metadata,
@@ -53,30 +52,19 @@ class NotWatched(LookupError):
     """The comment watch has never read this dataset."""
 
 
-@overload
-def _aware(value: dt.datetime) -> dt.datetime: ...
-@overload
-def _aware(value: dt.datetime | None) -> dt.datetime | None: ...
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def _parse_instant(value: object) -> dt.datetime | None:
     """A recorded date or timestamp (text or datetime) as an aware UTC datetime; None if unreadable."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return _aware(value)
+        return stored_instant(value)
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time(0), dt.UTC)
     try:
         parsed = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return _aware(parsed)
+    return stored_instant(parsed)
 
 
 class AlertStore:
@@ -103,9 +91,9 @@ class AlertStore:
     def alert_records(self) -> dict[tuple[str, Channel], AlertRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(freshness_alert)).all()
-        return {(r.dataset_id, Channel(r.channel)): AlertRecord(r.dataset_id, Channel(r.channel),
-                                                                FreshnessState(r.state), _aware(r.first_alerted_at),
-                                                                _aware(r.last_alerted_at)) for r in rows}
+        return {(r.dataset_id, Channel(r.channel)): AlertRecord(
+                    r.dataset_id, Channel(r.channel), FreshnessState(r.state), stored_instant(r.first_alerted_at),
+                    stored_instant(r.last_alerted_at)) for r in rows}
 
     @guarded
     def save_alert_records(self, records: Iterable[AlertRecord]) -> None:
@@ -145,7 +133,7 @@ class AlertStore:
         out: dict[str, dt.datetime] = {}
         with self.engine.connect() as conn:
             for dataset_id, at in [*conn.execute(runs), *conn.execute(refreshes)]:
-                at = _aware(at)
+                at = stored_instant(at)
                 if at is not None and (dataset_id not in out or at > out[dataset_id]):
                     out[dataset_id] = at
         return out
@@ -182,9 +170,10 @@ class AlertStore:
     def comment_states(self) -> dict[str, CommentWatch]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(comment_watch)).all()
-        return {r.dataset_id: CommentWatch(r.dataset_id, r.comment_count, _aware(r.checked_at),
-                                           _aware(r.pending_since), _aware(r.notified_at), _aware(r.reminded_at),
-                                           _aware(r.answered_at), r.answered_by) for r in rows}
+        return {r.dataset_id: CommentWatch(r.dataset_id, r.comment_count, stored_instant(r.checked_at),
+                                           stored_instant(r.pending_since), stored_instant(r.notified_at),
+                                           stored_instant(r.reminded_at), stored_instant(r.answered_at),
+                                           r.answered_by) for r in rows}
 
     @guarded
     def save_comment_states(self, states: Iterable[CommentWatch]) -> None:

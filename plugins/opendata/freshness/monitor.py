@@ -260,7 +260,15 @@ def evaluate_now(world: World, settings: MonitorSettings, now: dt.datetime) -> l
 
 
 @dataclass
-class FreshnessReport:
+class _PassReport:
+    """A pass's counts and lists, returned to the task (XCom) as plain data."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class FreshnessReport(_PassReport):
     monitored: int = 0
     states: dict[str, int] = field(default_factory=dict)
     overdue: list[str] = field(default_factory=list)
@@ -270,9 +278,6 @@ class FreshnessReport:
     unscheduled: list[str] = field(default_factory=list)
     disagreements: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def check_freshness(settings: MonitorSettings | None = None, *, world: World | None = None,
@@ -346,7 +351,7 @@ def _reminder_failed(report: FreshnessReport, ev: Evaluation, exc: Exception) ->
 
 
 @dataclass
-class CommentReport:
+class CommentReport(_PassReport):
     public: int = 0
     read: int = 0
     #: Every public dataset is read at least once within this many runs at this run's budget:
@@ -357,9 +362,6 @@ class CommentReport:
     reminded: list[str] = field(default_factory=list)
     answered: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def watch_comments(settings: MonitorSettings | None = None, *, world: World | None = None,

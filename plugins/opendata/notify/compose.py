@@ -257,6 +257,13 @@ class Fact:
     url: str | None = None
 
 
+# Facts shown as they are, when the event has them: (label, the view's key), in display order.
+_REVIEW_FACTS = (("Reviewer", "reviewer"), ("Reviewed at", "reviewed_at"), ("Waiting for", "days_pending"),
+                 ("Public from", "not_before"))
+_WAIT_FACTS = (("Public comments", "comment_count"), ("Waiting since", "waiting_since"), ("Answer by", "answer_by"),
+               ("Airflow run", "run_id"), ("Airflow task", "task_id"))
+
+
 def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> list[Fact]:
     facts = [Fact("Dataset", f"{spec.name} ({spec.id})"), Fact("Department", department_name)]
     if view["portal_url"]:
@@ -269,14 +276,7 @@ def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> 
         facts.append(Fact("Checklist report", link or view["report_path"] or view["report_url"], link))
     if view["report_attached"]:
         facts.append(Fact("Attached", view["report_attached"]))
-    if view["reviewer"]:
-        facts.append(Fact("Reviewer", view["reviewer"]))
-    if view["reviewed_at"]:
-        facts.append(Fact("Reviewed at", view["reviewed_at"]))
-    if view["days_pending"]:
-        facts.append(Fact("Waiting for", view["days_pending"]))
-    if view["not_before"]:
-        facts.append(Fact("Public from", view["not_before"]))
+    facts.extend(Fact(label, view[key]) for label, key in _REVIEW_FACTS if view[key])
     if view["freshness_state"]:
         facts.append(Fact("Promised updates", spec.update_frequency.value))
         facts.append(Fact("Last update", view["last_update"] or "never"))
@@ -286,16 +286,7 @@ def _facts(view: Mapping[str, Any], spec: DatasetSpec, department_name: str) -> 
         facts.append(Fact("Due since" if view["freshness_state"] else "Due", view["due_at"]))
     if view["overdue_at"] and view["freshness_state"] != "overdue":
         facts.append(Fact("Overdue from", view["overdue_at"]))
-    if view["comment_count"]:
-        facts.append(Fact("Public comments", view["comment_count"]))
-    if view["waiting_since"]:
-        facts.append(Fact("Waiting since", view["waiting_since"]))
-    if view["answer_by"]:
-        facts.append(Fact("Answer by", view["answer_by"]))
-    if view["run_id"]:
-        facts.append(Fact("Airflow run", view["run_id"]))
-    if view["task_id"]:
-        facts.append(Fact("Airflow task", view["task_id"]))
+    facts.extend(Fact(label, view[key]) for label, key in _WAIT_FACTS if view[key])
     if view["airflow_url"]:
         facts.append(Fact("In Airflow", view["airflow_url"], safe_link(view["airflow_url"])))
     for name, count in view["rows"]:

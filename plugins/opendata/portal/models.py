@@ -262,8 +262,26 @@ class DatasetMetadata:
 # ---------------------------------------------------------------------------------------------
 
 
+class SodaCounts:
+    """What a load did, under the keys SODA's upsert report uses (an upsert and a revision
+    replace report the same four counts)."""
+
+    rows_created: int
+    rows_updated: int
+    rows_deleted: int
+    errors: int
+
+    def as_report(self) -> dict[str, int]:
+        return {
+            "Rows Created": self.rows_created,
+            "Rows Updated": self.rows_updated,
+            "Rows Deleted": self.rows_deleted,
+            "Errors": self.errors,
+        }
+
+
 @dataclass
-class UpsertResult:
+class UpsertResult(SodaCounts):
     """Summed SODA upsert report over every chunk."""
 
     rows_created: int = 0
@@ -299,14 +317,6 @@ class UpsertResult:
             requests=self.requests + other.requests,
         )
 
-    def as_report(self) -> dict[str, int]:
-        """The same keys SODA uses."""
-        return {
-            "Rows Created": self.rows_created,
-            "Rows Updated": self.rows_updated,
-            "Rows Deleted": self.rows_deleted,
-            "Errors": self.errors,
-        }
 
 
 @dataclass(frozen=True)

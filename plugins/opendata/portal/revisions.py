@@ -74,7 +74,7 @@ from opendata.portal.errors import (
     SocrataServerError,
     SocrataUnexpectedResponse,
 )
-from opendata.portal.models import Audience, ViewMetadata, as_mapping
+from opendata.portal.models import Audience, SodaCounts, ViewMetadata, as_mapping
 from opendata.portal.serialization import csv_byte_chunks, csv_header, frame_csv_lines, iter_frames, prefetched
 from opendata.portal.transport import PortalLog, SessionOwner, SocrataSession, session_of
 
@@ -338,7 +338,7 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
-class RevisionResult:
+class RevisionResult(SodaCounts):
     """What :meth:`SocrataHook.replace_via_revision` did."""
 
     dataset_id: str
@@ -361,13 +361,6 @@ class RevisionResult:
     #: HTTP requests the revision took (open, upload, apply, polls), not counting retries.
     requests: int = 0
 
-    def as_report(self) -> dict[str, int]:
-        return {
-            "Rows Created": self.rows_created,
-            "Rows Updated": self.rows_updated,
-            "Rows Deleted": self.rows_deleted,
-            "Errors": self.errors,
-        }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -192,14 +192,15 @@ def _now() -> dt.datetime:
 
 
 @overload
-def _aware(value: dt.datetime) -> dt.datetime: ...
+def stored_instant(value: dt.datetime) -> dt.datetime: ...
 @overload
-def _aware(value: dt.datetime | None) -> dt.datetime | None: ...
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
+def stored_instant(value: dt.datetime | None) -> dt.datetime | None: ...
+def stored_instant(value: dt.datetime | None) -> dt.datetime | None:
+    """A time read from the registry as an aware UTC datetime: SQLite hands back naive ones
+    (everything stored is UTC), PostgreSQL aware ones in the session's zone."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 _READY: set[str] = set()
@@ -382,13 +383,13 @@ class Registry:
         query = sa.select(stage_change).where(stage_change.c.dataset_id == dataset_id).order_by(stage_change.c.id)
         with self.engine.connect() as conn:
             return [StageChange(r.dataset_id, Stage(r.stage_from) if r.stage_from else None, Stage(r.stage_to),
-                                _aware(r.at), r.by, r.notes, r.run_id) for r in conn.execute(query)]
+                                stored_instant(r.at), r.by, r.notes, r.run_id) for r in conn.execute(query)]
 
     @guarded
     def runs(self, dataset_id: str) -> list[RunRecord]:
         query = sa.select(run_log).where(run_log.c.dataset_id == dataset_id).order_by(run_log.c.id)
         with self.engine.connect() as conn:
-            return [RunRecord(r.dataset_id, r.run_id, r.kind, _aware(r.started_at), _aware(r.ended_at),
+            return [RunRecord(r.dataset_id, r.run_id, r.kind, stored_instant(r.started_at), stored_instant(r.ended_at),
                               r.rows_extracted, r.rows_validated, r.rows_created, r.rows_updated, r.rows_deleted,
                               r.checksum, r.outcome, r.error) for r in conn.execute(query)]
 
@@ -500,8 +501,8 @@ class Registry:
     def versions(self, dataset_id: str) -> list[PublishedVersion]:
         query = sa.select(version).where(version.c.dataset_id == dataset_id).order_by(version.c.id)
         with self.engine.connect() as conn:
-            return [PublishedVersion(r.dataset_id, r.run_id, r.kind, _aware(r.published_at), r.rows, r.checksum,
-                                     r.archive_path, _aware(r.pruned_at)) for r in conn.execute(query)]
+            return [PublishedVersion(r.dataset_id, r.run_id, r.kind, stored_instant(r.published_at), r.rows, r.checksum,
+                                     r.archive_path, stored_instant(r.pruned_at)) for r in conn.execute(query)]
 
     @guarded
     def mark_pruned(self, dataset_id: str, run_id: str) -> None:
@@ -565,6 +566,6 @@ def _state(row: sa.Row) -> DatasetState:
     data = dict(row._mapping)
     for key, value in data.items():
         if isinstance(value, dt.datetime):
-            data[key] = _aware(value)
+            data[key] = stored_instant(value)
     data["stage"] = Stage(data["stage"])
     return DatasetState(**data)
