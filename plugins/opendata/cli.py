@@ -8,6 +8,8 @@
     opendata history list|export ID        archived versions of a dataset; export one as CSV
     opendata retire ID --reason --approved-by   stop refreshing a dataset (it stays published)
     opendata freshness status|comments     the freshness monitor and the public comment watch
+    opendata catalog data-json [--out F]   the published inventory as DCAT-US 1.1 data.json
+    opendata report quarterly [--quarter 2026-q3] [--email]   the working group's quarterly report
     opendata portal doctor [--conn-id ID] [--json]   read-only check of a real portal before the first run
     opendata demo [--check]                run the whole demo (make run); --check exits once ready
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -171,6 +174,34 @@ def _retire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_json(args: argparse.Namespace) -> int:
+    from opendata.catalog.program import publish_data_json
+
+    written = publish_data_json(socrata_conn_id=args.conn_id, path=Path(args.out) if args.out else None)
+    print(f"wrote {written.path}: {len(written.listed)} published dataset(s)"
+          + (f"; carried over {', '.join(written.carried_over)}" if written.carried_over else "")
+          + (f"; missing (dataset file does not load): {', '.join(written.missing)}" if written.missing else ""))
+    return 0
+
+
+def _quarterly_report(args: argparse.Namespace) -> int:
+    from opendata.catalog.program import email_quarterly_report, write_quarterly_report
+    from opendata.catalog.quarterly import parse_quarter, previous_quarter, report_title
+    from opendata.lifecycle.context import read_governance, valid_governance
+
+    try:
+        quarter = parse_quarter(args.quarter) if args.quarter else previous_quarter(dt.datetime.now(dt.UTC))
+    except ValueError as exc:
+        print(f"opendata report quarterly: {exc}", file=sys.stderr)
+        return 2
+    files = write_quarterly_report(quarter, out_dir=Path(args.out) if args.out else None)
+    print(f"{report_title(files.report)}\n  {files.html}\n  {files.csv}")
+    if args.email:
+        sent = email_quarterly_report(files, valid_governance(*read_governance()), smtp_conn_id=args.smtp_conn_id)
+        print(f"e-mailed to {', '.join(sent)}")
+    return 0
+
+
 def _portal_doctor(args: argparse.Namespace) -> int:
     from opendata.portal.doctor import doctor_command
 
@@ -225,6 +256,24 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--reason", required=True)
     retire.add_argument("--approved-by", required=True, help="who in the Mayor's Office approved it")
     retire.set_defaults(func=_retire, needs=(require_registry,))
+
+    catalog = commands.add_parser("catalog", help="the published inventory as DCAT-US 1.1 data.json")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True)
+    data_json = catalog_commands.add_parser("data-json", help="write data.json now (the catalog DAG does it after "
+                                                              "each publication)")
+    data_json.add_argument("--out", help="where to write it (default: OPENDATA_DATA_JSON_PATH)")
+    data_json.add_argument("--conn-id", default="socrata_default", help="the portal's Airflow connection")
+    data_json.set_defaults(func=_data_json, needs=(require_registry,))
+
+    report = commands.add_parser("report", help="the Open Data Working Group's reports")
+    report_commands = report.add_subparsers(dest="report_command", required=True)
+    quarterly = report_commands.add_parser("quarterly", help="the quarterly report as HTML and CSV (the quarterly "
+                                                             "DAG e-mails it)")
+    quarterly.add_argument("--quarter", help="e.g. 2026-q3 or '2026 Q3' (default: the last complete quarter)")
+    quarterly.add_argument("--out", help="folder for the files (default: OPENDATA_REPORTS_DIR/quarterly)")
+    quarterly.add_argument("--email", action="store_true", help="also e-mail it to the CDO and every coordinator")
+    quarterly.add_argument("--smtp-conn-id", default="smtp_default", help="the Airflow SMTP connection for --email")
+    quarterly.set_defaults(func=_quarterly_report, needs=(require_registry,))
 
     portal = commands.add_parser("portal", help="the Socrata portal connection")
     portal_commands = portal.add_subparsers(dest="portal_command", required=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from airflow.sdk import DAG, TriggerRule
 
 from opendata import settings
-from opendata.lifecycle.assets import dataset_asset
+from opendata.lifecycle.assets import PUBLISHED_INVENTORY, dataset_asset
 from opendata.lifecycle.tasks import (
     AWAIT_APPROVAL_TASK_ID,
     EXTRACT_TASK_ID,
@@ -120,7 +120,7 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
         wait = PublicApprovalSensor(task_id=AWAIT_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
                                     trigger_rule=after)
         go_public = GoPublicOperator(task_id=GO_PUBLIC_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                     trigger_rule=after, outlets=[dataset_asset(spec)])
+                                     trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
         shrink = ShrinkApprovalOperator(
             task_id=SHRINK_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
             trigger_rule=after,
@@ -128,7 +128,7 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             if department and governance else [],
         )
         refresh = RefreshPublicOperator(task_id=REFRESH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                        trigger_rule=after, outlets=[dataset_asset(spec)])
+                                        trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
         finish = FinishRunOperator(task_id=FINISH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, trigger_rule=after)
         plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
     return dag

@@ -117,6 +117,34 @@ FRESHNESS_NUMBERS = ("OPENDATA_FRESHNESS_REALERT_HOURS", "OPENDATA_COMMENT_SWEEP
                      "OPENDATA_COMMENT_READS_MAX", "OPENDATA_COMMENT_ANSWER_HOURS")
 
 
+def city_name() -> str:
+    """``OPENDATA_CITY_NAME``: the city that publishes (data.json's publisher, report titles)."""
+    return os.environ.get("OPENDATA_CITY_NAME", "").strip() or "City of Los Angeles"
+
+
+def data_json_path() -> Path:
+    """Where the catalog DAG writes the published inventory's DCAT-US ``data.json``
+    (``OPENDATA_DATA_JSON_PATH``; the Open Data view serves it at /opendata/data.json)."""
+    return Path(os.environ.get("OPENDATA_DATA_JSON_PATH", state_dir() / "catalog" / "data.json"))
+
+
+def catalog_url() -> str | None:
+    """``OPENDATA_CATALOG_URL``: the public address of ``data.json`` (its ``@id``); None: the
+    portal's own ``/data.json``."""
+    return os.environ.get("OPENDATA_CATALOG_URL", "").strip() or None
+
+
+def reports_dir() -> Path:
+    """Where the quarterly working-group reports are kept (``OPENDATA_REPORTS_DIR``)."""
+    return Path(os.environ.get("OPENDATA_REPORTS_DIR", state_dir() / "reports"))
+
+
+def quarterly_report_schedule() -> str:
+    """``OPENDATA_QUARTERLY_SCHEDULE``: cron of the quarterly report, in the city's time zone
+    (default: 7 am on the first day of each quarter, reporting the quarter that ended)."""
+    return os.environ.get("OPENDATA_QUARTERLY_SCHEDULE", "").strip() or "0 7 1 1,4,7,10 *"
+
+
 def data_roots() -> list[Path]:
     """Folders outside the include folder that dataset files may read source files from.
 
