@@ -27,6 +27,7 @@ LAYERS: list[set[str]] = [
     {"notify", "deployment"},       # e-mail and Slack; where the local deployment's settings live
     {"freshness"},                  # the staleness and comment monitor (pure policy + its DAG)
     {"catalog"},                    # the city's catalog as a whole: data.json, the quarterly report
+    {"inventory"},                  # the inventory's read model: files, registry and Airflow in bulk, per dataset
     {"triggers"},                   # the approval trigger (runs in the triggerer)
     {"operators"},                  # thin dataset tasks
     {"sensors"},                    # the deferrable approval sensor
