@@ -2,8 +2,12 @@
 
 1. ``opendata_dataset_state``: every dataset's stage, portal id, approvals, review, public and
    refresh times;
-2. ``opendata_run``: each dataset's latest run (one grouped query joined back to its row);
-3. ``opendata_run``: each dataset's last successful run's end (grouped);
+2. ``opendata_run``: each dataset's latest run (one grouped query on the run log's
+   ``(dataset_id, run_id)`` index, joined back to its row);
+3. ``opendata_run``: the last successful run's end of the datasets whose latest run is not a
+   success (a failed or running one; usually a few): for the others the latest run is the last
+   success (a dataset's DAG runs one run at a time). Grouping the whole run log instead took
+   twice as long as all the other reads together at 1,000 datasets with a year of runs;
 4. ``opendata_comment_watch``: the datasets whose public comments are not marked answered (none
    when the freshness monitor never created the table; whether it exists is asked once).
 
@@ -26,6 +30,8 @@ from opendata.inventory.model import CommentWait, RegistryFacts, RegistryState, 
 from opendata.registry.store import Registry, dataset_state, guarded, run_log
 
 _SUCCESS = "success"
+#: Dataset ids per ``IN (...)`` list.
+_IDS_PER_QUERY = 500
 
 
 def utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -70,12 +76,17 @@ class RegistryReader:
     def read(self, ids: Collection[str] | None = None) -> RegistryFacts:
         """Everything the inventory needs from the registry: four queries."""
         states = self.states(ids)
-        last = self.last_successes(ids)
+        latest = self.latest_runs(ids)
+        last = {dataset_id: run.ended_at or run.started_at for dataset_id, run in latest.items()
+                if run.outcome == _SUCCESS}
+        others = sorted(set(latest) - set(last))
+        for start in range(0, len(others), _IDS_PER_QUERY):
+            last.update(self.last_successes(others[start:start + _IDS_PER_QUERY]))
         for dataset_id, state in states.items():
             refreshed = state.last_refresh_at
             if refreshed is not None and (dataset_id not in last or refreshed > last[dataset_id]):
                 last[dataset_id] = refreshed
-        return RegistryFacts(states=states, latest_runs=self.latest_runs(ids), last_updates=last,
+        return RegistryFacts(states=states, latest_runs=latest, last_updates=last,
                              comments=self.pending_comments(ids))
 
     @guarded

@@ -164,6 +164,14 @@ class Inventory:
                            + (" ..." if len(files.problems) > 10 else ""))
         return notices
 
+    def warm_up(self, session: Session | None = None) -> None:
+        """Read everything once (the files' summaries, the registry, Airflow's database), so that
+        the first page view of a new API server process costs what every later one does."""
+        self.files.snapshot()
+        self._registry_facts()
+        if session is not None:
+            self._airflow_facts(session)
+
     # --- the pages ----------------------------------------------------------------------------------
 
     def view(self, session: Session, now: dt.datetime | None = None) -> InventoryView:

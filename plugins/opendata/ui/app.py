@@ -28,9 +28,11 @@ and are sent with a Content-Security-Policy that allows none. Links are built fr
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,6 +43,7 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opendata.catalog.quarterly import PlannedEntry, parse_quarter, previous_quarter, report_file_stem
@@ -52,6 +55,8 @@ from opendata.inventory.query import SORT_KEYS, InventoryQuery, apply
 from opendata.inventory.service import Inventory, InventoryView
 from opendata.spec.errors import SpecFileError
 from opendata.ui.charts import punctuality_chart, rows_chart
+
+log = logging.getLogger(__name__)
 
 #: Where the Airflow API server mounts the app (``plugin.py``).
 URL_PREFIX = "/opendata"
@@ -117,6 +122,13 @@ class _Formats:
     def count(value: int | None) -> str:
         return "—" if value is None else f"{value:,}"
 
+    def when(self, value: dt.datetime | None) -> Markup:
+        """``<time>`` in the city's time zone, its UTC instant in the attributes (a dash for none)."""
+        if value is None:
+            return Markup('<span class="muted">—</span>')
+        iso = escape(self.iso(value))
+        return Markup(f'<time datetime="{iso}" title="{iso}">{escape(self.local(value))}</time>')
+
 
 def _base(request: Request) -> str:
     """The app's own path prefix as the request reached it (``/opendata``, behind any root path)."""
@@ -135,7 +147,30 @@ def _context(request: Request, inventory: Inventory, page: str, notices: Sequenc
     formats = _Formats(inventory.timezone)
     base = _base(request)
     return {"base": base, "page": page, "notices": list(notices), "local": formats.local, "iso": formats.iso,
-            "count": formats.count, "dataset_url": _dataset_url(base), "dag_states": DAG_STATES}
+            "when": formats.when, "count": formats.count, "dataset_url": _dataset_url(base), "dag_states": DAG_STATES}
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """When the API server starts (Airflow enters a mounted app's lifespan): warm up in the
+    background, so the first page view does not pay for the first read of every dataset file."""
+    threading.Thread(target=_warm_up, args=(app,), name="opendata-view-warm-up", daemon=True).start()
+    yield
+
+
+def _warm_up(app: FastAPI) -> None:
+    try:
+        for name in ("base.html", "inventory.html", "dataset.html", "timeline.html", "error.html"):
+            templates().get_template(name)
+        inventory: Inventory = app.state.inventory()
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            inventory.warm_up(session)
+    except Exception as exc:  # noqa: BLE001 - the page views report what fails, with its reason
+        log.info("Open Data view: warm-up stopped (%s); the first page view reads everything", exc)
+    finally:
+        app.state.warmed.set()
 
 
 def get_inventory(request: Request) -> Inventory:
@@ -153,7 +188,8 @@ def create_app(inventory: Inventory | Callable[[], Inventory] | None = None, *,
     """The app. ``inventory``: the read model (or a factory; default: an :class:`Inventory` on the
     deployment's settings, made on the first request); ``planned``: the datasets planned but not
     ready, with target dates (for the default inventory's timeline)."""
-    app = FastAPI(title="Open Data", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Open Data", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
+    app.state.warmed = threading.Event()
     lock = threading.Lock()
     made: list[Inventory] = [inventory] if isinstance(inventory, Inventory) else []
 

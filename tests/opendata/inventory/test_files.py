@@ -115,3 +115,20 @@ def test_a_governance_file_that_does_not_load_fails_the_snapshot(tmp_path):
     (include / "governance.yaml").write_text("people: {}\n")
     with pytest.raises(SpecFileError):
         DatasetFileIndex(include, cache_file=None).snapshot()
+
+
+def test_the_quick_key_is_the_parse_caches_key(tmp_path):
+    import os
+
+    from opendata.inventory.files import quick_key
+    from opendata.spec.cache import file_key
+
+    include = generated(tmp_path, 2)
+    linked_folder = tmp_path / "elsewhere"
+    linked_folder.mkdir()
+    os.symlink(include / "datasets" / "sanitation", include / "datasets" / "linked")
+    os.symlink(include / "datasets" / "sanitation" / "set-000.yaml", include / "datasets" / "sanitation" / "l.yaml")
+    folders: dict[str, str] = {}
+    for path in sorted((include / "datasets").glob("*/*.yaml")):
+        assert quick_key(path, folders) == file_key(path), path
+    assert quick_key(include / "datasets" / "missing.yaml", folders) is None

@@ -108,6 +108,7 @@ def airflow_app(world):
     import datetime as dt
 
     from airflow.api_fastapi.app import create_app
+    from airflow.configuration import conf
     from starlette.routing import Mount
 
     from opendata.catalog.dcat import PortalUrls
@@ -116,6 +117,12 @@ def airflow_app(world):
     from opendata.inventory.service import Inventory
     from opendata.registry import Registry
 
+    if not conf.get("api_auth", "jwt_secret", fallback=None):
+        # Airflow reads its config once per process; airflow.cfg may have been written (by `db migrate`)
+        # after this process read it. The API server's lifespan needs a signing key.
+        import secrets
+
+        conf.set("api_auth", "jwt_secret", secrets.token_urlsafe(64))
     app = create_app()
     mounts = [route for route in app.routes if isinstance(route, Mount) and route.path == "/opendata"]
     assert len(mounts) == 1, "the plugin's app is not mounted at /opendata"
