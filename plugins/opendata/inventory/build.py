@@ -9,7 +9,8 @@ department, dataset,        the dataset file (the governance file for the depart
 steward, classification,    names)
 update frequency
 stage                       the registry (``opendata_dataset_state.stage``); ``not-ready`` for a file the
-                            registry has no row for; ``planned`` for a plan without a file
+                            registry has no row for (``unknown`` while it cannot be read); ``planned`` for
+                            a plan without a file
 last successful refresh     the registry: the later of the last successful run's end and
                             ``last_refresh_at`` (what the quarterly report judges; the hourly monitor
                             reads the portal's ``dataUpdatedAt`` instead, the view never calls the portal)
@@ -37,6 +38,7 @@ from opendata.inventory.links import Links
 from opendata.inventory.model import (
     NOT_READY,
     PLANNED,
+    UNKNOWN,
     AirflowFacts,
     CommentWait,
     DagFacts,
@@ -174,7 +176,7 @@ def build_rows(files: FileSnapshot, registry: RegistryFacts, airflow: AirflowFac
         summary = files.summaries.get(dataset_id)
         state = registry.states.get(dataset_id)
         department = summary.department if summary else NO_FILE_DEPARTMENT
-        stage = state.stage if state else NOT_READY
+        stage = state.stage if state else UNKNOWN if registry.unavailable else NOT_READY
         dag = airflow.dags.get(dataset_id)
         dag_state = _dag_state(dag)
         plan = plans.get(dataset_id)

@@ -28,7 +28,8 @@ CSV_COLUMN_DOCS: dict[str, str] = {
     "steward_email": "the data steward's e-mail address",
     "coordinator": "the dataset's Open Data Coordinator",
     "classification": "classification category and level",
-    "stage": "planned, not-ready, rejected, stage-1, scheduled, stage-2, refreshing or retired",
+    "stage": "planned, not-ready, rejected, stage-1, scheduled, stage-2, refreshing, retired (unknown: the registry "
+             "could not be read)",
     "update_frequency": "the promised update frequency",
     "last_successful_refresh": "the last confirmed update recorded by the registry (UTC)",
     "freshness": "fresh, due, overdue, unscheduled, or not-public (not judged)",

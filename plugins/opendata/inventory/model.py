@@ -28,9 +28,12 @@ PLANNED = "planned"
 #: The stage of a dataset file the registry has no row for: nothing has happened on the portal.
 NOT_READY = "not-ready"
 
+#: The stage of a dataset file while the registry cannot be read (not "not-ready": nobody knows).
+UNKNOWN = "unknown"
+
 #: Stages in the order of the playbook's workflow (for sorting and the stage filter).
 STAGE_ORDER: tuple[str, ...] = (PLANNED, NOT_READY, "rejected", "stage-1", "scheduled", "stage-2", "refreshing",
-                                "retired")
+                                "retired", UNKNOWN)
 
 
 class Freshness(StrEnum):

@@ -220,3 +220,35 @@ def test_the_quarterly_report(coordinator):
     assert coordinator.get("/opendata/reports/quarterly?quarter=next-year").status_code == 400
     assert coordinator.get("/opendata/reports/quarterly?quarter=2099-q1").status_code == 400  # not started
     assert coordinator.get("/opendata/reports/quarterly?format=pdf").status_code == 422
+
+
+def test_rows_of_dags_the_user_may_not_read_are_left_out(coordinator, monkeypatch):
+    from airflow.api_fastapi.app import get_auth_manager
+
+    manager = get_auth_manager()
+    monkeypatch.setattr(manager, "get_authorized_dag_ids", lambda **_: {f"{PREFIX}-0000", f"{PREFIX}-0012"})
+    rows = rows_of(Elements(coordinator.get("/opendata/").text))
+    # The two readable DAGs, and what has no DAG yet (plans, files not parsed: any reader of DAGs sees them).
+    assert set(rows) == {f"{PREFIX}-0000", f"{PREFIX}-0012", "street-sweeping", "elevator-permits", HOSTILE_ID,
+                         "building-permits", "restaurant-inspections", "service-requests-311"}
+    timeline = {a["data-dataset-id"] for a in Elements(coordinator.get("/opendata/timeline").text).all("timeline-row")}
+    assert f"{PREFIX}-0011" not in timeline and f"{PREFIX}-0012" in timeline
+    export = list(csv.DictReader(io.StringIO(coordinator.get("/opendata/?format=csv").text)))
+    assert {r["dataset_id"] for r in export} == set(rows)
+
+
+def test_a_registry_that_does_not_answer_leaves_a_notice_not_an_error(coordinator, monkeypatch):
+    from opendata.inventory.registry_read import RegistryReader
+    from opendata.registry import RegistryUnavailable
+
+    def down(self, ids=None):
+        raise RegistryUnavailable("the publication registry (sqlite:///registry.sqlite) does not answer")
+
+    monkeypatch.setattr(RegistryReader, "read", down)
+    response = coordinator.get("/opendata/")
+    assert_safe_page(response)
+    page = Elements(response.text)
+    assert any("registry could not be read" in text for text in page.texts("notice"))
+    rows = rows_of(page)
+    assert len(rows) == 46  # the files and plans stay; their stages are not guessed
+    assert {attrs["data-stage"] for attrs in rows.values()} == {"unknown", "planned"}
