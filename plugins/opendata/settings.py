@@ -122,6 +122,12 @@ def city_name() -> str:
     return os.environ.get("OPENDATA_CITY_NAME", "").strip() or "City of Los Angeles"
 
 
+def portal_conn_id() -> str:
+    """``OPENDATA_PORTAL_CONN_ID``: the Socrata connection the Open Data view builds portal links
+    from (default ``socrata_default``, the one the dataset DAGs use)."""
+    return os.environ.get("OPENDATA_PORTAL_CONN_ID", "").strip() or "socrata_default"
+
+
 def data_json_path() -> Path:
     """Where the catalog DAG writes the published inventory's DCAT-US ``data.json``
     (``OPENDATA_DATA_JSON_PATH``; the Open Data view serves it at /opendata/data.json)."""

@@ -28,6 +28,8 @@ LAYERS: list[set[str]] = [
     {"deployment"},                 # where the local deployment's settings live
     {"freshness"},                  # the staleness and comment monitor (pure policy + its DAG)
     {"catalog"},                    # the city's catalog as a whole: data.json, the quarterly report
+    {"inventory"},                  # the inventory's read model: files, registry and Airflow in bulk, per dataset
+    {"ui"},                         # the "Open Data" view in the Airflow UI (an Airflow plugin)
     {"triggers"},                   # the approval trigger (runs in the triggerer)
     {"operators"},                  # thin dataset tasks
     {"sensors"},                    # the deferrable approval sensor
