@@ -327,6 +327,13 @@ def _hours(value: Any) -> str | None:
         return str(value)
 
 
+# Details shown as text, and details that are times (formatted in the city's time zone).
+_TEXT_DETAILS = ("portal_url", "portal_id", "report_path", "report_url", "validation_summary", "report_attached",
+                 "run_kind", "reviewer", "notes", "airflow_url", "run_id", "task_id", "shrink_problem",
+                 "freshness_state", "mark_answered")
+_TIME_DETAILS = ("reviewed_at", "last_update", "due_at", "overdue_at", "waiting_since", "answer_by")
+
+
 def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any]) -> dict[str, Any]:
     """Normalized details: every documented key present, formatted, None when absent."""
     get = details.get
@@ -336,41 +343,23 @@ def _view(event: NotificationEvent, spec: DatasetSpec, details: Mapping[str, Any
     not_before = get("not_before")
     if not_before in (None, "") and event in (NotificationEvent.SCHEDULED_GO_LIVE, NotificationEvent.WENT_LIVE):
         not_before = spec.publication.not_before
-    return {
-        "portal_url": _text(get("portal_url")),
-        "portal_id": _text(get("portal_id")),
-        "report_path": _text(get("report_path")),
-        "report_url": _text(get("report_url")),
-        "validation_summary": _text(get("validation_summary")),
+    view: dict[str, Any] = {key: _text(get(key)) for key in _TEXT_DETAILS}
+    view.update({key: format_when(get(key)) for key in _TIME_DETAILS})
+    view.update({
         "warnings": [text for text in (_text(w) for w in get("warnings") or ()) if text],
         "warnings_more": _more(get("warnings_total"), get("warnings")),
-        "report_attached": _text(get("report_attached")),
         "reason_missing": bool(get("reason_missing")),
-        "run_kind": _text(get("run_kind")),
-        "reviewer": _text(get("reviewer")),
-        "notes": _text(get("notes")),
-        "reviewed_at": format_when(get("reviewed_at")),
         "days_pending": format_days(days),
         "not_before": format_when(not_before),
-        "airflow_url": _text(get("airflow_url")),
-        "run_id": _text(get("run_id")),
-        "task_id": _text(get("task_id")),
         "error": error_excerpt(get("error")),
         "rows": _rows(get("rows")),
-        "shrink_problem": _text(get("shrink_problem")),
-        "freshness_state": _text(get("freshness_state")),
-        "last_update": format_when(get("last_update")),
         "days_late": format_days(get("days_late")),
-        "due_at": format_when(get("due_at")),
-        "overdue_at": format_when(get("overdue_at")),
         "findings": [text for text in (_text(f) for f in get("findings") or ()) if text],
         "comment_count": _count(get("comment_count")),
         "new_comments": _count(get("new_comments")),
-        "waiting_since": format_when(get("waiting_since")),
-        "answer_by": format_when(get("answer_by")),
         "hours_waited": _hours(get("hours_waited")),
-        "mark_answered": _text(get("mark_answered")),
-    }
+    })
+    return view
 
 
 # --- templates ----------------------------------------------------------------------------
