@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opendata import settings
+from opendata import fileio, settings
 from opendata.catalog.dcat import LISTED_STAGES, PortalUrls, PublishedEntry, build_data_json, render_data_json
 from opendata.registry import DatasetState, Registry
 from opendata.registry.stage_snapshot import read_dataset_files
@@ -144,17 +142,6 @@ def _carry_over(document: dict[str, Any], previous: Mapping[str, dict[str, Any]]
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """``text`` to ``path`` through a temporary file in the same folder and a rename; readable by
-    everyone (it is the public catalog)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``text`` to ``path``, replaced atomically, flushed to disk and readable by everyone (it
+    is the public catalog)."""
+    fileio.write_atomically(path, text, public=True, durable=True)

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from opendata import settings
+from opendata.fileio import write_atomically
 from opendata.freshness.policy import CITY_TIMEZONE, FreshnessPolicy
 from opendata.inventory.model import DatasetSummary, FileProblem, FileSnapshot, RecordedApprovalSummary
 from opendata.registry.stage_snapshot import read_dataset_files
@@ -234,15 +234,7 @@ class DatasetFileIndex:
             data["governance"] = {"key": self._governance[0],
                                   "model": self._governance[1].model_dump(mode="json")}
         try:
-            self.cache_file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, prefix=".inventory-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle, separators=(",", ":"))
-                os.replace(tmp, self.cache_file)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomically(self.cache_file, json.dumps(data, separators=(",", ":")))
         except OSError as exc:
             log.info("Inventory cache not written (%s): each new process reads every dataset file", exc)
 

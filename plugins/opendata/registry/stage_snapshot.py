@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from opendata import settings
+from opendata.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,5 @@ def _read_mapping(path: Path) -> dict[str, str]:
 
 
 def _write_mapping(target: Path, data: dict[str, str]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Write-then-rename so a DAG parse never reads half a file.
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # A DAG parse never reads half a file.
+    write_atomically(target, json.dumps(data, indent=1, sort_keys=True))

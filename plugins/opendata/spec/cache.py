@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
+
+from opendata.fileio import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -168,17 +169,10 @@ class ParseCache:
         if self.location is None or (not self._dirty and unchanged):
             return
         try:
-            self.location.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.location.parent, prefix=".parse-cache-", suffix=".json")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    # orjson: the caches of 5,000 files are ~40 MB of JSON, read on every parse.
-                    handle.write(_dumps({"version": self.version, "files": self.used, "memo": self.memo_used}))
-                # Write-then-rename: a parse running at the same time reads the old or the new file, never half.
-                os.replace(tmp, self.location)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            # orjson: the caches of 5,000 files are ~40 MB of JSON, read on every parse; a parse
+            # running at the same time reads the old or the new file, never half.
+            write_atomically(self.location,
+                             _dumps({"version": self.version, "files": self.used, "memo": self.memo_used}))
         except OSError as exc:
             log.info("Dataset file parse cache not written (%s): every parse reads every file", exc)
 
