@@ -8,7 +8,8 @@ as before statuses existed.
 
 The status is read before the model is chosen, so a planned file is never held to what only a
 run needs, and a misspelt status gets one error with a hint, plus the file's other errors as the
-model it most likely meant sees them (not the errors of the wrong model).
+model it most likely meant sees them (not the errors of the wrong model); a status too far from
+both to guess is the file's only error until it is one of them.
 """
 
 from __future__ import annotations
@@ -58,11 +59,13 @@ def validate_dataset_document(doc: YamlDocument) -> tuple[DatasetFile | None, li
         return spec, _with_fixes(errors, model)
     raw = doc.data.get("status") if isinstance(doc.data, dict) else None
     guess = did_you_mean(raw, list(STATUSES)) if isinstance(raw, str) else None
-    assumed = guess or ACTIVE
-    model = model_for_status(assumed)
-    _, errors = validate_document(model, doc, replace={"status": assumed})
-    found = len(doc.problems)
     status_error = SpecError(doc.path, ("status",), _status_message(raw), guess, doc.line_of(("status",)))
+    if guess is None:
+        # Which shape the file is meant to have is anyone's guess: the status first.
+        return None, doc.problems + [status_error]
+    model = model_for_status(guess)
+    _, errors = validate_document(model, doc, replace={"status": guess})
+    found = len(doc.problems)
     return None, errors[:found] + [status_error] + _with_fixes(errors[found:], model)
 
 
