@@ -34,7 +34,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opendata import settings
-from opendata.freshness.policy import CITY_TIMEZONE
 from opendata.spec.cache import ResultCache, file_key, is_racy, key_of
 from opendata.spec.dataset import (
     DatasetFile,
@@ -58,7 +57,7 @@ from opendata.spec.file_checks import file_problems
 from opendata.spec.governance import Governance
 from opendata.spec.holders import Holders, choose_holders, newcomer_message
 from opendata.spec.paths import Confinement, UnsafePath
-from opendata.spec.status import validate_dataset_document
+from opendata.spec.status import CITY_TIMEZONE, validate_dataset_document
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
 
 log = logging.getLogger(__name__)
@@ -429,7 +428,7 @@ def _warning_problems(spec: DatasetFile, stage: str | None, now: dt.datetime | N
                          f"DAG: nothing runs for it (review, go-live, refreshes) until the file says "
                          f"'status: active'", None))
     target = spec.target_date
-    # A date passes at the end of that day in the city (the quarterly report's calendar too).
+    # A date passes at the end of that day in the city.
     today = now.astimezone(ZoneInfo(CITY_TIMEZONE)).date()
     if target is not None and target < today and (isinstance(spec, PlannedDataset)
                                                   or stage not in _PAST_GO_LIVE_STAGES):

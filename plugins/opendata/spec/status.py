@@ -28,6 +28,11 @@ from opendata.spec.dataset import (
 from opendata.spec.errors import SpecError, did_you_mean
 from opendata.spec.validate import YamlDocument, validate_document
 
+#: The city's time zone: a target date passes at the end of that day there (the freshness policy's
+#: and the quarterly report's calendar, opendata.freshness.policy.CITY_TIMEZONE; the spec layer
+#: imports nothing above it, so the name is kept here too and a test keeps the two equal).
+CITY_TIMEZONE = "America/Los_Angeles"
+
 # A misspelt status is quoted in its error up to this many characters.
 _SHOWN_CHARS = 40
 

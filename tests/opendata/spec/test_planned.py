@@ -252,7 +252,12 @@ def test_a_passed_target_date_is_a_warning_that_does_not_fail_lint(include_copy)
     assert [str(w) for w in catalog.warnings] == [
         f"{path}:45: target_date: target date 2026-09-30 has passed: publish it or move the date"]
     assert [str(w) for w in catalog.planned[0].warnings] == [str(w) for w in catalog.warnings]
-    # The day itself has not passed yet, in the city's time zone (05:00 UTC on 1 October is 30 September there).
+    # The day itself has not passed yet, in the city's time zone (05:00 UTC on 1 October is 30 September there),
+    # the freshness policy's and the quarterly report's calendar.
+    from opendata.freshness.policy import CITY_TIMEZONE as POLICY_TIMEZONE
+    from opendata.spec.status import CITY_TIMEZONE
+
+    assert CITY_TIMEZONE == POLICY_TIMEZONE
     assert load_catalog(include_copy, now=dt.datetime(2026, 10, 1, 5, tzinfo=dt.UTC)).warnings == []
     assert load_catalog(include_copy, now=dt.datetime(2026, 10, 1, 8, tzinfo=dt.UTC)).warnings != []
     result = run_lint(include_copy)
