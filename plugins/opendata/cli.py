@@ -54,8 +54,10 @@ def _lint(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     files = {str(error.file) for error in catalog.errors}
     warned = f", {len(catalog.warnings)} warning(s)" if catalog.warnings else ""
-    print(f"{len(catalog.datasets)} dataset file(s) valid, {len(catalog.errors)} error(s) in {len(files)} file(s)"
-          f"{warned} under {include}")
+    # Valid planned files (status: planned) are counted apart: they build no DAG.
+    planned = f", {len(catalog.planned)} planned" if catalog.planned else ""
+    print(f"{len(catalog.datasets)} dataset file(s) valid{planned}, {len(catalog.errors)} error(s) in {len(files)} "
+          f"file(s){warned} under {include}")
     return 1 if catalog.errors or ignored else 0
 
 

@@ -118,8 +118,8 @@ def test_lint_and_the_dagbag_handle_a_folder_of_broken_files_of_every_kind(deplo
     reported = {line.removeprefix("warning: ").split(":", 1)[0] for line in lint.stderr.splitlines()}
     assert reported == {str(path) for path in broken} | {str(warned)}
     assert f"warning: {warned}:" in lint.stderr
-    assert lint.stdout.startswith(f"4 dataset file(s) valid, {len(lint.stderr.splitlines()) - 1} error(s) in "
-                                  f"{len(broken)} file(s), 1 warning(s)")
+    assert lint.stdout.startswith(f"4 dataset file(s) valid, 1 planned, {len(lint.stderr.splitlines()) - 1} "
+                                  f"error(s) in {len(broken)} file(s), 1 warning(s)")
 
     bag = dagbag()
     # The good DAGs all load, the monitor is still the project's own, and the established

@@ -30,6 +30,9 @@ Dataset files are read as the freshness monitor reads them (``freshness.sources.
 libyaml and the typed model, about a millisecond a file; a file that does not validate is
 skipped, the lint command reports it). A registry dataset no valid file holds is reported
 under :data:`~opendata.catalog.quarterly.NO_FILE_DEPARTMENT`, its freshness not judged.
+
+The report's planned entries (the inventory's timeline) are the valid planned files
+(``status: planned``, with their ``target_date``), unless the caller gives its own list.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from opendata.freshness.policy import FreshnessPolicy, policy_for
 from opendata.freshness.sources import DatasetFiles, load_dataset_files
 from opendata.registry.stages import Stage
 from opendata.registry.store import Registry, dataset_state, guarded, run_log, stage_change, stored_instant
-from opendata.spec.dataset import DatasetSpec
+from opendata.spec.dataset import DatasetSpec, PlannedDataset
 from opendata.spec.governance import Governance
 
 log = logging.getLogger(__name__)
@@ -234,23 +237,32 @@ def configured_answer_within() -> dt.timedelta:
     return dt.timedelta(hours=hours) if hours and hours > 0 else ANSWER_WITHIN
 
 
+def planned_entries(planned: Iterable[PlannedDataset]) -> list[PlannedEntry]:
+    """The report's planned entries from planned dataset files, by id."""
+    return [PlannedEntry(department=spec.department, dataset_id=spec.id, name=spec.name,
+                         target_date=spec.target_date) for spec in sorted(planned, key=lambda spec: spec.id)]
+
+
 def load_quarter_inputs(registry: Registry, quarter: Quarter, *, as_of: dt.datetime | None = None,
                         files: DatasetFiles | None = None, include_dir: Path | None = None,
-                        planned: Sequence[PlannedEntry] = (),
+                        planned: Sequence[PlannedEntry] | None = None,
                         answer_within: dt.timedelta | None = None) -> QuarterInputs:
     """Read the dataset files (``files``, else those under ``include_dir``, else the configured
-    folder) and the registry (five queries), for ``quarter`` as of ``as_of`` (default: now)."""
+    folder) and the registry (five queries), for ``quarter`` as of ``as_of`` (default: now).
+    ``planned``: the timeline's entries; None (the default): the planned dataset files'."""
     as_of = dt.datetime.now(dt.UTC) if as_of is None else as_of
     cutoff_of(quarter, as_of)  # a quarter not yet started fails before anything is read
     files = files if files is not None else load_dataset_files(include_dir)
     rows = QuarterlyReader(registry).read(quarter, as_of)
+    if planned is None:
+        planned = planned_entries(files.planned.values())
     return build_inputs(quarter, as_of, files.governance, files.specs.values(), rows, planned,
                         answer_within or configured_answer_within())
 
 
 def report_for(registry: Registry, quarter: Quarter, *, as_of: dt.datetime | None = None,
                files: DatasetFiles | None = None, include_dir: Path | None = None,
-               planned: Sequence[PlannedEntry] = ()) -> QuarterlyReport:
+               planned: Sequence[PlannedEntry] | None = None) -> QuarterlyReport:
     """Read and compute: what the DAG's task and the command line call."""
     return quarterly_report(load_quarter_inputs(registry, quarter, as_of=as_of, files=files,
                                                 include_dir=include_dir, planned=planned))

@@ -4,7 +4,9 @@
   build of its nodes (``spec/validate.py: plain_yaml``) and the typed model (about a millisecond a file; the
   line-tracking loader the lint command uses takes ~15 ms, too slow for a thousand files every
   hour). A file that does not validate is skipped: it
-  has no DAG either, and the lint command and the DAG import error report it.
+  has no DAG either, and the lint command and the DAG import error report it. A planned file
+  (``status: planned``: no DAG, nothing published to watch) is not monitored; it is kept apart,
+  for the quarterly report's timeline, without a word in the log.
 * The registry: which datasets are public (stage-2 or refreshing) with a portal id.
 * The portal: ``dataUpdatedAt`` of every monitored dataset from the Discovery API, 200 ids per
   request (five requests for a thousand datasets); ``numberOfComments`` per view, only for
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,11 +25,12 @@ from opendata import settings
 from opendata.freshness.evaluate import MonitoredDataset
 from opendata.freshness.policy import CITY_TIMEZONE, policy_for
 from opendata.registry.stage_snapshot import read_dataset_files
-from opendata.spec.dataset import DatasetSpec
+from opendata.spec.dataset import DatasetSpec, PlannedDataset
 from opendata.spec.governance import Governance
 from opendata.spec.holders import choose_holders
 from opendata.spec.loader import dataset_files, load_governance
 from opendata.spec.reading import read_config_text
+from opendata.spec.status import is_planned
 from opendata.spec.validate import plain_yaml
 
 if TYPE_CHECKING:
@@ -42,7 +45,10 @@ CATALOG_BATCH = 200
 @dataclass(frozen=True)
 class DatasetFiles:
     governance: Governance
+    # The valid files of datasets that run, by id: what the monitor watches.
     specs: dict[str, DatasetSpec]
+    # The valid planned files, by id (never monitored: the quarterly report's timeline).
+    planned: dict[str, PlannedDataset] = field(default_factory=dict)
 
 
 def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
@@ -53,6 +59,7 @@ def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
 
         raise SpecFileError(errors)
     specs: dict[str, DatasetSpec] = {}
+    planned: dict[str, PlannedDataset] = {}
     datasets_dir = include / "datasets"
     files = [path for path in dataset_files(datasets_dir) if path.is_file()]
     # Two files claiming one id: the one holding it (as the DAG files decided) is the dataset.
@@ -62,19 +69,27 @@ def load_dataset_files(include_dir: Path | None = None) -> DatasetFiles:
         if holders.get(path.stem) != path:
             log.warning("Skipping %s: another file holds dataset id %r; run `opendata lint`", path, path.stem)
             continue
+        data = None
         try:
             # The DAG files' reader: regular files in the include folder, size-limited (a pipe or
             # a huge file must not stall the monitor either).
-            text = read_config_text(path, include, limit).text
-            spec = DatasetSpec.model_validate(plain_yaml(text))
+            data = plain_yaml(read_config_text(path, include, limit).text)
+            model = PlannedDataset if is_planned(data) else DatasetSpec
+            spec = model.model_validate(data)
         except Exception as exc:  # noqa: BLE001 - any broken file is skipped, never fatal
-            log.warning("Skipping %s: it does not validate (%s); run `opendata lint`", path, type(exc).__name__)
+            # A planned file, even a broken one, is none of the monitor's business (lint reports it).
+            if not is_planned(data):
+                log.warning("Skipping %s: it does not validate (%s); run `opendata lint`", path, type(exc).__name__)
             continue
         if spec.id != path.stem or spec.department != path.parent.name:
-            log.warning("Skipping %s: id or folder does not check out; run `opendata lint`", path)
+            if isinstance(spec, DatasetSpec):
+                log.warning("Skipping %s: id or folder does not check out; run `opendata lint`", path)
             continue
-        specs[spec.id] = spec
-    return DatasetFiles(governance, specs)
+        if isinstance(spec, PlannedDataset):
+            planned[spec.id] = spec
+        else:
+            specs[spec.id] = spec
+    return DatasetFiles(governance, specs, planned)
 
 
 def monitored_datasets(files: DatasetFiles, states: Iterable[DatasetState],

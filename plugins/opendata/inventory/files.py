@@ -31,18 +31,20 @@ from pathlib import Path
 from typing import Any
 
 from opendata import settings
+from opendata.catalog.quarterly import PlannedEntry
 from opendata.fileio import write_atomically
 from opendata.freshness.policy import CITY_TIMEZONE, FreshnessPolicy
 from opendata.inventory.model import DatasetSummary, FileProblem, FileSnapshot, RecordedApprovalSummary
 from opendata.registry.stage_snapshot import read_dataset_files
 from opendata.spec.cache import Key, code_version, file_key, is_racy, key_of
-from opendata.spec.dataset import DatasetSpec, RecordedApproval
+from opendata.spec.dataset import DatasetSpec, PlannedDataset, RecordedApproval
 from opendata.spec.errors import SpecFileError
 from opendata.spec.freshness import FreshnessSection
 from opendata.spec.governance import Governance
 from opendata.spec.holders import choose_holders, relative_name
 from opendata.spec.loader import dataset_files, load_governance
 from opendata.spec.reading import read_config_text
+from opendata.spec.status import is_planned
 from opendata.spec.validate import plain_yaml
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ class _Entry:
     problem: str | None
     #: The file's freshness section as JSON (rebuilds the policy from the cache file).
     freshness: dict[str, Any] | None = None
+    #: A planned file (``status: planned``): its timeline entry instead of a summary.
+    plan: PlannedEntry | None = None
 
 
 class DatasetFileIndex:
@@ -149,6 +153,7 @@ class DatasetFileIndex:
             entries: dict[str, _Entry] = {}
             summaries: dict[str, DatasetSummary] = {}
             problems: list[FileProblem] = []
+            plans: list[PlannedEntry] = []
             folders: dict[str, str] = {}
             changed = False
             for path in files:
@@ -164,6 +169,8 @@ class DatasetFileIndex:
                     changed = True
                 if entry.summary is not None:
                     summaries[entry.summary.dataset_id] = entry.summary
+                elif entry.plan is not None:
+                    plans.append(entry.plan)
                 else:
                     problems.append(FileProblem(name, entry.problem or "does not validate"))
                 if entry.key:
@@ -172,12 +179,15 @@ class DatasetFileIndex:
             self._entries = entries
             if changed:
                 self._write_cache()
-            return FileSnapshot(governance, summaries, tuple(problems))
+            return FileSnapshot(governance, summaries, tuple(problems), tuple(plans))
 
     def _parse(self, path: Path, name: str, limit: int) -> _Entry:
         try:
             read = read_config_text(path, self.include_dir, limit)
-            spec = DatasetSpec.model_validate(plain_yaml(read.text))
+            data = plain_yaml(read.text)
+            if is_planned(data):
+                return self._planned(path, read.status, PlannedDataset.model_validate(data))
+            spec = DatasetSpec.model_validate(data)
         except Exception as exc:  # noqa: BLE001 - any broken file is listed, never fatal
             log.warning("Skipping %s: it does not load (%s); run `opendata lint`", path, type(exc).__name__)
             status = os.stat(path) if path.exists() else None
@@ -187,6 +197,12 @@ class DatasetFileIndex:
         if spec.id != path.stem or spec.department != path.parent.name:
             return _Entry(key, None, "its id or department does not match its file name and folder")
         return _Entry(key, summarize(spec, name, self.timezone), None, spec.freshness.model_dump(mode="json"))
+
+    def _planned(self, path: Path, status: os.stat_result | None, plan: PlannedDataset) -> _Entry:
+        key = [] if status is None or is_racy(status) else key_of(os.path.realpath(path), status)
+        if plan.id != path.stem or plan.department != path.parent.name:
+            return _Entry(key, None, "its id or department does not match its file name and folder")
+        return _Entry(key, None, None, plan=PlannedEntry(plan.department, plan.id, plan.name, plan.target_date))
 
     def _read_governance(self) -> Governance:
         path = settings.governance_file(self.include_dir)
@@ -253,6 +269,10 @@ def _approval_from_json(value: Any) -> RecordedApprovalSummary | None:
 
 def _entry_to_json(entry: _Entry) -> dict[str, Any]:
     summary = entry.summary
+    if entry.plan is not None:
+        plan = entry.plan
+        return {"key": entry.key, "plan": {"department": plan.department, "dataset_id": plan.dataset_id,
+                                           "name": plan.name, "target_date": plan.target_date.isoformat()}}
     if summary is None:
         return {"key": entry.key, "problem": entry.problem}
     return {"key": entry.key, "freshness": entry.freshness, "summary": {
@@ -269,6 +289,10 @@ def _entry_from_json(raw: Mapping[str, Any], timezone: str) -> _Entry:
     import datetime as dt
 
     key = list(raw["key"])
+    if "plan" in raw:
+        p = raw["plan"]
+        return _Entry(key, None, None, plan=PlannedEntry(str(p["department"]), str(p["dataset_id"]), str(p["name"]),
+                                                         dt.date.fromisoformat(p["target_date"])))
     if "summary" not in raw:
         return _Entry(key, None, str(raw["problem"]))
     s = raw["summary"]

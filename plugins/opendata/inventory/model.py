@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from opendata.catalog.quarterly import PlannedEntry
 from opendata.freshness.policy import FreshnessPolicy
 from opendata.spec.governance import Governance
 
@@ -112,6 +113,8 @@ class FileSnapshot:
     governance: Governance
     summaries: Mapping[str, DatasetSummary]
     problems: tuple[FileProblem, ...] = ()
+    #: The planned files (``status: planned``): on the timeline with their target date, no DAG.
+    planned: tuple[PlannedEntry, ...] = ()
 
     def department_name(self, code: str) -> str:
         department = self.governance.departments.get(code)

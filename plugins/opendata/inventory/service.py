@@ -177,8 +177,14 @@ class Inventory:
         files = self.files.snapshot()
         registry = self._registry_facts()
         airflow = self._airflow_facts(session)
-        rows = build_rows(files, registry, airflow, now=now, links=self.links(), planned=self.planned())
+        rows = build_rows(files, registry, airflow, now=now, links=self.links(), planned=self.plans(files))
         return InventoryView(rows, files, now, self._notices(files, registry, airflow))
+
+    def plans(self, files: FileSnapshot) -> list[PlannedEntry]:
+        """The planned dataset files, and any plan given to the view (a given one wins)."""
+        given = list(self.planned())
+        named = {plan.dataset_id for plan in given}
+        return given + [plan for plan in files.planned if plan.dataset_id not in named]
 
     def timeline(self, view: InventoryView) -> list[TimelineEntry]:
         return timeline(view.rows, self.today(view.now), self.timezone)
@@ -192,7 +198,7 @@ class Inventory:
         registry = self._registry_facts([dataset_id])
         airflow = self._airflow_facts(session, [dataset_id])
         rows = build_rows(files, registry, airflow, now=now, links=self.links(),
-                          planned=[p for p in self.planned() if p.dataset_id == dataset_id])
+                          planned=[p for p in self.plans(files) if p.dataset_id == dataset_id])
         row = next((r for r in rows if r.dataset_id == dataset_id), None)
         if row is None:
             return None
@@ -262,8 +268,9 @@ class Inventory:
         """The working group's quarterly report (ValueError for a quarter not started yet)."""
         from opendata.catalog.quarterly_read import report_for
 
+        # None: the planned dataset files (the report reads them); plans given to the view win.
         return report_for(self.registry(), quarter, as_of=as_of or self.clock(), include_dir=self.include_dir,
-                          planned=self.planned())
+                          planned=list(self.planned()) or None)
 
 
 def airflow_base_url() -> str | None:

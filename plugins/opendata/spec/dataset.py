@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import Field, HttpUrl, StrictInt, field_validator, model_validator
+from pydantic import BeforeValidator, Field, HttpUrl, StrictInt, field_validator, model_validator
 
 from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
 from opendata.spec.freshness import FreshnessSection
@@ -309,9 +309,36 @@ _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "
 # new number, and ``_known_schema_version`` tells a file of another number what to do.
 SCHEMA_VERSION = 1
 
+# A dataset file's status: ``active`` (the default) is a dataset whose DAG runs; ``planned`` is an
+# inventory entry not ready to run yet (no source or data dictionary needed), on the timeline by
+# its target date. ("active" names the file's state, not the playbook's passive/active/strategic
+# publishing categories; "ready" would read as the opposite of the registry's not-ready stage,
+# which every new dataset's DAG shows.)
+ACTIVE: Final = "active"
+PLANNED: Final = "planned"
+STATUSES = (ACTIVE, PLANNED)
+Status = Literal["active", "planned"]
 
-class DatasetSpec(StrictModel):
-    """One dataset: inventory entry + Data Submission Checklist + portal metadata."""
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    # Only YYYY-MM-DD (or a date): pydantic would also read a number as seconds since 1970, and
+    # a timestamp as its day, neither of which is a target date someone wrote on purpose.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("give the target publication date as YYYY-MM-DD, for example 2027-03-31")
+
+
+# The day a dataset is planned to go public (the playbook's Publication Calendar).
+TargetDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+class InventoryEntry(StrictModel):
+    """What the department's inventory knows of a dataset (the playbook's Draft Data Checklist,
+    ``5appendix.md``), whether or not it is ready to run: the fields every dataset file has."""
 
     # The version of the dataset-file schema the file is written for (a file without it is
     # read as version 1, the first one).
@@ -333,6 +360,38 @@ class DatasetSpec(StrictModel):
     technical_challenges: str | None = None
     classification: Classification
     data_quality: DataQuality
+    # active (the default): the dataset's DAG runs; planned: an inventory entry, no DAG yet.
+    status: Status = ACTIVE
+    # The target publication date: required when planned; for an active dataset, optional (its
+    # first release's target, while it is not public yet).
+    target_date: TargetDate | None = None
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_schema_version(cls, value: int) -> int:
+        if value > SCHEMA_VERSION:
+            raise ValueError(
+                f"{value} is newer than this deployment reads (schema version {SCHEMA_VERSION}): upgrade "
+                f"civic-opendata to a release that reads version {value}, or write the file for version "
+                f"{SCHEMA_VERSION}")
+        if value < 1:
+            raise ValueError(f"schema versions start at 1; this deployment reads version {SCHEMA_VERSION}: "
+                             f"write 'schema_version: {SCHEMA_VERSION}'")
+        return value
+
+
+def _duplicate_field_names(columns: list[Column]) -> None:
+    # Counted once: names.count() per name is quadratic, minutes for a hostile dictionary.
+    counts = Counter(column.field_name for column in columns)
+    duplicates = sorted(name for name, n in counts.items() if n > 1)
+    if duplicates:
+        raise ValueError(f"columns: duplicate field_name {', '.join(duplicates)}")
+
+
+class DatasetSpec(InventoryEntry):
+    """One dataset that runs: inventory entry + Data Submission Checklist + portal metadata."""
+
+    status: Literal["active"] = ACTIVE
     publishing: Publishing
     source: Source
     columns: list[Column] = Field(min_length=1)
@@ -348,26 +407,9 @@ class DatasetSpec(StrictModel):
     # How the freshness monitor judges this dataset, when the update_frequency defaults do not fit.
     freshness: FreshnessSection = Field(default_factory=FreshnessSection)
 
-    @field_validator("schema_version")
-    @classmethod
-    def _known_schema_version(cls, value: int) -> int:
-        if value > SCHEMA_VERSION:
-            raise ValueError(
-                f"{value} is newer than this deployment reads (schema version {SCHEMA_VERSION}): upgrade "
-                f"civic-opendata to a release that reads version {value}, or write the file for version "
-                f"{SCHEMA_VERSION}")
-        if value < 1:
-            raise ValueError(f"schema versions start at 1; this deployment reads version {SCHEMA_VERSION}: "
-                             f"write 'schema_version: {SCHEMA_VERSION}'")
-        return value
-
     @model_validator(mode="after")
     def _dictionary_consistent(self) -> DatasetSpec:
-        # Counted once: names.count() per name is quadratic, minutes for a hostile dictionary.
-        counts = Counter(column.field_name for column in self.columns)
-        duplicates = sorted(name for name, n in counts.items() if n > 1)
-        if duplicates:
-            raise ValueError(f"columns: duplicate field_name {', '.join(duplicates)}")
+        _duplicate_field_names(self.columns)
         return self
 
     @property
@@ -383,3 +425,38 @@ class DatasetSpec(StrictModel):
     @property
     def schedule(self) -> str | None:
         return self.dag.schedule or self.update_frequency.airflow_schedule
+
+
+class PlannedDataset(InventoryEntry):
+    """A dataset the department plans to publish, not ready to run (``status: planned``): the
+    inventory fields and a target date. The sections a run needs may be filled in as they are
+    known; each one given is checked in full, as in a dataset that runs. No DAG is built."""
+
+    status: Literal["planned"]
+    target_date: TargetDate
+    publishing: Publishing | None = None
+    source: Annotated[SqlSource | FileSource | HttpSource | None, Field(discriminator="kind")] = None
+    columns: Annotated[list[Column], Field(min_length=1)] | None = None
+    publication: Publication = Field(default_factory=Publication)
+    refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
+    history: History = Field(default_factory=History)
+    dag: DagSettings = Field(default_factory=DagSettings)
+    quality: Quality = Field(default_factory=Quality)
+    privacy: Privacy = Field(default_factory=Privacy)
+    glossary: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)
+    freshness: FreshnessSection = Field(default_factory=FreshnessSection)
+
+    @model_validator(mode="after")
+    def _dictionary_consistent(self) -> PlannedDataset:
+        if self.columns is not None:
+            _duplicate_field_names(self.columns)
+        return self
+
+
+#: A dataset file's typed model: one that runs, or one that is planned.
+DatasetFile = DatasetSpec | PlannedDataset
+
+
+def model_for_status(status: str) -> type[DatasetSpec] | type[PlannedDataset]:
+    """The model of a file whose status is ``status`` (one of STATUSES)."""
+    return PlannedDataset if status == PLANNED else DatasetSpec

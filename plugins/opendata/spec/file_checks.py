@@ -4,21 +4,57 @@ file, with its own path, and with the ids the project keeps.
 Everything here depends only on the file's text and path, so its result can be kept between
 DAG parses (opendata.spec.cache); checks against the governance file, the file system and the
 clock are in the loader and run on every parse.
+
+A planned file (``status: planned``) gets the same checks on the sections it has: a section that
+names a column before the data dictionary (``columns``) is written is told to wait for it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from opendata.spec.dataset import DatasetSpec
+from opendata.spec.dataset import Column, DatasetFile, DatasetSpec
 from opendata.spec.errors import Loc, Problem, did_you_mean
-from opendata.spec.freshness import freshness_problems
-from opendata.spec.privacy import MaskMethod
+from opendata.spec.freshness import FreshnessSection, freshness_problems
+from opendata.spec.privacy import MaskMethod, Privacy
+from opendata.spec.quality import Quality
 from opendata.spec.reserved import reserved_problem
 from opendata.spec.vocab import SocrataType
 
 
-def file_problems(spec: DatasetSpec, path: Path) -> list[Problem]:
+@dataclass(frozen=True)
+class _Sections:
+    """What the checks between sections read, from a file that runs or a planned one."""
+
+    columns: list[Column]
+    # False: a planned file whose data dictionary is not written yet (``columns`` is empty).
+    dictionary_written: bool
+    row_identifier: str | None
+    watermark: str | None
+    refresh_mode: str | None
+    quality: Quality
+    privacy: Privacy
+    freshness: FreshnessSection
+
+    @property
+    def field_names(self) -> list[str]:
+        return [column.field_name for column in self.columns]
+
+    @classmethod
+    def of(cls, spec: DatasetFile) -> _Sections:
+        if isinstance(spec, DatasetSpec):
+            return cls(spec.columns, True, spec.publishing.row_identifier, spec.source.watermark,
+                       spec.refresh_mode, spec.quality, spec.privacy, spec.freshness)
+        row_id = spec.publishing.row_identifier if spec.publishing is not None else None
+        # A planned file without publishing has no row identifier yet: only an explicit mode is judged.
+        mode = spec.refresh.mode or ("upsert" if row_id else None)
+        return cls(spec.columns or [], spec.columns is not None, row_id,
+                   spec.source.watermark if spec.source is not None else None, mode, spec.quality, spec.privacy,
+                   spec.freshness)
+
+
+def file_problems(spec: DatasetFile, path: Path) -> list[Problem]:
     problems: list[Problem] = []
     reserved = reserved_problem(spec.id)
     if reserved is not None:
@@ -28,23 +64,34 @@ def file_problems(spec: DatasetSpec, path: Path) -> list[Problem]:
     if path.parent.name != spec.department:
         problems.append((("department",), f"must match the folder name {path.parent.name!r}",
                          path.parent.name))
-    row_id = spec.publishing.row_identifier
-    if row_id is not None and row_id not in spec.field_names:
-        problems.append((("publishing", "row_identifier"), f"{row_id!r} is not a column of the data dictionary",
-                         did_you_mean(row_id, spec.field_names)))
-    watermark = spec.source.watermark
-    if watermark is not None and watermark not in spec.field_names:
-        problems.append((("source", "watermark"), f"{watermark!r} is not a column of the data dictionary",
-                         did_you_mean(watermark, spec.field_names)))
-    elif watermark is not None and next(c for c in spec.columns if c.field_name == watermark).type.value not in (
+    sections = _Sections.of(spec)
+    row_id = sections.row_identifier
+    if row_id is not None and row_id not in sections.field_names:
+        problems.append(_unknown_column(("publishing", "row_identifier"), row_id, sections))
+    watermark = sections.watermark
+    if watermark is not None and watermark not in sections.field_names:
+        problems.append(_unknown_column(("source", "watermark"), watermark, sections))
+    elif watermark is not None and next(c for c in sections.columns if c.field_name == watermark).type.value not in (
             "number", "floating_timestamp", "fixed_timestamp"):
         problems.append((("source", "watermark"), "a watermark must be a number or timestamp column", None))
-    if spec.refresh_mode == "upsert" and row_id is None:
+    if sections.refresh_mode == "upsert" and row_id is None:
         problems.append((("refresh", "mode"), "upsert needs publishing.row_identifier; without one a dataset "
                          "can only be replaced", "replace"))
-    problems += _quality_problems(spec) + _privacy_problems(spec)
-    problems += freshness_problems(spec)
+    problems += _quality_problems(sections) + _privacy_problems(sections)
+    newest = sections.freshness.newest_date_column
+    if newest is not None:
+        types = {c.field_name: c.type.value for c in sections.columns}
+        if newest not in types:
+            problems.append(_unknown_column(("freshness", "newest_date_column"), newest, sections))
+        elif types[newest] not in _TIMESTAMP_TYPES:
+            problems.append((("freshness", "newest_date_column"),
+                             f"must be a date column (floating_timestamp or fixed_timestamp); {newest} is "
+                             f"{types[newest]}", None))
+    problems += freshness_problems(spec.freshness, spec.update_frequency)
     return problems
+
+
+_TIMESTAMP_TYPES = ("floating_timestamp", "fixed_timestamp")
 
 
 _NUMBER = {SocrataType.NUMBER}
@@ -57,11 +104,14 @@ _MASK_TYPES = {MaskMethod.KEEP_FIRST: ({SocrataType.TEXT}, "text"),
                MaskMethod.MONTH: (_TIMESTAMPS, "timestamp"), MaskMethod.YEAR: (_TIMESTAMPS, "timestamp")}
 
 
-def _unknown_column(loc: Loc, name: str, spec: DatasetSpec) -> Problem:
+def _unknown_column(loc: Loc, name: str, spec: _Sections) -> Problem:
+    if not spec.dictionary_written:
+        return loc, (f"{name!r} names a column, and this planned file has no data dictionary yet: write columns, or "
+                     f"leave this out until they are written"), None
     return loc, f"{name!r} is not a column of the data dictionary", did_you_mean(name, spec.field_names)
 
 
-def _quality_problems(spec: DatasetSpec) -> list[Problem]:
+def _quality_problems(spec: _Sections) -> list[Problem]:
     """Column names in quality: exist, and each check suits its column's type."""
     problems: list[Problem] = []
     types = {c.field_name: c.type for c in spec.columns}
@@ -101,7 +151,7 @@ def _quality_problems(spec: DatasetSpec) -> list[Problem]:
     return problems
 
 
-def _privacy_problems(spec: DatasetSpec) -> list[Problem]:
+def _privacy_problems(spec: _Sections) -> list[Problem]:
     """Column names in privacy: exist (removed ones must not); masks suit the column's type."""
     problems: list[Problem] = []
     privacy = spec.privacy
@@ -114,7 +164,7 @@ def _privacy_problems(spec: DatasetSpec) -> list[Problem]:
         if name not in types:
             problems.append(_unknown_column(loc, name, spec))
             continue
-        if name == spec.publishing.row_identifier:
+        if name == spec.row_identifier:
             problems.append((loc, "the row identifier cannot be masked: refreshes find rows by it", None))
         allowed, words = _MASK_TYPES.get(rule.method, (None, ""))
         if allowed is not None and types[name] not in allowed:

@@ -38,7 +38,6 @@ from opendata.spec.base import StrictModel
 from opendata.spec.vocab import UpdateFrequency
 
 if TYPE_CHECKING:
-    from opendata.spec.dataset import DatasetSpec
     from opendata.spec.errors import Problem
 
 
@@ -183,39 +182,24 @@ def default_thresholds(frequency: UpdateFrequency) -> tuple[dt.timedelta, dt.tim
     return (row.due_after, row.overdue_after) if row else None
 
 
-_TIMESTAMP_TYPES = ("floating_timestamp", "fixed_timestamp")
-
-
-def freshness_problems(spec: DatasetSpec) -> list[Problem]:
-    """Cross-checks of the section against the rest of the file (for the loader)."""
-    from opendata.spec.errors import did_you_mean
-
-    section = spec.freshness
+def freshness_problems(section: FreshnessSection, frequency: UpdateFrequency) -> list[Problem]:
+    """The section's thresholds against the promised update frequency (for the loader; its
+    newest_date_column is checked with the other column names, in spec/file_checks.py)."""
     problems: list[Problem] = []
-    column = section.newest_date_column
-    if column is not None:
-        types = {c.field_name: c.type.value for c in spec.columns}
-        if column not in types:
-            problems.append((("freshness", "newest_date_column"), f"{column!r} is not a column of the data dictionary",
-                             did_you_mean(column, spec.field_names)))
-        elif types[column] not in _TIMESTAMP_TYPES:
-            problems.append((("freshness", "newest_date_column"),
-                             f"must be a date column (floating_timestamp or fixed_timestamp); {column} is "
-                             f"{types[column]}", None))
-    defaults = default_thresholds(spec.update_frequency)
+    defaults = default_thresholds(frequency)
     due, overdue = section.due_after, section.overdue_after
     given = [key for key, value in (("due_after", due), ("overdue_after", overdue)) if value is not None]
     if defaults is None:
         for key in given:
-            problems.append((("freshness", key), f"update_frequency is {spec.update_frequency.value}: the monitor "
+            problems.append((("freshness", key), f"update_frequency is {frequency.value}: the monitor "
                              f"lists this dataset but never alerts, so thresholds do not apply; remove {key} or "
                              f"promise an update frequency", None))
     elif due is not None and overdue is None and due.timedelta >= defaults[1]:
         problems.append((("freshness", "due_after"), f"must be shorter than overdue_after ({_days(defaults[1])}, the "
-                         f"{spec.update_frequency.value} default); give overdue_after too", None))
+                         f"{frequency.value} default); give overdue_after too", None))
     elif overdue is not None and due is None and overdue.timedelta <= defaults[0]:
         problems.append((("freshness", "overdue_after"), f"must be longer than due_after ({_days(defaults[0])}, the "
-                         f"{spec.update_frequency.value} default); give due_after too", None))
+                         f"{frequency.value} default); give due_after too", None))
     return problems
 
 

@@ -6,6 +6,12 @@ lint command can report all problems in one pass. Nothing a file holds can stop 
 oversized, unreadable, hostile or simply odd files become errors naming the file, and an
 unexpected failure while checking one file is reported against that file.
 
+A file that says ``status: planned`` is an inventory entry not ready to run (opendata.spec.status):
+it is checked as one (the inventory fields, a target date, and whichever run sections it already
+has) and kept in ``Catalog.planned``, never in ``Catalog.datasets``, so no DAG is built for it and
+nothing runs for it. It claims its id like any file (opendata.spec.holders), so the id stays with
+it when it becomes active.
+
 Each dataset file is checked in two parts. What the file alone decides (YAML, schema, names
 that must agree within the file and with its path) can be kept between DAG parses
 (``cache``); what depends on other files, the file system or the clock (people and
@@ -25,10 +31,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from opendata import settings
 from opendata.spec.cache import ResultCache, file_key, is_racy, key_of
-from opendata.spec.dataset import DatasetSpec, FileSource, HttpSource, SqlSource
+from opendata.spec.dataset import (
+    DatasetFile,
+    DatasetSpec,
+    FileSource,
+    HttpSource,
+    PlannedDataset,
+    SqlSource,
+    model_for_status,
+)
 from opendata.spec.errors import (
     MAX_ERRORS_PER_FILE,
     Loc,
@@ -42,6 +57,7 @@ from opendata.spec.file_checks import file_problems
 from opendata.spec.governance import Governance
 from opendata.spec.holders import Holders, choose_holders, newcomer_message
 from opendata.spec.paths import Confinement, UnsafePath
+from opendata.spec.status import CITY_TIMEZONE, validate_dataset_document
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
 
 log = logging.getLogger(__name__)
@@ -50,6 +66,9 @@ log = logging.getLogger(__name__)
 # Stages at which a past go-live date is history, not a mistake: the dataset was approved for
 # (or went through) its scheduled publication. Values of opendata.registry.Stage.
 _PAST_GO_LIVE_STAGES = frozenset({"scheduled", "stage-2", "refreshing", "retired"})
+# Stages at which a dataset needs its DAG (in review, scheduled, public and refreshed): a planned
+# file, which builds none, leaves it stranded.
+_NEEDS_A_DAG_STAGES = frozenset({"stage-1", "scheduled", "stage-2", "refreshing"})
 
 
 @dataclass(frozen=True)
@@ -61,10 +80,23 @@ class LoadedDataset:
     warnings: tuple[SpecError, ...] = ()
 
 
+@dataclass(frozen=True)
+class LoadedPlanned:
+    """A valid planned file (``status: planned``): on the inventory's timeline, no DAG."""
+
+    spec: PlannedDataset
+    path: Path
+    # Its warnings, a target date that has passed among them (lint prints them).
+    warnings: tuple[SpecError, ...] = ()
+
+
 @dataclass
 class Catalog:
     governance: Governance | None
+    # The valid files of datasets that run (one DAG each).
     datasets: list[LoadedDataset] = field(default_factory=list)
+    # The valid planned files (never in ``datasets``: nothing runs for them).
+    planned: list[LoadedPlanned] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
     warnings: list[SpecError] = field(default_factory=list)
     # Dataset id -> path under datasets/ of the file holding it (see opendata.spec.holders).
@@ -98,7 +130,8 @@ def load_catalog(include_dir: Path | None = None, *, cache: ResultCache | None =
     after it, changed files are not parsed again (their previous result is used, a new file
     waits for the next parse), so a load never runs into Airflow's import timeout;
     ``keep_datasets`` False: the valid files are checked but not kept (a load that only reports
-    errors holds one typed model at a time, not 5,000).
+    errors holds one typed model at a time, not 5,000). Valid planned files are kept in
+    ``Catalog.planned``, never in ``Catalog.datasets``.
     """
     include = include_dir or settings.include_dir()
     try:
@@ -123,12 +156,16 @@ def load_catalog(include_dir: Path | None = None, *, cache: ResultCache | None =
         if path in holders.newcomers:
             catalog.errors.append(_newcomer_error(path, holders))
             continue
-        spec, file_errors, warnings = check_dataset_file(path, governance, include, cache=cache,
-                                                         stage=(stages or {}).get(path.stem), now=now,
-                                                         confinement=confinement, deadline=deadline)
+        spec, file_errors, warnings = check_file(path, governance, include, cache=cache,
+                                                 stage=(stages or {}).get(path.stem), now=now,
+                                                 confinement=confinement, deadline=deadline)
         catalog.errors += file_errors
         catalog.warnings += warnings
-        if spec is not None and keep_datasets:
+        if spec is None or not keep_datasets:
+            continue
+        if isinstance(spec, PlannedDataset):
+            catalog.planned.append(LoadedPlanned(spec, path, tuple(warnings)))
+        else:
             catalog.datasets.append(LoadedDataset(spec, path, tuple(warnings)))
     return catalog
 
@@ -151,7 +188,8 @@ def load_governance(path: Path, root: Path | None = None) -> tuple[Governance | 
 
 def load_dataset(path: Path, governance: Governance | None,
                  include_dir: Path | None = None) -> tuple[DatasetSpec | None, list[SpecError]]:
-    """Validate one dataset file; ``governance`` None skips the cross-file checks."""
+    """Validate one dataset file that runs; ``governance`` None skips the cross-file checks. A
+    planned file is an error here: nothing runs for it."""
     spec, errors, _ = check_dataset_file(path, governance, include_dir or settings.include_dir())
     return spec, errors
 
@@ -177,7 +215,23 @@ def check_dataset_file(path: Path, governance: Governance | None, include: Path,
                        cache: ResultCache | None = None, stage: str | None = None, now: dt.datetime | None = None,
                        confinement: Confinement | None = None, deadline: float | None = None,
                        ) -> tuple[DatasetSpec | None, list[SpecError], list[SpecError]]:
-    """(the spec if the file is valid, its errors, its warnings); never raises for the file's sake."""
+    """(the spec if the file is valid and runs, its errors, its warnings); never raises for the
+    file's sake. A valid planned file is one error: it says it is not ready to run."""
+    spec, errors, warnings = check_file(path, governance, include, cache=cache, stage=stage, now=now,
+                                        confinement=confinement, deadline=deadline)
+    if isinstance(spec, PlannedDataset):
+        return None, [SpecError(path, ("status",), f"dataset {spec.id!r} is planned (target date "
+                                f"{spec.target_date.isoformat()}), not ready to run: nothing runs for it until the "
+                                f"file says 'status: active' (or leaves status out)")], []
+    return spec, errors, warnings
+
+
+def check_file(path: Path, governance: Governance | None, include: Path, *,
+               cache: ResultCache | None = None, stage: str | None = None, now: dt.datetime | None = None,
+               confinement: Confinement | None = None, deadline: float | None = None,
+               ) -> tuple[DatasetFile | None, list[SpecError], list[SpecError]]:
+    """(the model if the file is valid: one that runs or a planned one, its errors, its warnings);
+    never raises for the file's sake."""
     try:
         parsed = _parsed(path, include, cache, deadline)
         errors = list(parsed.errors)
@@ -201,18 +255,18 @@ def check_dataset_file(path: Path, governance: Governance | None, include: Path,
 _NOT_CHECKED_YET = ("not checked yet: this parse spent its time budget (OPENDATA_PARSE_BUDGET_SECONDS) on other "
                     "new or changed files; the next parse checks it (run `opendata lint` to check it now)")
 
-# Fields checked against other files: their lines are kept with the cached result.
+# Fields checked against other files or the clock: their lines are kept with the cached result.
 _CROSS_LOCS: list[Loc] = [
     ("id",), ("department",), ("coordinator",), ("source",), ("source", "path"), ("source", "query_file"),
     ("source", "query"), ("publication", "not_before"), ("publication", "department_approval", "approved_by"),
-    ("classification", "approval", "approved_by"),
+    ("classification", "approval", "approved_by"), ("status",), ("target_date",),
 ]
 
 
 @dataclass(frozen=True)
 class ParsedFile:
     # The typed model when the schema accepts the file (even if ``errors`` has more to say).
-    spec: DatasetSpec | None
+    spec: DatasetFile | None
     errors: list[SpecError]
     lines: dict[str, int]
 
@@ -224,12 +278,16 @@ class ParsedFile:
         return None
 
     def to_entry(self) -> dict[str, Any]:
+        # The status names the model the entry is read back with (an entry is data, never code).
         return {"spec": self.spec.model_dump_json() if self.spec is not None else None,
+                "status": self.spec.status if self.spec is not None else None,
                 "errors": [[list(e.loc), e.message, e.hint, e.line] for e in self.errors], "lines": self.lines}
 
     @classmethod
     def from_entry(cls, path: Path, entry: dict[str, Any]) -> ParsedFile:
-        spec = DatasetSpec.model_validate_json(entry["spec"]) if entry.get("spec") is not None else None
+        spec: DatasetFile | None = None
+        if entry.get("spec") is not None:
+            spec = model_for_status(str(entry["status"])).model_validate_json(entry["spec"])
         errors = [SpecError(path, tuple(loc), message, hint, line) for loc, message, hint, line in entry["errors"]]
         return cls(spec, errors, {str(k): int(v) for k, v in entry["lines"].items()})
 
@@ -240,7 +298,7 @@ def parse_dataset_file(path: Path, include: Path) -> tuple[ParsedFile, Any]:
         doc = YamlDocument.read(path, root=include)
     except SpecParseError as exc:
         return ParsedFile(None, exc.errors, {}), None
-    spec, errors = validate_document(DatasetSpec, doc)
+    spec, errors = validate_dataset_document(doc)
     if spec is None:
         return ParsedFile(None, errors, {}), doc.status
     errors = [SpecError(path, loc, message, hint, doc.line_of(loc)) for loc, message, hint in file_problems(spec, path)]
@@ -277,7 +335,7 @@ def _parsed(path: Path, include: Path, cache: ResultCache | None, deadline: floa
 
 # --- what depends on other files, the file system or the clock (every load) ----------------------
 
-def _cross_problems(spec: DatasetSpec, governance: Governance | None, confinement: Confinement,
+def _cross_problems(spec: DatasetFile, governance: Governance | None, confinement: Confinement,
                     cache: ResultCache | None) -> list[Problem]:
     problems: list[Problem] = []
     include_dir = confinement.include
@@ -335,7 +393,7 @@ def _remembered(cache: ResultCache | None, key: str | None,
     return [(tuple(loc), message, hint) for loc, message, hint in kept]
 
 
-def _governance_problems(spec: DatasetSpec, governance: Governance) -> list[Problem]:
+def _governance_problems(spec: DatasetFile, governance: Governance) -> list[Problem]:
     problems: list[Problem] = []
     department = governance.departments.get(spec.department)
     if department is None:
@@ -362,14 +420,28 @@ def _governance_problems(spec: DatasetSpec, governance: Governance) -> list[Prob
     return problems
 
 
-def _warning_problems(spec: DatasetSpec, stage: str | None, now: dt.datetime | None) -> list[Problem]:
-    not_before = spec.publication.not_before
+def _warning_problems(spec: DatasetFile, stage: str | None, now: dt.datetime | None) -> list[Problem]:
     now = now or dt.datetime.now(dt.UTC)
+    problems: list[Problem] = []
+    if isinstance(spec, PlannedDataset) and stage in _NEEDS_A_DAG_STAGES:
+        problems.append((("status",), f"the registry has {spec.id} at stage {stage}, but a planned file builds no "
+                         f"DAG: nothing runs for it (review, go-live, refreshes) until the file says "
+                         f"'status: active'", None))
+    target = spec.target_date
+    # A date passes at the end of that day in the city.
+    today = now.astimezone(ZoneInfo(CITY_TIMEZONE)).date()
+    if target is not None and target < today and (isinstance(spec, PlannedDataset)
+                                                  or stage not in _PAST_GO_LIVE_STAGES):
+        still = "" if isinstance(spec, PlannedDataset) else " and the dataset is not public yet"
+        problems.append((("target_date",), f"target date {target.isoformat()} has passed{still}: publish it or "
+                         f"move the date", None))
+    not_before = spec.publication.not_before
     if not_before is None or not_before > now or stage in _PAST_GO_LIVE_STAGES:
-        return []
-    return [(("publication", "not_before"),
-             f"{not_before.isoformat()} is in the past: there is no scheduled go-live, the dataset goes public "
-             f"as soon as the Chief Data Officer approves it; give the planned date, or remove not_before", None)]
+        return problems
+    return problems + [(("publication", "not_before"),
+                        f"{not_before.isoformat()} is in the past: there is no scheduled go-live, the dataset goes "
+                        f"public as soon as the Chief Data Officer approves it; give the planned date, or remove "
+                        f"not_before", None)]
 
 
 def _newcomer_error(path: Path, holders: Holders) -> SpecError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,14 +173,17 @@ class SpecParseError(Exception):
         super().__init__("\n".join(str(error) for error in self.errors))
 
 
-def validate_document(model: type[M], doc: YamlDocument) -> tuple[M | None, list[SpecError]]:
-    """The typed model, or every error found (structure problems such as duplicate keys first)."""
+def validate_document(model: type[M], doc: YamlDocument,
+                      replace: Mapping[str, Any] | None = None) -> tuple[M | None, list[SpecError]]:
+    """The typed model, or every error found (structure problems such as duplicate keys first).
+    ``replace``: top-level values validated instead of the file's (the file's errors elsewhere
+    are still all found)."""
     if not isinstance(doc.data, dict):
         found = "an empty file" if doc.data is None else type(doc.data).__name__
         return None, doc.problems + [
             SpecError(doc.path, (), f"expected a mapping of keys to values, found {found}", line=1)]
     try:
-        validated = model.model_validate(doc.data)
+        validated = model.model_validate({**doc.data, **replace} if replace else doc.data)
     except ValidationError as exc:
         return None, doc.problems + translate_errors(model, exc, doc)
     return (None, doc.problems) if doc.problems else (validated, [])

@@ -223,6 +223,27 @@ def test_inputs_keep_the_files_facts_and_the_answer_time_setting(registry, inclu
     assert quarterly_report(inputs).total.datasets == 1
 
 
+def test_the_planned_files_are_the_reports_timeline_unless_the_caller_gives_one(registry, include):
+    from opendata.catalog.quarterly import PlannedEntry
+
+    write_files(include, {"permits": "building-and-safety"})
+    planned = dict(dataset_file("pothole-repairs", "sanitation", "daily"), status="planned", target_date="2026-09-30")
+    for section in ("publishing", "source", "columns"):
+        planned.pop(section, None)
+    (include / "datasets" / "sanitation").mkdir(exist_ok=True)
+    (include / "datasets" / "sanitation" / "pothole-repairs.yaml").write_text(yaml.safe_dump(planned))
+    inputs = load_quarter_inputs(registry, Q3, as_of=AS_OF, include_dir=include)
+    assert [record.dataset_id for record in inputs.datasets] == ["permits"]  # a planned file is no dataset record
+    assert tuple(inputs.planned) == (PlannedEntry("sanitation", "pothole-repairs", planned["name"],
+                                                  dt.date(2026, 9, 30)),)
+    report = quarterly_report(inputs)
+    sanitation = {row.department: row for row in report.rows}["sanitation"]
+    assert (sanitation.planned, sanitation.planned_past_target) == (1, 1)  # 30 September, before the cutoff
+    assert [entry.dataset_id for entry in report.planned] == ["pothole-repairs"]
+    # The caller's own list wins, even an empty one.
+    assert load_quarter_inputs(registry, Q3, as_of=AS_OF, include_dir=include, planned=()).planned == ()
+
+
 def test_a_quarter_not_yet_started_is_refused_before_reading(registry, include):
     with pytest.raises(ValueError, match="starts at"):
         load_quarter_inputs(registry, Quarter(2030, 1), as_of=AS_OF, include_dir=include)

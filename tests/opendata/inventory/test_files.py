@@ -3,6 +3,7 @@ change, kept between processes under the state folder, broken files listed and n
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -58,9 +59,29 @@ def test_the_bundled_files_as_the_monitors_reader_reads_them():
     paper = snapshot.summaries["restaurant-inspections"].step1_on_paper
     assert paper is not None and paper.approved_by
     assert snapshot.department_name("sanitation") == "LA Sanitation and Environment"
-    assert index.parsed == 3
+    # The planned sample (status: planned) is on the timeline, not among the datasets that run.
+    (plan,) = snapshot.planned
+    assert (plan.dataset_id, plan.department, plan.target_date) == (
+        "soft-story-retrofit-orders", "building-and-safety", dt.date(2027, 3, 31))
+    assert index.parsed == 4
     index.snapshot()
     assert index.parsed == 0
+
+
+def test_a_planned_file_is_kept_between_processes_and_reaches_the_timeline(tmp_path, state, not_racy):
+    include = generated(tmp_path, 2)
+    planned = dataset_file("set-plan", "sanitation", "monthly")
+    for section in ("source", "columns", "publishing"):
+        planned.pop(section, None)
+    planned.update(status="planned", target_date="2026-01-15")
+    (include / "datasets" / "sanitation" / "set-plan.yaml").write_text(yaml.safe_dump(planned))
+    first = DatasetFileIndex(include).snapshot()
+    fresh = DatasetFileIndex(include)
+    second = fresh.snapshot()
+    assert fresh.parsed == 0 and second.planned == first.planned
+    (plan,) = second.planned
+    assert plan.dataset_id == "set-plan" and plan.target_date == dt.date(2026, 1, 15)
+    assert "set-plan" not in second.summaries and second.problems == ()
 
 
 def test_only_changed_files_are_parsed_again_and_a_new_process_reads_the_kept_summaries(tmp_path, state,

@@ -66,8 +66,9 @@ def test_the_inventory_shows_every_datasets_stage_freshness_and_what_waits_on_wh
     assert_safe_page(response)
     page = Elements(response.text)
     rows = rows_of(page)
-    # 40 generated, the three bundled files, the hostile one, and the two plans.
-    assert len(rows) == 46 and {"building-permits", "street-sweeping", "elevator-permits", HOSTILE_ID} <= set(rows)
+    # 40 generated, the three bundled files, the bundled planned file, the hostile one, and the two plans.
+    assert len(rows) == 47 and {"building-permits", "street-sweeping", "elevator-permits", HOSTILE_ID,
+                                "soft-story-retrofit-orders"} <= set(rows)
     stage = {dataset_id: attrs["data-stage"] for dataset_id, attrs in rows.items()}
     fresh = {dataset_id: attrs["data-freshness"] for dataset_id, attrs in rows.items()}
     assert [stage[f"{PREFIX}-{n:04d}"] for n in (0, 9, 10, 11, 12, 13, 14, 16, 18)] == [
@@ -75,6 +76,7 @@ def test_the_inventory_shows_every_datasets_stage_freshness_and_what_waits_on_wh
     assert [fresh[f"{PREFIX}-{n:04d}"] for n in (0, 7, 9, 10, 11, 19)] == [
         "fresh", "due", "overdue", "fresh", "not-public", "unscheduled"]
     assert stage["building-permits"] == "not-ready" and stage["street-sweeping"] == "planned"
+    assert stage["soft-story-retrofit-orders"] == "planned"  # status: planned in its dataset file
     kinds = {attrs["data-kind"]: attrs["href"] for attrs in page.all("waiting-link")}
     assert set(kinds) == {"step1", "shrink", "cdo-review", "resubmit", "comments"}
     assert re.fullmatch(r"/dags/ui-world-00[13]2/runs/scheduled__[^/]+/tasks/department_approval/required_actions"
@@ -86,7 +88,7 @@ def test_the_inventory_shows_every_datasets_stage_freshness_and_what_waits_on_wh
     assert f'{PREFIX}-0012' in " ".join(str(a["href"]) for a in page.all("waiting-link") if a["data-kind"] == "step1")
     waiting_text = " ".join(page.texts("cell-waiting"))
     assert "waits on Helen Wu" in waiting_text and "waits on Maria Alvarez" in waiting_text
-    assert page.texts("row-count") == ["46 of 46 datasets"]
+    assert page.texts("row-count") == ["47 of 47 datasets"]
     portal = {str(attrs["href"]) for attrs in page.all("portal-link")}
     assert "https://data.lacity.org/d/w000-0000" in portal
     assert all(str(a["href"]).startswith("/opendata/datasets/") for a in page.all("dataset-link"))
@@ -108,7 +110,7 @@ def test_filters_sort_and_the_csv_export(coordinator):
     # An unknown filter value is ignored, never reflected.
     response = coordinator.get('/opendata/?stage="><script>x</script>&sort=__class__')
     assert_safe_page(response)
-    assert len(rows_of(Elements(response.text))) == 46
+    assert len(rows_of(Elements(response.text))) == 47
 
     export = coordinator.get("/opendata/?format=csv&stage=rejected")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
@@ -120,7 +122,7 @@ def test_filters_sort_and_the_csv_export(coordinator):
     hostile = next(r for r in records if r["dataset_id"] == HOSTILE_ID)
     assert hostile["name"] == HOSTILE_NAME and hostile["waiting_links"] == f"/dags/{HOSTILE_ID}"
     everything = list(csv.DictReader(io.StringIO(coordinator.get("/opendata/?format=csv").text)))
-    assert len(everything) == 46
+    assert len(everything) == 47
     assert all(not value.startswith(("=", "+", "-", "@")) for r in everything for value in r.values())
 
 
@@ -230,7 +232,8 @@ def test_rows_of_dags_the_user_may_not_read_are_left_out(coordinator, monkeypatc
     rows = rows_of(Elements(coordinator.get("/opendata/").text))
     # The two readable DAGs, and what has no DAG yet (plans, files not parsed: any reader of DAGs sees them).
     assert set(rows) == {f"{PREFIX}-0000", f"{PREFIX}-0012", "street-sweeping", "elevator-permits", HOSTILE_ID,
-                         "building-permits", "restaurant-inspections", "service-requests-311"}
+                         "building-permits", "restaurant-inspections", "service-requests-311",
+                         "soft-story-retrofit-orders"}
     timeline = {a["data-dataset-id"] for a in Elements(coordinator.get("/opendata/timeline").text).all("timeline-row")}
     assert f"{PREFIX}-0011" not in timeline and f"{PREFIX}-0012" in timeline
     export = list(csv.DictReader(io.StringIO(coordinator.get("/opendata/?format=csv").text)))
@@ -250,5 +253,5 @@ def test_a_registry_that_does_not_answer_leaves_a_notice_not_an_error(coordinato
     page = Elements(response.text)
     assert any("registry could not be read" in text for text in page.texts("notice"))
     rows = rows_of(page)
-    assert len(rows) == 46  # the files and plans stay; their stages are not guessed
+    assert len(rows) == 47  # the files and plans stay; their stages are not guessed
     assert {attrs["data-stage"] for attrs in rows.values()} == {"unknown", "planned"}
