@@ -225,6 +225,7 @@ class Sample:
     department_name: str
     leadership: tuple[str, ...]     # names
     coordinators: tuple[str, ...]   # person keys
+    cdo: str                        # the Chief Data Officer's name
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,8 @@ def samples() -> dict[str, Sample]:
     for loaded in catalog.datasets:
         spec, unit = loaded.spec, governance.departments[loaded.spec.department]
         found[spec.id] = Sample(spec.id, spec.name, spec.department, unit.name,
-                                tuple(p.name for p in governance.people_for(unit.leadership)), tuple(unit.coordinators))
+                                tuple(p.name for p in governance.people_for(unit.leadership)), tuple(unit.coordinators),
+                                governance.cdo.name)
     assert set(found) == {p.stem for p in (REPO_ROOT / "include" / "datasets").glob("*/*.yaml")}
     return found
 
@@ -347,8 +349,8 @@ def exported_csv(page) -> list[dict[str, str]]:
         return list(csv.DictReader(file))
 
 
-def assert_rows_match(shown: list[dict[str, Any]], expected: dict[str, Expected], samples: dict[str, Sample],
-                      cdo: str) -> None:
+def assert_rows_match(shown: list[dict[str, Any]], expected: dict[str, Expected],
+                      samples: dict[str, Sample]) -> None:
     for row in shown:
         want, sample = expected[row["id"]], samples[row["id"]]
         where = f"row {row['id']}: {row}"
@@ -366,7 +368,7 @@ def assert_rows_match(shown: list[dict[str, Any]], expected: dict[str, Expected]
                                         "/required_actions?map_index=-1"), where
                 assert item["target"] == "_top", where
             if item["kind"] == "cdo-review":
-                assert f"waits on {cdo}" in item["text"], where
+                assert f"waits on {sample.cdo}" in item["text"], where
 
 
 # --- the module's demo ----------------------------------------------------------------------------
@@ -450,7 +452,6 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(demo, step1_l
 def test_a_coordinator_opens_open_data_from_airflow_and_sees_stage_freshness_and_who_is_waited_on(
         demo, coordinator, samples):
     started = time.monotonic()
-    cdo = "Maria Alvarez"
     home = coordinator.new_page()
     home.goto(demo.airflow_url)
     # Airflow's navigation: Browse > Open Data, a link that opens the view in its own tab.
@@ -467,7 +468,7 @@ def test_a_coordinator_opens_open_data_from_airflow_and_sees_stage_freshness_and
     # Every sample has a row with the registry's stage, a freshness, and what waits on whom.
     expected, shown = settled(demo, samples, reloaded_rows(view), "the inventory")
     assert sorted(row["id"] for row in shown) == sorted(samples)
-    assert_rows_match(shown, expected, samples, cdo)
+    assert_rows_match(shown, expected, samples)
     assert any(want.waiting for want in expected.values())   # Step 1 of building-permits at least
     assert view.locator("[data-testid=row-count]").inner_text() == f"{len(samples)} of {len(samples)} datasets"
 
@@ -514,6 +515,8 @@ def test_a_coordinator_opens_open_data_from_airflow_and_sees_stage_freshness_and
                                                                 if s.department == department}
     finally:
         signed_out.close()
+    view.close()
+    home.close()
     print(f"\nthe Open Data view in Chromium (inventory, filters, CSV): {time.monotonic() - started:.0f} s")
 
 
