@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 
+import pytest
 import requests
+
+#: Set to 1 to run without a browser: the browser tests skip (and Step 1 is answered through the
+#: API). Without it, a machine with no Chromium fails them: CI must not pass untested.
+SKIP_BROWSER_TESTS = "OPENDATA_SKIP_BROWSER_TESTS"
+#: The Chromium (or Chrome) to drive, when it is not `chromium` or `chromium-browser` on PATH.
+CHROMIUM = "OPENDATA_CHROMIUM"
+INSTALL_CHROMIUM = (f"install Chromium (Debian/Ubuntu: apt-get install chromium; elsewhere any Chromium or "
+                    f"Chrome, named by {CHROMIUM}=/path/to/it; README, 'Tests'), or set {SKIP_BROWSER_TESTS}=1 "
+                    "to skip the browser tests")
+
+
+def chromium_executable() -> str | None:
+    """The browser Playwright drives (Playwright's own browser download is not used): ``$OPENDATA_CHROMIUM``,
+    else ``chromium`` or ``chromium-browser`` on PATH. None when there is none and
+    ``OPENDATA_SKIP_BROWSER_TESTS=1`` (the caller skips); without that, the test fails saying how to
+    install one."""
+    configured = os.environ.get(CHROMIUM, "").strip()
+    if configured:
+        found = shutil.which(configured)
+        if found is None:
+            pytest.fail(f"{CHROMIUM}={configured} is not an executable file: {INSTALL_CHROMIUM}", pytrace=False)
+        return found
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None and os.environ.get(SKIP_BROWSER_TESTS) != "1":
+        pytest.fail(f"no Chromium on this machine (chromium, chromium-browser or {CHROMIUM}): {INSTALL_CHROMIUM}",
+                    pytrace=False)
+    return found
 
 
 def wait_for_scheduler_loops(airflow_url: str, loops: int, timeout: float = 180) -> None:

@@ -1,4 +1,5 @@
-"""The Airflow plugin: the "Open Data" entry in the UI's navigation and the FastAPI app behind it.
+"""The Airflow plugin: the "Open Data" entry in the UI's navigation (Browse menu) and the FastAPI app
+behind it.
 
 Registered by ``plugins/opendata_ui_plugin.py`` (the plugins folder's only module Airflow scans,
 see ``plugins/.airflowignore``). Every Airflow process loads plugins (a task process does, for
@@ -40,11 +41,19 @@ class _FastAPIApps:
 
 
 class _ExternalViews:
-    """``external_views``: the navigation entry, pointing at the app (under Airflow's base path)."""
+    """``external_views``: the navigation entry, pointing at the app (under Airflow's base path):
+    **Browse > Open Data**, which opens the view in its own tab.
+
+    Not embedded (no ``url_route``): Airflow 3.3 frames an embedded view in an iframe sandboxed
+    ``allow-scripts allow-same-origin allow-forms allow-downloads``, from which no link can leave
+    (no ``allow-top-navigation``, no ``allow-popups``): the Required Actions, DAG and portal links
+    did nothing. Not a top-level entry either: Airflow 3.3.2 renders a top-level link entry as a
+    ``<button href=...>``, which opens nothing. A menu entry is a real link (``tests/test_demo.py``
+    clicks it, and the links of the view, in Chromium)."""
 
     def __get__(self, instance: object, owner: type | None = None) -> list[dict[str, Any]]:
         return [{"name": NAME, "href": f"{_ui_root()}{URL_PREFIX.lstrip('/')}/", "destination": "nav",
-                 "url_route": "opendata", "icon": ICON, "nav_top_level": True}]
+                 "category": "browse", "icon": ICON}]
 
 
 class OpenDataUIPlugin(AirflowPlugin):

@@ -60,7 +60,8 @@ def test_the_plugin_is_loaded_from_the_plugins_folder_with_its_navigation_entry(
     apps, _ = plugins_manager.get_fastapi_plugins()
     assert [(a["url_prefix"], a["name"]) for a in apps if a["url_prefix"] == "/opendata"] == [("/opendata",
                                                                                               "Open Data")]
-    views, _ = plugins_manager._get_ui_plugins()
-    (view,) = [v for v in views if v["url_route"] == "opendata"]
-    assert (view["name"], view["href"], view["destination"], view["nav_top_level"]) == ("Open Data", "/opendata/",
-                                                                                        "nav", True)
+    # A link in the Browse menu, opening the view in its own tab (not framed: see plugin.py).
+    (view,) = plugin.external_views
+    assert (view["name"], view["href"], view["destination"], view["category"]) == ("Open Data", "/opendata/", "nav",
+                                                                                   "browse")
+    assert "url_route" not in view and not view.get("nav_top_level")
