@@ -231,9 +231,15 @@ def test_rows_of_dags_the_user_may_not_read_are_left_out(coordinator, monkeypatc
     monkeypatch.setattr(manager, "get_authorized_dag_ids", lambda **_: {f"{PREFIX}-0000", f"{PREFIX}-0012"})
     rows = rows_of(Elements(coordinator.get("/opendata/").text))
     # The two readable DAGs, and what has no DAG yet (plans, files not parsed: any reader of DAGs sees them).
+    # The bundled files have a DAG in the metadata database when an earlier test of this worker parsed them.
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    bundled = {"building-permits", "restaurant-inspections", "service-requests-311"}
+    with create_session() as session:
+        parsed = {dag_id for (dag_id,) in session.query(DagModel.dag_id).filter(DagModel.dag_id.in_(bundled))}
     assert set(rows) == {f"{PREFIX}-0000", f"{PREFIX}-0012", "street-sweeping", "elevator-permits", HOSTILE_ID,
-                         "building-permits", "restaurant-inspections", "service-requests-311",
-                         "soft-story-retrofit-orders"}
+                         "soft-story-retrofit-orders"} | (bundled - parsed)
     timeline = {a["data-dataset-id"] for a in Elements(coordinator.get("/opendata/timeline").text).all("timeline-row")}
     assert f"{PREFIX}-0011" not in timeline and f"{PREFIX}-0012" in timeline
     export = list(csv.DictReader(io.StringIO(coordinator.get("/opendata/?format=csv").text)))
