@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import BeforeValidator, Field, HttpUrl, StrictInt, field_validator, model_validator
 
@@ -388,13 +388,14 @@ def _duplicate_field_names(columns: list[Column]) -> None:
         raise ValueError(f"columns: duplicate field_name {', '.join(duplicates)}")
 
 
-class DatasetSpec(InventoryEntry):
-    """One dataset that runs: inventory entry + Data Submission Checklist + portal metadata."""
+class _DatasetFileSections(InventoryEntry):
+    """The sections after the inventory entry, written once for both kinds of file: a file that
+    runs requires publishing, source and columns (:class:`DatasetSpec` narrows them, keeping
+    their place in the field order), a planned one may give them as they become known."""
 
-    status: Literal["active"] = ACTIVE
-    publishing: Publishing
-    source: Source
-    columns: list[Column] = Field(min_length=1)
+    publishing: Publishing | None = None
+    source: Annotated[SqlSource | FileSource | HttpSource | None, Field(discriminator="kind")] = None
+    columns: Annotated[list[Column], Field(min_length=1)] | None = None
     publication: Publication = Field(default_factory=Publication)
     refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
     history: History = Field(default_factory=History)
@@ -408,9 +409,19 @@ class DatasetSpec(InventoryEntry):
     freshness: FreshnessSection = Field(default_factory=FreshnessSection)
 
     @model_validator(mode="after")
-    def _dictionary_consistent(self) -> DatasetSpec:
-        _duplicate_field_names(self.columns)
+    def _dictionary_consistent(self) -> Self:
+        if self.columns is not None:
+            _duplicate_field_names(self.columns)
         return self
+
+
+class DatasetSpec(_DatasetFileSections):
+    """One dataset that runs: inventory entry + Data Submission Checklist + portal metadata."""
+
+    status: Literal["active"] = ACTIVE
+    publishing: Publishing
+    source: Source
+    columns: list[Column] = Field(min_length=1)
 
     @property
     def field_names(self) -> list[str]:
@@ -427,30 +438,13 @@ class DatasetSpec(InventoryEntry):
         return self.dag.schedule or self.update_frequency.airflow_schedule
 
 
-class PlannedDataset(InventoryEntry):
+class PlannedDataset(_DatasetFileSections):
     """A dataset the department plans to publish, not ready to run (``status: planned``): the
     inventory fields and a target date. The sections a run needs may be filled in as they are
     known; each one given is checked in full, as in a dataset that runs. No DAG is built."""
 
     status: Literal["planned"]
     target_date: TargetDate
-    publishing: Publishing | None = None
-    source: Annotated[SqlSource | FileSource | HttpSource | None, Field(discriminator="kind")] = None
-    columns: Annotated[list[Column], Field(min_length=1)] | None = None
-    publication: Publication = Field(default_factory=Publication)
-    refresh: RefreshPolicy = Field(default_factory=RefreshPolicy)
-    history: History = Field(default_factory=History)
-    dag: DagSettings = Field(default_factory=DagSettings)
-    quality: Quality = Field(default_factory=Quality)
-    privacy: Privacy = Field(default_factory=Privacy)
-    glossary: dict[NonEmptyStr, NonEmptyStr] = Field(default_factory=dict)
-    freshness: FreshnessSection = Field(default_factory=FreshnessSection)
-
-    @model_validator(mode="after")
-    def _dictionary_consistent(self) -> PlannedDataset:
-        if self.columns is not None:
-            _duplicate_field_names(self.columns)
-        return self
 
 
 #: A dataset file's typed model: one that runs, or one that is planned.
