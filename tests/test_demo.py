@@ -211,7 +211,7 @@ def path_of(url: str) -> str:
 
 PUBLIC = ("stage-2", "refreshing")
 JUDGED = {"fresh", "due", "overdue", "unscheduled"}   # a public dataset's freshness
-ON_THE_WAY = {"not-ready", "rejected", "stage-1", "scheduled"}   # the timeline's stages
+ON_THE_WAY = {"planned", "not-ready", "rejected", "stage-1", "scheduled"}   # the timeline's stages
 STEP1_TASK, SHRINK_TASK = "department_approval", "shrink_approval"
 
 
@@ -226,6 +226,7 @@ class Sample:
     leadership: tuple[str, ...]     # names
     coordinators: tuple[str, ...]   # person keys
     cdo: str                        # the Chief Data Officer's name
+    planned: bool = False           # status: planned (a row on the inventory and timeline, no DAG)
 
 
 @dataclass(frozen=True)
@@ -249,11 +250,11 @@ def samples() -> dict[str, Sample]:
     assert catalog.errors == [] and catalog.governance is not None, catalog.errors
     governance = catalog.governance
     found = {}
-    for loaded in catalog.datasets:
+    for loaded in [*catalog.datasets, *catalog.planned]:
         spec, unit = loaded.spec, governance.departments[loaded.spec.department]
         found[spec.id] = Sample(spec.id, spec.name, spec.department, unit.name,
                                 tuple(p.name for p in governance.people_for(unit.leadership)), tuple(unit.coordinators),
-                                governance.cdo.name)
+                                governance.cdo.name, planned=spec.status == "planned")
     assert set(found) == {p.stem for p in (REPO_ROOT / "include" / "datasets").glob("*/*.yaml")}
     return found
 
@@ -270,7 +271,7 @@ def expected_rows(demo: RunningDemo, samples: dict[str, Sample]) -> dict[str, Ex
     comments = demo.pending_comments()
     found = {}
     for dataset_id in samples:
-        stage = demo.registry(dataset_id).get("stage") or "not-ready"
+        stage = "planned" if samples[dataset_id].planned else demo.registry(dataset_id).get("stage") or "not-ready"
         awaiting = tuple(sorted(waiting_tasks.get(dataset_id, [])))
         kinds = {"step1" if task_id == STEP1_TASK else "shrink" for task_id, _ in awaiting}
         kinds |= {"stage-1": {"cdo-review"}, "rejected": {"resubmit"}}.get(stage, set())
