@@ -117,6 +117,20 @@ FRESHNESS_NUMBERS = ("OPENDATA_FRESHNESS_REALERT_HOURS", "OPENDATA_COMMENT_SWEEP
                      "OPENDATA_COMMENT_READS_MAX", "OPENDATA_COMMENT_ANSWER_HOURS")
 
 
+def airflow_base_url() -> str | None:
+    """Airflow's ``[api] base_url`` without its trailing ``/`` (links to the UI in e-mails, digests
+    and the Open Data view); None when it is unset or outside Airflow (then no link is built)."""
+    try:
+        # The Task SDK's configuration in a task, the core's in the API server (as tasks read it).
+        from airflow.providers.common.compat.sdk import conf
+
+        base = conf.get("api", "base_url", fallback=None)
+    except Exception:  # noqa: BLE001 - outside Airflow (lint, benches): no links
+        return None
+    stripped = str(base or "").rstrip("/")
+    return stripped or None
+
+
 def city_name() -> str:
     """``OPENDATA_CITY_NAME``: the city that publishes (data.json's publisher, report titles)."""
     return os.environ.get("OPENDATA_CITY_NAME", "").strip() or "City of Los Angeles"

@@ -134,7 +134,7 @@ class World:
 
         registry = Registry.from_settings()
         return cls(registry=registry, alerts=AlertStore(registry), files=load_dataset_files(),
-                   hook=SocrataHook(settings.socrata_conn_id), airflow_base_url=_airflow_base_url())
+                   hook=SocrataHook(settings.socrata_conn_id), airflow_base_url=deployment_settings.airflow_base_url())
 
     def close(self) -> None:
         resources: tuple[_Closable, ...] = (self.hook, self.registry)
@@ -226,16 +226,6 @@ def _long_lived_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-def _airflow_base_url() -> str | None:
-    try:
-        from airflow.providers.common.compat.sdk import conf
-
-        base = conf.get("api", "base_url", fallback=None)
-    except Exception:  # noqa: BLE001 - outside Airflow: no links
-        return None
-    return base.rstrip("/") if base else None
 
 
 def evaluate_now(world: World, settings: MonitorSettings, now: dt.datetime) -> list[Evaluation]:

@@ -112,7 +112,7 @@ class Inventory:
         return self._reader
 
     def links(self) -> Links:
-        base = self._base_url if self._base_url is not None else airflow_base_url()
+        base = self._base_url if self._base_url is not None else settings.airflow_base_url()
         return Links(root=airflow_root(base), portal=self.portal())
 
     def portal(self) -> PortalUrls | None:
@@ -271,15 +271,6 @@ class Inventory:
         # None: the planned dataset files (the report reads them); plans given to the view win.
         return report_for(self.registry(), quarter, as_of=as_of or self.clock(), include_dir=self.include_dir,
                           planned=list(self.planned()) or None)
-
-
-def airflow_base_url() -> str | None:
-    try:
-        from airflow.configuration import conf
-    except ImportError:  # pragma: no cover - Airflow is installed wherever the view runs
-        return None
-    value = conf.get("api", "base_url", fallback=None)
-    return str(value) if value else None
 
 
 def _portal_from_connection(conn_id: str) -> PortalUrls | None:

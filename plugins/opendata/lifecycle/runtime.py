@@ -100,9 +100,7 @@ def airflow_task_url(dag_id: str, run_id: str, task_id: str) -> str | None:
     configured ``[api] base_url``; None without one (a server file path is never a link)."""
     from urllib.parse import quote
 
-    from airflow.providers.common.compat.sdk import conf
-
-    base = (conf.get("api", "base_url", fallback=None) or "").rstrip("/")
+    base = settings.airflow_base_url()
     if not base:
         return None
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"

@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
+from opendata import settings
 from opendata.notify.events import NotificationEvent
 
 if TYPE_CHECKING:
@@ -56,13 +57,6 @@ def scrub(text: str) -> str:
         return text
 
 
-def _base_url() -> str | None:
-    from airflow.providers.common.compat.sdk import conf
-
-    base = conf.get("api", "base_url", fallback=None)
-    return base.rstrip("/") if base else None
-
-
 def _task_url(base: str, ti: Any) -> str:
     """The task instance's page (its log) in the Airflow UI, as ``RuntimeTaskInstance.log_url``."""
     url = f"{base}/dags/{ti.dag_id}/runs/{quote(ti.run_id)}/tasks/{ti.task_id}"
@@ -80,7 +74,7 @@ _HITL_EVENTS = frozenset({NotificationEvent.DEPARTMENT_APPROVAL_REQUESTED, Notif
 
 
 def _airflow_url(event: NotificationEvent, context: Mapping[str, Any], ti: Any, run_id: str | None) -> str | None:
-    base = _base_url()
+    base = settings.airflow_base_url()
     if not base:
         return None
     if event in _HITL_EVENTS and ti is not None:

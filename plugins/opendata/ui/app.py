@@ -347,9 +347,7 @@ def create_app(inventory: Inventory | Callable[[], Inventory] | None = None, *,
 def _catalog_url(request: Request) -> str:
     """Where data.json is served: under ``[api] base_url`` when it is set (the Host header of a
     request is not trusted to name it), else as the request reached the server."""
-    from opendata.inventory.service import airflow_base_url
-
-    base = airflow_base_url()
+    base = settings.airflow_base_url()
     path = _base(request) + "/data.json"
     if base:
         from urllib.parse import urlsplit

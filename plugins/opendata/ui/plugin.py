@@ -24,11 +24,10 @@ ICON = ("data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' viewBox
 
 def _ui_root() -> str:
     """The path Airflow is served under (``[api] base_url``'s path, ``/`` by default)."""
-    from airflow.configuration import conf
-
+    from opendata import settings
     from opendata.inventory.links import airflow_root
 
-    return airflow_root(conf.get("api", "base_url", fallback=None))
+    return airflow_root(settings.airflow_base_url())
 
 
 class _FastAPIApps:
