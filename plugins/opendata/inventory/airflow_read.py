@@ -14,7 +14,6 @@ above this package, so they are named here and a test checks them against a buil
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -27,18 +26,13 @@ from sqlalchemy.orm import Session
 
 from opendata.inventory.model import AirflowFacts, AnsweredRequest, DagFacts, DagRunFacts, HumanTask
 from opendata.lifecycle.tasks import AWAIT_APPROVAL_TASK_ID, SHRINK_APPROVAL_TASK_ID, STEP1_TASK_ID
+from opendata.registry.store import stored_instant
 
 #: Human-in-the-loop tasks: answered in Airflow's Required Actions.
 HITL_TASK_IDS = frozenset({STEP1_TASK_ID, SHRINK_APPROVAL_TASK_ID})
 HUMAN_TASK_IDS = HITL_TASK_IDS | {AWAIT_APPROVAL_TASK_ID}
 #: Task states that wait (a HITL task parks in awaiting_input on 3.3; sensors defer).
 WAITING_STATES = ("awaiting_input", "deferred")
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _names(assignees: Any) -> tuple[str, ...]:
@@ -60,8 +54,9 @@ def read_airflow(session: Session, dag_ids: Collection[str] | None = None) -> Ai
     dags = sa.select(DagModel.dag_id, DagModel.is_paused, DagModel.is_stale, DagModel.next_dagrun,
                      DagModel.next_dagrun_create_after).where(*_only(DagModel.dag_id, dag_ids))
     for dag_id, paused, stale, logical, create_after in session.execute(dags):
-        facts.dags[dag_id] = DagFacts(is_paused=bool(paused), is_stale=bool(stale), next_run_at=_utc(create_after),
-                                      next_logical_date=_utc(logical))
+        facts.dags[dag_id] = DagFacts(is_paused=bool(paused), is_stale=bool(stale),
+                                      next_run_at=stored_instant(create_after),
+                                      next_logical_date=stored_instant(logical))
 
     run = DagRun.__table__.c
     latest = (sa.select(sa.func.max(run.id).label("id")).where(*_only(run.dag_id, dag_ids))
@@ -69,8 +64,8 @@ def read_airflow(session: Session, dag_ids: Collection[str] | None = None) -> Ai
     runs = (sa.select(run.dag_id, run.run_id, run.state, run.run_after, run.start_date, run.end_date)
             .join(latest, run.id == latest.c.id))
     for dag_id, run_id, state, run_after, start, end in session.execute(runs):
-        facts.latest_runs[dag_id] = DagRunFacts(run_id=run_id, state=state, run_after=_utc(run_after),
-                                                start_date=_utc(start), end_date=_utc(end))
+        facts.latest_runs[dag_id] = DagRunFacts(run_id=run_id, state=state, run_after=stored_instant(run_after),
+                                                start_date=stored_instant(start), end_date=stored_instant(end))
 
     for task in waiting_tasks(session, dag_ids):
         facts.human_tasks.setdefault(task.dag_id, []).append(task)
@@ -89,7 +84,7 @@ def waiting_tasks(session: Session, dag_ids: Collection[str] | None = None) -> I
         if responded is not None:  # answered: the task resumes on its own
             continue
         yield HumanTask(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=int(map_index), state=str(state),
-                        since=_utc(created) or _utc(start), assignees=_names(assignees))
+                        since=stored_instant(created) or stored_instant(start), assignees=_names(assignees))
 
 
 #: The form fields in which Step 1 and the shrink guard take a person's words.
@@ -111,7 +106,7 @@ def answered_requests(session: Session, dag_id: str) -> list[AnsweredRequest]:
         who = str(responded_by.get("name") or responded_by.get("id") or "") if isinstance(responded_by, dict) else ""
         words = [params.get(name) for name in _COMMENT_PARAMS] if isinstance(params, dict) else []
         comment = next((w for w in words if isinstance(w, str) and w.strip()), None)
-        found.append(AnsweredRequest(run_id=run_id, task_id=task_id, at=_utc(responded_at), by=who or None,
+        found.append(AnsweredRequest(run_id=run_id, task_id=task_id, at=stored_instant(responded_at), by=who or None,
                                      chosen=", ".join(str(c) for c in chosen) if isinstance(chosen, list) else "",
                                      comment=comment))
     return found

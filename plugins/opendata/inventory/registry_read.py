@@ -27,18 +27,11 @@ import sqlalchemy as sa
 
 from opendata.freshness.alert_store import comment_watch
 from opendata.inventory.model import CommentWait, RegistryFacts, RegistryState, RunSummary
-from opendata.registry.store import Registry, dataset_state, guarded, run_log
+from opendata.registry.store import Registry, dataset_state, guarded, run_log, stored_instant
 
 _SUCCESS = "success"
 #: Dataset ids per ``IN (...)`` list.
 _IDS_PER_QUERY = 500
-
-
-def utc(value: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive datetimes (everything stored is UTC); PostgreSQL aware ones."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 def _int(value: Any) -> int | None:
@@ -51,10 +44,10 @@ def _where_ids(column: sa.ColumnElement[Any], ids: Collection[str] | None) -> li
 
 def run_summary(row: Any) -> RunSummary:
     """A run log row (with the columns of :data:`RUN_COLUMNS`) as a :class:`RunSummary`."""
-    started = utc(row.started_at)
+    started = stored_instant(row.started_at)
     assert started is not None  # the column is NOT NULL
     return RunSummary(run_id=row.run_id, kind=row.kind, outcome=row.outcome, started_at=started,
-                      ended_at=utc(row.ended_at), rows_extracted=_int(row.rows_extracted),
+                      ended_at=stored_instant(row.ended_at), rows_extracted=_int(row.rows_extracted),
                       rows_created=_int(row.rows_created), rows_updated=_int(row.rows_updated),
                       rows_deleted=_int(row.rows_deleted), error=row.error)
 
@@ -100,14 +93,16 @@ class RegistryReader:
         with self.engine.connect() as conn:
             return {r.dataset_id: RegistryState(
                 stage=r.stage, portal_id=r.portal_id, department_approved_by=r.department_approved_by,
-                department_approved_at=utc(r.department_approved_at),
+                department_approved_at=stored_instant(r.department_approved_at),
                 department_approval_source=r.department_approval_source,
-                department_rejected_by=r.department_rejected_by, department_rejected_at=utc(r.department_rejected_at),
-                department_rejection_reason=r.department_rejection_reason, submitted_at=utc(r.submitted_at),
-                review_state=r.review_state, reviewed_by=r.reviewed_by, reviewed_at=utc(r.reviewed_at),
-                review_notes=r.review_notes, public_at=utc(r.public_at), last_refresh_at=utc(r.last_refresh_at),
+                department_rejected_by=r.department_rejected_by,
+                department_rejected_at=stored_instant(r.department_rejected_at),
+                department_rejection_reason=r.department_rejection_reason, submitted_at=stored_instant(r.submitted_at),
+                review_state=r.review_state, reviewed_by=r.reviewed_by, reviewed_at=stored_instant(r.reviewed_at),
+                review_notes=r.review_notes, public_at=stored_instant(r.public_at),
+                last_refresh_at=stored_instant(r.last_refresh_at),
                 published_rows=_int(r.published_rows), held_revision=_int(r.held_revision),
-                retired_reason=r.retired_reason, updated_at=utc(r.updated_at)) for r in conn.execute(query)}
+                retired_reason=r.retired_reason, updated_at=stored_instant(r.updated_at)) for r in conn.execute(query)}
 
     @guarded
     def latest_runs(self, ids: Collection[str] | None = None) -> dict[str, RunSummary]:
@@ -128,7 +123,7 @@ class RegistryReader:
         found: dict[str, dt.datetime] = {}
         with self.engine.connect() as conn:
             for dataset_id, when in conn.execute(query):
-                instant = utc(when)
+                instant = stored_instant(when)
                 if instant is not None:
                     found[dataset_id] = instant
         return found
@@ -146,10 +141,10 @@ class RegistryReader:
         found: dict[str, CommentWait] = {}
         with self.engine.connect() as conn:
             for r in conn.execute(query):
-                since = utc(r.pending_since)
+                since = stored_instant(r.pending_since)
                 if since is not None:
-                    found[r.dataset_id] = CommentWait(since, int(r.comment_count), utc(r.notified_at),
-                                                      utc(r.reminded_at))
+                    found[r.dataset_id] = CommentWait(since, int(r.comment_count), stored_instant(r.notified_at),
+                                                      stored_instant(r.reminded_at))
         return found
 
     @guarded

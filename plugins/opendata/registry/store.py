@@ -196,8 +196,9 @@ def stored_instant(value: dt.datetime) -> dt.datetime: ...
 @overload
 def stored_instant(value: dt.datetime | None) -> dt.datetime | None: ...
 def stored_instant(value: dt.datetime | None) -> dt.datetime | None:
-    """A time read from the registry as an aware UTC datetime: SQLite hands back naive ones
-    (everything stored is UTC), PostgreSQL aware ones in the session's zone."""
+    """A time read from the registry (or Airflow's metadata database) as an aware UTC datetime:
+    SQLite hands back naive ones (everything stored is UTC), PostgreSQL aware ones in the
+    session's zone."""
     if value is None:
         return None
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
