@@ -11,7 +11,8 @@
     opendata catalog data-json [--out F]   the published inventory as DCAT-US 1.1 data.json
     opendata report quarterly [--quarter 2026-q3] [--email]   the working group's quarterly report
     opendata portal doctor [--conn-id ID] [--json]   read-only check of a real portal before the first run
-    opendata demo [--check]                run the whole demo (make run); --check exits once ready
+    opendata demo [--check] [--celery]     run the whole demo (make run); --check exits once ready;
+                                           --celery on Celery workers that share no disk
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
 ``lint`` exits 1 on any error, for pre-commit hooks and CI; ``portal doctor`` exits 1 when a check FAILs.
@@ -108,6 +109,10 @@ def _serve_api(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if args.celery:
+        from opendata.cluster.launcher import main as cluster_main
+
+        return cluster_main(check_only=args.check)
     from opendata.demo import main as demo_main
 
     return demo_main(check_only=args.check)
@@ -293,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run the portal emulator, sample sources and Airflow")
     demo.add_argument("--check", action="store_true", help="exit 0 once everything is up and every DAG parsed")
+    demo.add_argument("--celery", action="store_true",
+                      help="the distributed deployment: CeleryExecutor, two workers sharing no disk, PostgreSQL, "
+                           "Redis, an S3 object store (moto, a dev requirement); see opendata.cluster.launcher")
     demo.set_defaults(func=_demo)
 
     mailbox = commands.add_parser("mailbox", help="a local SMTP server that stores every message as an .eml file")

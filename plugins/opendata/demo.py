@@ -75,11 +75,29 @@ class DemoConfig:
     # their airflow_user), one password for the session; the first is the CDO.
     people: dict[str, str] = field(default_factory=dict)
     airflow_password: str = ""
+    # The emulator's admin account (counters, fault injection), only when asked for (tests).
+    portal_admin_password: str = ""
+    # Where the demo writes (None: $OPENDATA_DEMO_DIR, else .local/ of the project), the dataset
+    # files and the DAG files (None: the project's include/ and dags/). A bench or a test hands
+    # its own.
+    local_dir: Path | None = None
+    include: Path | None = None
+    dags: Path | None = None
 
     @property
     def local(self) -> Path:
         """Everything the demo writes: Airflow home, portal state, logs (git-ignored)."""
+        if self.local_dir is not None:
+            return self.local_dir
         return Path(os.environ.get("OPENDATA_DEMO_DIR", self.root / ".local"))
+
+    @property
+    def include_dir(self) -> Path:
+        return self.include if self.include is not None else self.root / "include"
+
+    @property
+    def dags_dir(self) -> Path:
+        return self.dags if self.dags is not None else self.root / "dags"
 
     @property
     def airflow_url(self) -> str:
@@ -133,6 +151,7 @@ def open_log(path: Path, what: str):
 class Processes:
     log_dir: Path
     running: dict[str, subprocess.Popen] = field(default_factory=dict)
+    stop_first: tuple[str, ...] = ()
 
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -155,9 +174,16 @@ class Processes:
         airflow = [name for name in reversed(AIRFLOW_COMPONENTS) if name in self.running]
         if any(self.running[name].poll() is None for name in airflow):
             print("Stopping Airflow (this takes a few seconds)...", flush=True)
-        # The scheduler first (nothing new is queued, its workers end), then the rest together.
-        if "scheduler" in self.running:
-            _stop(self.running.pop("scheduler"), 60)
+        # The scheduler first (nothing new is queued, its workers end), then the processes named
+        # in ``stop_first`` (the distributed run's Celery workers, which still upload task logs to
+        # the object store), then the rest together.
+        for stage in (("scheduler",), self.stop_first):
+            stopping = [self.running.pop(name) for name in stage if name in self.running]
+            for process in stopping:
+                if process.poll() is None:
+                    process.terminate()
+            for process in stopping:
+                _stop(process, 60)
         for process in self.running.values():
             if process.poll() is None:
                 process.terminate()
@@ -190,7 +216,7 @@ def demo_settings(config: DemoConfig) -> dict[str, str]:
         # The embedded default: a SQLite metadata database (production uses PostgreSQL).
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{local / 'airflow' / 'airflow.db'}",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(config.root / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(config.dags_dir),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(config.root / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         # Two cores: a few task slots, not Airflow's default 32 pre-forked workers.
@@ -214,7 +240,7 @@ def demo_settings(config: DemoConfig) -> dict[str, str]:
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(config.worker_log_port),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(config.trigger_log_port),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
-        "OPENDATA_INCLUDE_DIR": str(config.root / "include"),
+        "OPENDATA_INCLUDE_DIR": str(config.include_dir),
         "OPENDATA_STATE_DIR": str(local / "state"),
         # The publication registry: a SQLite file by default (PostgreSQL in production).
         "OPENDATA_REGISTRY_URL": f"sqlite:///{local / 'state' / 'registry.sqlite'}",
@@ -232,9 +258,10 @@ def demo_settings(config: DemoConfig) -> dict[str, str]:
     }
 
 
-def environment(config: DemoConfig) -> dict[str, str]:
-    """The environment every process of the demo shares."""
-    env = dict(os.environ)
+def environment(config: DemoConfig, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every process of the demo shares: ``base`` (this process's environment by
+    default) with the demo's settings."""
+    env = dict(os.environ if base is None else base)
     # Airflow's commands run from the project's virtual environment.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("OPENDATA_ENV_FILE", None)
@@ -267,6 +294,7 @@ def load_config(root: Path) -> DemoConfig:
         reviewer=("cdo", _secret("OPENDATA_REVIEWER_PASSWORD")),
         people=_governance_people(root / "include"),
         airflow_password=_secret("OPENDATA_AIRFLOW_PASSWORD"),
+        portal_admin_password=os.environ.get("OPENDATA_PORTAL_ADMIN_PASSWORD", ""),
     )
 
 
@@ -340,12 +368,14 @@ def _prepare_sources(config: DemoConfig) -> None:
 
     database = config.local / "sources" / "permits.sqlite"
     database.parent.mkdir(parents=True, exist_ok=True)
+    # The bundled sample, whatever include folder the DAGs are built from.
     load_permits(f"sqlite:///{database}", config.root / "include" / "sample_sources" / "building_permits.csv")
 
 
-def _write_settings(config: DemoConfig) -> None:
-    """The files only the user can read: the settings for other terminals, the CDO's password."""
-    write_env_file(config.env_file, demo_settings(config), header=(
+def _write_settings(config: DemoConfig, values: dict[str, str] | None = None) -> None:
+    """The files only the user can read: the settings for other terminals (``values``, by default
+    the demo's settings), the CDO's password."""
+    write_env_file(config.env_file, demo_settings(config) if values is None else values, header=(
         "Written by `opendata demo` at each start: the settings of the running demo, with this session's\n"
         "portal password (readable by you only). Every `opendata` command reads it when the environment\n"
         "names no deployment of its own (no AIRFLOW_HOME, OPENDATA_STATE_DIR, OPENDATA_REGISTRY_URL).\n"
@@ -364,9 +394,9 @@ def _sign_in_hint(config: DemoConfig) -> str:
 def _start_helpers(config: DemoConfig, env: dict[str, str], processes: Processes) -> None:
     accounts = [f"{config.publisher[0]}:{config.publisher[1]}:publisher",
                 f"{config.reviewer[0]}:{config.reviewer[1]}:reviewer"]
-    if os.environ.get("OPENDATA_PORTAL_ADMIN_PASSWORD"):
+    if config.portal_admin_password:
         # Only when asked for: the emulator's counters and fault injection (tests use them).
-        accounts.append(f"admin:{os.environ['OPENDATA_PORTAL_ADMIN_PASSWORD']}:admin")
+        accounts.append(f"admin:{config.portal_admin_password}:admin")
     portal_env = dict(env, PORTAL_EMULATOR_ACCOUNTS=",".join(accounts),
                       PORTAL_EMULATOR_SIGN_IN_HINT=_sign_in_hint(config))
     for folder in ("portal", "state"):
@@ -387,38 +417,81 @@ def _airflow(*args: str) -> list[str]:
 def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes, started: float,
                    deadline: float) -> None:
     """The metadata database, then each component in order, each waited for."""
-    def say(message: str) -> None:
-        print(f"  [{time.monotonic() - started:5.0f} s] {message}", flush=True)
-
-    with open_log(processes.log("airflow-db"), "airflow db migrate") as log:
-        migrate = subprocess.run(_airflow("db", "migrate"), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, timeout=max(deadline - time.monotonic(), 60))
-    if migrate.returncode != 0:
-        raise DemoError(f"airflow db migrate failed (code {migrate.returncode}); see {processes.log('airflow-db')}")
-    waiter = Waiter(config, processes, deadline)
-    waiter.wait("the portal emulator", lambda: _answers(f"{config.portal_url}/api/catalog/v1"))
-    waiter.wait("the sample JSON API", lambda: _answers(f"http://127.0.0.1:{config.source_api_port}/api/v1/inspections"))
-    waiter.wait("the mailbox", lambda: _listens(config.mail_port))
-    say("portal emulator, sample sources and mailbox answer; Airflow's database is ready")
-
-    expected = _expected_dags(config)
-    api = AirflowApi(config)
+    starter = AirflowStarter(config, processes, started, deadline)
+    starter.migrate(env)
+    starter.wait_for_helpers()
     for component in AIRFLOW_COMPONENTS:
+        starter.component(component, env)
+    starter.wait_healthy()
+
+
+@dataclass
+class AirflowStarter:
+    """Starts Airflow's pieces one at a time, each waited for (the demo's order; the distributed
+    launcher, :mod:`opendata.cluster.launcher`, uses the same steps with its own environments)."""
+
+    config: DemoConfig
+    processes: Processes
+    started: float
+    deadline: float
+    # The DAG ids the DAG processor must have parsed before the next component starts (None:
+    # one per dataset file of the include folder).
+    expected: set[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.waiter = Waiter(self.config, self.processes, self.deadline)
+        self.api = AirflowApi(self.config)
+
+    def say(self, message: str) -> None:
+        print(f"  [{time.monotonic() - self.started:5.0f} s] {message}", flush=True)
+
+    def run_once(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        """A one-off command (``airflow db migrate``...), its output appended to logs/NAME.log."""
+        with open_log(self.processes.log(name), " ".join(command[-2:])) as log:
+            done = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  timeout=max(self.deadline - time.monotonic(), 60))
+        if done.returncode != 0:
+            raise DemoError(f"{' '.join(command[-2:])} failed (code {done.returncode}); see {self.processes.log(name)}")
+
+    def migrate(self, env: dict[str, str]) -> None:
+        self.run_once("airflow-db", _airflow("db", "migrate"), env)
+
+    def wait_for_helpers(self) -> None:
+        config = self.config
+        self.waiter.wait("the portal emulator", lambda: _answers(f"{config.portal_url}/api/catalog/v1"))
+        self.waiter.wait("the sample JSON API",
+                         lambda: _answers(f"http://127.0.0.1:{config.source_api_port}/api/v1/inspections"))
+        self.waiter.wait("the mailbox", lambda: _listens(config.mail_port))
+        self.say("portal emulator, sample sources and mailbox answer; Airflow's database is ready")
+
+    def component(self, component: str, env: dict[str, str], command: list[str] | None = None) -> None:
+        """Start one of AIRFLOW_COMPONENTS and wait until it works (answers, or heartbeats)."""
+        config = self.config
         since = dt.datetime.now(dt.UTC)
-        processes.start(component, _airflow(component), env)
+        self.processes.start(component, command or _airflow(component), env)
         if component == "api-server":
-            waiter.wait("the Airflow API server", lambda: _api_server_answers(config))
-            say("Airflow API server answers (UI, REST and the execution API tasks use)")
+            self.waiter.wait("the Airflow API server", lambda: _api_server_answers(config))
+            self.say("Airflow API server answers (UI, REST and the execution API tasks use)")
         elif component == "dag-processor":
-            waiter.wait("the DAG processor", functools.partial(_heartbeat_since, config, "dag_processor", since))
-            waiter.wait("every DAG to be parsed", functools.partial(_dags_parsed, api, expected, since))
-            say(f"DAG processor running; {len(expected)} DAGs parsed, no import errors")
+            expected = self.expected_dags()
+            self.waiter.wait("the DAG processor", functools.partial(_heartbeat_since, config, "dag_processor", since))
+            self.waiter.wait("every DAG to be parsed", functools.partial(_dags_parsed, self.api, expected, since))
+            self.say(f"DAG processor running; {len(expected)} DAGs parsed, no import errors")
         else:
             key = component.replace("-", "_")
-            waiter.wait(f"the {component}", functools.partial(_heartbeat_since, config, key, since))
-            say(f"{component} running")
-    # Last, as a task would see it: the execution API answers and every component is healthy.
-    waiter.wait("Airflow to be healthy", lambda: _all_healthy(config))
+            self.waiter.wait(f"the {component}", functools.partial(_heartbeat_since, config, key, since))
+            self.say(f"{component} running")
+
+    def expected_dags(self) -> set[str]:
+        return self.expected if self.expected is not None else _expected_dags(self.config)
+
+    def pools(self, env: dict[str, str]) -> None:
+        """The Airflow pools the dataset DAGs use (``opendata pools``; idempotent)."""
+        self.run_once("airflow-db", [sys.executable, "-m", "opendata", "pools"], env)
+
+    def wait_healthy(self) -> None:
+        """Last, as a task would see it: the execution API answers and every component is healthy."""
+        self.waiter.wait("Airflow to be healthy", lambda: _all_healthy(self.config))
 
 
 @dataclass
@@ -494,7 +567,7 @@ def _catalog(include: Path):
 
 
 def _expected_dags(config: DemoConfig) -> set[str]:
-    return {loaded.spec.id for loaded in _catalog(config.root / "include").datasets}
+    return {loaded.spec.id for loaded in _catalog(config.include_dir).datasets}
 
 
 class AirflowApi:
@@ -587,7 +660,7 @@ class TaskWatcher:
 
 def _step1_approvers(config: DemoConfig) -> dict[str, list[str]]:
     """Dataset id -> the Airflow users who may answer its Step 1 (the department's leadership)."""
-    catalog = _catalog(config.root / "include")
+    catalog = _catalog(config.include_dir)
     governance = catalog.governance
     if governance is None:
         return {}

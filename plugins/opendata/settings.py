@@ -226,6 +226,13 @@ def parse_cache_enabled() -> bool:
     return os.environ.get("OPENDATA_PARSE_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+def worker_hostname() -> str | None:
+    """``OPENDATA_WORKER_HOSTNAME``: the name a worker's task instances record as their host
+    (``opendata.cluster.hostname``, set by the distributed launcher for each of several workers on
+    one machine); None: the machine's name."""
+    return os.environ.get("OPENDATA_WORKER_HOSTNAME", "").strip() or None
+
+
 def _data_root_entries() -> list[str]:
     return [entry for entry in os.environ.get("OPENDATA_DATA_ROOTS", "").split(os.pathsep) if entry.strip()]
 

@@ -36,6 +36,7 @@ LAYERS: list[set[str]] = [
     {"dag_factory"},                # one DAG per dataset file
     {"samples", "provider_info"},   # sample sources and worlds for the demo, tests and benches
     {"demo"},                       # the local stack
+    {"cluster"},                    # the local stack distributed: Celery workers sharing no disk
     {"cli"},                        # the command line over all of it
     {"__main__"},                   # python -m opendata
 ]
