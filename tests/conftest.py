@@ -162,9 +162,10 @@ def sample_connections(monkeypatch, permits_sqlite, inspections_api):
 
 # --- running on several workers (pytest-xdist, `scripts/test.sh`) ------------------------------
 
-# Each starts a whole Airflow (`opendata demo`: API server, scheduler, triggerer, DAG processor):
-# one at a time, on one worker, while the other workers run the rest.
-WHOLE_AIRFLOW = ("tests/test_demo.py", "tests/test_publication_e2e.py")
+# Each starts a whole Airflow (`opendata demo`: API server, scheduler, triggerer, DAG processor; the
+# distributed one also two Celery workers): one at a time, on one worker, while the other workers
+# run the rest.
+WHOLE_AIRFLOW = ("tests/test_demo.py", "tests/test_publication_e2e.py", "tests/test_distributed_e2e.py")
 # Long, independent tests (each builds its own world: emulator, mailbox, include and state
 # folders), spread test by test. Every other module stays whole on one worker: several share a
 # module-scoped emulator, and some build on the state earlier tests left in it.
