@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from opendata import storage
-from tests.opendata.s3_support import moto_server, s3_store  # noqa: F401 - fixtures
 
 MIB = 1024 * 1024
 

@@ -17,7 +17,6 @@ from opendata.registry import Stage
 from opendata.samples.api_server import serve_in_thread
 from tests.conftest import SAMPLE_SOURCES
 from tests.opendata.lifecycle.test_publication_flow import DATASET, run_date, wait_until
-from tests.opendata.s3_support import moto_server, s3_store  # noqa: F401 - fixtures
 
 SHARED_SUFFIXES = {".parquet", ".arrow", ".html", ".md", ".partial"}
 
