@@ -192,6 +192,7 @@ def _data_json(args: argparse.Namespace) -> int:
 
 
 def _quarterly_report(args: argparse.Namespace) -> int:
+    from opendata import storage
     from opendata.catalog.program import email_quarterly_report, write_quarterly_report
     from opendata.catalog.quarterly import parse_quarter, previous_quarter, report_title
     from opendata.lifecycle.context import read_governance, valid_governance
@@ -202,7 +203,7 @@ def _quarterly_report(args: argparse.Namespace) -> int:
         print(f"opendata report quarterly: {exc}", file=sys.stderr)
         return 2
     files = write_quarterly_report(quarter, out_dir=Path(args.out) if args.out else None)
-    print(f"{report_title(files.report)}\n  {files.html}\n  {files.csv}")
+    print(f"{report_title(files.report)}\n  {storage.recorded(files.html)}\n  {storage.recorded(files.csv)}")
     if args.email:
         sent = email_quarterly_report(files, valid_governance(*read_governance()), smtp_conn_id=args.smtp_conn_id)
         print(f"e-mailed to {', '.join(sent)}")

@@ -41,18 +41,56 @@ def governance_file(include: Path | None = None) -> Path:
 
 
 def state_dir() -> Path:
-    """Local working state: staged extracts, reports, the default registry database."""
+    """This machine's own state: the parse and inventory caches, and the default SQLite registry
+    of a single-machine install (everything tasks share is in the store, :func:`storage_url`)."""
     default = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "opendata"
     return Path(os.environ.get("OPENDATA_STATE_DIR", default))
 
 
-def staging_dir() -> Path:
-    return Path(os.environ.get("OPENDATA_STAGING_DIR", state_dir() / "staging"))
+def storage_url() -> str:
+    """``OPENDATA_STORAGE_URL``: the root of everything a later task, a later run, another machine,
+    the Open Data view or an e-mail reads (staged extracts, fingerprints, checklist reports, the
+    archive, data.json, quarterly reports). A URL Airflow's object storage knows (``s3://bucket/
+    prefix``, ``gs://...``, ``abfs://...``) or a local folder; default ``file://<state folder>``."""
+    return os.environ.get("OPENDATA_STORAGE_URL", "").strip() or f"file://{state_dir().absolute()}"
 
 
-def archive_dir() -> Path:
-    """Where each published version's extract is archived (``OPENDATA_ARCHIVE_DIR``)."""
-    return Path(os.environ.get("OPENDATA_ARCHIVE_DIR", state_dir() / "archive"))
+def storage_conn_id() -> str | None:
+    """``OPENDATA_STORAGE_CONN_ID``: the Airflow connection of the store (for ``s3://``, an ``aws``
+    connection; its extra's ``endpoint_url`` names an S3-compatible server); None: the
+    provider's default credential chain."""
+    return os.environ.get("OPENDATA_STORAGE_CONN_ID", "").strip() or None
+
+
+def scratch_dir() -> Path:
+    """``OPENDATA_SCRATCH_DIR``: this worker's folder for the files a task downloads from (or
+    prepares for) a remote store; each task's own sub-folder is removed when it ends."""
+    import tempfile
+
+    configured = os.environ.get("OPENDATA_SCRATCH_DIR", "").strip()
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "opendata-scratch"
+
+
+def _in_store(variable: str, *parts: str) -> str:
+    """The override ``variable`` (a folder, a file or a URL), else ``parts`` under the store's root."""
+    return os.environ.get(variable, "").strip() or "/".join([storage_url().rstrip("/"), *parts])
+
+
+def staging_url() -> str:
+    """Where runs stage their extracts and checklist reports (``OPENDATA_STAGING_DIR``: a folder
+    or URL; default ``<store>/staging``)."""
+    return _in_store("OPENDATA_STAGING_DIR", "staging")
+
+
+def archive_url() -> str:
+    """Where each published version's extract is archived (``OPENDATA_ARCHIVE_DIR``: a folder or
+    URL; default ``<store>/archive``)."""
+    return _in_store("OPENDATA_ARCHIVE_DIR", "archive")
+
+
+def fingerprints_url() -> str:
+    """Where the fingerprint of each dataset's last confirmed load is kept (``<store>/fingerprints``)."""
+    return f"{storage_url().rstrip('/')}/fingerprints"
 
 
 #: The registry's database URL (SQLAlchemy form); unset: the Airflow connection
@@ -142,10 +180,11 @@ def portal_conn_id() -> str:
     return os.environ.get("OPENDATA_PORTAL_CONN_ID", "").strip() or "socrata_default"
 
 
-def data_json_path() -> Path:
+def data_json_url() -> str:
     """Where the catalog DAG writes the published inventory's DCAT-US ``data.json``
-    (``OPENDATA_DATA_JSON_PATH``; the Open Data view serves it at /opendata/data.json)."""
-    return Path(os.environ.get("OPENDATA_DATA_JSON_PATH", state_dir() / "catalog" / "data.json"))
+    (``OPENDATA_DATA_JSON_PATH``: a file or URL; default ``<store>/catalog/data.json``; the Open
+    Data view serves it at /opendata/data.json)."""
+    return _in_store("OPENDATA_DATA_JSON_PATH", "catalog", "data.json")
 
 
 def catalog_url() -> str | None:
@@ -154,9 +193,10 @@ def catalog_url() -> str | None:
     return os.environ.get("OPENDATA_CATALOG_URL", "").strip() or None
 
 
-def reports_dir() -> Path:
-    """Where the quarterly working-group reports are kept (``OPENDATA_REPORTS_DIR``)."""
-    return Path(os.environ.get("OPENDATA_REPORTS_DIR", state_dir() / "reports"))
+def reports_url() -> str:
+    """Where the quarterly working-group reports are kept (``OPENDATA_REPORTS_DIR``: a folder or
+    URL; default ``<store>/reports``)."""
+    return _in_store("OPENDATA_REPORTS_DIR", "reports")
 
 
 def quarterly_report_schedule() -> str:

@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "plugins" / "opendata"
 #: Bottom to top. Each entry is a layer: a package or top-level module of ``opendata``.
 LAYERS: list[set[str]] = [
     {"settings", "_lazy", "fileio"},  # environment, lazy exports, atomic writes: import nothing of the project
+    {"storage"},                    # the store of everything tasks, runs and machines share (object storage)
     {"spec"},                       # the dataset-file schema, its loader and lint; the freshness policy table
     {"registry"},                   # what happened on the portal, per dataset and run (SQLAlchemy)
     {"sources", "portal"},          # reading sources into staged extracts; the Socrata hook and client

@@ -79,6 +79,7 @@ def build_quarterly_report_dag(dag_id: str = QUARTERLY_DAG_ID, *, smtp_conn_id: 
 
         @task(task_id="quarterly_report")
         def quarterly_report_task(dag_run: Any = None, logical_date: Any = None) -> dict[str, Any]:
+            from opendata import storage
             from opendata.catalog.program import email_quarterly_report, write_quarterly_report
             from opendata.catalog.quarterly import parse_quarter, previous_quarter
             from opendata.lifecycle.context import read_governance, valid_governance
@@ -90,7 +91,7 @@ def build_quarterly_report_dag(dag_id: str = QUARTERLY_DAG_ID, *, smtp_conn_id: 
             sent: tuple[str, ...] = ()
             if conf.get("email", True):
                 sent = email_quarterly_report(files, valid_governance(*read_governance()), smtp_conn_id=smtp_conn_id)
-            return {"quarter": quarter.label, "html": str(files.html), "csv": str(files.csv),
+            return {"quarter": quarter.label, "html": storage.recorded(files.html), "csv": storage.recorded(files.csv),
                     "emailed_to": list(sent), "complete": files.report.complete}
 
         quarterly_report_task()

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from opendata import settings
+from opendata import settings, storage
 from opendata.catalog.quarterly import Quarter, QuarterlyReport, report_file_stem, report_recipients, report_title
 from opendata.catalog.writer import DataJsonWritten, write_atomically, write_data_json
 
 if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
+
     from opendata.notify.compose import Message
     from opendata.registry import Registry
     from opendata.spec.governance import Governance
@@ -38,30 +40,34 @@ def portal_address(socrata_conn_id: str) -> tuple[str, str]:
 
 def publish_data_json(*, socrata_conn_id: str = "socrata_default", path: Path | None = None,
                       registry: Registry | None = None, include_dir: Path | None = None) -> DataJsonWritten:
-    """Write ``data.json`` (``settings.data_json_path()`` unless ``path``) for the portal the
-    connection names; its ``@id`` is ``OPENDATA_CATALOG_URL`` or the portal's ``/data.json``."""
+    """Write ``data.json`` (in the store, ``OPENDATA_DATA_JSON_PATH``, unless ``path``) for the
+    portal the connection names; its ``@id`` is ``OPENDATA_CATALOG_URL`` or the portal's
+    ``/data.json``."""
     scheme, domain = portal_address(socrata_conn_id)
-    target = path or settings.data_json_path()
+    target = storage.resolve(path) if path is not None else storage.data_json()
     written = write_data_json(target, catalog_url=settings.catalog_url() or f"{scheme}://{domain}/data.json",
                               portal_domain=domain, portal_scheme=scheme, city_name=settings.city_name(),
                               include_dir=include_dir, registry=registry)
     log.info("data.json: %d published dataset(s) listed, %d carried over from the previous file, %d missing "
              "(their dataset file does not load) -> %s", len(written.listed), len(written.carried_over),
-             len(written.missing), target)
+             len(written.missing), written.path)
     return written
 
 
 @dataclass(frozen=True)
 class QuarterlyReportFiles:
+    """The report, and where its two files are kept (in the store unless written elsewhere)."""
+
     report: QuarterlyReport
-    html: Path
-    csv: Path
+    html: ObjectStoragePath
+    csv: ObjectStoragePath
 
 
 def write_quarterly_report(quarter: Quarter, *, as_of: dt.datetime | None = None, out_dir: Path | None = None,
                            registry: Registry | None = None, include_dir: Path | None = None) -> QuarterlyReportFiles:
-    """Compute the quarter's report from the registry and the dataset files and keep it as
-    ``<reports>/quarterly/opendata-quarterly-<year>-q<n>.html`` and ``.csv`` (replaced atomically)."""
+    """Compute the quarter's report from the registry and the dataset files and keep it in the
+    store as ``<reports>/quarterly/opendata-quarterly-<year>-q<n>.html`` and ``.csv`` (replaced
+    atomically), or in ``out_dir``."""
     from opendata.catalog.quarterly_read import report_for
     from opendata.catalog.quarterly_render import render_csv, render_html
     from opendata.registry import Registry
@@ -73,13 +79,14 @@ def write_quarterly_report(quarter: Quarter, *, as_of: dt.datetime | None = None
     finally:
         if own:
             registry.close()
-    folder = out_dir or settings.reports_dir() / "quarterly"
+    folder = storage.resolve(out_dir) if out_dir is not None else storage.join(storage.reports_root(), "quarterly")
     stem = report_file_stem(quarter)
-    html, csv = folder / f"{stem}.html", folder / f"{stem}.csv"
+    html, csv = storage.join(folder, f"{stem}.html"), storage.join(folder, f"{stem}.csv")
     write_atomically(html, render_html(report))
     write_atomically(csv, render_csv(report))
     log.info("%s: %d department(s), %d published, %d in review, %d overdue now -> %s, %s", report_title(report),
-             len(report.rows), report.total.published, report.total.in_review, report.total.overdue_now, html, csv)
+             len(report.rows), report.total.published, report.total.in_review, report.total.overdue_now,
+             storage.recorded(html), storage.recorded(csv))
     return QuarterlyReportFiles(report, html, csv)
 
 
@@ -92,6 +99,7 @@ def quarterly_message(files: QuarterlyReportFiles, governance: Governance) -> Me
     if not recipients:
         raise ValueError("governance.yaml names no Chief Data Officer or coordinator with an e-mail address")
     report, total = files.report, files.report.total
+    page, table = storage.read_bytes(files.html), storage.read_bytes(files.csv)
     median = total.median_days_to_public
     lines = [report_title(report), "",
              f"Published: {total.published} ({total.newly_public} new this quarter)",
@@ -104,9 +112,9 @@ def quarterly_message(files: QuarterlyReportFiles, governance: Governance) -> Me
              f"Public comments answered in time: {_share(total.comments.count, total.comments.total)}",
              "", "The report is attached as HTML (with charts) and CSV (one row per department)."]
     return Message(subject=report_title(report), to=tuple(recipients), cc=(), text="\n".join(lines),
-                   html=files.html.read_text(encoding="utf-8"), event="quarterly_report",
-                   attachments=(Attachment(files.html.name, files.html.read_bytes(), "text/html"),
-                                Attachment(files.csv.name, files.csv.read_bytes(), "text/csv")))
+                   html=page.decode("utf-8"), event="quarterly_report",
+                   attachments=(Attachment(files.html.name, page, "text/html"),
+                                Attachment(files.csv.name, table, "text/csv")))
 
 
 def email_quarterly_report(files: QuarterlyReportFiles, governance: Governance, *,

@@ -1,9 +1,10 @@
 """Read the dataset files and the registry, write ``data.json`` (the I/O around :mod:`.dcat`).
 
 One load of the include folder, one query of the registry (every dataset's row), one file
-written atomically: the document is written to a temporary file beside the target and renamed
-over it, so a reader (the serving plugin, a harvester) gets the old document or the new one,
-never half of either; a failure leaves the old one in place.
+written atomically in the store (:mod:`opendata.storage`): locally to a temporary file beside
+the target renamed over it, in an object store by one PUT, so a reader (the serving plugin, a
+harvester) gets the old document or the new one, never half of either; a failure leaves the old
+one in place.
 
 A published dataset whose file does not load now (a typo, a file removed while the dataset
 stays on the portal) keeps the entry the previous ``data.json`` had for it: a harvester that
@@ -18,15 +19,18 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opendata import fileio, settings
+from opendata import settings, storage
 from opendata.catalog.dcat import LISTED_STAGES, PortalUrls, PublishedEntry, build_data_json, render_data_json
 from opendata.registry import DatasetState, Registry
 from opendata.registry.stage_snapshot import read_dataset_files
 from opendata.spec.dataset import DatasetSpec
 from opendata.spec.errors import SpecFileError
 from opendata.spec.loader import load_catalog
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +39,8 @@ log = logging.getLogger(__name__)
 class DataJsonWritten:
     """What a write listed, for the task's log."""
 
-    path: Path
+    #: Where it was written (a local path, or the URL of the object in the store).
+    path: str
     #: Dataset ids listed from their dataset files.
     listed: tuple[str, ...]
     #: Published datasets whose file does not load: their previous entry was kept.
@@ -45,10 +50,11 @@ class DataJsonWritten:
     missing: tuple[str, ...]
 
 
-def write_data_json(path: Path, *, catalog_url: str, portal_domain: str, city_name: str,
+def write_data_json(path: Path | str | ObjectStoragePath, *, catalog_url: str, portal_domain: str, city_name: str,
                     portal_scheme: str = "https", language: Sequence[str] = (),
                     include_dir: Path | None = None, registry: Registry | None = None) -> DataJsonWritten:
-    """Write the DCAT-US 1.1 ``data.json`` of every published dataset to ``path``.
+    """Write the DCAT-US 1.1 ``data.json`` of every published dataset to ``path`` (a local file
+or a location in the store).
 
     ``include_dir``: the dataset files (default: the configured include folder); ``registry``:
     the publication registry (default: ``Registry.from_settings()``, closed afterwards). The
@@ -76,13 +82,14 @@ def write_data_json(path: Path, *, catalog_url: str, portal_domain: str, city_na
                                language=language)
     urls = PortalUrls(portal_domain, portal_scheme)
     listed = tuple(sorted(e.spec.id for e in entries if e.listed))
-    carried, missing = _carry_over(document, _previous_entries(path), unlisted, urls)
+    where = storage.resolve(path)
+    carried, missing = _carry_over(document, _previous_entries(where), unlisted, urls)
     # Every entry in dataset-id order, the carried ones among the others.
     dataset_ids = {urls.identifier(e.portal_id): e.spec.id for e in entries}
     dataset_ids.update({urls.identifier(unlisted[i] or ""): i for i in carried})
     document["dataset"].sort(key=lambda d: (dataset_ids.get(d["identifier"], ""), d["identifier"]))
-    write_atomically(path, render_data_json(document))
-    result = DataJsonWritten(path, listed, carried, tuple(sorted(missing)))
+    write_atomically(where, render_data_json(document))
+    result = DataJsonWritten(storage.recorded(where), listed, carried, tuple(sorted(missing)))
     if carried or missing:
         log.warning("data.json: %s kept from the previous document (their files do not load now); %s not listed",
                     ", ".join(carried) or "none", ", ".join(result.missing) or "none")
@@ -111,10 +118,15 @@ def published_entries(specs: Mapping[str, DatasetSpec], states: Iterable[Dataset
     return entries, unlisted
 
 
-def _previous_entries(path: Path) -> dict[str, dict[str, Any]]:
-    """identifier -> dataset object of the document at ``path`` (nothing when there is none)."""
+def _previous_entries(where: ObjectStoragePath) -> dict[str, dict[str, Any]]:
+    """identifier -> dataset object of the document at ``where`` (nothing when there is none).
+    A store that cannot be read raises: the entries carried over would be lost otherwise."""
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
+        previous = json.loads(storage.read_text(where))
+    except storage.StoredFileMissing:
+        return {}
+    except storage.StorageError:
+        raise
     except (OSError, ValueError):
         return {}
     datasets = previous.get("dataset") if isinstance(previous, dict) else None
@@ -141,7 +153,7 @@ def _carry_over(document: dict[str, Any], previous: Mapping[str, dict[str, Any]]
     return tuple(carried), missing
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """``text`` to ``path``, replaced atomically, flushed to disk and readable by everyone (it
-    is the public catalog)."""
-    fileio.write_atomically(path, text, public=True, durable=True)
+def write_atomically(where: Path | str | ObjectStoragePath, text: str) -> None:
+    """``text`` to ``where``, replaced atomically; a local file flushed to disk and readable by
+    everyone (it is the public catalog)."""
+    storage.write_text(storage.resolve(where), text, public=True, durable=True)

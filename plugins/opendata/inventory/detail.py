@@ -3,18 +3,18 @@ archived versions and where its latest checklist report is.
 
 The figures are pure functions of the registry's rows (:func:`punctuality`,
 :func:`rows_over_time`, :func:`approvals`); :func:`latest_report` looks for the report the
-``validate`` task wrote (``lifecycle.runtime.report_dir``: next to the run's staged extract).
+``validate`` task kept in the store (``lifecycle.staging.report_location``: beside the run's
+staged extract).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opendata import settings
+from opendata import storage
 from opendata.freshness.calendar import counted_time
 from opendata.freshness.policy import FreshnessPolicy
 from opendata.inventory.model import (
@@ -25,10 +25,13 @@ from opendata.inventory.model import (
     RegistryState,
     RunSummary,
 )
-from opendata.lifecycle.runtime import report_dir
+from opendata.lifecycle.staging import report_location
 from opendata.lifecycle.tasks import SHRINK_APPROVAL_TASK_ID
 from opendata.registry.store import PublishedVersion, StageChange
 from opendata.validation.report import REPORT_NAME
+
+if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
 
 _DAY = dt.timedelta(days=1)
 _SUCCESS = "success"
@@ -86,7 +89,7 @@ class DatasetDetail:
     punctuality: list[PunctualityPoint] = field(default_factory=list)
     rows_over_time: list[RowsPoint] = field(default_factory=list)
     #: The latest checklist report and the run that wrote it.
-    report: Path | None = None
+    report: ObjectStoragePath | None = None
     report_run_id: str | None = None
     #: Why a part could not be read (the registry, Airflow).
     notices: list[str] = field(default_factory=list)
@@ -164,15 +167,19 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), dt.UTC)
 
 
-def latest_report(dataset_id: str, run_ids_newest_first: Iterable[str]) -> tuple[Path, str] | None:
+def latest_report(dataset_id: str, run_ids_newest_first: Iterable[str]) -> tuple[ObjectStoragePath, str] | None:
     """The checklist report (HTML) of the latest run that wrote one, and that run's id. Only a
-    regular file inside the staging folder counts (a link out of it does not)."""
-    staging = Path(os.path.realpath(settings.staging_dir()))
-    for count, run_id in enumerate(run_ids_newest_first):
-        if count >= REPORT_SEARCH_RUNS:
-            break
-        path = report_dir(dataset_id, run_id) / f"{REPORT_NAME}.html"
-        real = Path(os.path.realpath(path))
-        if real.is_file() and real.is_relative_to(staging):
-            return real, run_id
+    regular file inside the staging root counts (locally, a link out of it does not). A remote
+    store is listed once for the dataset, not asked once per run."""
+    staging = storage.staging_root()
+    candidates = [(run_id, storage.join(report_location(dataset_id, run_id), f"{REPORT_NAME}.html"))
+                  for run_id in list(run_ids_newest_first)[:REPORT_SEARCH_RUNS]]
+    if storage.is_local(staging):
+        found = {run_id for run_id, where in candidates if storage.exists(where)}
+    else:
+        kept = storage.files_under(storage.join(staging, dataset_id))
+        found = {run_id for run_id, where in candidates if where.path in kept}
+    for run_id, where in candidates:
+        if run_id in found and storage.is_within(where, staging):
+            return (storage.resolve(storage.local_path(where).resolve()) if storage.is_local(where) else where), run_id
     return None

@@ -39,6 +39,7 @@ from opendata.registry.errors import RegistryUnavailable
 from opendata.registry.store import Registry
 
 if TYPE_CHECKING:
+    from airflow.sdk import ObjectStoragePath
     from sqlalchemy.orm import Session
 
     from opendata.inventory.model import AnsweredRequest, TimelineEntry
@@ -235,7 +236,7 @@ class Inventory:
             detail.report, detail.report_run_id = found
         return detail
 
-    def report_file(self, dataset_id: str) -> Path | None:
+    def report_file(self, dataset_id: str) -> ObjectStoragePath | None:
         """The latest checklist report's file of a dataset (for serving it)."""
         if not valid_dataset_id(dataset_id):
             return None

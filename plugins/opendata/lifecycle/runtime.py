@@ -7,8 +7,6 @@ the plan, then calls the library function that does the work.
 from __future__ import annotations
 
 import datetime as dt
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opendata import settings
@@ -106,20 +104,6 @@ def airflow_task_url(dag_id: str, run_id: str, task_id: str) -> str | None:
     return f"{base}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"
 
 
-def fingerprint_path(dataset_id: str) -> Path:
-    return settings.state_dir() / "fingerprints" / f"{dataset_id}.arrow"
-
-
-def staging_path_for(dataset_id: str, run_id: str) -> Path:
-    """Where a run's extract is staged (the run id made safe for a folder name)."""
-    safe_run = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    return settings.staging_dir() / dataset_id / safe_run / "extract.parquet"
-
-
-def report_dir(dataset_id: str, run_id: str) -> Path:
-    return staging_path_for(dataset_id, run_id).parent / "report"
-
-
 def show_stage(dataset_id: str, stage: Stage) -> None:
     """Refresh the stage snapshot the DAG factory reads for the ``stage:`` tag."""
     from opendata.registry.stage_snapshot import write_stage
@@ -146,7 +130,7 @@ def record_confirmed_load(registry: Registry, spec: DatasetSpec, staged: StagedE
                         rows_deleted=result.rows_deleted)
     if staged.watermark:
         registry.record_watermark(spec.id, staged.watermark, run_id=run_id)
-    newest = newest_value(staged.path, spec.freshness.newest_date_column)
+    newest = newest_value(staged, spec.freshness.newest_date_column)
     if newest is not None:
         registry.update_run(spec.id, run_id, newest_data_at=newest)
     if result.mode is not SyncMode.NONE:
@@ -155,7 +139,7 @@ def record_confirmed_load(registry: Registry, spec: DatasetSpec, staged: StagedE
                         retention_days=spec.history.retention_days)
 
 
-def newest_value(staged_path: str, column: str | None) -> str | None:
+def newest_value(staged: StagedExtract, column: str | None) -> str | None:
     """The newest date in the staged extract's ``column`` (ISO text), for the freshness
     monitor's cross-check of the data's own dates."""
     if column is None:
@@ -163,5 +147,7 @@ def newest_value(staged_path: str, column: str | None) -> str | None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    newest = pc.max(pq.read_table(staged_path, columns=[column])[column]).as_py()
+    from opendata.lifecycle.staging import local_staged
+
+    newest = pc.max(pq.read_table(local_staged(staged), columns=[column])[column]).as_py()
     return newest.isoformat() if newest is not None else None

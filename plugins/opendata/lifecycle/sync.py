@@ -492,9 +492,12 @@ class SyncArguments:
 
 def sync_arguments(state: DatasetState | None, staged: StagedExtract) -> SyncArguments:
     """The load of ``staged`` measured against what the registry recorded (``state`` None:
-    nothing yet, a first load)."""
+    nothing yet, a first load). Both files are local ones: kept in a remote store, they are
+    downloaded into the task's scratch folder (:mod:`opendata.lifecycle.staging`)."""
+    from opendata.lifecycle.staging import local_fingerprint, local_staged
+
     return SyncArguments(
-        staged_path=Path(staged.path), staged_checksum=staged.checksum, incremental=staged.since is not None,
-        previous_fingerprint=Path(state.fingerprint_path) if state and state.fingerprint_path else None,
+        staged_path=local_staged(staged), staged_checksum=staged.checksum, incremental=staged.since is not None,
+        previous_fingerprint=local_fingerprint(state.fingerprint_path if state else None),
         published_rows=state.published_rows if state else None,
         published_checksum=state.published_checksum if state else None)

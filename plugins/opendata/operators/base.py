@@ -72,7 +72,12 @@ class DatasetOperator(DatasetTask, BaseOperator):
         self.socrata_conn_id = socrata_conn_id
 
     def execute(self, context: Context) -> Any:
-        return self.run(self.task_inputs(context), context)
+        from opendata import storage
+
+        # Files of a remote store are downloaded into (or prepared in) this task's own scratch
+        # folder, removed when the task ends however it ends (a deferral included).
+        with storage.scratch():
+            return self.run(self.task_inputs(context), context)
 
     def run(self, inputs: TaskInputs, context: Context) -> Any:
         raise NotImplementedError

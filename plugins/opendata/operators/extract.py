@@ -15,19 +15,19 @@ if TYPE_CHECKING:
 class ExtractDatasetOperator(DatasetOperator):
     """Read the dataset's source in chunks into a staged Parquet file.
 
-    On a refresh of a dataset with a ``source.watermark``, only rows past the last watermark
-    the portal confirmed are read (an empty increment is fine: nothing changed). Returns (as
-    XCom) the staged file's path, row count, checksum, type-coercion counts, and the
-    watermark it was read from (``StagedExtract.as_dict()``; the next tasks read it back as
-    their ``TaskInputs.staged``).
+    The staged file and its fingerprint are kept in the store (``OPENDATA_STORAGE_URL``): the
+    next tasks may run on other workers. On a refresh of a dataset with a ``source.watermark``,
+    only rows past the last watermark the portal confirmed are read (an empty increment is fine:
+    nothing changed). Returns (as XCom) the staged file's stored location, row count, checksum,
+    type-coercion counts, and the watermark it was read from (``StagedExtract.as_dict()``; the
+    next tasks read it back as their ``TaskInputs.staged``).
     """
 
     ui_color = "#e8f0fe"
 
     def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from opendata.lifecycle.plan import RunPath
-        from opendata.lifecycle.runtime import staging_path_for
-        from opendata.sources.stage import extract_to_stage
+        from opendata.lifecycle.staging import stage_extract
 
         plan = self.skip_unless_planned(context)
         spec = inputs.spec
@@ -39,5 +39,5 @@ class ExtractDatasetOperator(DatasetOperator):
                 self.log.info("Incremental extract: rows with %s > %s", spec.source.watermark, since)
             else:
                 self.log.info("No confirmed watermark yet: full extract")
-        staged = extract_to_stage(spec, staging_path_for(spec.id, context["run_id"]), since=since)
+        staged = stage_extract(spec, context["run_id"], since=since)
         return staged.as_dict()

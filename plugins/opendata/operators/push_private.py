@@ -38,12 +38,12 @@ class PushPrivateOperator(DatasetOperator):
         from opendata.lifecycle.plan import RunPath
         from opendata.lifecycle.runtime import (
             airflow_task_url,
-            fingerprint_path,
             portal_url,
             record_confirmed_load,
             show_stage,
             utcnow,
         )
+        from opendata.lifecycle.staging import fingerprint_work_file, keep_fingerprint
         from opendata.lifecycle.sync import sync_arguments
         from opendata.lifecycle.tasks import VALIDATE_TASK_ID
         from opendata.notify import NotificationEvent, notify
@@ -63,9 +63,10 @@ class PushPrivateOperator(DatasetOperator):
 
         staged = inputs.staged
         result = sync_arguments(state, staged).sync(
-            hook, spec, portal_id, fingerprint_path=fingerprint_path(self.dataset_id),
+            hook, spec, portal_id, fingerprint_path=fingerprint_work_file(self.dataset_id),
             apply_shrink_guard=False, audience="private",  # a private copy nobody reads yet
         )
+        result = keep_fingerprint(self.dataset_id, result)
         self.log.info("Private load of %s: %s", portal_id, result.as_dict())
         record_confirmed_load(registry, spec, staged, result, run_id=run_id, refreshed=False)
         # A draft is invisible to everyone but its owners, reviewer included: publish it, privately.
@@ -154,17 +155,16 @@ class CreationPending(RuntimeError):
 
 
 def checklist_attachment(path: str | None) -> Attachment | None:
-    """The HTML Data Submission Checklist report the validate task wrote (every text from the
-    dataset file escaped there), as an e-mail attachment; None when it cannot be read."""
-    from pathlib import Path
-
+    """The HTML Data Submission Checklist report the validate task kept in the store (every text
+    from the dataset file escaped there), as an e-mail attachment; None when it cannot be read."""
+    from opendata import storage
     from opendata.notify import Attachment
     from opendata.validation.report import REPORT_NAME
 
     if not path:
         return None
     try:
-        content = Path(path).read_bytes()
-    except OSError:
+        content = storage.read_bytes(storage.resolve(path))
+    except OSError:  # a missing report or an unreachable store (StorageError is an OSError)
         return None
     return Attachment(filename=f"{REPORT_NAME}.html", content=content, mime_type="text/html")

@@ -27,7 +27,8 @@ class RefreshPublicOperator(DatasetOperator):
         from opendata.lifecycle.assets import dataset_asset
         from opendata.lifecycle.held import HeldOutcome, follow_up_held
         from opendata.lifecycle.history import archive_version
-        from opendata.lifecycle.runtime import fingerprint_path, portal_url, record_confirmed_load, show_stage
+        from opendata.lifecycle.runtime import portal_url, record_confirmed_load, show_stage
+        from opendata.lifecycle.staging import fingerprint_work_file, keep_fingerprint
         from opendata.lifecycle.sync import ShrinkGuardError, SyncMode, sync_arguments
         from opendata.lifecycle.tasks import APPROVE_OPTION, SHRINK_APPROVAL_TASK_ID
         from opendata.registry import Stage
@@ -55,11 +56,12 @@ class RefreshPublicOperator(DatasetOperator):
         portal_id = inputs.portal_id
         try:
             result = sync_arguments(state, staged).sync(
-                hook, spec, portal_id, fingerprint_path=fingerprint_path(self.dataset_id),
+                hook, spec, portal_id, fingerprint_path=fingerprint_work_file(self.dataset_id),
                 apply_shrink_guard=not approved, audience="public")
         except ShrinkGuardError as exc:
             # Only reachable when the data changed between the approval check and now.
             raise AirflowFailException(f"{self.dataset_id}: {exc}") from exc
+        result = keep_fingerprint(self.dataset_id, result)
         self.log.info("Refreshed %s: %s", portal_id, result.as_dict())
         record_confirmed_load(registry, spec, staged, result, run_id=run_id, refreshed=True)
         if result.held_revision is not None:

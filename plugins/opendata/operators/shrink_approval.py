@@ -46,12 +46,14 @@ class ShrinkApprovalOperator(DatasetTask, ApprovalOperator):
         self.socrata_conn_id = socrata_conn_id
 
     def execute(self, context: Context) -> Any:
+        from opendata import storage
         from opendata.lifecycle.sync import sync_arguments
         from opendata.operators.notifier import DatasetNotifier
 
         self.skip_unless_planned(context)
         inputs = self.task_inputs(context)
-        sync = sync_arguments(inputs.state, inputs.staged).plan(inputs.hook, inputs.spec, inputs.portal_id)
+        with storage.scratch():  # the files are downloaded for the count only, then removed
+            sync = sync_arguments(inputs.state, inputs.staged).plan(inputs.hook, inputs.spec, inputs.portal_id)
         if not sync.shrink_problem:
             raise AirflowSkipException(f"within the file's limit: {sync.deleted:,} of {sync.published:,} "
                                        f"published rows to delete")

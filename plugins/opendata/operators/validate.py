@@ -26,36 +26,42 @@ class ValidateDatasetOperator(DatasetOperator):
     def run(self, inputs: TaskInputs, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from opendata import storage
         from opendata.lifecycle.plan import RunPath
-        from opendata.lifecycle.runtime import report_dir
+        from opendata.lifecycle.staging import keep_reports, local_staged, report_work_folder
         from opendata.validation import validate_staged
         from opendata.validation.report import WARNINGS_SHOWN, warnings_digest
 
         plan = self.skip_unless_planned(context)
+        run_id = context["run_id"]
         spec, staged, registry, state = inputs.spec, inputs.staged, inputs.registry, inputs.state
         result = validate_staged(
             spec, staged,
             previous_rows=state.published_rows if state else None,
             first_publication=plan.path is not RunPath.REFRESH,
-            report_dir=report_dir(self.dataset_id, context["run_id"]),
+            report_dir=report_work_folder(self.dataset_id, run_id),
             incremental=staged.since is not None,
+            read_from=local_staged(staged),
         )
+        # Kept in the store: the CDO's e-mail (a later task, maybe on another worker) and the Open
+        # Data view (the API server) read the report from there.
+        markdown, page = (storage.recorded(kept) for kept in
+                          keep_reports(self.dataset_id, run_id, [result.report_markdown, result.report_html]))
         self.log.info("Validation: %s", result.summary)
         # The whole report in the log: the task's page in the Airflow UI (linked from the Step 1
-        # form and the CDO's e-mail) shows it to people who cannot open the worker's files.
-        self.log.info("Data Submission Checklist report (written to %s and %s):\n%s", result.report_markdown,
-                      result.report_html, _read(result.report_markdown))
+        # form and the CDO's e-mail) shows it to people who cannot open the store.
+        self.log.info("Data Submission Checklist report (kept at %s and %s):\n%s", markdown, page,
+                      _read(result.report_markdown))
         registry.update_run(self.dataset_id, context["run_id"], rows_extracted=staged.rows,
                             rows_validated=staged.rows if result.passed else None, checksum=staged.checksum)
         if not result.passed:
             raise AirflowFailException(f"{self.dataset_id} did not pass validation: {result.summary}. "
-                                       f"See the report: {result.report_markdown}")
+                                       f"See the report: {markdown}")
         everything = result.as_dict()
         # XCom stays small whatever the dataset: the first findings and warnings, with totals.
         return {**everything, "findings": everything["findings"][:WARNINGS_SHOWN],
                 "findings_total": len(everything["findings"]), **warnings_digest(result.results),
-                "summary": result.summary, "report_markdown": str(result.report_markdown),
-                "report_html": str(Path(result.report_html))}
+                "summary": result.summary, "report_markdown": markdown, "report_html": page}
 
 
 def _read(path: Path) -> str:

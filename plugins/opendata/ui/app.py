@@ -279,15 +279,19 @@ def create_app(inventory: Inventory | Callable[[], Inventory] | None = None, *,
 
     @app.get("/datasets/{dag_id}/report", dependencies=read_dags, name="dataset_report")
     def dataset_report(dag_id: str, inventory: InventoryDep) -> Response:
-        path = inventory.report_file(dag_id)
-        if path is None:
-            raise HTTPException(404, "No checklist report for this dataset")
+        from opendata import storage
+
         try:
-            if path.stat().st_size > REPORT_MAX_BYTES:
+            path = inventory.report_file(dag_id)
+            if path is None:
+                raise HTTPException(404, "No checklist report for this dataset")
+            if storage.size(path) > REPORT_MAX_BYTES:
                 raise HTTPException(413, "The checklist report is too large to show; see the validate task's log")
-            content = path.read_bytes()
-        except OSError:
+            content = storage.read_bytes(path)
+        except storage.StoredFileMissing:
             raise HTTPException(404, "No checklist report for this dataset") from None
+        except OSError as exc:  # the store cannot be reached: say so (its message names no secret)
+            raise HTTPException(503, f"The checklist report cannot be read now: {exc}") from None
         return _document(content, "text/html; charset=utf-8")
 
     @app.get("/timeline", response_class=HTMLResponse, dependencies=read_dags, name="timeline")
@@ -307,12 +311,18 @@ def create_app(inventory: Inventory | Callable[[], Inventory] | None = None, *,
 
     @app.get("/data.json", dependencies=read_dags, name="data_json")
     def data_json(request: Request, inventory: InventoryDep) -> Response:
+        from opendata import storage
         from opendata.registry.errors import RegistryUnavailable
 
-        published = settings.data_json_path()
-        if city_name is None and published.is_file():
+        if city_name is None:
             # The file the catalog DAG wrote after the last publication: what harvesters get.
-            return Response(published.read_bytes(), media_type="application/json", headers=SECURITY_HEADERS)
+            published = storage.data_json()
+            try:
+                if storage.exists(published):
+                    return Response(storage.read_bytes(published), media_type="application/json",
+                                    headers=SECURITY_HEADERS)
+            except OSError as exc:
+                log.warning("data.json could not be read from the store (%s); building it from the registry", exc)
         try:
             text = inventory.data_json(catalog_url=_catalog_url(request), city_name=city_name or settings.city_name())
         except LookupError as exc:

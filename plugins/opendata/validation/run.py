@@ -45,7 +45,8 @@ class StagedFile:
     """The parts of ``StagedExtract`` validation uses, from the object or its XCom dict."""
 
     dataset_id: str
-    path: Path
+    #: Where the file is kept: a local path, or the URL of an object in a remote store.
+    path: str
     rows: int
     checksum: str
     coercion: dict
@@ -56,7 +57,7 @@ class StagedFile:
     @classmethod
     def of(cls, staged: Any) -> StagedFile:
         data = staged if isinstance(staged, dict) else staged.as_dict()
-        return cls(data.get("dataset_id", ""), Path(data["path"]), int(data["rows"]), data.get("checksum", ""),
+        return cls(data.get("dataset_id", ""), str(data["path"]), int(data["rows"]), data.get("checksum", ""),
                    data.get("coercion") or {}, data.get("privacy") or {}, data.get("ragged_rows"))
 
 
@@ -136,18 +137,20 @@ def _plural(n: int, word: str) -> str:
 
 def validate_staged(spec: DatasetSpec, staged: Any, *, previous_rows: int | None, first_publication: bool,
                     report_dir: Path, now: dt.datetime | None = None, batch_rows: int = BATCH_ROWS,
-                    incremental: bool = False) -> ValidationResult:
+                    incremental: bool = False, read_from: Path | None = None) -> ValidationResult:
     """Run every gate on a staged extract; write the Data Submission Checklist report.
 
     ``staged`` is a ``StagedExtract`` or its ``as_dict()``; ``previous_rows`` the row count of
     the last successful publication (None if none); metadata gaps are errors on a first
     publication and warnings after it; ``incremental`` extracts skip the table's row-count
-    rules. Never raises for bad data: ``result.passed`` says.
+    rules; ``read_from``: a local copy of the staged file to read (its ``path`` may name a
+    remote store's object; the report names that). Never raises for bad data: ``result.passed``
+    says.
     """
     started = time.monotonic()
     now = now or dt.datetime.now(dt.UTC)
     info = StagedFile.of(staged)
-    parquet = pq.ParquetFile(info.path)
+    parquet = pq.ParquetFile(read_from or info.path)
     rows = parquet.metadata.num_rows
     results: list[CheckResult] = [schema_result(spec, parquet.schema_arrow, rows, info.rows)]
     if info.dataset_id and info.dataset_id != spec.id:

@@ -10,7 +10,7 @@ from opendata.freshness.policy import FreshnessPolicy
 from opendata.freshness.sources import load_dataset_files
 from opendata.inventory.detail import approvals, latest_report, punctuality, rows_over_time
 from opendata.inventory.model import AnsweredRequest, RecordedApprovalSummary, RunSummary
-from opendata.lifecycle.runtime import report_dir
+from opendata.lifecycle.staging import report_work_folder as report_dir
 from opendata.registry import Registry
 from opendata.spec.freshness import WEEKENDS
 from opendata.validation.report import write_reports

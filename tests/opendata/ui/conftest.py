@@ -90,7 +90,7 @@ def world(tmp_path_factory, airflow_db) -> Iterator[World]:
     spec = load_dataset_files(include).specs[f"{PREFIX}-0003"]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPENDATA_STATE_DIR", str(state))
-        from opendata.lifecycle.runtime import report_dir
+        from opendata.lifecycle.staging import report_work_folder as report_dir
 
         write_reports(spec, {"rows": 3, "path": "extract.parquet", "checksum": "abc"}, [],
                       report_dir(spec.id, REPORT_RUN), False)

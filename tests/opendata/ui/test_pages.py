@@ -261,3 +261,23 @@ def test_a_registry_that_does_not_answer_leaves_a_notice_not_an_error(coordinato
     rows = rows_of(page)
     assert len(rows) == 47  # the files and plans stay; their stages are not guessed
     assert {attrs["data-stage"] for attrs in rows.values()} == {"unknown", "planned"}
+
+
+def test_the_report_and_data_json_are_read_from_an_s3_store(coordinator, s3_store):
+    """In a deployment whose workers share no disk, the API server reads what the tasks kept in
+    the store; its ``aws`` connection comes from the environment (no task is running here)."""
+    from opendata import storage
+    from opendata.lifecycle.staging import report_location
+
+    report = storage.join(report_location(f"{PREFIX}-0003", REPORT_RUN), "data-submission-checklist.html")
+    storage.write_text(report, "<!DOCTYPE html><p>kept in the bucket</p>")
+    served = coordinator.get(f"/opendata/datasets/{PREFIX}-0003/report")
+    assert served.status_code == 200 and "kept in the bucket" in served.text
+    assert "sandbox" in served.headers["content-security-policy"]
+    assert coordinator.get(f"/opendata/datasets/{PREFIX}-0012/report").status_code == 404
+    page = Elements(coordinator.get(f"/opendata/datasets/{PREFIX}-0003").text)
+    assert page.texts("report-run-id") == [REPORT_RUN]
+
+    # data.json as the catalog DAG kept it in the store: what harvesters get.
+    storage.write_text(storage.data_json(), '{"dataset": [], "kept": "in the bucket"}')
+    assert coordinator.get("/opendata/data.json").json()["kept"] == "in the bucket"
