@@ -54,7 +54,7 @@ from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
 from opendata.spec.shards import DATASET_DAG_FILES, shard_of, shard_of_dag_file, shard_part
 from opendata.validation.checklist import checklist_markdown, checklist_summary_markdown
 
-__all__ = ["DATASET_DAG_FILES", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
+__all__ = ["DATASET_DAG_FILES", "PORTAL_WRITERS", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
            "raise_for_broken_files", "shard_of", "shard_of_dag_file"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,28 @@ log = logging.getLogger(__name__)
 # Tasks after the Step 1 approval run when nothing upstream failed: a step with nothing to
 # do on this run's path is skipped, and that must not skip the rest.
 AFTER_OPTIONAL_STEP = TriggerRule.NONE_FAILED
+
+#: The tasks that write to the portal: each takes a slot of the ``socrata_writes`` pool (Socrata
+#: throttles per account, whatever the number of workers) and runs on OPENDATA_PORTAL_QUEUE.
+#: push_private creates, loads, publishes and submits; await_public_approval submits for approval
+#: when a held go-live comes (deferred, it holds no slot: the pool does not count deferred tasks);
+#: go_public publishes and sets the audience; refresh upserts, replaces and discards revisions.
+#: plan and shrink_approval only read the portal, finish writes only the registry, the other
+#: tasks do not talk to it.
+PORTAL_WRITERS = frozenset({PUSH_PRIVATE_TASK_ID, AWAIT_APPROVAL_TASK_ID, GO_PUBLIC_TASK_ID, REFRESH_TASK_ID})
+
+
+def portal_writer_args() -> dict[str, str]:
+    """The pool (and the queue, when OPENDATA_PORTAL_QUEUE names one) of a portal-writing task."""
+    queue = settings.portal_queue()
+    return {"pool": settings.SOCRATA_WRITE_POOL, **({"queue": queue} if queue else {})}
+
+
+def source_reader_args() -> dict[str, str]:
+    """The queue of the task that reads the source system, when OPENDATA_SOURCE_QUEUE names one
+    (unset: no argument, Airflow's default queue)."""
+    queue = settings.source_queue()
+    return {"queue": queue} if queue else {}
 
 
 def dataset_tags(loaded: LoadedDataset, stage: str) -> list[str]:
@@ -107,7 +129,9 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
         conn = socrata_conn_id
         after = AFTER_OPTIONAL_STEP
         plan = PlanRunOperator(task_id=PLAN_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
-        extract = ExtractDatasetOperator(task_id=EXTRACT_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
+        writer = portal_writer_args()
+        extract = ExtractDatasetOperator(task_id=EXTRACT_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                         **source_reader_args())
         validate = ValidateDatasetOperator(task_id=VALIDATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
         approval = DepartmentApprovalOperator(
             task_id=STEP1_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
@@ -116,11 +140,11 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             leadership=governance.hitl_users(department.leadership) if department and governance else [],
         )
         push = PushPrivateOperator(task_id=PUSH_PRIVATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                   trigger_rule=after)
+                                   trigger_rule=after, **writer)
         wait = PublicApprovalSensor(task_id=AWAIT_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                    trigger_rule=after)
+                                    trigger_rule=after, **writer)
         go_public = GoPublicOperator(task_id=GO_PUBLIC_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                     trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
+                                     trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY], **writer)
         shrink = ShrinkApprovalOperator(
             task_id=SHRINK_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
             trigger_rule=after,
@@ -128,7 +152,8 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             if department and governance else [],
         )
         refresh = RefreshPublicOperator(task_id=REFRESH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                        trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
+                                        trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY],
+                                        **writer)
         finish = FinishRunOperator(task_id=FINISH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, trigger_rule=after)
         plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
     return dag

@@ -419,6 +419,8 @@ def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes
     """The metadata database, then each component in order, each waited for."""
     starter = AirflowStarter(config, processes, started, deadline)
     starter.migrate(env)
+    # The pool every portal-writing task takes a slot of: without it the scheduler leaves them queued.
+    starter.pools(env)
     starter.wait_for_helpers()
     for component in AIRFLOW_COMPONENTS:
         starter.component(component, env)

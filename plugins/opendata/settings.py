@@ -273,6 +273,43 @@ def worker_hostname() -> str | None:
     return os.environ.get("OPENDATA_WORKER_HOSTNAME", "").strip() or None
 
 
+#: The Airflow pool every task that writes to the Socrata portal takes a slot of (fixed name:
+#: ``opendata pools`` creates it, the DAG factory names it).
+SOCRATA_WRITE_POOL = "socrata_writes"
+SOCRATA_WRITE_SLOTS_VAR = "OPENDATA_SOCRATA_WRITE_SLOTS"
+DEFAULT_SOCRATA_WRITE_SLOTS = 4
+
+
+def socrata_write_slots() -> int:
+    """``OPENDATA_SOCRATA_WRITE_SLOTS``: how many portal-writing tasks may run at once across the
+    deployment (the size of the ``socrata_writes`` pool; default 4). Socrata throttles per
+    account, so this bounds the account's concurrent writers, whatever the number of workers.
+    A value that is not a positive whole number raises ValueError naming the variable (the pool
+    is sized on purpose, never from a typo)."""
+    raw = os.environ.get(SOCRATA_WRITE_SLOTS_VAR, "")
+    if not raw.strip():
+        return DEFAULT_SOCRATA_WRITE_SLOTS
+    value = _positive_int(raw)
+    if value is None:
+        raise ValueError(f"{SOCRATA_WRITE_SLOTS_VAR}: {raw!r} is not a positive whole number of pool slots "
+                         f"(default {DEFAULT_SOCRATA_WRITE_SLOTS})")
+    return value
+
+
+def source_queue() -> str | None:
+    """``OPENDATA_SOURCE_QUEUE``: the Celery queue of the task that reads the source system
+    (``extract``), e.g. workers inside the city's network; None (unset or empty): Airflow's
+    default queue."""
+    return os.environ.get("OPENDATA_SOURCE_QUEUE", "").strip() or None
+
+
+def portal_queue() -> str | None:
+    """``OPENDATA_PORTAL_QUEUE``: the Celery queue of the tasks that write to the portal (the
+    tasks of the ``socrata_writes`` pool), e.g. workers allowed out to the portal; None (unset or
+    empty): Airflow's default queue."""
+    return os.environ.get("OPENDATA_PORTAL_QUEUE", "").strip() or None
+
+
 def _data_root_entries() -> list[str]:
     return [entry for entry in os.environ.get("OPENDATA_DATA_ROOTS", "").split(os.pathsep) if entry.strip()]
 
