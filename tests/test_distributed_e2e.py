@@ -118,7 +118,7 @@ def test_a_file_one_worker_writes_is_invisible_to_the_other(cluster):
         return text if f"s3://{cluster.config.bucket}/airflow-logs/" in text else None
 
     log = wait_for("look_for's log on the object store", log_from_the_store, timeout=90, every=3)
-    assert "Done. Returned value was" in log or "look_for" in log
+    assert f"Done. Returned value was: {{'path': '{written}', 'seen': False}}" in log, log
 
 
 def test_publication_on_celery_workers_that_share_no_disk(cluster, base_env, admin_password):
