@@ -282,8 +282,8 @@ def _stream_to(source: BinaryIO, target: ObjectStoragePath) -> None:
 
 
 def download(where: ObjectStoragePath, scratch_file: Path) -> Path:
-    """Copy the file at ``where`` to ``scratch_file`` a chunk at a time (never whole in memory),
-    under a temporary name first; returns ``scratch_file``."""
+    """Copy the file at ``where`` to ``scratch_file`` as it streams in (one GET read in small
+    pieces; never whole in memory), under a temporary name first; returns ``scratch_file``."""
     scratch_file.parent.mkdir(parents=True, exist_ok=True)
     partial = scratch_file.with_name(scratch_file.name + ".partial")
     with _named(where, "downloading"):
@@ -291,11 +291,25 @@ def download(where: ObjectStoragePath, scratch_file: Path) -> Path:
             _copy_local(Path(where.path), scratch_file)
             return scratch_file
         where.fs.invalidate_cache(where.path)
-        with where.fs.open(where.path, "rb", block_size=CHUNK_BYTES, cache_type="none") as source, \
-                open(partial, "wb") as sink:
-            shutil.copyfileobj(source, sink, CHUNK_BYTES)
+        try:
+            if _is_s3(where):
+                # One GET streamed to the file 64 KiB at a time (s3fs's sequential download).
+                # s3fs's default, ranged parts fetched 10 at a time, holds them all until written:
+                # up to 500 MiB of a large file (measured: 450 MB peak for a 256 MiB file).
+                where.fs.get_file(where.path, str(partial), chunksize=CHUNK_BYTES, max_concurrency=1)
+            else:
+                with where.fs.open(where.path, "rb", block_size=CHUNK_BYTES) as source, open(partial, "wb") as sink:
+                    shutil.copyfileobj(source, sink, CHUNK_BYTES)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, scratch_file)
     return scratch_file
+
+
+def _is_s3(where: ObjectStoragePath) -> bool:
+    protocols = where.fs.protocol
+    return "s3" in ((protocols,) if isinstance(protocols, str) else tuple(protocols))
 
 
 def copy(source: ObjectStoragePath, target: ObjectStoragePath) -> None:
