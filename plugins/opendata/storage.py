@@ -78,7 +78,21 @@ def resolve(where: str | os.PathLike[str] | ObjectStoragePath) -> ObjectStorageP
 
 def root() -> ObjectStoragePath:
     """The store's root (``OPENDATA_STORAGE_URL``)."""
-    return resolve(settings.storage_url())
+    return _configured("OPENDATA_STORAGE_URL", settings.storage_url())
+
+
+def _configured(variable: str, value: str) -> ObjectStoragePath:
+    """A location a setting names; a scheme no installed provider serves is named with the
+    setting (rather than failing at the first read, deep in a task)."""
+    scheme = value.split("://", 1)[0].lower() if _SCHEME.match(value) else ""
+    if scheme not in _LOCAL_PROTOCOLS:
+        from airflow.sdk.io import has_fs
+
+        if not has_fs(scheme):
+            raise StorageError(f"{variable}={value!r}: no file system for {scheme}:// is installed "
+                               f"(s3:// needs apache-airflow-providers-amazon[s3fs], gs:// the google provider, "
+                               f"abfs:// the microsoft-azure provider)")
+    return resolve(value)
 
 
 def location(*parts: str) -> ObjectStoragePath:
@@ -103,23 +117,23 @@ def safe_part(text: str) -> str:
 
 
 def staging_root() -> ObjectStoragePath:
-    return resolve(settings.staging_url())
+    return _configured("OPENDATA_STAGING_DIR", settings.staging_url())
 
 
 def archive_root() -> ObjectStoragePath:
-    return resolve(settings.archive_url())
+    return _configured("OPENDATA_ARCHIVE_DIR", settings.archive_url())
 
 
 def fingerprints_root() -> ObjectStoragePath:
-    return resolve(settings.fingerprints_url())
+    return _configured("OPENDATA_STORAGE_URL", settings.fingerprints_url())
 
 
 def reports_root() -> ObjectStoragePath:
-    return resolve(settings.reports_url())
+    return _configured("OPENDATA_REPORTS_DIR", settings.reports_url())
 
 
 def data_json() -> ObjectStoragePath:
-    return resolve(settings.data_json_url())
+    return _configured("OPENDATA_DATA_JSON_PATH", settings.data_json_url())
 
 
 def is_local(where: ObjectStoragePath) -> bool:
