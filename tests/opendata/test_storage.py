@@ -204,3 +204,13 @@ def test_memory_stays_flat_whatever_the_size_of_the_file(s3_store, tmp_path):
     assert large["bytes"] == 10 * small["bytes"] and large["round_trip_equal"]
     # The file is 144 MiB larger; memory may grow by a few chunks at most.
     assert large["peak_rss_mib"] - small["peak_rss_mib"] < 4 * storage.CHUNK_BYTES / MIB, figures
+
+
+def test_a_store_no_provider_serves_is_named_with_its_setting(local_store, monkeypatch):
+    monkeypatch.setenv("OPENDATA_STORAGE_URL", "s4://city-bucket/pipeline")
+    with pytest.raises(storage.StorageError, match=r"OPENDATA_STORAGE_URL='s4://city-bucket/pipeline': no file system"):
+        storage.location("staging")
+    monkeypatch.delenv("OPENDATA_STORAGE_URL")
+    monkeypatch.setenv("OPENDATA_ARCHIVE_DIR", "s4://city-bucket/archive")
+    with pytest.raises(storage.StorageError, match="OPENDATA_ARCHIVE_DIR="):
+        storage.archive_root()

@@ -53,8 +53,8 @@ class DataJsonWritten:
 def write_data_json(path: Path | str | ObjectStoragePath, *, catalog_url: str, portal_domain: str, city_name: str,
                     portal_scheme: str = "https", language: Sequence[str] = (),
                     include_dir: Path | None = None, registry: Registry | None = None) -> DataJsonWritten:
-    """Write the DCAT-US 1.1 ``data.json`` of every published dataset to ``path`` (a local file
-or a location in the store).
+    """Write the DCAT-US 1.1 ``data.json`` of every published dataset to ``path`` (a local
+    file or a location in the store).
 
     ``include_dir``: the dataset files (default: the configured include folder); ``registry``:
     the publication registry (default: ``Registry.from_settings()``, closed afterwards). The

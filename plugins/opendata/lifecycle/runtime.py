@@ -149,5 +149,5 @@ def newest_value(staged: StagedExtract, column: str | None) -> str | None:
 
     from opendata.lifecycle.staging import local_staged
 
-    newest = pc.max(pq.read_table(local_staged(staged), columns=[column])[column]).as_py()
+    newest = pc.max(pq.read_table(local_staged(staged, with_fingerprint=False), columns=[column])[column]).as_py()
     return newest.isoformat() if newest is not None else None

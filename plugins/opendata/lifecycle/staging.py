@@ -79,15 +79,17 @@ def stage_extract(spec: DatasetSpec, run_id: str, *, since: str | None = None) -
     return dataclasses.replace(staged, path=storage.recorded(target))
 
 
-def local_staged(staged: StagedExtract) -> Path:
-    """The staged extract as a local file, its fingerprint sidecar beside it when it has one
-    (downloaded into the task's scratch folder from a remote store, once per task)."""
+def local_staged(staged: StagedExtract, *, with_fingerprint: bool = True) -> Path:
+    """The staged extract as a local file, with its fingerprint sidecar beside it when it has one
+    and ``with_fingerprint`` (downloaded into the task's scratch folder from a remote store, once
+    per task)."""
     where = storage.resolve(staged.path)
     local = storage.local_copy(where)
-    if not storage.is_local(where):
-        sidecar = _sidecar_of(where)
-        if storage.exists(sidecar):
-            storage.local_copy(sidecar)
+    if with_fingerprint and not storage.is_local(where):
+        try:
+            storage.local_copy(_sidecar_of(where))
+        except storage.StoredFileMissing:
+            pass  # a dataset without a row identifier has none; the load computes what it needs
     return local
 
 

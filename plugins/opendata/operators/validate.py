@@ -41,7 +41,7 @@ class ValidateDatasetOperator(DatasetOperator):
             first_publication=plan.path is not RunPath.REFRESH,
             report_dir=report_work_folder(self.dataset_id, run_id),
             incremental=staged.since is not None,
-            read_from=local_staged(staged),
+            read_from=local_staged(staged, with_fingerprint=False),
         )
         # Kept in the store: the CDO's e-mail (a later task, maybe on another worker) and the Open
         # Data view (the API server) read the report from there.

@@ -48,6 +48,7 @@ dataset_state = sa.Table(
     sa.Column("last_refresh_at", sa.DateTime(timezone=True)),
     sa.Column("published_rows", sa.BigInteger),
     sa.Column("published_checksum", sa.String(64)),
+    # Where the confirmed load's fingerprint is kept: a local path, or an object's URL in the store.
     sa.Column("fingerprint_path", sa.Text),
     # The highest watermark value the portal has confirmed (text; ISO for timestamps).
     sa.Column("last_watermark", sa.Text),
@@ -104,7 +105,7 @@ version = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("checksum", sa.String(64), nullable=False),
-    sa.Column("archive_path", sa.Text),                      # None once pruned
+    sa.Column("archive_path", sa.Text),                      # path or store URL; None once pruned
     sa.Column("pruned_at", sa.DateTime(timezone=True)),
 )
 
