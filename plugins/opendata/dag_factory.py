@@ -8,7 +8,9 @@ Every dataset DAG is the same straight line; its first task reads where the data
          -> shrink_approval (HITL, only past the deletion limit) -> refresh (later runs) -> finish
 
 Parsing must stay cheap (the DAG processor re-parses often): this reads YAML files (each once
-per change, through the parse cache) and small state files, and touches no network or database.
+per change, through the parse cache) and the registry's stages and dataset-file record through
+this machine's cache of them (``opendata.registry.stage_snapshot``: no database round trip within
+OPENDATA_STAGE_CACHE_SECONDS, one statement after it, never a stall on an unreachable registry).
 Task code imports its heavy libraries (pandas, pyarrow, sodapy) only when it runs.
 """
 
@@ -45,7 +47,7 @@ from opendata.operators.refresh import RefreshPublicOperator
 from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
 from opendata.portal.config import DEFAULT_CONN_ID
-from opendata.registry.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
+from opendata.registry.stage_snapshot import NOT_READY, read_stages, record_dataset_files, snapshot
 from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.cache import ParseCache, ShardedParseCache
 from opendata.spec.errors import SpecFileError
@@ -167,11 +169,12 @@ def parse_catalog(shard: int | None = None, started: float | None = None, keep_d
     changed files are parsed within a time budget (OPENDATA_PARSE_BUDGET_SECONDS), so neither one
     slow file nor thousands of new ones bring a DAG file near Airflow's import timeout. The
     unsharded load (dags/dataset_file_errors.py) records which file holds each dataset id in the
-    state folder; every DAG file and every task reads that record.
+    registry; every DAG file and every task reads that record.
     """
     include = settings.include_dir()
     cache = parse_cache(include, shard) if settings.parse_cache_enabled() else None
-    catalog = load_catalog(include, cache=cache, record=read_dataset_files(), stages=read_stages(),
+    known = snapshot()
+    catalog = load_catalog(include, cache=cache, record=known.dataset_files, stages=known.stages,
                            only=None if shard is None else (lambda dataset_id: shard_of(dataset_id) == shard),
                            deadline=parse_deadline(settings.parse_budget_seconds(), started),
                            keep_datasets=keep_datasets)

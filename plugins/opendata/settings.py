@@ -227,6 +227,10 @@ def settings_problems() -> list[str]:
     raw = os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS")
     if raw is not None and _positive_float(raw) is None:
         problems.append(f"OPENDATA_PARSE_BUDGET_SECONDS: {raw!r} ignored: give a positive number of seconds")
+    raw = os.environ.get(STAGE_CACHE_SECONDS_VAR)
+    if raw is not None and raw.strip() != "0" and _positive_float(raw) is None:
+        problems.append(f"{STAGE_CACHE_SECONDS_VAR}: {raw!r} ignored: give a number of seconds (0: no cache); "
+                        f"using {DEFAULT_STAGE_CACHE_SECONDS:.0f}")
     return problems
 
 
@@ -271,6 +275,23 @@ def worker_hostname() -> str | None:
     (``opendata.cluster.hostname``, set by the distributed launcher for each of several workers on
     one machine); None: the machine's name."""
     return os.environ.get("OPENDATA_WORKER_HOSTNAME", "").strip() or None
+
+
+#: How long (seconds) a machine's copy of the registry's stages and dataset-file record serves DAG
+#: parsing before the registry is asked again (``registry/stage_snapshot.py``).
+STAGE_CACHE_SECONDS_VAR = "OPENDATA_STAGE_CACHE_SECONDS"
+DEFAULT_STAGE_CACHE_SECONDS = 30.0
+
+
+def stage_cache_seconds() -> float:
+    """``OPENDATA_STAGE_CACHE_SECONDS`` (default 30): DAG parses within this long of the last read
+    of the registry take the stages (the ``stage:`` tags) and the record of which file holds each
+    dataset id from the machine's cache file, with no database round trip; a stage change shows on
+    another machine's DAG list within about this long. 0: ask the registry at every read."""
+    raw = os.environ.get(STAGE_CACHE_SECONDS_VAR, "").strip()
+    if raw == "0":
+        return 0.0
+    return _positive_float(raw) or DEFAULT_STAGE_CACHE_SECONDS
 
 
 #: The Airflow pool every task that writes to the Socrata portal takes a slot of (fixed name:
