@@ -51,6 +51,7 @@ Start-up variables (read here, like the demo's, not deployment settings):
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
@@ -127,6 +128,13 @@ class ClusterConfig(DemoConfig):
     # The DAG ids the start waits for (None: one per dataset file of the include folder).
     expected_dags: set[str] | None = None
     store_secret: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # Where the settings for other terminals go (None: demo.env in the run folder); the command
+    # writes them where every `opendata` command looks, as `opendata demo` does.
+    settings_file: Path | None = None
+
+    @property
+    def env_file(self) -> Path:
+        return self.settings_file if self.settings_file is not None else super().env_file
 
     @property
     def workers(self) -> tuple[Worker, Worker]:
@@ -285,6 +293,7 @@ class Cluster:
         if self.stopped:
             return
         self.stopped = True
+        atexit.unregister(self.stop)
         try:
             self.processes.stop_all()
         finally:
@@ -346,6 +355,9 @@ def launch(config: ClusterConfig, base_env: Mapping[str, str] | None = None, tim
     # The workers stop right after the scheduler, before the object store they upload task logs to.
     processes = Processes(config.local / "logs", stop_first=tuple(worker.name for worker in config.workers))
     cluster = Cluster(config, processes, env={}, isolated=False)
+    # Its processes run in sessions of their own: should the caller forget to stop it (an
+    # exception out of a bench), they are stopped and the databases dropped at interpreter exit.
+    atexit.register(cluster.stop)
     try:
         _refuse_busy_ports(config)
         problem = isolation.unavailable(config.local / "isolation-probe")
@@ -478,8 +490,8 @@ def load_config(root: Path) -> ClusterConfig:
 
 def main(check_only: bool = False) -> int:
     """``opendata demo --celery``: like ``opendata demo``, on the distributed deployment; its
-    files in .local/cluster (or $OPENDATA_DEMO_DIR/cluster). Ctrl-C stops it and removes its
-    databases and Redis keys."""
+    files in .local/cluster (or $OPENDATA_DEMO_DIR/cluster), its settings for other terminals in
+    .local/demo.env as the demo's. Ctrl-C stops it and removes its databases and Redis keys."""
     root = settings.include_dir().parent
 
     def stop(signum, frame):
@@ -491,6 +503,7 @@ def main(check_only: bool = False) -> int:
     started = time.monotonic()
     try:
         config = load_config(root)
+        config.settings_file = config.env_file     # .local/demo.env: read by every opendata command
         config.local_dir = config.local / "cluster"
         cluster = launch(config)
         _print_banner(config, cluster.logs, time.monotonic() - started)
@@ -523,7 +536,7 @@ def _print_cluster(cluster: Cluster) -> None:
               f"task logs at s3://{config.bucket}/airflow-logs)",
               f"  Databases:         {config.airflow_database}, {config.registry_database} on "
               f"{PostgresServer(config.postgres).shown()} (dropped at Ctrl-C); Redis prefix {config.redis_prefix}",
-              f"  Other terminals:   OPENDATA_ENV_FILE={config.env_file} opendata ...", ""]
+              ""]
     print("\n".join(lines), flush=True)
 
 
