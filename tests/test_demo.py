@@ -447,6 +447,9 @@ def test_ready_means_a_task_can_run_and_step1_waits_for_its_person(demo, step1_l
            if ti["state"] in ("failed", "up_for_retry", "upstream_failed") or ti["try_number"] > 1]
     assert bad == [], demo.output
     assert "attempt" not in demo.output   # the watcher reports any failed attempt
+    # `opendata pools` ran after the migration: the portal writers' pool, deferred tasks not counted.
+    pool = demo.api("pools/socrata_writes")
+    assert (pool["slots"], pool["include_deferred"]) == (4, False)
 
 
 @pytest.mark.slow

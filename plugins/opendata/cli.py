@@ -5,6 +5,7 @@
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
     opendata registry init                 create the publication registry's database and tables
+    opendata pools                         create or resize the Airflow pool of portal writes (socrata_writes)
     opendata history list|export ID        archived versions of a dataset; export one as CSV
     opendata retire ID --reason --approved-by   stop refreshing a dataset (it stays published)
     opendata freshness status|comments     the freshness monitor and the public comment watch
@@ -132,6 +133,39 @@ def _registry_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pools(args: argparse.Namespace) -> int:
+    """Create the ``socrata_writes`` pool, or set its size, in Airflow's configured metadata
+    database (idempotent: the demo, the compose init service and the distributed test call it at
+    every start). Deferred tasks take no slot: a dataset waiting days for its review holds none."""
+    try:
+        slots = settings.socrata_write_slots()
+    except ValueError as exc:
+        print(f"opendata pools: {exc}", file=sys.stderr)
+        return 2
+    import sqlalchemy as sa
+    from airflow.models.pool import Pool
+
+    name = settings.SOCRATA_WRITE_POOL
+    description = (f"Tasks that write to the Socrata portal (Socrata throttles per account); size: "
+                   f"{settings.SOCRATA_WRITE_SLOTS_VAR}")
+    try:
+        before = Pool.get_pool(name)
+        previous = before.slots if before is not None else None
+        Pool.create_or_update_pool(name, slots, description, include_deferred=False)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        print(f"opendata pools: Airflow's metadata database cannot be used ({type(exc).__name__}: {reason}); "
+              f"run `airflow db migrate` first and check [database] sql_alchemy_conn", file=sys.stderr)
+        return 1
+    if previous is None:
+        print(f"created pool {name} with {slots} slot(s)")
+    elif previous != slots:
+        print(f"resized pool {name} from {previous} to {slots} slot(s)")
+    else:
+        print(f"pool {name} has {slots} slot(s) already")
+    return 0
+
+
 def _history_list(args: argparse.Namespace) -> int:
     from opendata.registry import Registry
 
@@ -242,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)
     registry_init = registry_commands.add_parser("init", help="create its database (PostgreSQL) and tables")
     registry_init.set_defaults(func=_registry_init)
+
+    pools = commands.add_parser("pools", help=f"create or resize the Airflow pool {settings.SOCRATA_WRITE_POOL} "
+                                              f"(size: {settings.SOCRATA_WRITE_SLOTS_VAR}, default "
+                                              f"{settings.DEFAULT_SOCRATA_WRITE_SLOTS})")
+    pools.set_defaults(func=_pools)
 
     history = commands.add_parser("history", help="archived versions of a dataset")
     history_commands = history.add_subparsers(dest="history_command", required=True)

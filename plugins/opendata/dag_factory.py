@@ -8,7 +8,9 @@ Every dataset DAG is the same straight line; its first task reads where the data
          -> shrink_approval (HITL, only past the deletion limit) -> refresh (later runs) -> finish
 
 Parsing must stay cheap (the DAG processor re-parses often): this reads YAML files (each once
-per change, through the parse cache) and small state files, and touches no network or database.
+per change, through the parse cache) and the registry's stages and dataset-file record through
+this machine's cache of them (``opendata.registry.stage_snapshot``: no database round trip within
+OPENDATA_STAGE_CACHE_SECONDS, one statement after it, never a stall on an unreachable registry).
 Task code imports its heavy libraries (pandas, pyarrow, sodapy) only when it runs.
 """
 
@@ -45,7 +47,7 @@ from opendata.operators.refresh import RefreshPublicOperator
 from opendata.operators.shrink_approval import ShrinkApprovalOperator
 from opendata.operators.validate import ValidateDatasetOperator
 from opendata.portal.config import DEFAULT_CONN_ID
-from opendata.registry.stage_snapshot import NOT_READY, read_dataset_files, read_stages, record_dataset_files
+from opendata.registry.stage_snapshot import NOT_READY, read_stages, record_dataset_files, snapshot
 from opendata.sensors.approval import PublicApprovalSensor
 from opendata.spec.cache import ParseCache, ShardedParseCache
 from opendata.spec.errors import SpecFileError
@@ -54,7 +56,7 @@ from opendata.spec.loader import Catalog, LoadedDataset, load_catalog
 from opendata.spec.shards import DATASET_DAG_FILES, shard_of, shard_of_dag_file, shard_part
 from opendata.validation.checklist import checklist_markdown, checklist_summary_markdown
 
-__all__ = ["DATASET_DAG_FILES", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
+__all__ = ["DATASET_DAG_FILES", "PORTAL_WRITERS", "build_all_dags", "build_dag", "build_shard_dags", "parse_catalog",
            "raise_for_broken_files", "shard_of", "shard_of_dag_file"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,28 @@ log = logging.getLogger(__name__)
 # Tasks after the Step 1 approval run when nothing upstream failed: a step with nothing to
 # do on this run's path is skipped, and that must not skip the rest.
 AFTER_OPTIONAL_STEP = TriggerRule.NONE_FAILED
+
+#: The tasks that write to the portal: each takes a slot of the ``socrata_writes`` pool (Socrata
+#: throttles per account, whatever the number of workers) and runs on OPENDATA_PORTAL_QUEUE.
+#: push_private creates, loads, publishes and submits; await_public_approval submits for approval
+#: when a held go-live comes (deferred, it holds no slot: the pool does not count deferred tasks);
+#: go_public publishes and sets the audience; refresh upserts, replaces and discards revisions.
+#: plan and shrink_approval only read the portal, finish writes only the registry, the other
+#: tasks do not talk to it.
+PORTAL_WRITERS = frozenset({PUSH_PRIVATE_TASK_ID, AWAIT_APPROVAL_TASK_ID, GO_PUBLIC_TASK_ID, REFRESH_TASK_ID})
+
+
+def portal_writer_args() -> dict[str, str]:
+    """The pool (and the queue, when OPENDATA_PORTAL_QUEUE names one) of a portal-writing task."""
+    queue = settings.portal_queue()
+    return {"pool": settings.SOCRATA_WRITE_POOL, **({"queue": queue} if queue else {})}
+
+
+def source_reader_args() -> dict[str, str]:
+    """The queue of the task that reads the source system, when OPENDATA_SOURCE_QUEUE names one
+    (unset: no argument, Airflow's default queue)."""
+    queue = settings.source_queue()
+    return {"queue": queue} if queue else {}
 
 
 def dataset_tags(loaded: LoadedDataset, stage: str) -> list[str]:
@@ -107,7 +131,9 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
         conn = socrata_conn_id
         after = AFTER_OPTIONAL_STEP
         plan = PlanRunOperator(task_id=PLAN_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
-        extract = ExtractDatasetOperator(task_id=EXTRACT_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
+        writer = portal_writer_args()
+        extract = ExtractDatasetOperator(task_id=EXTRACT_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
+                                         **source_reader_args())
         validate = ValidateDatasetOperator(task_id=VALIDATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn)
         approval = DepartmentApprovalOperator(
             task_id=STEP1_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
@@ -116,11 +142,11 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             leadership=governance.hitl_users(department.leadership) if department and governance else [],
         )
         push = PushPrivateOperator(task_id=PUSH_PRIVATE_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                   trigger_rule=after)
+                                   trigger_rule=after, **writer)
         wait = PublicApprovalSensor(task_id=AWAIT_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                    trigger_rule=after)
+                                    trigger_rule=after, **writer)
         go_public = GoPublicOperator(task_id=GO_PUBLIC_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                     trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
+                                     trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY], **writer)
         shrink = ShrinkApprovalOperator(
             task_id=SHRINK_APPROVAL_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, dataset_name=spec.name,
             trigger_rule=after,
@@ -128,7 +154,8 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
             if department and governance else [],
         )
         refresh = RefreshPublicOperator(task_id=REFRESH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn,
-                                        trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY])
+                                        trigger_rule=after, outlets=[dataset_asset(spec), PUBLISHED_INVENTORY],
+                                        **writer)
         finish = FinishRunOperator(task_id=FINISH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, trigger_rule=after)
         plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
     return dag
@@ -142,11 +169,12 @@ def parse_catalog(shard: int | None = None, started: float | None = None, keep_d
     changed files are parsed within a time budget (OPENDATA_PARSE_BUDGET_SECONDS), so neither one
     slow file nor thousands of new ones bring a DAG file near Airflow's import timeout. The
     unsharded load (dags/dataset_file_errors.py) records which file holds each dataset id in the
-    state folder; every DAG file and every task reads that record.
+    registry; every DAG file and every task reads that record.
     """
     include = settings.include_dir()
     cache = parse_cache(include, shard) if settings.parse_cache_enabled() else None
-    catalog = load_catalog(include, cache=cache, record=read_dataset_files(), stages=read_stages(),
+    known = snapshot()
+    catalog = load_catalog(include, cache=cache, record=known.dataset_files, stages=known.stages,
                            only=None if shard is None else (lambda dataset_id: shard_of(dataset_id) == shard),
                            deadline=parse_deadline(settings.parse_budget_seconds(), started),
                            keep_datasets=keep_datasets)

@@ -395,6 +395,12 @@ def _start_airflow(config: DemoConfig, env: dict[str, str], processes: Processes
                                  stdin=subprocess.DEVNULL, timeout=max(deadline - time.monotonic(), 60))
     if migrate.returncode != 0:
         raise DemoError(f"airflow db migrate failed (code {migrate.returncode}); see {processes.log('airflow-db')}")
+    # The pool every portal-writing task takes a slot of: without it the scheduler leaves them queued.
+    with open_log(processes.log("airflow-db"), "opendata pools") as log:
+        pools = subprocess.run([sys.executable, "-m", "opendata", "pools"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120)
+    if pools.returncode != 0:
+        raise DemoError(f"opendata pools failed (code {pools.returncode}); see {processes.log('airflow-db')}")
     waiter = Waiter(config, processes, deadline)
     waiter.wait("the portal emulator", lambda: _answers(f"{config.portal_url}/api/catalog/v1"))
     waiter.wait("the sample JSON API", lambda: _answers(f"http://127.0.0.1:{config.source_api_port}/api/v1/inspections"))

@@ -227,6 +227,10 @@ def settings_problems() -> list[str]:
     raw = os.environ.get("OPENDATA_PARSE_BUDGET_SECONDS")
     if raw is not None and _positive_float(raw) is None:
         problems.append(f"OPENDATA_PARSE_BUDGET_SECONDS: {raw!r} ignored: give a positive number of seconds")
+    raw = os.environ.get(STAGE_CACHE_SECONDS_VAR)
+    if raw is not None and raw.strip() != "0" and _positive_float(raw) is None:
+        problems.append(f"{STAGE_CACHE_SECONDS_VAR}: {raw!r} ignored: give a number of seconds (0: no cache); "
+                        f"using {DEFAULT_STAGE_CACHE_SECONDS:.0f}")
     return problems
 
 
@@ -264,6 +268,60 @@ def parse_cache_enabled() -> bool:
     """DAG parsing keeps each dataset file's validated result under the state folder, so an
     unchanged file is not parsed again (``OPENDATA_PARSE_CACHE=0`` turns it off)."""
     return os.environ.get("OPENDATA_PARSE_CACHE", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+#: How long (seconds) a machine's copy of the registry's stages and dataset-file record serves DAG
+#: parsing before the registry is asked again (``registry/stage_snapshot.py``).
+STAGE_CACHE_SECONDS_VAR = "OPENDATA_STAGE_CACHE_SECONDS"
+DEFAULT_STAGE_CACHE_SECONDS = 30.0
+
+
+def stage_cache_seconds() -> float:
+    """``OPENDATA_STAGE_CACHE_SECONDS`` (default 30): DAG parses within this long of the last read
+    of the registry take the stages (the ``stage:`` tags) and the record of which file holds each
+    dataset id from the machine's cache file, with no database round trip; a stage change shows on
+    another machine's DAG list within about this long. 0: ask the registry at every read."""
+    raw = os.environ.get(STAGE_CACHE_SECONDS_VAR, "").strip()
+    if raw == "0":
+        return 0.0
+    return _positive_float(raw) or DEFAULT_STAGE_CACHE_SECONDS
+
+
+#: The Airflow pool every task that writes to the Socrata portal takes a slot of (fixed name:
+#: ``opendata pools`` creates it, the DAG factory names it).
+SOCRATA_WRITE_POOL = "socrata_writes"
+SOCRATA_WRITE_SLOTS_VAR = "OPENDATA_SOCRATA_WRITE_SLOTS"
+DEFAULT_SOCRATA_WRITE_SLOTS = 4
+
+
+def socrata_write_slots() -> int:
+    """``OPENDATA_SOCRATA_WRITE_SLOTS``: how many portal-writing tasks may run at once across the
+    deployment (the size of the ``socrata_writes`` pool; default 4). Socrata throttles per
+    account, so this bounds the account's concurrent writers, whatever the number of workers.
+    A value that is not a positive whole number raises ValueError naming the variable (the pool
+    is sized on purpose, never from a typo)."""
+    raw = os.environ.get(SOCRATA_WRITE_SLOTS_VAR, "")
+    if not raw.strip():
+        return DEFAULT_SOCRATA_WRITE_SLOTS
+    value = _positive_int(raw)
+    if value is None:
+        raise ValueError(f"{SOCRATA_WRITE_SLOTS_VAR}: {raw!r} is not a positive whole number of pool slots "
+                         f"(default {DEFAULT_SOCRATA_WRITE_SLOTS})")
+    return value
+
+
+def source_queue() -> str | None:
+    """``OPENDATA_SOURCE_QUEUE``: the Celery queue of the task that reads the source system
+    (``extract``), e.g. workers inside the city's network; None (unset or empty): Airflow's
+    default queue."""
+    return os.environ.get("OPENDATA_SOURCE_QUEUE", "").strip() or None
+
+
+def portal_queue() -> str | None:
+    """``OPENDATA_PORTAL_QUEUE``: the Celery queue of the tasks that write to the portal (the
+    tasks of the ``socrata_writes`` pool), e.g. workers allowed out to the portal; None (unset or
+    empty): Airflow's default queue."""
+    return os.environ.get("OPENDATA_PORTAL_QUEUE", "").strip() or None
 
 
 def _data_root_entries() -> list[str]:

@@ -63,16 +63,24 @@ def test_dataset_dag_takes_owner_schedule_and_tags_from_the_file():
     assert dag.tasks[0].owner == "Omar Haddad"
     assert "department:environmental-health" in dag.tags
     assert "updates:weekly" in dag.tags
-    assert dag.schedule == "@weekly"
+    # Weekly, at the dataset's own day and time (spec/schedule.py); a file's dag.schedule is used as written.
+    assert dag.schedule == "46 6 * * 2"
+    assert dagbag().dags["building-permits"].schedule == "24 6 * * *"
 
 
-def test_stage_tag_follows_the_stage_snapshot(monkeypatch, tmp_path):
-    from opendata.registry.stage_snapshot import write_stage
+def test_stage_tag_follows_the_registry(monkeypatch, tmp_path):
+    import datetime as dt
+
+    from opendata.registry import Registry
 
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path))
-    write_stage("building-permits", "stage-2")
-    assert "stage:stage-2" in dagbag().dags["building-permits"].tags
-    assert "stage:not-ready" in dagbag().dags["service-requests-311"].tags
+    registry = Registry.from_settings()
+    registry.record_submission("building-permits", at=dt.datetime.now(dt.UTC))
+    registry.record_public("building-permits", at=dt.datetime.now(dt.UTC))
+    registry.close()
+    bag = dagbag()
+    assert "stage:stage-2" in bag.dags["building-permits"].tags
+    assert "stage:not-ready" in bag.dags["service-requests-311"].tags
 
 
 def test_broken_file_is_an_import_error_naming_file_and_field_while_others_load(monkeypatch, tmp_path):

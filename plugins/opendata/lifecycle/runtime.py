@@ -105,7 +105,8 @@ def airflow_task_url(dag_id: str, run_id: str, task_id: str) -> str | None:
 
 
 def show_stage(dataset_id: str, stage: Stage) -> None:
-    """Refresh the stage snapshot the DAG factory reads for the ``stage:`` tag."""
+    """Show a stage change on this machine's DAG tags at once (called after the registry recorded
+    it; other machines read it from the registry within OPENDATA_STAGE_CACHE_SECONDS)."""
     from opendata.registry.stage_snapshot import write_stage
 
     write_stage(dataset_id, stage.value)

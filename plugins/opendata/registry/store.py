@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
@@ -107,6 +107,17 @@ version = sa.Table(
     sa.Column("checksum", sa.String(64), nullable=False),
     sa.Column("archive_path", sa.Text),                      # path or store URL; None once pruned
     sa.Column("pruned_at", sa.DateTime(timezone=True)),
+)
+
+
+# Which file under datasets/ holds each dataset id (opendata.spec.holders): written by the DAG
+# processor's unsharded parse when it changed, read by every DAG file and task through
+# opendata.registry.stage_snapshot, so a dataset id stays with its file on every machine.
+dataset_file = sa.Table(
+    "opendata_dataset_file", metadata,
+    sa.Column("dataset_id", sa.String(100), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 
@@ -295,12 +306,59 @@ def _prepare_default_file(location: RegistryLocation, dataset_id: str | None = N
 PG_CONNECT_TIMEOUT_SECONDS = 10
 
 
-def _connect_args(url: sa.engine.URL) -> dict[str, Any]:
+def _connect_args(url: sa.engine.URL, timeout: float | None = None) -> dict[str, Any]:
+    """``timeout``: seconds to wait for a connection (SQLite: for a lock), for callers that must
+    not wait long (DAG parsing); None: the defaults above."""
     if url.get_backend_name() == "sqlite":
-        return {"timeout": 30}
+        return {"timeout": 30 if timeout is None else timeout}
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
-        return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
+        # libpq counts whole seconds, and waits at least 2.
+        return {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS if timeout is None else max(2, round(timeout))}
     return {}
+
+
+def _engine_url(url: str) -> sa.engine.URL:
+    target = sa.engine.make_url(url)
+    if target.drivername in ("postgresql", "postgres"):
+        target = target.set(drivername="postgresql+psycopg")
+    return target
+
+
+def read_snapshot(url: str, *, timeout: float) -> tuple[dict[str, str], dict[str, str]]:
+    """Every dataset's stage and the dataset-file record, in one statement on one connection
+    that waits at most about ``timeout`` seconds to connect and (PostgreSQL) to answer: what DAG
+    parsing needs, without opening the registry (no schema check, no pool). Raises the database's
+    error; tables that do not exist yet raise too (:func:`is_missing_table`)."""
+    from sqlalchemy.pool import NullPool
+
+    target = _engine_url(url)
+    connect_args = _connect_args(target, timeout)
+    if target.get_backend_name() == "postgresql":
+        connect_args["options"] = f"-c statement_timeout={int(timeout * 1000)}"
+    engine = sa.create_engine(target, connect_args=connect_args, poolclass=NullPool)
+    query = sa.union_all(
+        sa.select(sa.literal("stage").label("kind"), dataset_state.c.dataset_id,
+                  sa.cast(dataset_state.c.stage, sa.Text).label("value")),
+        sa.select(sa.literal("file").label("kind"), dataset_file.c.dataset_id, dataset_file.c.path.label("value")),
+    )
+    stages: dict[str, str] = {}
+    files: dict[str, str] = {}
+    try:
+        with engine.connect() as conn:
+            for kind, dataset_id, value in conn.execute(query):
+                (stages if kind == "stage" else files)[dataset_id] = value
+    finally:
+        engine.dispose()
+    return stages, files
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """A registry created before the tables a read needs (or not yet used at all)."""
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) == "42P01":  # PostgreSQL: undefined_table
+        return True
+    return "no such table" in str(exc.orig).lower()  # SQLite
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -337,16 +395,16 @@ class Registry:
     operation) raises :class:`RegistryUnavailable` naming the dataset, the registry and where it
     is configured, never the password."""
 
-    def __init__(self, url: str, *, location: RegistryLocation | None = None, dataset_id: str | None = None):
+    def __init__(self, url: str, *, location: RegistryLocation | None = None, dataset_id: str | None = None,
+                 connect_timeout: float | None = None):
         self.location = location or RegistryLocation(url)
         #: The dataset the caller works on, named in errors of operations that take no dataset id.
         self.dataset_id = dataset_id
         failure = None
         try:
-            target = sa.engine.make_url(url)
-            if target.drivername in ("postgresql", "postgres"):
-                target = target.set(drivername="postgresql+psycopg")
-            self.engine = sa.create_engine(target, connect_args=_connect_args(target), pool_pre_ping=True)
+            target = _engine_url(url)
+            self.engine = sa.create_engine(target, connect_args=_connect_args(target, connect_timeout),
+                                           pool_pre_ping=True)
             _ensure_schema(self.engine, url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError, ImportError) as exc:
             failure = unavailable(exc, self.location, dataset_id=dataset_id, doing="URL cannot be used")
@@ -358,11 +416,11 @@ class Registry:
             raise failure
 
     @classmethod
-    def from_settings(cls, dataset_id: str | None = None) -> Registry:
+    def from_settings(cls, dataset_id: str | None = None, *, connect_timeout: float | None = None) -> Registry:
         """The configured registry; ``dataset_id`` is named if it cannot be reached."""
         location = locate(dataset_id)
         _prepare_default_file(location, dataset_id)
-        return cls(location.url, location=location, dataset_id=dataset_id)
+        return cls(location.url, location=location, dataset_id=dataset_id, connect_timeout=connect_timeout)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -490,6 +548,43 @@ class Registry:
         """Retired with the Mayor's Office's approval: refreshes stop; the dataset stays published."""
         self._update(dataset_id, {"retired_reason": reason, "retired_by": approved_by}, stage=Stage.RETIRED,
                      by=approved_by, note=reason)
+
+    @guarded
+    def dataset_files(self) -> dict[str, str]:
+        """The record of which file holds each dataset id: id -> its path under datasets/."""
+        query = sa.select(dataset_file.c.dataset_id, dataset_file.c.path)
+        with self.engine.connect() as conn:
+            return {r.dataset_id: r.path for r in conn.execute(query)}
+
+    @guarded
+    def record_dataset_files(self, holders: Mapping[str, str]) -> bool:
+        """Keep ``holders`` (id -> path under datasets/) as the record, in one transaction that
+        writes only the rows that changed (none, on most parses). True if anything changed."""
+        for attempt in range(3):
+            try:
+                return self._replace_dataset_files(dict(holders))
+            except sa.exc.IntegrityError:
+                # Another DAG processor recorded an id between our read and insert: read again.
+                if attempt == 2:
+                    raise
+        return False  # not reached
+
+    def _replace_dataset_files(self, holders: dict[str, str]) -> bool:
+        now = _now()
+        with self.engine.begin() as conn:
+            current = {r.dataset_id: r.path for r in conn.execute(
+                sa.select(dataset_file.c.dataset_id, dataset_file.c.path))}
+            gone = sorted(set(current) - set(holders))
+            new = [{"dataset_id": k, "path": v, "recorded_at": now} for k, v in holders.items() if k not in current]
+            moved = {k: v for k, v in holders.items() if k in current and current[k] != v}
+            for start in range(0, len(gone), 500):
+                conn.execute(dataset_file.delete().where(dataset_file.c.dataset_id.in_(gone[start:start + 500])))
+            if new:
+                conn.execute(dataset_file.insert(), new)
+            for dataset_id, path in moved.items():
+                conn.execute(dataset_file.update().where(dataset_file.c.dataset_id == dataset_id)
+                             .values(path=path, recorded_at=now))
+        return bool(gone or new or moved)
 
     @guarded
     def record_version(self, dataset_id: str, *, run_id: str, kind: str, rows: int, checksum: str,

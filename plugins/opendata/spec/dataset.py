@@ -18,6 +18,7 @@ from opendata.spec.base import Contact, NonEmptyStr, Slug, StrictModel
 from opendata.spec.freshness import FreshnessSection
 from opendata.spec.privacy import Privacy
 from opendata.spec.quality import Quality
+from opendata.spec.schedule import dataset_schedule
 from opendata.spec.vocab import (
     LICENSES,
     ClassificationCategory,
@@ -281,7 +282,8 @@ class History(StrictModel):
 class DagSettings(StrictModel):
     """How Airflow runs the dataset's DAG; everything has a sensible default."""
 
-    # A cron expression or preset; by default derived from update_frequency.
+    # A cron expression or preset, used as written; by default update_frequency at the dataset's
+    # own offset within the period (spec/schedule.py).
     schedule: str | None = None
     start_date: dt.date = dt.date(2026, 1, 1)
     retries: Annotated[int, Field(ge=0, le=10)] = 3
@@ -435,7 +437,9 @@ class DatasetSpec(_DatasetFileSections):
 
     @property
     def schedule(self) -> str | None:
-        return self.dag.schedule or self.update_frequency.airflow_schedule
+        """The file's ``dag.schedule`` as written, else its update frequency at the dataset's own
+        start time within the period (``spec/schedule.py``)."""
+        return dataset_schedule(self.id, self.update_frequency, self.dag.schedule)
 
 
 class PlannedDataset(_DatasetFileSections):

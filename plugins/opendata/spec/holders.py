@@ -4,8 +4,8 @@ A dataset id is the file's name, so two departments can each write ``permits.yam
 both would remove the established dataset's DAG from Airflow because a newcomer reused its id;
 keeping the newcomer would hand the established dataset's portal asset and registry history to
 another department's file. So the file that already holds the id keeps it: the one recorded the
-last time the id had a single file (the DAG processor records it under the state folder, see
-``opendata.registry.stage_snapshot``), else the first by path. Every other file with that id is
+last time the id had a single file (the DAG processor records it in the publication registry,
+see ``opendata.registry.stage_snapshot``), else the first by path. Every other file with that id is
 reported and never built, whether or not the holder is valid: breaking the established file
 must not hand its id to another.
 """
@@ -59,6 +59,6 @@ def choose_holders(files: list[Path], datasets_dir: Path, record: Mapping[str, s
 
 def newcomer_message(dataset_id: str, holder: Path, from_record: bool) -> str:
     why = ("it held the id first" if from_record else
-           "the first by path: no record of which file came first was found in the state folder")
+           "the first by path: the registry has no record of which file came first")
     return (f"dataset id {dataset_id!r} is already used by {holder} ({why}), whose DAG keeps running; this file "
             f"is not built: give it another id and file name, or remove one of the two files")

@@ -2,8 +2,8 @@
 
 The playbook's Data Submission Checklist asks for free-text answers ("Daily, monthly,
 quarterly, annually"); a controlled vocabulary makes them machine-usable: the update
-frequency drives the DAG schedule and the freshness policy, the classification decides
-whether a dataset may publish at all.
+frequency drives the DAG schedule (``spec/schedule.py``) and the freshness policy, the
+classification decides whether a dataset may publish at all.
 """
 
 from __future__ import annotations
@@ -28,28 +28,10 @@ class UpdateFrequency(StrEnum):
     HISTORICAL = "historical"
 
     @property
-    def airflow_schedule(self) -> str | None:
-        """The default Airflow schedule for this promise (a file may override it)."""
-        return _SCHEDULES[self]
-
-    @property
     def accrual_periodicity(self) -> str:
         """DCAT-US / Project Open Data ``accrualPeriodicity`` (ISO 8601 repeating duration)."""
         return _PERIODICITY[self]
 
-
-_SCHEDULES: dict[UpdateFrequency, str | None] = {
-    UpdateFrequency.HOURLY: "@hourly",
-    UpdateFrequency.DAILY: "@daily",
-    UpdateFrequency.WEEKLY: "@weekly",
-    UpdateFrequency.BIWEEKLY: "0 0 1,15 * *",
-    UpdateFrequency.MONTHLY: "@monthly",
-    UpdateFrequency.QUARTERLY: "@quarterly",
-    UpdateFrequency.SEMIANNUALLY: "0 0 1 1,7 *",
-    UpdateFrequency.ANNUALLY: "@yearly",
-    UpdateFrequency.IRREGULAR: None,
-    UpdateFrequency.HISTORICAL: None,
-}
 
 _PERIODICITY: dict[UpdateFrequency, str] = {
     UpdateFrequency.HOURLY: "R/PT1H",

@@ -109,8 +109,9 @@ def test_a_pipe_a_huge_file_or_a_second_claimant_cannot_stall_or_mislead_the_mon
     (include / "datasets" / "building-and-safety" / "good.yaml").write_text(
         yaml.safe_dump(dataset_file("good", "building-and-safety", "weekly")))
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "state"))
-    (tmp_path / "state").mkdir()
-    (tmp_path / "state" / "dataset_files.json").write_text('{"good": "sanitation/good.yaml"}')
+    from opendata.registry.stage_snapshot import record_dataset_files
+
+    record_dataset_files({"good": "sanitation/good.yaml"})  # as the DAG processor records it
     files = load_dataset_files(include)
     assert sorted(files.specs) == ["good"]
     assert files.specs["good"].department == "sanitation"
