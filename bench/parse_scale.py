@@ -1,6 +1,7 @@
 """Parsing at a city's scale: our dataset DAG files against plain Python DAG files, in one run.
 
     .venv/bin/python bench/parse_scale.py [--files 1000 5000] [--repeat 1] [--keep]
+                                          [--registry-url postgresql://...]
 
 For each count N it generates, in a temporary folder:
 
@@ -23,11 +24,19 @@ against the anchor measured in the same run (the machine is shared: only ratios 
 * serialized DAG bytes in total; peak memory (VmHWM) of the largest child;
 * `opendata lint` on the N files, in a fresh process (against 5 s);
 * how long a valid dataset file at the size limit takes to check.
+
+The stage tags and the record of which file holds each id come from the registry through each
+machine's cache of them (opendata.registry.stage_snapshot). With ``--registry-url`` (a PostgreSQL
+database the bench empties and fills: one stage per generated dataset, half of them stage-1) our
+parses use that registry, and two more parses are timed: every read asking the registry
+(OPENDATA_STAGE_CACHE_SECONDS=0, the worst case: three statements per DAG file) and the registry
+unreachable (a closed port: each DAG file goes on with its cache after a refused connection).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import json
 import os
@@ -79,10 +88,8 @@ def generate(include: Path, count: int) -> None:
     shutil.copytree(source / "sql", include / "sql")
     (include / "sample_sources").mkdir(parents=True)
     governance = yaml.safe_load((source / "governance.yaml").read_text())
-    # The bundled files that build a DAG (a planned one builds none: it would not be a DAG to time).
-    texts = {path: path.read_text() for path in sorted((source / "datasets").glob("*/*.yaml"))}
-    texts = {path: text for path, text in texts.items() if yaml.safe_load(text).get("status") != "planned"}
-    samples = sorted(texts)
+    samples = sample_paths()
+    texts = {path: path.read_text() for path in samples}
     departments: dict[str, dict] = {}
     for i in range(count):
         sample = samples[i % len(samples)]
@@ -98,6 +105,14 @@ def generate(include: Path, count: int) -> None:
                                    "coordinators": list(original["coordinators"])}
     governance["departments"] = departments
     (include / "governance.yaml").write_text(yaml.safe_dump(governance, sort_keys=False))
+
+
+def sample_paths() -> list[Path]:
+    """The bundled files that build a DAG (a planned one builds none: it would not be a DAG to time)."""
+    import yaml
+
+    paths = sorted((ROOT / "include" / "datasets").glob("*/*.yaml"))
+    return [path for path in paths if yaml.safe_load(path.read_text()).get("status") != "planned"]
 
 
 def generate_baseline(folder: Path, count: int) -> list[str]:
@@ -259,7 +274,44 @@ def _range(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(min(values))}–{fmt.format(max(values))} (median {fmt.format(statistics.median(values))})"
 
 
-def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: bool = False) -> None:
+def fill_registry(url: str, count: int) -> None:
+    """An empty registry at ``url`` holding one stage per generated dataset (half stage-1)."""
+    import sqlalchemy as sa
+
+    from opendata.registry import Registry
+    from opendata.registry.store import create_database_if_missing, dataset_file, dataset_state, metadata
+
+    create_database_if_missing(url)
+    registry = Registry(url)
+    now = time.time()
+    with registry.engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+        samples = [path.stem for path in sample_paths()]
+        stamp = dt.datetime.now(dt.UTC)
+        conn.execute(dataset_state.insert(), [
+            {"dataset_id": f"{samples[i % len(samples)]}-{i:05d}", "stage": "stage-1" if i % 2 else "not-ready",
+             "updated_at": stamp} for i in range(count)])
+    with registry.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(dataset_file)).scalar() == 0
+    registry.close()
+    print(f"  registry {sa.engine.make_url(url).render_as_string(hide_password=True)}: {count:,} stages "
+          f"({time.time() - now:.1f} s to fill)")
+
+
+def closed_port_url(url: str) -> str:
+    import socket
+
+    import sqlalchemy as sa
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return sa.engine.make_url(url).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: bool = False,
+              registry_url: str | None = None) -> None:
     from opendata.spec.cache import RACY_SECONDS
 
     include = work / f"include-{count}"
@@ -273,6 +325,11 @@ def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: 
             "AIRFLOW_HOME": str(work / "airflow"), "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags")}
     ours_files = our_dag_files()
     print(f"\n=== {count:,} dataset files / {count:,} anchor DAG files ({len(ours_files)} DAG files of ours) ===")
+    if registry_url:
+        fill_registry(registry_url, count)
+        base["OPENDATA_REGISTRY_URL"] = registry_url
+    uncached: list[dict] = []
+    unreachable: list[dict] = []
     figures: dict[str, list[dict]] = {"first": [], "again": [], "base": [], "base_again": []}
     lint: list[float] = []
     lint_cpu: list[float] = []
@@ -287,6 +344,11 @@ def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: 
         # anchor's first parse as its re-parse too (it saves the longest step at 5,000 files).
         again = figures["base"][-1] if anchor_once else parse_folder(baseline, baseline_files, base)
         figures["base_again"].append(again)
+        if registry_url:
+            uncached.append(parse_folder(ROOT / "dags", ours_files, {**env, "OPENDATA_STAGE_CACHE_SECONDS": "0"}))
+            unreachable.append(parse_folder(ROOT / "dags", ours_files, {
+                **env, "OPENDATA_REGISTRY_URL": closed_port_url(registry_url),
+                "OPENDATA_STATE_DIR": str(work / f"state-{count}-{round_}-unreachable")}))
         fresh = {**base, "OPENDATA_STATE_DIR": str(work / f"lint-{round_}")}
         seconds, cpu, code, summary = lint_seconds(include, fresh)
         lint.append(seconds)
@@ -345,6 +407,22 @@ def run_scale(count: int, repeat: int, timeout: float, work: Path, anchor_once: 
         for r in first[-1]["rows"]))
     if first[-1]["import_errors"]:
         print("  first import error: " + next(r["error_text"] for r in first[-1]["rows"] if r["import_errors"]))
+    def per_file(parses: list[dict]) -> str:
+        imports = [r["import"] for f in parses for r in f["rows"] if r["file"].startswith("datasets")]
+        return f"{statistics.median(imports):.2f} / {max(imports):.2f}"
+
+    print("  per dataset DAG file (datasets*.py), import seconds, median / max over the rounds:")
+    print(f"  {'  first parse (registry read once, then cache)':<50}{per_file(first):>14}")
+    print(f"  {'  unchanged re-parse (the cache, no round trip)':<50}{per_file(figures['again']):>14}")
+    if uncached:
+        stages_shown = [f["dags"] for f in uncached]
+        print(f"  {'  every read asks the registry (cache 0 s)':<50}{per_file(uncached):>14}"
+              f"   sum {_range([f['parse'] for f in uncached])} s vs {_range([f['parse'] for f in figures['again']])}"
+              f" s cached; {_range(stages_shown, '{:.0f}')} DAGs")
+        print(f"  {'  registry unreachable (refused, no cache)':<50}{per_file(unreachable):>14}"
+              f"   sum {_range([f['parse'] for f in unreachable])} s; "
+              f"{_range([f['dags'] for f in unreachable], '{:.0f}')} DAGs, "
+              f"{_range([f['import_errors'] for f in unreachable], '{:.0f}')} import errors")
     from opendata import settings
 
     limit = settings.max_dataset_file_bytes()
@@ -359,6 +437,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the generated folders")
     parser.add_argument("--anchor-once", action="store_true", help="parse the anchor folder once per round")
+    parser.add_argument("--registry-url", help="a PostgreSQL registry for our parses (emptied and filled)")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -373,7 +452,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="opendata-parse-scale-"))
     try:
         for count in args.files:
-            run_scale(count, args.repeat, timeout, work, args.anchor_once)
+            run_scale(count, args.repeat, timeout, work, args.anchor_once, args.registry_url)
     finally:
         if args.keep:
             print(f"kept {work}")

@@ -55,7 +55,7 @@ def addresses(message, *headers: str) -> set[str]:
 def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
     observed = {}
     # The Airflow metadata database is shared by the session: count only this test's events.
-    earlier = len(asset_events("opendata://environmental-health/restaurant-inspections"))
+    earlier = len(asset_events("x-opendata://environmental-health/restaurant-inspections"))
 
     def while_waiting(portal_id):
         observed["anonymous_status"] = world.anonymous_status(portal_id)
@@ -95,7 +95,7 @@ def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
     (public_mail,) = world.mail("public")
     assert {"kevin.nguyen@ehd.lacity.example", "omar.haddad@ehd.lacity.example", "rachel.levy@ehd.lacity.example",
             "daniel.kim@mayor.lacity.example", "priya.shah@mayor.lacity.example"} <= addresses(public_mail, "To", "Cc")
-    events = asset_events("opendata://environmental-health/restaurant-inspections")[earlier:]
+    events = asset_events("x-opendata://environmental-health/restaurant-inspections")[earlier:]
     assert [e["event"] for e in events] == ["published"]
     assert events[0]["portal_id"] == portal_id
 
@@ -127,7 +127,7 @@ def test_first_publication_then_refresh_of_changed_rows_only(world, tmp_path):
     refresh_run = world.registry().runs(DATASET)[-1]
     assert (refresh_run.kind, refresh_run.outcome, refresh_run.rows_created, refresh_run.rows_updated,
             refresh_run.rows_deleted) == ("refresh", "success", 3, 7, 2)
-    assert [e["event"] for e in asset_events("opendata://environmental-health/restaurant-inspections")[earlier:]] == [
+    assert [e["event"] for e in asset_events("x-opendata://environmental-health/restaurant-inspections")[earlier:]] == [
         "published", "refreshed"]
     # A refresh is not a publication: nobody is e-mailed again.
     assert len(world.mail("public")) == 1
