@@ -117,6 +117,17 @@ def test_a_file_one_worker_writes_is_invisible_to_the_other(cluster):
         text = " ".join(str(event.get("event", "")) for event in answer.json().get("content", []))
         return text if f"s3://{cluster.config.bucket}/airflow-logs/" in text else None
 
+    # The run's Celery queues live under its own Redis key prefix: a run beside it on the same
+    # Redis (another test session) never takes its tasks.
+    from opendata.cluster.launcher import queue_name
+    from opendata.cluster.services import RedisBroker
+
+    keys = {key.decode() for key in RedisBroker(cluster.config.redis, cluster.config.redis_prefix).client().scan_iter(
+        match="*kombu.binding*", count=1000)}
+    for role in ("default", "sources", "portal"):
+        assert f"{cluster.config.redis_prefix}_kombu.binding.{queue_name(role, cluster.config.token)}" in keys, keys
+    assert not [key for key in keys if cluster.config.token in key and not key.startswith(cluster.config.redis_prefix)]
+
     log = wait_for("look_for's log on the object store", log_from_the_store, timeout=90, every=3)
     assert f"Done. Returned value was: {{'path': '{written}', 'seen': False}}" in log, log
 

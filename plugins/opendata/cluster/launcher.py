@@ -36,13 +36,20 @@ Python entry point (benches, tests)::
 
     from opendata.cluster.launcher import start
 
-    with start(run_dir, include=my_include, dags=my_dags) as cluster:
+    with start(run_dir, include=my_include, dags=my_dags, expected_dags=my_dag_ids) as cluster:
         cluster.airflow_url, cluster.portal_url, cluster.storage_url, cluster.registry_url
         cluster.signed_in()      # a requests session on Airflow's REST API (the CDO)
+        cluster.env              # the environment of an `airflow` / `opendata` command against it
+        cluster.logs             # every process's log
     # leaving the block (or cluster.stop()) stops every process, drops the databases, forgets
     # the Redis keys; the logs stay in run_dir/logs
 
-``start`` picks free ports and passwords; it returns once a task can run on either worker.
+``start`` picks free ports and passwords and returns once a task can run on either worker: every
+DAG of ``expected_dags`` parsed with no import error (by default one per dataset file of
+``include``; a DAG folder of other DAGs, e.g. EmptyOperator ones, must name its ids), the
+scheduler heartbeating. ``isolation_mode="auto"`` runs without private mounts where they are not
+available (not root), saying so; the default, ``"require"``, refuses. DAGs are unpaused at creation
+(as in the demo). ``worker_concurrency`` is each worker's task slots (2: a two-core machine).
 
 Start-up variables (read here, like the demo's, not deployment settings):
 ``OPENDATA_CLUSTER_POSTGRES``, ``OPENDATA_CLUSTER_REDIS``, the demo's port variables plus

@@ -70,7 +70,7 @@ class RedisBroker:
     url: str
     prefix: str
 
-    def _client(self):
+    def client(self):
         import redis
 
         return redis.Redis.from_url(self.url, socket_timeout=10, socket_connect_timeout=10)
@@ -79,7 +79,7 @@ class RedisBroker:
         import redis
 
         try:
-            self._client().ping()
+            self.client().ping()
         except redis.RedisError as exc:
             raise ServiceError(f"Redis at {self.url} does not answer ({exc}); start it (redis-server), or name "
                                f"another with OPENDATA_CLUSTER_REDIS") from None
@@ -89,7 +89,7 @@ class RedisBroker:
         import redis
 
         try:
-            client = self._client()
+            client = self.client()
             keys = list(client.scan_iter(match=f"{self.prefix}*", count=500))
             for start in range(0, len(keys), 500):
                 client.delete(*keys[start:start + 500])
@@ -119,18 +119,18 @@ class ObjectStore:
         response = requests.get(self.endpoint, timeout=5)
         return None if response.status_code < 500 else f"{self.endpoint} answered {response.status_code}"
 
-    def _client(self):
+    def client(self):
         import boto3  # type: ignore[import-untyped]  # no stubs installed
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
                             aws_secret_access_key=self.secret_key, region_name=self.region)
 
     def create_bucket(self, bucket: str) -> None:
-        self._client().create_bucket(Bucket=bucket)
+        self.client().create_bucket(Bucket=bucket)
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Every key under ``prefix`` (what the run wrote there)."""
-        pages = self._client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def connection(self) -> str:
