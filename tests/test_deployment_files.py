@@ -68,6 +68,11 @@ def test_compose_runs_the_distributed_topology():
     assert init["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
     for step in ("opendata registry init", "opendata pools", "create_bucket", "opendata lint"):
         assert step in script, step
+    # The image's /entrypoint runs `bash ...` and `python ...` as given and anything else as an
+    # `airflow` subcommand (`/entrypoint opendata pools` would run `airflow opendata pools`).
+    called = re.findall(r"/entrypoint (\S+)", script)
+    assert called and set(called) <= {"airflow", "bash", "python"}, called
+    assert called[0] == "airflow", "the database is migrated first (the pool lives in it)"
 
 
 HOST_PATH = (".", "/", "~", "$")
