@@ -6,7 +6,10 @@ Brings up, on one machine and with nothing to configure:
 - a local mailbox that keeps every notification e-mail as a file (.local/mail),
 - Airflow (SQLite metadata database, LocalExecutor with low parallelism): its components one
   after the other, each waited for before the next starts, the scheduler last,
-and says "Ready." only when a task can run. Ctrl-C stops everything cleanly.
+and says "Ready." only when a task can run. Ctrl-C stops everything cleanly. ``opendata demo
+--celery`` runs the same on the CeleryExecutor with workers that share no disk
+(:mod:`opendata.cluster.launcher`, built from this module's pieces: :class:`AirflowStarter`,
+:class:`Processes`, the helpers and the settings).
 
 Why in order: a task's process talks to the API server (the Task SDK's execution API lives
 there). ``airflow standalone`` starts every component at once, so on a busy machine the
