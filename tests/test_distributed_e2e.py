@@ -119,7 +119,7 @@ def test_a_file_one_worker_writes_is_invisible_to_the_other(cluster):
 
     # The run's Celery queues live under its own Redis key prefix: a run beside it on the same
     # Redis (another test session) never takes its tasks.
-    from opendata.cluster.launcher import queue_name
+    from opendata.cluster.config import queue_name
     from opendata.cluster.services import RedisBroker
 
     keys = {key.decode() for key in RedisBroker(cluster.config.redis, cluster.config.redis_prefix).client().scan_iter(

@@ -111,7 +111,7 @@ def _serve_api(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     if args.celery:
-        from opendata.cluster.launcher import main as cluster_main
+        from opendata.cluster.command import main as cluster_main
 
         return cluster_main(check_only=args.check)
     from opendata.demo import main as demo_main

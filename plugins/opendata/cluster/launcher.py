@@ -51,19 +51,15 @@ scheduler heartbeating. ``isolation_mode="auto"`` runs without private mounts wh
 available (not root), saying so; the default, ``"require"``, refuses. DAGs are unpaused at creation
 (as in the demo). ``worker_concurrency`` is each worker's task slots (2: a two-core machine).
 
-Start-up variables (read here, like the demo's, not deployment settings):
-``OPENDATA_CLUSTER_POSTGRES``, ``OPENDATA_CLUSTER_REDIS``, the demo's port variables plus
-``OPENDATA_WORKER_B_LOG_PORT`` and ``OPENDATA_OBJECT_STORE_PORT``.
+The names, settings and folders of a run are in :mod:`.config`; ``opendata demo --celery`` is
+:mod:`.command` (with its start-up variables).
 """
 
 from __future__ import annotations
 
 import atexit
-import json
-import os
 import secrets
 import shutil
-import signal
 import socket
 import sys
 import time
@@ -73,175 +69,36 @@ from pathlib import Path
 
 import requests
 
-from opendata import settings
 from opendata.cluster import isolation
+from opendata.cluster.config import (
+    DEFAULT_POSTGRES,
+    DEFAULT_REDIS,
+    FOLDERS,
+    SECRET_KEYS,
+    ClusterConfig,
+    Worker,
+    cluster_settings,
+    folders_env,
+    generate_secret_keys,
+    worker_env,
+)
 from opendata.cluster.services import ObjectStore, PostgresServer, RedisBroker, ServiceError
 from opendata.demo import (
     AirflowStarter,
-    DemoConfig,
     DemoError,
     Processes,
-    TaskWatcher,
     _airflow,
     _governance_people,
     _prepare_sources,
-    _print_banner,
     _refuse_busy_ports,
     _start_helpers,
     _write_settings,
-    demo_settings,
     environment,
 )
 
-DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-STORAGE_CONN_ID = "opendata_storage"
-HOSTNAME_CALLABLE = "opendata.cluster.hostname.task_hostname"
-# Each component's folders: Airflow home, the project's state (per-machine caches), scratch
-# (downloads), TMPDIR and Airflow's log folder.
-FOLDERS = ("airflow", "state", "scratch", "tmp", "logs")
 # Airflow's control plane, in start order (the workers start before the scheduler, last).
 CONTROL_PLANE = ("api-server", "dag-processor", "triggerer")
 ISOLATION_CHOICES = ("require", "auto")
-
-
-@dataclass(frozen=True)
-class Worker:
-    name: str          # its task hostname and Celery node name
-    role: str          # the queue it takes besides the default one: "sources" or "portal"
-    log_port: int
-
-    def queues(self, token: str) -> list[str]:
-        return [queue_name("default", token), queue_name(self.role, token)]
-
-
-def queue_name(role: str, token: str) -> str:
-    """The run's Celery queue for ``role`` (unique per run: two runs on one Redis never share one)."""
-    return f"{role}-{token}"
-
-
-@dataclass
-class ClusterConfig(DemoConfig):
-    postgres: str = DEFAULT_POSTGRES
-    redis: str = DEFAULT_REDIS
-    token: str = field(default_factory=lambda: secrets.token_hex(4))
-    object_store_port: int = 8797
-    worker_b_log_port: int = 8795
-    # "require": refuse to start without private mounts; "auto": say so and use plain folders.
-    isolation: str = "auto"
-    worker_concurrency: int = 2
-    # More DAG folders beside the DAGs folder, as Airflow DAG bundles: name -> folder.
-    dag_bundles: dict[str, Path] = field(default_factory=dict)
-    # The DAG ids the start waits for (None: one per dataset file of the include folder).
-    expected_dags: set[str] | None = None
-    store_secret: str = field(default_factory=lambda: secrets.token_urlsafe(18))
-    # Where the settings for other terminals go (None: demo.env in the run folder); the command
-    # writes them where every `opendata` command looks, as `opendata demo` does.
-    settings_file: Path | None = None
-
-    @property
-    def env_file(self) -> Path:
-        return self.settings_file if self.settings_file is not None else super().env_file
-
-    @property
-    def workers(self) -> tuple[Worker, Worker]:
-        return (Worker("worker-a", "sources", self.worker_log_port),
-                Worker("worker-b", "portal", self.worker_b_log_port))
-
-    @property
-    def airflow_database(self) -> str:
-        return f"opendata_cluster_{self.token}_airflow"
-
-    @property
-    def registry_database(self) -> str:
-        return f"opendata_cluster_{self.token}_registry"
-
-    @property
-    def bucket(self) -> str:
-        return f"opendata-{self.token}"
-
-    @property
-    def storage_url(self) -> str:
-        return f"s3://{self.bucket}/opendata"
-
-    @property
-    def redis_prefix(self) -> str:
-        return f"opendata-{self.token}:"
-
-    @property
-    def object_store(self) -> ObjectStore:
-        return ObjectStore(f"http://127.0.0.1:{self.object_store_port}", f"opendata-{self.token}", self.store_secret)
-
-    def ports(self) -> dict[str, int]:
-        return {**super().ports(), "OPENDATA_WORKER_B_LOG_PORT": self.worker_b_log_port,
-                "OPENDATA_OBJECT_STORE_PORT": self.object_store_port}
-
-    def component_dir(self, name: str) -> Path:
-        return self.local / "components" / name
-
-    def worker_dir(self, worker: Worker) -> Path:
-        return self.local / "workers" / worker.name
-
-
-def cluster_settings(config: ClusterConfig, secret_keys: Mapping[str, str]) -> dict[str, str]:
-    """What every process of the run shares (each component adds its own folders)."""
-    postgres = PostgresServer(config.postgres)
-    metadata = postgres.sqlalchemy_url(config.airflow_database)
-    values = demo_settings(config)
-    values.update({
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
-        "AIRFLOW__CELERY__BROKER_URL": config.redis,
-        # Every Redis key of the run (queues, unacked messages, worker mailboxes) under its prefix.
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": config.redis_prefix,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(config.worker_concurrency),
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue_name("default", config.token),
-        "OPENDATA_SOURCE_QUEUE": queue_name("sources", config.token),
-        "OPENDATA_PORTAL_QUEUE": queue_name("portal", config.token),
-        "OPENDATA_REGISTRY_URL": postgres.sqlalchemy_url(config.registry_database),
-        "OPENDATA_STORAGE_URL": config.storage_url,
-        "OPENDATA_STORAGE_CONN_ID": STORAGE_CONN_ID,
-        f"AIRFLOW_CONN_{STORAGE_CONN_ID.upper()}": config.object_store.connection(),
-        # Task logs on the object store: the API server reads a finished task's log there.
-        "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
-        "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{config.bucket}/airflow-logs",
-        "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": STORAGE_CONN_ID,
-        **secret_keys,
-    })
-    if config.dag_bundles:
-        bundles = [{"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                    "kwargs": {}}]
-        bundles += [{"name": name, "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-                     "kwargs": {"path": str(path)}} for name, path in config.dag_bundles.items()]
-        values["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(bundles)
-    return values
-
-
-SECRET_KEYS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY", "AIRFLOW__CORE__FERNET_KEY")
-
-
-def generate_secret_keys() -> dict[str, str]:
-    """Keys every component must share (they sign the tokens tasks and log servers check; with
-    separate Airflow homes, each would otherwise generate its own); one set per run, in the
-    processes' environment only (never in a file)."""
-    from cryptography.fernet import Fernet
-
-    jwt_secret, secret_key = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    return dict(zip(SECRET_KEYS, (jwt_secret, secret_key, Fernet.generate_key().decode()), strict=True))
-
-
-def folders_env(folder: Path) -> dict[str, str]:
-    """A component's own folders: nothing another component writes or reads."""
-    return {"AIRFLOW_HOME": str(folder / "airflow"), "OPENDATA_STATE_DIR": str(folder / "state"),
-            "OPENDATA_SCRATCH_DIR": str(folder / "scratch"), "TMPDIR": str(folder / "tmp"),
-            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(folder / "logs")}
-
-
-def worker_env(common: Mapping[str, str], folder: Path, worker: Worker) -> dict[str, str]:
-    return {**common, **folders_env(folder), "AIRFLOW__CORE__HOSTNAME_CALLABLE": HOSTNAME_CALLABLE,
-            "OPENDATA_WORKER_HOSTNAME": worker.name,
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker.log_port)}
 
 
 @dataclass
@@ -471,80 +328,4 @@ def _start_worker(config: ClusterConfig, starter: AirflowStarter, common: Mappin
     starter.say(f"{worker.name} ready on queues {', '.join(worker.queues(config.token))} ({where})")
 
 
-# --- opendata demo --celery ------------------------------------------------------------------------------
-
-def _port(variable: str, default: int) -> int:
-    raw = os.environ.get(variable, "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        raise DemoError(f"{variable}={raw!r}: give a port number") from None
-
-
-def load_config(root: Path) -> ClusterConfig:
-    """The command's configuration: the demo's variables plus the cluster's (module docstring)."""
-    from opendata.demo import load_config as load_demo_config
-
-    demo = load_demo_config(root)
-    return ClusterConfig(
-        **{name: getattr(demo, name) for name in DemoConfig.__dataclass_fields__},
-        postgres=os.environ.get("OPENDATA_CLUSTER_POSTGRES", "").strip() or DEFAULT_POSTGRES,
-        redis=os.environ.get("OPENDATA_CLUSTER_REDIS", "").strip() or DEFAULT_REDIS,
-        worker_b_log_port=_port("OPENDATA_WORKER_B_LOG_PORT", 8795),
-        object_store_port=_port("OPENDATA_OBJECT_STORE_PORT", 8797),
-        isolation="auto")
-
-
-def main(check_only: bool = False) -> int:
-    """``opendata demo --celery``: like ``opendata demo``, on the distributed deployment; its
-    files in .local/cluster (or $OPENDATA_DEMO_DIR/cluster), its settings for other terminals in
-    .local/demo.env as the demo's. Ctrl-C stops it and removes its databases and Redis keys."""
-    root = settings.include_dir().parent
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    cluster: Cluster | None = None
-    started = time.monotonic()
-    try:
-        config = load_config(root)
-        config.settings_file = config.env_file     # .local/demo.env: read by every opendata command
-        config.local_dir = config.local / "cluster"
-        cluster = launch(config)
-        _print_banner(config, cluster.logs, time.monotonic() - started)
-        _print_cluster(cluster)
-        if check_only:
-            return 0
-        watcher = TaskWatcher(config)
-        while all(p.poll() is None for p in cluster.processes.running.values()):
-            watcher.poll()
-            time.sleep(1)
-        crashed = [name for name, p in cluster.processes.running.items() if p.poll() is not None]
-        print(f"Stopped: {', '.join(crashed)} exited; see {cluster.logs}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    except DemoError as exc:
-        print(f"Demo failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        if cluster is not None:
-            cluster.stop()
-
-
-def _print_cluster(cluster: Cluster) -> None:
-    config = cluster.config
-    lines = [f"  Celery:            {name} ({', '.join(w.queues(config.token))}), "
-             f"{'private tmpfs' if cluster.isolated else 'own folder'}: {cluster.worker_private_dir(name)}"
-             for name, w in ((w.name, w) for w in config.workers)]
-    lines += [f"  Object store:      {cluster.object_store_url}   (moto; staging at {cluster.storage_url}, "
-              f"task logs at s3://{config.bucket}/airflow-logs)",
-              f"  Databases:         {config.airflow_database}, {config.registry_database} on "
-              f"{PostgresServer(config.postgres).shown()} (dropped at Ctrl-C); Redis prefix {config.redis_prefix}",
-              ""]
-    print("\n".join(lines), flush=True)
-
-
-__all__ = ["Cluster", "ClusterConfig", "Worker", "free_port", "launch", "main", "queue_name", "start"]
+__all__ = ["Cluster", "ClusterConfig", "Worker", "free_port", "launch", "start"]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from opendata.cluster import config as cluster_config
 from opendata.cluster import hostname, isolation, launcher
-from opendata.cluster.launcher import ClusterConfig, Worker
+from opendata.cluster.config import ClusterConfig, Worker
 from opendata.cluster.services import ObjectStore, PostgresServer, RedisBroker
 from opendata.demo import DemoError
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, REPO_ROOT
@@ -35,8 +36,8 @@ def test_every_name_the_run_creates_carries_its_token(tmp_path):
 
 def test_the_shared_settings_put_celery_the_store_and_the_registry_on_every_component(tmp_path):
     cfg = config(tmp_path, postgres="postgresql://someone:pw@db.example:6543")
-    keys = launcher.generate_secret_keys()
-    values = launcher.cluster_settings(cfg, keys)
+    keys = cluster_config.generate_secret_keys()
+    values = cluster_config.cluster_settings(cfg, keys)
     assert values["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert values["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == \
         "postgresql+psycopg://someone:pw@db.example:6543/opendata_cluster_abc123_airflow"
@@ -53,7 +54,7 @@ def test_the_shared_settings_put_celery_the_store_and_the_registry_on_every_comp
 
 
 def test_extra_dag_folders_become_bundles_beside_the_dags_folder(tmp_path):
-    values = launcher.cluster_settings(config(tmp_path, dag_bundles={"probe": tmp_path / "probe"}), {})
+    values = cluster_config.cluster_settings(config(tmp_path, dag_bundles={"probe": tmp_path / "probe"}), {})
     bundles = json.loads(values["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
     assert [b["name"] for b in bundles] == ["dags-folder", "probe"]
     assert bundles[1]["kwargs"] == {"path": str(tmp_path / "probe")}
@@ -61,7 +62,7 @@ def test_extra_dag_folders_become_bundles_beside_the_dags_folder(tmp_path):
 
 def test_a_worker_has_its_own_folders_name_and_log_port(tmp_path):
     folder = tmp_path / "workers" / "worker-b"
-    env = launcher.worker_env({"AIRFLOW_HOME": "/shared"}, folder, Worker("worker-b", "portal", 41234))
+    env = cluster_config.worker_env({"AIRFLOW_HOME": "/shared"}, folder, Worker("worker-b", "portal", 41234))
     assert env["AIRFLOW_HOME"] == str(folder / "airflow")
     for name, sub in (("OPENDATA_STATE_DIR", "state"), ("OPENDATA_SCRATCH_DIR", "scratch"), ("TMPDIR", "tmp"),
                       ("AIRFLOW__LOGGING__BASE_LOG_FOLDER", "logs")):
@@ -83,7 +84,7 @@ def test_the_task_hostname_is_the_workers_name_else_the_machines(monkeypatch):
 def test_other_terminals_get_the_settings_but_never_the_signing_keys(tmp_path):
     env = {"AIRFLOW_HOME": "/h", "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor", "OPENDATA_STORAGE_URL": "s3://b/p",
            "AIRFLOW_CONN_OPENDATA_STORAGE": "{}", "PATH": "/bin", "HOME": "/root", "OPENDATA_ENV_FILE": "/x",
-           **launcher.generate_secret_keys()}
+           **cluster_config.generate_secret_keys()}
     shared = launcher._shareable(env)
     assert set(shared) == {"AIRFLOW_HOME", "AIRFLOW__CORE__EXECUTOR", "OPENDATA_STORAGE_URL",
                            "AIRFLOW_CONN_OPENDATA_STORAGE"}
