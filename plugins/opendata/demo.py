@@ -336,13 +336,7 @@ def run(root: Path, check_only: bool = False, timeout: float = 600) -> int:
         _print_banner(config, logs, time.monotonic() - started)
         if check_only:
             return 0
-        watcher = TaskWatcher(config)
-        while all(p.poll() is None for p in processes.running.values()):
-            watcher.poll()
-            time.sleep(1)
-        crashed = [name for name, p in processes.running.items() if p.poll() is not None]
-        print(f"Stopped: {', '.join(crashed)} exited; see {logs}", file=sys.stderr)
-        return 1
+        return watch(config, processes, logs)
     except KeyboardInterrupt:
         return 0
     except DemoError as exc:
@@ -351,6 +345,17 @@ def run(root: Path, check_only: bool = False, timeout: float = 600) -> int:
     finally:
         if processes is not None:
             processes.stop_all()
+
+
+def watch(config: DemoConfig, processes: Processes, logs: Path) -> int:
+    """Report finished tasks (:class:`TaskWatcher`) until a process exits; then say which (1)."""
+    watcher = TaskWatcher(config)
+    while all(p.poll() is None for p in processes.running.values()):
+        watcher.poll()
+        time.sleep(1)
+    crashed = [name for name, p in processes.running.items() if p.poll() is not None]
+    print(f"Stopped: {', '.join(crashed)} exited; see {logs}", file=sys.stderr)
+    return 1
 
 
 class DemoError(RuntimeError):

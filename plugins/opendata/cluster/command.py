@@ -19,7 +19,7 @@ from opendata import settings
 from opendata.cluster.config import DEFAULT_POSTGRES, DEFAULT_REDIS, ClusterConfig
 from opendata.cluster.launcher import Cluster, launch
 from opendata.cluster.services import PostgresServer
-from opendata.demo import DemoConfig, DemoError, TaskWatcher, _print_banner
+from opendata.demo import DemoConfig, DemoError, _print_banner, watch
 
 
 def _port(variable: str, default: int) -> int:
@@ -66,13 +66,7 @@ def main(check_only: bool = False) -> int:
         _print_cluster(cluster)
         if check_only:
             return 0
-        watcher = TaskWatcher(config)
-        while all(p.poll() is None for p in cluster.processes.running.values()):
-            watcher.poll()
-            time.sleep(1)
-        crashed = [name for name, p in cluster.processes.running.items() if p.poll() is not None]
-        print(f"Stopped: {', '.join(crashed)} exited; see {cluster.logs}", file=sys.stderr)
-        return 1
+        return watch(config, cluster.processes, cluster.logs)
     except KeyboardInterrupt:
         return 0
     except DemoError as exc:
