@@ -81,6 +81,11 @@ class Deployment:
     def task_state(self, run_id: str, task_id: str) -> str | None:
         return self.get(f"/dags/{DATASET}/dagRuns/{run_id}/taskInstances/{task_id}").get("state")
 
+    def started(self, run_id: str, dag_id: str = DATASET) -> set[str]:
+        """The run's tasks an executor started (a task the plan skipped has try number 0)."""
+        tis = self.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {ti["task_id"] for ti in tis if ti["try_number"] > 0}
+
     def run_state(self, run_id: str) -> str:
         return self.get(f"/dags/{DATASET}/dagRuns/{run_id}")["state"]
 
@@ -229,6 +234,8 @@ def publication_scenario(demo: Deployment) -> Runs:
     assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}")["state"] == "success"
     assert demo.get(f"/dags/{REFUSED}/dagRuns/{again_id}/taskInstances/department_approval")["state"] == \
         "skipped"
+    # The plan skipped the rest at once: only it and finish (which records the run) started.
+    assert demo.started(again_id, REFUSED) == {"plan", "finish"}
 
     # Stage 2: the CDO approves on the portal (the emulator's review command, as on the review page).
     review = subprocess.run(
@@ -272,6 +279,8 @@ def publication_scenario(demo: Deployment) -> Runs:
     assert demo.run_state(refresh_id) == "success"
     assert demo.task_state(refresh_id, "refresh") == "success"
     assert demo.task_state(refresh_id, "department_approval") == "skipped"
+    # Step 1 to Stage 2 were skipped by the plan, never started by the executor.
+    assert demo.started(refresh_id) == {"plan", "extract", "validate", "shrink_approval", "refresh", "finish"}
     counted = demo.portal_stats()[portal_id]
     assert (counted["created"], counted["updated"], counted["deleted"]) == (0, 6, 0)
 

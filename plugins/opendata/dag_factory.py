@@ -1,7 +1,9 @@
 """The DAG factory: one Airflow DAG per dataset file.
 
 Every dataset DAG is the same straight line; its first task reads where the dataset stands
-(portal + registry) and the tasks that have nothing to do on that path skip themselves:
+(portal + registry) and has the scheduler skip at once the tasks that have nothing to do on that
+path (``opendata.lifecycle.preskip``, which also adds the edges that keep the rest in order); a
+task left with nothing to do by what happens later in the run skips itself:
 
     plan -> extract -> validate -> department_approval (Step 1, HITL)
          -> push_private (Stage 1) -> await_public_approval (deferred) -> go_public (Stage 2)
@@ -25,6 +27,7 @@ from airflow.sdk import DAG, TriggerRule
 
 from opendata import settings
 from opendata.lifecycle.assets import PUBLISHED_INVENTORY, dataset_asset
+from opendata.lifecycle.preskip import order_edges
 from opendata.lifecycle.tasks import (
     AWAIT_APPROVAL_TASK_ID,
     EXTRACT_TASK_ID,
@@ -158,6 +161,10 @@ def build_dag(loaded: LoadedDataset, stage: str = NOT_READY, governance: Governa
                                         **writer)
         finish = FinishRunOperator(task_id=FINISH_TASK_ID, dataset_id=spec.id, socrata_conn_id=conn, trigger_rule=after)
         plan >> extract >> validate >> approval >> push >> wait >> go_public >> shrink >> refresh >> finish
+        # The plan skips a path's idle tasks at once; these edges keep the tasks left on each
+        # path waiting for the one before them (trigger rules look at direct upstreams only).
+        for upstream, downstream in sorted(order_edges()):
+            dag.task_dict[upstream] >> dag.task_dict[downstream]
     return dag
 
 

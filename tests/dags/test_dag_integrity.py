@@ -57,6 +57,18 @@ def test_dataset_dag_shape(dataset_id):
     assert "### Data Submission Checklist" in dag.doc_md
 
 
+def test_on_every_path_each_task_left_waits_for_the_one_before():
+    # The plan skips a path's idle tasks at once; trigger rules read direct upstreams only.
+    from opendata.lifecycle.plan import RunPath
+    from opendata.lifecycle.preskip import may_run
+
+    dag = dagbag().dags["restaurant-inspections"]
+    for path in RunPath:
+        left = may_run(path)
+        for before, after in zip(left, left[1:], strict=False):
+            assert before in dag.get_task(after).upstream_task_ids, (path, before, after)
+
+
 def test_dataset_dag_takes_owner_schedule_and_tags_from_the_file():
     dag = dagbag().dags["restaurant-inspections"]
     assert dag.owner_links == {"Omar Haddad": "mailto:omar.haddad@ehd.lacity.example"}
