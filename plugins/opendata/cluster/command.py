@@ -19,15 +19,7 @@ from opendata import settings
 from opendata.cluster.config import DEFAULT_POSTGRES, DEFAULT_REDIS, ClusterConfig
 from opendata.cluster.launcher import Cluster, launch
 from opendata.cluster.services import PostgresServer
-from opendata.demo import DemoConfig, DemoError, _print_banner, watch
-
-
-def _port(variable: str, default: int) -> int:
-    raw = os.environ.get(variable, "")
-    try:
-        return int(raw) if raw.strip() else default
-    except ValueError:
-        raise DemoError(f"{variable}={raw!r}: give a port number") from None
+from opendata.demo import DemoConfig, DemoError, _port, _print_banner, watch
 
 
 def load_config(root: Path) -> ClusterConfig:
