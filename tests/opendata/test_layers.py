@@ -27,6 +27,8 @@ LAYERS: list[set[str]] = [
                                     # e-mail and Slack, composed from the spec and governance handed in
     {"lifecycle"},                  # the run's plan, syncs, history, a task's inputs: what the dataset tasks call
     {"deployment"},                 # where the local deployment's settings live
+    {"scaffold"},                   # `opendata new`: a dataset file drafted from its source (TODOs for people)
+    {"adopt", "dryrun"},            # `opendata adopt`: taking over a public portal dataset; `opendata check`
     {"freshness"},                  # the staleness and comment monitor (pure policy + its DAG)
     {"catalog"},                    # the city's catalog as a whole: data.json, the quarterly report
     {"inventory"},                  # the inventory's read model: files, registry and Airflow in bulk, per dataset
