@@ -12,11 +12,13 @@
     opendata catalog data-json [--out F]   the published inventory as DCAT-US 1.1 data.json
     opendata report quarterly [--quarter 2026-q3] [--email]   the working group's quarterly report
     opendata portal doctor [--conn-id ID] [--json]   read-only check of a real portal before the first run
+    opendata check ID [--out DIR] [--keep-extract]   dry run: extract and validate here, no portal, no scheduler
     opendata demo [--check] [--celery]     run the whole demo (make run); --check exits once ready;
                                            --celery on Celery workers that share no disk
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
-``lint`` exits 1 on any error, for pre-commit hooks and CI; ``portal doctor`` exits 1 when a check FAILs.
+``lint`` exits 1 on any error, for pre-commit hooks and CI; ``portal doctor`` exits 1 when a check FAILs;
+``check`` exits 1 on an error finding (or a failed extract), 2 when the dataset file does not pass lint.
 """
 
 from __future__ import annotations
@@ -244,6 +246,89 @@ def _quarterly_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    """``opendata check DATASET_ID``: extract and validate on this machine (opendata.dryrun)."""
+    import logging
+    import os
+
+    import sqlalchemy as sa
+
+    from opendata.dryrun.check import ProgressOnly, dry_run, summary_lines
+    from opendata.lifecycle.context import read_governance
+    from opendata.sources.base import ExtractError
+    from opendata.sources.coerce import SchemaMismatch
+    from opendata.spec.errors import SpecFileError, did_you_mean
+    from opendata.spec.loader import dataset_file_for, dataset_files, load_dataset
+
+    include = Path(args.include) if args.include else settings.include_dir()
+    if args.include:
+        # The extract resolves the file's relative source paths against the deployment's include folder.
+        os.environ["OPENDATA_INCLUDE_DIR"] = str(include.absolute())
+    name = f"opendata check {args.dataset_id}"
+    try:
+        path = dataset_file_for(args.dataset_id, include)
+    except SpecFileError as exc:
+        print(f"{name}:\n{exc}", file=sys.stderr)
+        return 2
+    if path is None:
+        known = sorted({p.stem for p in dataset_files(include / "datasets")})
+        hint = did_you_mean(args.dataset_id, known)
+        print(f"{name}: no dataset file for {args.dataset_id!r} under {include / 'datasets'}"
+              + (f" (did you mean {hint!r}?)" if hint else ""), file=sys.stderr)
+        return 2
+    governance, governance_errors = read_governance()
+    spec, errors = load_dataset(path, governance, include)
+    if spec is None:
+        for error in [*governance_errors, *errors]:
+            print(error, file=sys.stderr)
+        print(f"{name}: the dataset file does not pass lint; nothing was read", file=sys.stderr)
+        return 2
+    first_publication, previous_rows = True, None
+    if not args.first_publication and os.environ.get("OPENDATA_REGISTRY_URL"):
+        # A configured deployment's registry says whether the dataset is public already (the checks
+        # of a refresh then apply); never created here, read with a short timeout.
+        first_publication, previous_rows = _recorded_publication(args.dataset_id, name)
+    out = Path(args.out) if args.out else Path.cwd() / ".opendata" / "check" / args.dataset_id
+    # The extract's and validation's progress lines (rows read, validated), as in the task log.
+    progress = logging.StreamHandler(sys.stderr)
+    progress.setFormatter(logging.Formatter("%(message)s"))
+    progress.addFilter(ProgressOnly())
+    logging.basicConfig(level=logging.INFO, handlers=[progress])
+    for noisy in ("airflow", "sqlalchemy", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        run = dry_run(spec, out, first_publication=first_publication, previous_rows=previous_rows,
+                      keep_extract=args.keep_extract)
+    except (ExtractError, SchemaMismatch, OSError) as exc:
+        print(f"{name}: the extract failed: {exc}", file=sys.stderr)
+        return 1
+    except sa.exc.SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        print(f"{name}: the source database refused the extract ({type(exc).__name__}: {reason})", file=sys.stderr)
+        return 1
+    print("\n".join(summary_lines(run)))
+    return 0 if run.passed else 1
+
+
+def _recorded_publication(dataset_id: str, name: str) -> tuple[bool, int | None]:
+    """(first publication?, the published row count) as the registry records them; a first
+    publication when the registry cannot be read (said on stderr)."""
+    import sqlalchemy as sa
+
+    from opendata.registry import Registry
+    from opendata.registry.errors import RegistryUnavailable
+
+    try:
+        state = Registry.from_settings(dataset_id, connect_timeout=2).get_state(dataset_id)
+    except (RegistryUnavailable, sa.exc.SQLAlchemyError) as exc:
+        print(f"{name}: the registry could not be read ({type(exc).__name__}); checking as a first publication",
+              file=sys.stderr)
+        return True, None
+    if state is None or not state.stage.is_public:
+        return True, None
+    return False, state.published_rows
+
+
 def _portal_doctor(args: argparse.Namespace) -> int:
     from opendata.portal.doctor import doctor_command
 
@@ -331,6 +416,18 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print a machine-readable report")
     doctor.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
     doctor.set_defaults(func=_portal_doctor)
+
+    check = commands.add_parser("check", help="dry run: extract and validate a dataset on this machine (no portal, "
+                                              "no scheduler); exits 1 on an error finding")
+    check.add_argument("dataset_id")
+    check.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
+    check.add_argument("--out", help="folder for the report (default: ./.opendata/check/<dataset id>)")
+    check.add_argument("--first-publication", action="store_true",
+                       help="check as a first publication even when the registry says the dataset is public "
+                            "(metadata gaps are errors)")
+    check.add_argument("--keep-extract", action="store_true",
+                       help="keep the staged Parquet extract next to the report (it holds the source's rows)")
+    check.set_defaults(func=_check)
 
     from opendata.freshness.cli import register as register_freshness
 
