@@ -1,6 +1,7 @@
 """The ``opendata`` command line.
 
-    opendata lint [--include DIR]          check every dataset file and the governance file
+    opendata lint [--include DIR] [FILE...]  check every dataset file and the governance file (FILEs: report
+                                           only theirs, for the pre-commit hook)
     opendata samples generate [--out DIR]  write the seeded sample sources
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
@@ -52,6 +53,8 @@ def _lint(args: argparse.Namespace) -> int:
     ignored = settings.settings_problems()
     for problem in ignored:
         print(f"settings: {problem}", file=sys.stderr)
+    if args.files:
+        return _lint_files(args.files, include, catalog, ignored)
     for error in catalog.errors:
         print(error, file=sys.stderr)
     for warning in catalog.warnings:
@@ -63,6 +66,36 @@ def _lint(args: argparse.Namespace) -> int:
     print(f"{len(catalog.datasets)} dataset file(s) valid{planned}, {len(catalog.errors)} error(s) in {len(files)} "
           f"file(s){warned} under {include}")
     return 1 if catalog.errors or ignored else 0
+
+
+def _lint_files(named: list[str], include: Path, catalog, ignored: list[str]) -> int:
+    """Lint's answer for the files a pre-commit hook hands over (the ones a commit changes): the
+    whole include folder was checked (ids and holders are cross-file), their errors are shown,
+    and the governance file's (every dataset file depends on it); other files' errors are only
+    counted, so that a commit is held up by what it changes."""
+    from opendata.spec.loader import dataset_files
+
+    def key(path: Path | str) -> Path:
+        return Path(path).absolute().resolve()
+
+    known = {key(path) for path in dataset_files(include / "datasets")} | {key(settings.governance_file(include))}
+    wanted = {key(name) for name in named}
+    for outside in sorted(wanted - known):
+        print(f"warning: {outside} is not a dataset file of {include} (include/datasets/<department>/<id>.yaml) "
+              f"or its governance file; not checked", file=sys.stderr)
+    shown = wanted | {key(settings.governance_file(include))}
+    errors = [error for error in catalog.errors if key(error.file) in shown]
+    for error in errors:
+        print(error, file=sys.stderr)
+    for warning in catalog.warnings:
+        if key(warning.file) in shown:
+            print(f"warning: {warning}", file=sys.stderr)
+    others = {str(error.file) for error in catalog.errors if key(error.file) not in shown}
+    elsewhere = f"; {len(others)} other file(s) have errors (run `opendata lint`)" if others else ""
+    checked = len(wanted & known)
+    print(f"{checked} named file(s) checked: {len(errors)} error(s) in {len({str(e.file) for e in errors})} "
+          f"file(s){elsewhere}")
+    return 1 if errors or ignored else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -341,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lint = commands.add_parser("lint", help="validate dataset and governance files")
     lint.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
+    lint.add_argument("files", nargs="*", help="report only these dataset files' errors (and the governance "
+                                               "file's): what a pre-commit hook hands over")
     lint.set_defaults(func=_lint)
 
     schema = commands.add_parser("schema", help="the JSON Schema of dataset files, for editors")
