@@ -605,8 +605,7 @@ class AirflowApi:
 
 
 def _dags_parsed(api: AirflowApi, expected: set[str], since: dt.datetime) -> str | None:
-    dags = api.get("dags", limit=1000).json()
-    fresh = {dag["dag_id"] for dag in dags.get("dags", [])
+    fresh = {dag["dag_id"] for dag in _all_dags(api)
              if dag.get("last_parsed_time") and _instant(dag["last_parsed_time"]) >= since}
     errors = api.get("importErrors", limit=100).json()
     # Only this session's: a previous session's error is replaced when its file is parsed again.
@@ -618,6 +617,17 @@ def _dags_parsed(api: AirflowApi, expected: set[str], since: dt.datetime) -> str
     if expected <= fresh:
         return None
     return f"not parsed yet: {', '.join(sorted(expected - fresh))}"
+
+
+def _all_dags(api: AirflowApi) -> list[dict]:
+    """Every DAG the API lists, page by page: it caps a page at ``[api] maximum_page_limit``
+    (100 by default) whatever ``limit`` asks, so one request never sees a city's worth."""
+    dags: list[dict] = []
+    while True:
+        page = api.get("dags", limit=100, offset=len(dags)).json()
+        dags += page.get("dags", [])
+        if not page.get("dags") or len(dags) >= page.get("total_entries", 0):
+            return dags
 
 
 def _all_healthy(config: DemoConfig) -> str | None:

@@ -66,3 +66,31 @@ def test_people_sign_in_under_their_governance_names_with_private_passwords(tmp_
     for path in (passwords, config.reviewer_password_file, config.env_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert demo._step1_approvers(config)["building-permits"] == ["alicia-grant"]
+
+
+def test_the_start_up_wait_sees_every_dag_past_the_apis_page_cap():
+    """Airflow's API caps a page at [api] maximum_page_limit (100) whatever `limit` asks: the wait
+    for every DAG to be parsed pages through them (a 500-DAG deployment waited forever)."""
+    import datetime as dt
+
+    parsed = [{"dag_id": f"d{i:03}", "last_parsed_time": "2026-11-28T12:00:00Z"} for i in range(250)]
+    asked: list[dict] = []
+
+    class CappedApi:
+        def get(self, path, **params):
+            assert path in ("dags", "importErrors")
+            asked.append(params)
+
+            class Answer:
+                @staticmethod
+                def json():
+                    if path == "importErrors":
+                        return {"import_errors": [], "total_entries": 0}
+                    offset = params.get("offset", 0)
+                    return {"dags": parsed[offset:offset + min(params.get("limit", 100), 100)], "total_entries": 250}
+            return Answer()
+
+    since = dt.datetime(2026, 11, 28, 11, tzinfo=dt.UTC)
+    assert demo._dags_parsed(CappedApi(), {"d000", "d249"}, since) is None
+    assert demo._dags_parsed(CappedApi(), {"d249", "d250"}, since) == "not parsed yet: d250"
+    assert [p.get("offset") for p in asked if "offset" in p][:3] == [0, 100, 200]
