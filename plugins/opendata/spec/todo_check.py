@@ -15,6 +15,8 @@ from opendata.spec.errors import Loc, Problem
 
 #: What starts a value a person still has to write.
 TODO_PREFIX = "TODO:"
+#: What starts the error of a TODO left.
+TODO_LEFT = "TODO left: "
 
 # The text of a TODO is quoted in its error up to this many characters.
 _SHOWN_CHARS = 200
@@ -47,7 +49,7 @@ def todo_problems(data: object) -> list[Problem]:
     problems: list[Problem] = []
     for loc, text in todo_paths(data):
         shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
-        problems.append((loc, f"TODO left: {' '.join(shown.split())}", None))
+        problems.append((loc, TODO_LEFT + " ".join(shown.split()), None))
     return problems
 
 
