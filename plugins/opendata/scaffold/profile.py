@@ -36,6 +36,8 @@ class ColumnProfile:
     source_type: str
     socrata_type: SocrataType
     kind: ValueKind
+    # Why the type is not the obvious one, if it is not (shown as a comment in the draft).
+    type_note: str | None = None
     nullable: bool | None = None
     # The source's own description of the column (a SQL column comment), if any.
     comment: str | None = None
@@ -69,6 +71,16 @@ class SourceProfile:
     table_comment: str | None = None
     # Remarks for the person reading the draft (e.g. "types inferred from a sample of 40 rows").
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # A SQL table: its name and its columns' names quoted for its database, so the query that
+    # reads it can be written for any choice of columns (None / empty for a query, file or API).
+    relation: str | None = None
+    quoted_columns: dict[str, str] = field(default_factory=dict)
+
+    def table_query(self, names: Sequence[str]) -> str | None:
+        """``SELECT <names> FROM <table>`` for a SQL table (None for any other source)."""
+        if self.relation is None:
+            return None
+        return "SELECT " + ",\n       ".join(self.quoted_columns[n] for n in names) + f"\nFROM {self.relation}"
 
     def column(self, name: str) -> ColumnProfile:
         """The column with this source name or field name."""

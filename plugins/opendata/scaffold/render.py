@@ -141,14 +141,18 @@ def _flow_list(value: Any, column: int) -> str | None:
 
 
 def _comment_lines(text: str | None, indent: int) -> list[str]:
+    """``# `` lines at ``indent``, each paragraph (line of ``text``) wrapped at about WIDTH."""
     if not text:
         return []
     pad = " " * indent
     out = []
     for raw in text.splitlines():
         # A comment is one line each: a control character must not end it and start YAML.
-        line = "".join(char if char.isprintable() else " " for char in raw).rstrip()
-        out.append(f"{pad}# {line}" if line else f"{pad}#")
+        line = " ".join("".join(char if char.isprintable() else " " for char in raw).split())
+        if not line:
+            out.append(f"{pad}#")
+            continue
+        out += [f"{pad}# {part}" for part in _fold(line, max(WIDTH - indent - 2, 40))]
     return out
 
 
