@@ -110,7 +110,8 @@ def _profile_table(engine: sa.Engine, conn_id: str, schema: str | None, name: st
     types = {str(column["name"]): column["type"] for column in described}
     preparer = engine.dialect.identifier_preparer
     relation = (f"{preparer.quote_schema(schema)}." if schema else "") + preparer.quote(name)
-    sample: sa.Select[Any] = sa.select(*[sa.column(n) for n in names]).select_from(sa.table(name, schema=schema)).limit(sample_rows)
+    columns_read: list[sa.ColumnClause[Any]] = [sa.column(n) for n in names]
+    sample = sa.select(*columns_read).select_from(sa.table(name, schema=schema)).limit(sample_rows)
     rows = _sample(engine, conn_id, sample)
     columns = profile_columns(
         names, rows, guess=lambda field, values, i: guess_sql(types[names[i]], field, values),
@@ -139,12 +140,12 @@ def _profile_query(engine: sa.Engine, conn_id: str, text: str, statement: str, s
         notes=(f"types from the values of {len(rows)} sampled rows of the query",))
 
 
-def _sample(engine: sa.Engine, conn_id: str, statement: sa.Select[Any]) -> list[tuple[Any, ...]]:
+def _sample(engine: sa.Engine, conn_id: str, statement: sa.Executable) -> list[tuple[Any, ...]]:
     return _sample_with_names(engine, conn_id, statement)[1]
 
 
 def _sample_with_names(engine: sa.Engine, conn_id: str,
-                       statement: sa.Select[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+                       statement: sa.Executable) -> tuple[list[str], list[tuple[Any, ...]]]:
     from opendata.sources.sql_session import read_only_connection
 
     try:

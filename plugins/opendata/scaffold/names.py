@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 MAX_FIELD_NAME = 63
 
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE", "ł": "l",
+                          "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ð": "d", "Ð": "D"})
+
 # Written out as people say them in a display name.
 _UPPER_WORDS = {"id", "zip", "url", "gps", "api", "ssn", "dob", "ip", "pcis", "sr", "gis", "apn", "fips", "usd",
                 "ein", "llc", "ada", "hvac", "cd"}
@@ -21,8 +24,9 @@ _UPPER_WORDS = {"id", "zip", "url", "gps", "api", "ssn", "dob", "ip", "pcis", "s
 
 def field_name(source: str) -> str:
     """``"Permit #"`` -> ``permit``, ``"updatedAt"`` -> ``updated_at``, ``"2024 total"`` -> ``c_2024_total``."""
-    text = str(source)
-    # Accents folded to their letter ("déclaré" -> "declare"); other scripts have no such fold.
+    # Accents folded to their letter ("déclaré" -> "declare"), and the letters NFKD does not split;
+    # other scripts have no such fold (their names become "column", numbered when repeated).
+    text = str(source).translate(_LETTERS)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = text.replace("'", "").replace("#", " number ").replace("%", " percent ")
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
