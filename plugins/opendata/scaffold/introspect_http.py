@@ -143,7 +143,7 @@ def _records(document: Any, records_path: str | None, shown: str) -> tuple[list[
         if not isinstance(node, dict) or key not in node:
             found = [str(k) for k in node] if isinstance(node, dict) else []
             at = ".".join(walked) or "the body"
-            has = f"it has: {', '.join(found)}" if found else f"it is a {_json_kind(node)}"
+            has = f"it has: {', '.join(found)}" if found else f"it is {_a(_json_kind(node))}"
             raise ScaffoldError(f"records path {records_path!r}: no key {key!r} in {at} ({has})",
                                 did_you_mean(key, found))
         node = node[key]
@@ -154,7 +154,7 @@ def _records(document: Any, records_path: str | None, shown: str) -> tuple[list[
 def _checked(node: Any, path: str) -> list[Any]:
     if not isinstance(node, list):
         keys = f" with keys {', '.join(str(k) for k in node)}" if isinstance(node, dict) else ""
-        raise ScaffoldError(f"records path {path!r} is a {_json_kind(node)}{keys}, not a list of records")
+        raise ScaffoldError(f"records path {path!r} is {_a(_json_kind(node))}{keys}, not a list of records")
     if not node:
         raise ScaffoldError(f"records path {path!r} is an empty list: no record to learn the columns from")
     if not all(isinstance(item, dict) for item in node[:100]):
@@ -198,6 +198,10 @@ def _paging_note(document: Any, path: str | None, count: int, url: str) -> str |
 def _json_kind(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(
         type(value), "null" if value is None else type(value).__name__)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def _shown(url: str) -> str:
