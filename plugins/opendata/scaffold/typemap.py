@@ -64,7 +64,7 @@ def guess_sql(sa_type: Any, field: str, samples: Sequence[Any]) -> TypeGuess:
         return TypeGuess(SocrataType.CHECKBOX, "boolean")
     if isinstance(sa_type, sa.Integer):
         return _integer(field, samples, f"{sa_type.__class__.__name__.upper()}")
-    if isinstance(sa_type, sa.Numeric):
+    if isinstance(sa_type, (sa.Numeric, sa.Float)):
         return _numeric(field, "decimal")
     if isinstance(sa_type, sa.DateTime):
         if getattr(sa_type, "timezone", False):
