@@ -230,9 +230,9 @@ def _publishing(profile: SourceProfile, context: DraftContext, name: str,
         comments[("publishing", "category")] = (f"the portal category of most of {people.department}'s datasets; "
                                                 f"change it if this one belongs elsewhere")
     else:
-        known = ", ".join(context.known_categories) or "Health, Housing and Real Estate, Public Safety, Transportation"
-        publishing["category"] = todo(f"the portal category people browse this dataset under (the catalog uses: "
-                                      f"{known})")
+        known = (f"the catalog uses: {', '.join(context.known_categories)}" if context.known_categories else
+                 "for example Health, Housing and Real Estate, Public Safety or Transportation")
+        publishing["category"] = todo(f"the portal category people browse this dataset under ({known})")
     publishing["tags"] = _tags(name, people.department)
     comments[("publishing", "tags")] = "from the name and the department: add the words people search for"
     publishing["license"] = DEFAULT_LICENSE

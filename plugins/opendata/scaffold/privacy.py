@@ -160,9 +160,11 @@ def draft_privacy(profile: SourceProfile, findings: Sequence[ColumnFinding], *, 
                                       + (" and list it under privacy.remove" if drop_on_read else
                                          " and out of source.query")),
             }
+            masked_too = (f" The scanner reads column names as well as values, so {column.field_name} needs this "
+                          f"even masked.") if method and set(to_allow) <= finding.by_name else ""
             out.comments[("privacy", "allowed", column.field_name)] = (
-                f"suggested: {finding.describe()}. Every run stops at the privacy check until this is answered: "
-                f"a person decides to publish (the justification) or not (remove the column)")
+                f"suggested: {finding.describe()}.{masked_too} Every run stops at the privacy check until this is "
+                f"answered: a person decides to publish (the justification) or not (remove the column)")
         out.summary.append(f"{column.name}: {finding.describe()} -> "
                            + ", ".join(([f"mask {method}"] if method else []) + (["allowed, justification TODO"]
                                                                                if to_allow else [])))
