@@ -2,6 +2,8 @@
 
     opendata lint [--include DIR] [FILE...]  check every dataset file and the governance file (FILEs: report
                                            only theirs, for the pre-commit hook)
+    opendata new ID --department D (--sql CONN TABLE_OR_QUERY | --file PATH | --http URL [--records-path P])
+                                           draft a dataset file from its source; TODOs where a person must write
     opendata samples generate [--out DIR]  write the seeded sample sources
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
@@ -19,7 +21,8 @@
     opendata mailbox [--port N] [--dir D]  catch the pipeline's e-mail locally, one .eml file per message
 
 ``lint`` exits 1 on any error, for pre-commit hooks and CI; ``portal doctor`` exits 1 when a check FAILs;
-``check`` exits 1 on an error finding (or a failed extract), 2 when the dataset file does not pass lint.
+``check`` exits 1 on an error finding (or a failed extract), 2 when the dataset file does not pass lint;
+``new`` exits 2 with one line naming what is wrong (an unknown connection, table or department, a file there).
 """
 
 from __future__ import annotations
@@ -96,6 +99,26 @@ def _lint_files(named: list[str], include: Path, catalog, ignored: list[str]) ->
     print(f"{checked} named file(s) checked: {len(errors)} error(s) in {len({str(e.file) for e in errors})} "
           f"file(s){elsewhere}")
     return 1 if errors or ignored else 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from opendata.scaffold.command import NewRequest, run_new, summary
+    from opendata.scaffold.errors import ScaffoldError
+
+    include = Path(args.include) if args.include else settings.include_dir()
+    request = NewRequest(dataset_id=args.dataset_id, department=args.department, include_dir=include,
+                         sql=tuple(args.sql) if args.sql else None, file=Path(args.file) if args.file else None,
+                         http=args.http, records_path=args.records_path, name=args.name, sample_rows=args.sample_rows,
+                         overwrite=args.overwrite, stdout=args.stdout)
+    try:
+        result = run_new(request)
+    except ScaffoldError as exc:
+        print(f"opendata new: {exc}", file=sys.stderr)
+        return 2
+    if args.stdout:
+        sys.stdout.write(result.text)
+    print(summary(result, include), file=sys.stderr if args.stdout else sys.stdout)
+    return 0
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -377,6 +400,23 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("files", nargs="*", help="report only these dataset files' errors (and the governance "
                                                "file's): what a pre-commit hook hands over")
     lint.set_defaults(func=_lint)
+
+    new = commands.add_parser("new", help="draft a dataset file from its source (SQL table or query, CSV/Excel file, "
+                                          "JSON API); TODOs where a person must write")
+    new.add_argument("dataset_id", metavar="DATASET_ID", help="the new dataset's id (the file name and the DAG id)")
+    new.add_argument("--department", required=True, help="a department key of governance.yaml")
+    new_source = new.add_mutually_exclusive_group(required=True)
+    new_source.add_argument("--sql", nargs=2, metavar=("CONN_ID", "TABLE_OR_QUERY"),
+                            help="an Airflow connection and a table (name or schema.name) or one read-only query")
+    new_source.add_argument("--file", metavar="PATH", help="a CSV or Excel file in the include folder or a data root")
+    new_source.add_argument("--http", metavar="URL", help="a JSON API answering a page of records")
+    new.add_argument("--records-path", metavar="PATH", help="dotted path to the records in the JSON body (data.items)")
+    new.add_argument("--name", help="the display name (default: from the table, file or URL)")
+    new.add_argument("--sample-rows", type=int, default=1000, metavar="N", help="rows sampled (default 1000)")
+    new.add_argument("--include", help="the include folder (default: the configured one)")
+    new.add_argument("--overwrite", action="store_true", help="replace the dataset file if it exists")
+    new.add_argument("--stdout", action="store_true", help="print the draft instead of writing it")
+    new.set_defaults(func=_new)
 
     schema = commands.add_parser("schema", help="the JSON Schema of dataset files, for editors")
     schema.add_argument("--write", action="store_true", help="write it to include/dataset.schema.json")

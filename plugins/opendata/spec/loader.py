@@ -58,6 +58,7 @@ from opendata.spec.governance import Governance
 from opendata.spec.holders import Holders, choose_holders, newcomer_message
 from opendata.spec.paths import Confinement, UnsafePath
 from opendata.spec.status import CITY_TIMEZONE, validate_dataset_document
+from opendata.spec.todo_check import TODO_LEFT, todo_problems, under_todo
 from opendata.spec.validate import SpecParseError, YamlDocument, validate_document
 
 log = logging.getLogger(__name__)
@@ -238,8 +239,10 @@ def check_file(path: Path, governance: Governance | None, include: Path, *,
         warnings: list[SpecError] = []
         if parsed.spec is not None:
             confinement = confinement or Confinement(include, settings.data_roots())
+            todos = {error.loc for error in errors if error.message.startswith(TODO_LEFT)}
             errors += [SpecError(path, loc, message, hint, parsed.line_of(loc))
-                       for loc, message, hint in _cross_problems(parsed.spec, governance, confinement, cache)]
+                       for loc, message, hint in _cross_problems(parsed.spec, governance, confinement, cache)
+                       if not (todos and under_todo(loc, todos))]
             warnings = [SpecError(path, loc, message, hint, parsed.line_of(loc))
                         for loc, message, hint in _warning_problems(parsed.spec, stage, now)]
     except Exception as exc:  # noqa: BLE001 - one file must never stop the others
@@ -299,11 +302,25 @@ def parse_dataset_file(path: Path, include: Path) -> tuple[ParsedFile, Any]:
     except SpecParseError as exc:
         return ParsedFile(None, exc.errors, {}), None
     spec, errors = validate_dataset_document(doc)
+    todos = [SpecError(path, loc, message, hint, doc.line_of(loc))
+             for loc, message, hint in todo_problems(doc.data)] if doc.may_hold_todo else []
     if spec is None:
-        return ParsedFile(None, errors, {}), doc.status
+        return ParsedFile(None, _with_todos(errors, todos), {}), doc.status
     errors = [SpecError(path, loc, message, hint, doc.line_of(loc)) for loc, message, hint in file_problems(spec, path)]
     lines = {format_loc(loc): line for loc in _CROSS_LOCS if (line := doc.line_of(loc)) is not None}
-    return ParsedFile(spec, errors, lines), doc.status
+    # A file with a TODO left is valid for the schema but not finished: its errors say so, and
+    # an error is what keeps its DAG from being built (the typed model is kept for the cache).
+    return ParsedFile(spec, _with_todos(errors, todos), lines), doc.status
+
+
+def _with_todos(errors: list[SpecError], todos: list[SpecError]) -> list[SpecError]:
+    """The file's errors with one per TODO left; an error at a TODO's field (or under it) is the
+    TODO's doing ("TODO: ..." is not a date) and would only hide what to do, so it is left out."""
+    if not todos:
+        return errors
+    at = {todo.loc for todo in todos}
+    kept = [error for error in errors if not under_todo(error.loc, at)]
+    return sorted(kept + todos, key=lambda error: error.line or 0)
 
 
 def _parsed(path: Path, include: Path, cache: ResultCache | None, deadline: float | None = None) -> ParsedFile:
