@@ -140,7 +140,7 @@ def summary(result: NewResult, include_dir: Path) -> str:
         lines.append("No TODO left.")
     include = f" --include {include_dir}" if include_dir != settings.include_dir() else ""
     lines += ["Next: replace the TODOs, read the comments, then", f"  opendata lint{include}",
-              f"  opendata check {draft.data['id']}"]
+              f"  opendata check {draft.data['id']}{include}"]
     return "\n".join(lines)
 
 

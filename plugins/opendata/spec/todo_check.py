@@ -48,6 +48,8 @@ def todo_problems(data: object) -> list[Problem]:
     """One problem per TODO left: ``TODO left: <its text>``."""
     problems: list[Problem] = []
     for loc, text in todo_paths(data):
+        # "TODO left: describe ...", not "TODO left: TODO: describe ...".
+        text = text[len(TODO_PREFIX):].strip() or "(no text)"
         shown = text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
         problems.append((loc, TODO_LEFT + " ".join(shown.split()), None))
     return problems

@@ -70,7 +70,8 @@ def test_a_table_with_a_key_comments_updated_at_and_emails(pg_table, pg_conn, in
     lines = text.splitlines()
     at = next(i for i, line in enumerate(lines, 1) if line.startswith("      justification:"))
     assert f"  {path}:{at}: privacy.allowed.contact_email.justification: TODO: say why" in out
-    assert out.rstrip().endswith(f"opendata lint --include {include_dir}\n  opendata check service-requests")
+    assert out.rstrip().endswith(f"opendata lint --include {include_dir}\n"
+                                 f"  opendata check service-requests --include {include_dir}")
 
 
 def test_an_integer_key_is_the_watermark_without_an_updated_at_column(pg_table, pg_conn, include_dir):

@@ -25,19 +25,19 @@ def test_each_todo_is_one_error_at_its_field_and_nothing_else(include_copy):
     assert sorted(d.spec.id for d in catalog.datasets) == [i for i in SAMPLE_IDS if i != "service-requests-311"]
     assert [(e.field, e.message) for e in catalog.errors] == [
         # A long TODO is quoted up to 200 characters.
-        ("description", "TODO left: TODO: describe in plain English what a row is. Service requests made through "
+        ("description", "TODO left: describe in plain English what a row is. Service requests made through "
                         "MyLA311 (phone, app, web and e-mail) that LA Sanitation and Environment handles: bulky "
-                        "item pickups, illegal dumping, gra..."),
-        ("coverage.start_date", "TODO left: TODO: the first day the data covers"),
-        ("update_frequency", "TODO left: TODO: how often"),
-        ("publishing.tags[1]", "TODO left: TODO: a tag"),
-        ("columns[4].description", "TODO left: TODO: what status means"),
+                        "item pickups, illegal dumping, graffiti ..."),
+        ("coverage.start_date", "TODO left: the first day the data covers"),
+        ("update_frequency", "TODO left: how often"),
+        ("publishing.tags[1]", "TODO left: a tag"),
+        ("columns[4].description", "TODO left: what status means"),
     ]
     lines = path.read_text().splitlines()
     assert [e.line for e in catalog.errors] == [
         next(i for i, line in enumerate(lines, 1) if line.startswith(key)) for key in
         ("description:", "  start_date:", "update_frequency:", "  tags:", "    description: 'TODO")]
-    assert str(catalog.errors[1]) == f"{path}:{catalog.errors[1].line}: coverage.start_date: TODO left: TODO: " \
+    assert str(catalog.errors[1]) == f"{path}:{catalog.errors[1].line}: coverage.start_date: TODO left: " \
                                      f"the first day the data covers"
 
 
@@ -47,7 +47,7 @@ def test_a_todo_in_a_planned_file_is_an_error_too(include_copy):
          "details: 'TODO: say what is known'")
     catalog = load_catalog(include_copy)
     assert [(e.field, e.message) for e in catalog.errors] == [("data_quality.details",
-                                                               "TODO left: TODO: say what is known")]
+                                                               "TODO left: say what is known")]
     assert catalog.planned == []
 
 
