@@ -78,7 +78,7 @@ def profile_sql(conn_id: str, table_or_query: str, sample_rows: int) -> SourcePr
 
 
 def _engine(conn_id: str) -> sa.Engine:
-    from opendata.sources.sql import sqlalchemy_engine
+    from opendata.sources.sql_session import sqlalchemy_engine
 
     try:
         return sqlalchemy_engine(conn_id)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from opendata import settings
 from opendata.sources.base import ExtractError
-from opendata.sources.sql_session import read_only_connection
+from opendata.sources.sql_session import read_only_connection, sqlalchemy_engine
 from opendata.sources.watermark import Bound
 from opendata.spec.dataset import SqlSource
 from opendata.spec.paths import UnsafePath, resolve_query_file
@@ -39,26 +39,6 @@ def query_text(source: SqlSource) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ExtractError(f"cannot read query file {path}: {exc.strerror}") from exc
-
-
-def sqlalchemy_engine(conn_id: str) -> sa.Engine:
-    from airflow.sdk import BaseHook
-
-    try:
-        connection = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # the SDK raises AirflowNotFoundException, or a comms error
-        raise ExtractError(
-            f"Airflow connection {conn_id!r} is not defined: add it in Admin > Connections "
-            f"or as the environment variable AIRFLOW_CONN_{conn_id.upper()}"
-        ) from exc
-    try:
-        hook = connection.get_hook()
-        return hook.get_sqlalchemy_engine()
-    except Exception as exc:
-        raise ExtractError(
-            f"connection {conn_id!r} (type {connection.conn_type!r}) does not give a SQLAlchemy "
-            f"engine: {type(exc).__name__}; install the Airflow provider for this database"
-        ) from exc
 
 
 def read_sql_chunks(source: SqlSource, since: tuple[str, Bound] | None = None, *,

@@ -127,3 +127,25 @@ def adbc_read_only(cursor, conn_id: str) -> None:
     state = cursor.fetchone()[0]
     if str(state).lower() != "on":
         raise _refused(conn_id, f"transaction_read_only is {state}")
+
+
+def sqlalchemy_engine(conn_id: str) -> sa.Engine:
+    """The engine of Airflow connection ``conn_id``, built by its provider's hook (credentials stay
+    in the connection). Here, not in ``sql``: `opendata new --sql` needs it without pandas."""
+    from airflow.sdk import BaseHook
+
+    try:
+        connection = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # the SDK raises AirflowNotFoundException, or a comms error
+        raise ExtractError(
+            f"Airflow connection {conn_id!r} is not defined: add it in Admin > Connections "
+            f"or as the environment variable AIRFLOW_CONN_{conn_id.upper()}"
+        ) from exc
+    try:
+        hook = connection.get_hook()
+        return hook.get_sqlalchemy_engine()
+    except Exception as exc:
+        raise ExtractError(
+            f"connection {conn_id!r} (type {connection.conn_type!r}) does not give a SQLAlchemy "
+            f"engine: {type(exc).__name__}; install the Airflow provider for this database"
+        ) from exc
