@@ -111,7 +111,7 @@ class PushPrivateOperator(DatasetOperator):
         marker), else created now, never twice (see :mod:`opendata.lifecycle.creation`)."""
         import datetime as dt
 
-        from opendata.lifecycle.creation import CreationAction, decide_creation
+        from opendata.lifecycle.creation import CreationAction, creation_refusal, decide_creation
         from opendata.lifecycle.runtime import portal_url, utcnow
         from opendata.portal.dataset_metadata import dataset_marker
 
@@ -152,25 +152,6 @@ class PushPrivateOperator(DatasetOperator):
         registry.record_portal_dataset(spec.id, portal_id, run_id=run_id)
         self.log.info("Created private dataset %s at %s", portal_id, portal_url(hook, portal_id))
         return portal_id
-
-
-def creation_refusal(spec: DatasetSpec, state: DatasetState | None, portal_base_url: str) -> str | None:
-    """Why the dataset must not be created on the portal (None: it may). A dataset taken over
-    from the portal (``opendata adopt``) exists there already: it is never created, even when the
-    registry lost its portal id or its row; its file's ``existing_publication.link`` names its
-    page on this portal."""
-    if state is not None and state.adopted:
-        return (f"{spec.id} was adopted from the portal on {state.adopted_at:%Y-%m-%d} by {state.adopted_by}; an "
-                f"adopted dataset is never created, and the registry records no portal id for it: restore it "
-                f"(or adopt it again) before the next run. Nothing was sent")
-    link = spec.existing_publication.link
-    page = f"{portal_base_url.rstrip('/')}/d/"
-    if spec.existing_publication.published and link is not None and str(link).startswith(page):
-        return (f"{spec.id}: its file says it is published on this portal already ({link}) but the registry has "
-                f"no record of it: run `opendata adopt {str(link)[len(page):].strip('/')} --id {spec.id} "
-                f"--department {spec.department} --by <person> --overwrite` to take it over instead of creating "
-                f"a second copy. Nothing was sent")
-    return None
 
 
 class CreationPending(RuntimeError):
