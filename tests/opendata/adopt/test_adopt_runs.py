@@ -192,3 +192,26 @@ def test_an_adopted_dataset_the_registry_lost_is_never_created(world, tmp_path):
     assert world.dag("bike-counts").test(logical_date=dt.datetime(2026, 12, 2, tzinfo=dt.UTC)).state == "failed"
     assert emulator_requests(world, "/api/views.json") == 0
     assert world.emu.stats()["rows"].get(portal_id, {}).get("received", 0) == 0
+
+
+def test_an_adopted_dataset_without_a_row_identifier_is_compared_as_a_whole(world, tmp_path):
+    portal_id, source, path, rows = adopted_bikes(world, tmp_path, rows=bike_rows(120), row_identifier=None)
+    data = fill_todos(path, answers_for(source))
+    assert "row_identifier" not in data["publishing"]
+    # The same content as the portal's: nothing is sent, no revision opened.
+    world.emu.reset_stats()
+    assert world.dag("bike-counts").test(logical_date=dt.datetime(2026, 12, 1, tzinfo=dt.UTC)).state == "success"
+    stats = world.emu.stats()
+    assert stats["rows"].get(portal_id, {}).get("received", 0) == 0
+    assert stats["revisions"].get(portal_id, {}).get("opened", 0) == 0
+    assert world.registry().get_state("bike-counts").published_checksum is not None
+    # One value changed: the whole dataset is replaced, atomically, through one revision.
+    rows[7] = {**rows[7], "riders": rows[7]["riders"] + 1}
+    write_csv(source, rows)
+    world.emu.reset_stats()
+    assert world.dag("bike-counts").test(logical_date=dt.datetime(2026, 12, 2, tzinfo=dt.UTC)).state == "success"
+    revisions = world.emu.stats()["revisions"][portal_id]
+    assert (revisions["opened"], revisions["applied"]) == (1, 1)
+    assert emulator_requests(world, "/api/views.json") == 0
+    held = requests.get(f"{world.emu.url}/resource/{portal_id}.json", params={"$limit": 1000}, timeout=10).json()
+    assert len(held) == 120
