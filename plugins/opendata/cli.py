@@ -7,6 +7,8 @@
     opendata samples generate [--out DIR]  write the seeded sample sources
     opendata samples load-sql URL          load the building-permits sample into a database
     opendata samples serve-api [--port N]  serve the restaurant-inspections sample as a JSON API
+    opendata adopt PORTAL_ID --by PERSON   take over a dataset already public on the portal (its file, the registry)
+    opendata adopt --department D (--owner U | --category C) --by PERSON   a batch from the catalog, one file each
     opendata registry init                 create the publication registry's database and tables
     opendata pools                         create or resize the Airflow pool of portal writes (socrata_writes)
     opendata history list|export ID        archived versions of a dataset; export one as CSV
@@ -175,6 +177,83 @@ def _demo(args: argparse.Namespace) -> int:
     from opendata.demo import main as demo_main
 
     return demo_main(check_only=args.check)
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    """`opendata adopt`: one portal dataset, or a batch from the catalog; nothing is sent to the portal."""
+    import time
+
+    from opendata.adopt.take_over import AdoptRequest, Outcome, adopt_batch, catalog_ids
+    from opendata.portal.errors import SocrataError
+    from opendata.portal.hook import SocrataHook
+    from opendata.registry import Registry
+    from opendata.scaffold.errors import ScaffoldError
+    from opendata.spec.errors import did_you_mean
+    from opendata.spec.loader import load_governance
+
+    def refuse(message: str) -> int:
+        print(f"opendata adopt: {message}", file=sys.stderr)
+        return 2
+
+    batch = args.owner is not None or args.category is not None
+    if batch == (args.portal_id is not None):
+        return refuse("give one PORTAL_ID, or --department with --owner or --category for a batch")
+    if batch and (args.department is None or args.id is not None or args.sql or args.file or args.http):
+        return refuse("a batch takes --department, and no --id or source (each dataset's file says its own)")
+    include = Path(args.include) if args.include else settings.include_dir()
+    governance, errors = load_governance(settings.governance_file(include), root=include)
+    if governance is None:
+        return refuse(f"the governance file has errors; fix them first (opendata lint): {errors[0] if errors else ''}")
+    if args.by not in governance.people:
+        hint = did_you_mean(args.by, set(governance.people))
+        return refuse(f"--by {args.by!r} is not a person of governance.yaml" + (f" (did you mean '{hint}'?)" if hint
+                                                                               else ""))
+    if args.department is not None and args.department not in governance.departments:
+        hint = did_you_mean(args.department, set(governance.departments))
+        return refuse(f"--department {args.department!r} is not a department of governance.yaml"
+                      + (f" (did you mean '{hint}'?)" if hint else ""))
+    profile = None
+    try:
+        if args.sql:
+            from opendata.scaffold.profile import profile_sql
+
+            profile = profile_sql(args.sql[0], args.sql[1])
+        elif args.file:
+            from opendata.scaffold.profile import profile_file
+
+            profile = profile_file(args.file, include_dir=include)
+        elif args.http:
+            from opendata.scaffold.profile import profile_http
+
+            profile = profile_http(args.http, args.records_path)
+    except ScaffoldError as exc:
+        return refuse(str(exc))
+    request = AdoptRequest(include_dir=include, governance=governance, by=args.by, department=args.department,
+                           dataset_id=args.id, overwrite=args.overwrite, dry_run=args.dry_run, profile=profile)
+    started = time.monotonic()
+    with SocrataHook(args.conn_id) as hook:
+        try:
+            ids = catalog_ids(hook, category=args.category, owner=args.owner) if batch else [args.portal_id]
+        except SocrataError as exc:
+            return refuse(f"the portal's catalog cannot be read: {exc}")
+        registry = Registry.from_settings()
+        results = []
+        for result in adopt_batch(hook, registry, ids, request):
+            results.append(result)
+            print(result.line(), flush=True)
+            for line in result.mismatch:
+                print(f"    column mismatch: {line}")
+            if not batch:
+                for path, text in result.todos:
+                    print(f"    {path}: {text}")
+            if result.text is not None:
+                print(result.text)
+    counts = {outcome: sum(r.outcome is outcome for r in results) for outcome in Outcome}
+    if batch:
+        print(f"{len(results)} dataset(s) in {time.monotonic() - started:.1f} s: "
+              + ", ".join(f"{n} {outcome.value}" for outcome, n in counts.items() if n))
+        return 1 if counts[Outcome.FAILED] else 0
+    return 0 if results and results[0].outcome in (Outcome.ADOPTED, Outcome.DRY_RUN, Outcome.ALREADY) else 1
 
 
 def _mailbox(args: argparse.Namespace) -> int:
@@ -436,6 +515,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve_api.add_argument("--host", default="127.0.0.1")
     serve_api.add_argument("--port", type=int, default=8766)
     serve_api.set_defaults(func=_serve_api)
+
+    adopt = commands.add_parser("adopt", help="take over datasets already public on the portal (writes their files "
+                                              "and records them public; sends nothing to the portal)")
+    adopt.add_argument("portal_id", nargs="?", help="the portal dataset's id (4x4); or a batch: --owner/--category")
+    adopt.add_argument("--by", required=True, help="who adopts it: a person key of governance.yaml")
+    adopt.add_argument("--department", help="the governance.yaml department (default: the portal's Department "
+                                            "custom field)")
+    adopt.add_argument("--id", help="the dataset id (default: from the portal's name)")
+    adopt_source = adopt.add_mutually_exclusive_group()
+    adopt_source.add_argument("--sql", nargs=2, metavar=("CONN_ID", "TABLE_OR_QUERY"), help="the source: a table "
+                              "or query of an Airflow connection")
+    adopt_source.add_argument("--file", help="the source: a CSV or Excel file")
+    adopt_source.add_argument("--http", metavar="URL", help="the source: a JSON API")
+    adopt.add_argument("--records-path", help="with --http: the dotted path to the records (e.g. data)")
+    adopt_batch = adopt.add_mutually_exclusive_group()
+    adopt_batch.add_argument("--owner", help="batch: every dataset of the catalog this user id owns")
+    adopt_batch.add_argument("--category", help="batch: every dataset of the catalog in this category")
+    adopt.add_argument("--include", help="the include folder (default: $OPENDATA_INCLUDE_DIR or ./include)")
+    adopt.add_argument("--conn-id", default="socrata_default", help="the portal's Airflow connection")
+    adopt.add_argument("--overwrite", action="store_true", help="replace an existing dataset file")
+    adopt.add_argument("--dry-run", action="store_true", help="print the file(s) and what would be recorded; "
+                                                               "write nothing")
+    adopt.set_defaults(func=_adopt, needs=(require_registry,))
 
     registry = commands.add_parser("registry", help="the publication registry")
     registry_commands = registry.add_subparsers(dest="registry_command", required=True)

@@ -27,7 +27,7 @@ from opendata.inventory.model import (
 )
 from opendata.lifecycle.staging import report_location
 from opendata.lifecycle.tasks import SHRINK_APPROVAL_TASK_ID
-from opendata.registry.store import PublishedVersion, StageChange
+from opendata.registry.store import ADOPTED_NOTE_PREFIX, PublishedVersion, StageChange
 from opendata.validation.report import REPORT_NAME
 
 if TYPE_CHECKING:
@@ -140,7 +140,11 @@ def approvals(summary: DatasetSummary | None, history: Sequence[StageChange], an
                               date_only=True))
     for change in history:
         notes = change.notes or ""
-        if notes.startswith(STEP1_APPROVED):
+        if notes.startswith(ADOPTED_NOTE_PREFIX):
+            # Taken over from the portal (opendata adopt): public before the pipeline knew it.
+            found.append(Approval("Adopted: public on the portal before the pipeline took it over", change.by,
+                                  change.at, "registry", notes))
+        elif notes.startswith(STEP1_APPROVED):
             found.append(Approval("Step 1: department approval", change.by, change.at, "registry"))
         elif notes.startswith(STEP1_REJECTED):
             reason = notes.partition(": ")[2] or None

@@ -13,6 +13,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opendata.registry import DatasetState
+    from opendata.spec.dataset import DatasetSpec
 
 
 class CreationAction(StrEnum):
@@ -55,3 +60,22 @@ def decide_creation(found: Sequence[str], *, intent_at: dt.datetime | None, now:
         CreationAction.CREATE,
         f"an attempt started at {intent_at:%Y-%m-%d %H:%M:%S} UTC left nothing the catalog lists after "
         f"{catalog_lag.total_seconds():g}s; creating it")
+
+
+def creation_refusal(spec: DatasetSpec, state: DatasetState | None, portal_base_url: str) -> str | None:
+    """Why the dataset must not be created on the portal (None: it may). A dataset taken over
+    from the portal (``opendata adopt``) exists there already: it is never created, even when the
+    registry lost its portal id or its row; its file's ``existing_publication.link`` names its
+    page on this portal."""
+    if state is not None and state.adopted:
+        return (f"{spec.id} was adopted from the portal on {state.adopted_at:%Y-%m-%d} by {state.adopted_by}; an "
+                f"adopted dataset is never created, and the registry records no portal id for it: restore it "
+                f"(or adopt it again) before the next run. Nothing was sent")
+    link = spec.existing_publication.link
+    page = f"{portal_base_url.rstrip('/')}/d/"
+    if spec.existing_publication.published and link is not None and str(link).startswith(page):
+        return (f"{spec.id}: its file says it is published on this portal already ({link}) but the registry has "
+                f"no record of it: run `opendata adopt {str(link)[len(page):].strip('/')} --id {spec.id} "
+                f"--department {spec.department} --by <person> --overwrite` to take it over instead of creating "
+                f"a second copy. Nothing was sent")
+    return None

@@ -29,6 +29,11 @@ class DatasetMissingOnPortal(RuntimeError):
     the pipeline does not delete datasets, so someone did, and people must look at it."""
 
 
+class AdoptedDatasetWithoutPortalId(RuntimeError):
+    """A dataset taken over from the portal (``opendata adopt``) whose registry row lost its
+    portal id: it exists on the portal, so it is never created again; a person must put it right."""
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -58,6 +63,11 @@ def portal_snapshot(hook: SocrataHook, portal_id: str | None) -> PortalSnapshot 
 def current_plan(hook: SocrataHook, registry: Registry, dataset_id: str, *,
                  resubmit: bool = False) -> tuple[RunPlan, DatasetState | None]:
     state = registry.get_state(dataset_id)
+    if state is not None and state.adopted and state.portal_id is None:
+        raise AdoptedDatasetWithoutPortalId(
+            f"{dataset_id} was adopted from the portal ({state.adopted_by}, {state.adopted_at:%Y-%m-%d}) but the "
+            f"registry no longer records its portal id; an adopted dataset is never created, so nothing was "
+            f"sent: restore the portal id in the registry (or adopt it again) before the next run")
     snapshot = portal_snapshot(hook, state.portal_id if state else None)
     return plan_run(snapshot, state.stage if state else None, resubmit=resubmit,
                     department_rejection=step1_rejection(state)), state

@@ -321,20 +321,28 @@ def same_file(path: Path, other: Path, block: int = 1 << 20) -> bool:
 
 def plan_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, *,
               previous_fingerprint: Path | None, published_rows: int | None, published_checksum: str | None,
-              staged_checksum: str, incremental: bool = False) -> SyncPlan:
-    """Work out the load without sending anything (the shrink guard looks at this)."""
+              staged_checksum: str, incremental: bool = False, compare_portal_rows: bool = False) -> SyncPlan:
+    """Work out the load without sending anything (the shrink guard looks at this).
+
+    ``compare_portal_rows``: the pipeline has no record of a load it made (a dataset taken over
+    from the portal): the extract is compared with the rows the portal holds, read and typed as
+    the extract is (:mod:`opendata.lifecycle.portal_rows`), instead of sending every row."""
     total = pq.read_metadata(staged_path).num_rows
     max_share = spec.refresh.max_deleted_share
     if spec.refresh_mode == SyncMode.REPLACE:
         published = published_rows or 0
         if published_checksum is not None and published_checksum == staged_checksum:
             return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
+        if compare_portal_rows and published_checksum is None:
+            return _plan_replace_against_portal(hook, spec, portal_id, staged_path, total)
         gone = max(published - total, 0)
         return SyncPlan(SyncMode.REPLACE, total, total, 0, gone, published,
                         shrink_problem(gone, published, max_share, remaining=total))
 
     row_id = _row_identifier(spec)
     sidecar = sidecar_path(staged_path)
+    if compare_portal_rows and previous_fingerprint is None and not incremental:
+        return _plan_upsert_against_portal(hook, spec, portal_id, staged_path, total, row_id)
     if (not incremental and previous_fingerprint is not None and previous_fingerprint.is_file()
             and sidecar.is_file()):
         if same_file(sidecar, previous_fingerprint):
@@ -384,6 +392,44 @@ def plan_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path:
     mode = SyncMode.UPSERT if changes.changed or changes.deleted else SyncMode.NONE
     return SyncPlan(mode, current.num_rows, changes.changed, changes.unchanged, changes.deleted, published, problem,
                     changes, current, merged)
+
+
+def _plan_upsert_against_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path,
+                                total: int, row_id: str) -> SyncPlan:
+    """The extract against every row the portal holds (no fingerprint of a load of the pipeline's
+    own): both sides typed and hashed alike, compared bucket by bucket on disk. The extract's own
+    fingerprint (the sidecar) is what is recorded as confirmed afterwards."""
+    from opendata.lifecycle.portal_rows import extract_pages, portal_pages, write_comparison_fingerprint
+
+    sidecar = sidecar_path(staged_path)
+    with tempfile.TemporaryDirectory(prefix=".portal-rows-", dir=staged_path.parent) as tmp:
+        portal_file, extract_file = Path(tmp) / "portal.arrow", Path(tmp) / "extract.arrow"
+        published = write_comparison_fingerprint(portal_pages(hook, portal_id, spec), row_id, portal_file)
+        write_comparison_fingerprint(extract_pages(staged_path, spec), row_id, extract_file)
+        log.info("No load of the pipeline's own yet (taken over from the portal): comparing the %s extracted rows "
+                 "with the %s rows the portal holds", f"{total:,}", f"{published:,}")
+        changes = diff_fingerprint_files(extract_file, portal_file, current_rows=total, previous_rows=published,
+                                         workdir=Path(tmp))
+    problem = shrink_problem(changes.deleted, published, spec.refresh.max_deleted_share, remaining=total)
+    mode = SyncMode.UPSERT if changes.changed or changes.deleted else SyncMode.NONE
+    return SyncPlan(mode, total, changes.changed, changes.unchanged, changes.deleted, published, problem, changes,
+                    merged_fingerprint_file=sidecar if sidecar.is_file() else None)
+
+
+def _plan_replace_against_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path,
+                                 total: int) -> SyncPlan:
+    """A dataset without a row identifier, taken over from the portal: its rows (as a multiset)
+    against the extract's; the same content sends nothing, else the whole dataset is replaced."""
+    from opendata.lifecycle.portal_rows import same_content
+
+    same, published = same_content(hook, portal_id, spec, staged_path)
+    log.info("No load of the pipeline's own yet (taken over from the portal): the portal's %s rows are %s the "
+             "%s extracted", f"{published:,}", "the same as" if same else "not those", f"{total:,}")
+    if same:
+        return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
+    gone = max(published - total, 0)
+    return SyncPlan(SyncMode.REPLACE, total, total, 0, gone, published,
+                    shrink_problem(gone, published, spec.refresh.max_deleted_share, remaining=total))
 
 
 def apply_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
@@ -450,11 +496,13 @@ def _column_types(spec: DatasetSpec) -> dict[str, str]:
 def sync_to_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, *,
                    fingerprint_path: Path, previous_fingerprint: Path | None, published_rows: int | None,
                    apply_shrink_guard: bool, audience: LoadAudience, published_checksum: str | None = None,
-                   staged_checksum: str = "", incremental: bool = False) -> SyncResult:
+                   staged_checksum: str = "", incremental: bool = False,
+                   compare_portal_rows: bool = False) -> SyncResult:
     """Load the staged extract into portal dataset ``portal_id``, sending only what changed."""
     plan = plan_sync(hook, spec, portal_id, staged_path, previous_fingerprint=previous_fingerprint,
                      published_rows=published_rows, published_checksum=published_checksum,
-                     staged_checksum=staged_checksum, incremental=incremental)
+                     staged_checksum=staged_checksum, incremental=incremental,
+                     compare_portal_rows=compare_portal_rows)
     if apply_shrink_guard and plan.shrink_problem:
         raise ShrinkGuardError(plan.shrink_problem + "; nothing was sent")
     return apply_sync(hook, spec, portal_id, staged_path, plan, fingerprint_path=fingerprint_path,
@@ -473,12 +521,15 @@ class SyncArguments:
     previous_fingerprint: Path | None = None
     published_rows: int | None = None
     published_checksum: str | None = None
+    #: Taken over from the portal with no load of the pipeline's own yet: compare with its rows.
+    compare_portal_rows: bool = False
 
     def plan(self, hook: SocrataHook, spec: DatasetSpec, portal_id: str) -> SyncPlan:
         """:func:`plan_sync` of this load: nothing is sent."""
         return plan_sync(hook, spec, portal_id, self.staged_path, previous_fingerprint=self.previous_fingerprint,
                          published_rows=self.published_rows, published_checksum=self.published_checksum,
-                         staged_checksum=self.staged_checksum, incremental=self.incremental)
+                         staged_checksum=self.staged_checksum, incremental=self.incremental,
+                         compare_portal_rows=self.compare_portal_rows)
 
     def sync(self, hook: SocrataHook, spec: DatasetSpec, portal_id: str, *, fingerprint_path: Path,
              apply_shrink_guard: bool, audience: LoadAudience) -> SyncResult:
@@ -487,7 +538,7 @@ class SyncArguments:
                               previous_fingerprint=self.previous_fingerprint, published_rows=self.published_rows,
                               apply_shrink_guard=apply_shrink_guard, audience=audience,
                               published_checksum=self.published_checksum, staged_checksum=self.staged_checksum,
-                              incremental=self.incremental)
+                              incremental=self.incremental, compare_portal_rows=self.compare_portal_rows)
 
 
 def sync_arguments(state: DatasetState | None, staged: StagedExtract) -> SyncArguments:
@@ -500,4 +551,6 @@ def sync_arguments(state: DatasetState | None, staged: StagedExtract) -> SyncArg
         staged_path=local_staged(staged), staged_checksum=staged.checksum, incremental=staged.since is not None,
         previous_fingerprint=local_fingerprint(state.fingerprint_path if state else None),
         published_rows=state.published_rows if state else None,
-        published_checksum=state.published_checksum if state else None)
+        published_checksum=state.published_checksum if state else None,
+        compare_portal_rows=bool(state and state.adopted and state.fingerprint_path is None
+                                 and state.published_checksum is None))

@@ -39,6 +39,16 @@ class PlanRunOperator(DatasetOperator):
         # naming the dataset, the registry and where it is configured (RegistryUnavailable).
         registry = inputs.registry
         plan, state = current_plan(inputs.hook, registry, self.dataset_id, resubmit=resubmit)
+        if plan.path is RunPath.FIRST_PUBLICATION and (state is None or state.portal_id is None):
+            # Only before a first publication is the file read here: a dataset taken over from the
+            # portal (its file links its page there) is never created, even without a registry row.
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from opendata.lifecycle.creation import creation_refusal
+
+            refusal = creation_refusal(inputs.spec, state, inputs.hook.base_url)
+            if refusal:
+                raise AirflowFailException(refusal)
         self.log.info("Dataset %s: stage %s, path %s (%s)", self.dataset_id, plan.stage.value, plan.path.value,
                       plan.reason)
         if plan.path is RunPath.RETIRED and state is not None:  # only a recorded dataset is retired

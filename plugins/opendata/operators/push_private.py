@@ -111,10 +111,15 @@ class PushPrivateOperator(DatasetOperator):
         marker), else created now, never twice (see :mod:`opendata.lifecycle.creation`)."""
         import datetime as dt
 
-        from opendata.lifecycle.creation import CreationAction, decide_creation
+        from opendata.lifecycle.creation import CreationAction, creation_refusal, decide_creation
         from opendata.lifecycle.runtime import portal_url, utcnow
         from opendata.portal.dataset_metadata import dataset_marker
 
+        refusal = creation_refusal(spec, state, hook.base_url)
+        if refusal:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(refusal)
         marker = dataset_marker(spec)
         found = [view.id for view in hook.find_marked_datasets(marker, name=spec.name)]
         decision = decide_creation(found, intent_at=state.creation_started_at if state else None, now=utcnow(),

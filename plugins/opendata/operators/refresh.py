@@ -25,6 +25,7 @@ class RefreshPublicOperator(DatasetOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from opendata.lifecycle.assets import dataset_asset
+        from opendata.lifecycle.columns import ColumnMismatchError, ensure_columns_match
         from opendata.lifecycle.held import HeldOutcome, follow_up_held
         from opendata.lifecycle.history import archive_version
         from opendata.lifecycle.runtime import portal_url, record_confirmed_load, show_stage
@@ -54,6 +55,12 @@ class RefreshPublicOperator(DatasetOperator):
         if held is not None:  # what became of the held version was just recorded
             state = inputs.recorded_state(reread=True)
         portal_id = inputs.portal_id
+        try:
+            # The portal's columns must be the file's before a row is sent (a dataset taken over
+            # from the portal, a column changed on either side): else fail, naming them.
+            ensure_columns_match(hook, spec, portal_id)
+        except ColumnMismatchError as exc:
+            raise AirflowFailException(str(exc)) from exc
         try:
             result = sync_arguments(state, staged).sync(
                 hook, spec, portal_id, fingerprint_path=fingerprint_work_file(self.dataset_id),

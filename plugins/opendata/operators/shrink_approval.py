@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import Param
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from opendata.lifecycle.tasks import APPROVE_OPTION
 from opendata.operators.base import DatasetTask, HumanAnswer, ReportedFailure, governance_names
@@ -47,11 +47,17 @@ class ShrinkApprovalOperator(DatasetTask, ApprovalOperator):
 
     def execute(self, context: Context) -> Any:
         from opendata import storage
+        from opendata.lifecycle.columns import ColumnMismatchError, ensure_columns_match
         from opendata.lifecycle.sync import sync_arguments
         from opendata.operators.notifier import DatasetNotifier
 
         self.skip_unless_planned(context)
         inputs = self.task_inputs(context)
+        try:
+            # Counted only against the portal's own columns (the refresh checks again before sending).
+            ensure_columns_match(inputs.hook, inputs.spec, inputs.portal_id)
+        except ColumnMismatchError as exc:
+            raise AirflowFailException(str(exc)) from exc
         with storage.scratch():  # the files are downloaded for the count only, then removed
             sync = sync_arguments(inputs.state, inputs.staged).plan(inputs.hook, inputs.spec, inputs.portal_id)
         if not sync.shrink_problem:

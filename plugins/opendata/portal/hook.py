@@ -32,6 +32,7 @@ from opendata.portal.approvals import (
     submission_body,
 )
 from opendata.portal.config import CONN_TYPE, DEFAULT_CONN_ID, SocrataConnectionConfig
+from opendata.portal.described import CatalogAsset, PortalDescription, parse_catalog_assets
 from opendata.portal.errors import (
     SocrataApprovalError,
     SocrataError,
@@ -365,6 +366,42 @@ class SocrataHook(BaseHook):
         session = self.session
         payload = session.sodapy_call("get view", session.client.get_metadata, _check_id(dataset_id))
         return ViewMetadata.from_json(payload)
+
+    def describe_dataset(self, dataset_id: str) -> PortalDescription:
+        """The dataset as the portal describes it (one ``GET /api/views/{id}.json``): metadata,
+        columns, row identifier, custom fields, publication and audience; for taking over a
+        dataset the pipeline did not create (``opendata adopt``). Raises ``SocrataNotFound``."""
+        return PortalDescription.from_view(self.get_view(dataset_id))
+
+    def list_catalog_datasets(
+        self,
+        *,
+        categories: Sequence[str] = (),
+        owner: str | None = None,
+        page_size: int = 100,
+    ) -> list[CatalogAsset]:
+        """Datasets of this domain the Discovery API lists (``GET /api/catalog/v1`` with
+        ``domains``, ``only=dataset``, ``categories`` and ``for_user`` (the owner's user id),
+        paged with ``limit``/``offset`` until ``resultSetSize``), in the catalog's order. With
+        ``X-Socrata-Host`` the catalog includes what this account may see that is not public;
+        callers check each dataset's view before acting on it."""
+        if page_size < 1:
+            raise ValueError("page_size must be >= 1")
+        filters: list[tuple[str, str]] = [("domains", self.config.host_header), ("only", "dataset")]
+        filters += [("categories", c) for c in categories]
+        if owner:
+            filters.append(("for_user", owner))
+        found: dict[str, CatalogAsset] = {}
+        offset = 0
+        while True:
+            params = [*filters, ("limit", str(page_size)), ("offset", str(offset))]
+            payload = self.session.request("GET", "/api/catalog/v1", params=params)
+            assets, returned, total = parse_catalog_assets(payload)
+            for asset in assets:
+                found.setdefault(asset.id, asset)
+            offset += returned
+            if returned < page_size or (total is not None and offset >= total):
+                return list(found.values())
 
     def get_asset_metadata(self, dataset_id: str) -> AssetMetadata:
         """``GET /api/views/metadata/v1/{id}`` (Metadata API) as :class:`AssetMetadata`."""

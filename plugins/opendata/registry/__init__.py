@@ -7,7 +7,14 @@ and is written only after the portal confirmed the change.
 
 from opendata.registry.errors import RegistryUnavailable
 from opendata.registry.stages import Stage
-from opendata.registry.store import DatasetState, PublishedVersion, Registry, RunRecord, StageChange
+from opendata.registry.store import (
+    AdoptionConflict,
+    DatasetState,
+    PublishedVersion,
+    Registry,
+    RunRecord,
+    StageChange,
+)
 
-__all__ = ["DatasetState", "PublishedVersion", "Registry", "RegistryUnavailable", "RunRecord", "Stage",
-           "StageChange"]
+__all__ = ["AdoptionConflict", "DatasetState", "PublishedVersion", "Registry", "RegistryUnavailable", "RunRecord",
+           "Stage", "StageChange"]

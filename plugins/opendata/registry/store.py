@@ -59,6 +59,10 @@ dataset_state = sa.Table(
     sa.Column("held_rows", sa.BigInteger),
     sa.Column("retired_reason", sa.Text),
     sa.Column("retired_by", sa.String(200)),
+    # Taken over from the portal by `opendata adopt` (already public there, created outside the
+    # pipeline): when and by whom. An adopted dataset is never created on the portal.
+    sa.Column("adopted_at", sa.DateTime(timezone=True)),
+    sa.Column("adopted_by", sa.String(200)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
@@ -150,6 +154,14 @@ class DatasetState:
     held_revision: int | None = None
     held_checksum: str | None = None
     held_rows: int | None = None
+    adopted_at: dt.datetime | None = None
+    adopted_by: str | None = None
+
+    @property
+    def adopted(self) -> bool:
+        """Taken over from the portal (``opendata adopt``): it existed there before the pipeline,
+        so the pipeline never creates it, whatever the portal or the registry says later."""
+        return self.adopted_at is not None
 
     @property
     def department_rejection(self) -> str | None:
@@ -439,6 +451,15 @@ class Registry:
             return [_state(row) for row in conn.execute(sa.select(dataset_state).order_by(dataset_state.c.dataset_id))]
 
     @guarded
+    def dataset_for_portal_id(self, portal_id: str) -> DatasetState | None:
+        """The dataset the registry records for portal dataset ``portal_id`` (None: none)."""
+        query = sa.select(dataset_state).where(dataset_state.c.portal_id == portal_id).order_by(
+            dataset_state.c.dataset_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return _state(row) if row is not None else None
+
+    @guarded
     def history(self, dataset_id: str) -> list[StageChange]:
         query = sa.select(stage_change).where(stage_change.c.dataset_id == dataset_id).order_by(stage_change.c.id)
         with self.engine.connect() as conn:
@@ -454,6 +475,30 @@ class Registry:
                               r.checksum, r.outcome, r.error) for r in conn.execute(query)]
 
     # --- writing: each call records something the portal (or the department) confirmed ------------
+
+    @guarded
+    def record_adoption(self, dataset_id: str, portal_id: str, *, by: str, at: dt.datetime,
+                        public_since: dt.datetime | None = None) -> DatasetState:
+        """``opendata adopt``: a dataset already public on the portal (created outside the
+        pipeline) is taken over as ``dataset_id``, recorded public (Stage 2) with its portal id and
+        the approval-history entry "adopted on YYYY-MM-DD by <name>". One transaction that refuses
+        (:class:`AdoptionConflict`, nothing written) when the registry knows ``dataset_id`` or
+        ``portal_id`` already; the portal was not asked to change anything."""
+        note = adoption_note(at, by)
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.select(dataset_state.c.dataset_id, dataset_state.c.portal_id,
+                                           dataset_state.c.adopted_at).where(sa.or_(
+                dataset_state.c.dataset_id == dataset_id, dataset_state.c.portal_id == portal_id))).first()
+            if taken is not None:
+                raise AdoptionConflict(taken.dataset_id, taken.portal_id, stored_instant(taken.adopted_at))
+            conn.execute(dataset_state.insert().values(
+                dataset_id=dataset_id, portal_id=portal_id, stage=Stage.STAGE_2.value, public_at=public_since or at,
+                adopted_at=at, adopted_by=by, updated_at=at))
+            conn.execute(stage_change.insert().values(dataset_id=dataset_id, stage_from=None,
+                                                      stage_to=Stage.STAGE_2.value, at=at, by=by, notes=note))
+        state = self.get_state(dataset_id)
+        assert state is not None  # inserted just now
+        return state
 
     @guarded
     def record_creation_intent(self, dataset_id: str, *, at: dt.datetime, run_id: str | None = None) -> None:
@@ -657,6 +702,24 @@ class Registry:
                 conn.execute(stage_change.insert().values(
                     dataset_id=dataset_id, stage_from=previous.value if previous else None,
                     stage_to=new_stage.value, at=now, by=by, notes=note, run_id=run_id))
+
+
+#: How an adoption reads in the approval history (the registry's stage changes).
+ADOPTED_NOTE_PREFIX = "adopted on "
+
+
+def adoption_note(at: dt.datetime, by: str) -> str:
+    """``adopted on 2026-11-28 by Maria Alvarez``."""
+    return f"{ADOPTED_NOTE_PREFIX}{at:%Y-%m-%d} by {by}"
+
+
+class AdoptionConflict(RuntimeError):
+    """The registry already records the dataset id or the portal id an adoption asked for."""
+
+    def __init__(self, dataset_id: str, portal_id: str | None, adopted_at: dt.datetime | None):
+        self.dataset_id, self.portal_id, self.adopted_at = dataset_id, portal_id, adopted_at
+        how = f"adopted on {adopted_at:%Y-%m-%d}" if adopted_at else "managed by the pipeline"
+        super().__init__(f"the registry records {dataset_id} (portal dataset {portal_id or 'none yet'}, {how})")
 
 
 def _state(row: sa.Row) -> DatasetState:

@@ -198,3 +198,10 @@ _CONVERTERS: dict[SocrataType, Callable[[pd.Series], pd.Series]] = {
 
 def column_by_field(spec: DatasetSpec) -> dict[str, Column]:
     return {c.field_name: c for c in spec.columns}
+
+
+def typed_values(column_type: SocrataType, raw: pd.Series) -> pa.Array:
+    """``raw`` typed exactly as :func:`coerce_chunk` types a column of ``column_type`` (no
+    renaming, no masking, no report): for values read back from the portal, to compare them with
+    a staged extract."""
+    return pa.array(_CONVERTERS[column_type](raw), type=ARROW_TYPES[column_type], from_pandas=True)

@@ -82,6 +82,20 @@ def test_approvals_from_the_registrys_records_the_file_and_airflow(tmp_path):
     assert found[0].date_only and found[6].source == "Airflow" and found[6].notes.startswith("expected")
 
 
+def test_an_adoption_is_an_approval_on_the_datasets_page(tmp_path):
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.sqlite'}")
+    try:
+        registry.record_adoption("bike-counts", "bike-0001", by="Maria Alvarez", at=dt.datetime(2026, 11, 28,
+                                                                                                tzinfo=dt.UTC))
+        history = registry.history("bike-counts")
+    finally:
+        registry.close()
+    file = summary()
+    (found,) = approvals(file, history, [], files(file))
+    assert (found.what, found.by, found.notes) == ("Adopted: public on the portal before the pipeline took it over",
+                                                  "Maria Alvarez", "adopted on 2026-11-28 by Maria Alvarez")
+
+
 def test_the_latest_report_written_by_a_run(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENDATA_STATE_DIR", str(tmp_path / "state"))
     spec = load_dataset_files(REPO_ROOT / "include").specs["building-permits"]
