@@ -81,7 +81,7 @@ def test_adopt_then_the_first_refresh_sends_only_the_changed_rows(world, tmp_pat
     # The file: everything the portal knows, mapped back; TODOs where a person must write.
     text = path.read_text()
     assert f"# Adopted from the portal: {world.emu.url}/d/{portal_id}" in text
-    assert "#   Update / Date Made Public: 12/31/2019" in text and "#   Dataset Information / Agency: EHD" in text
+    assert "\n# Update / Date Made Public: 12/31/2019\n" in text and "\n# Dataset Information / Agency: EHD\n" in text
     data = yaml.safe_load(text)
     assert (data["name"], data["department"], data["update_frequency"], data["coordinator"]) == (
         "Bike Counts", "environmental-health", "daily", "kevin-nguyen")
