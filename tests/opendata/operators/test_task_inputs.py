@@ -181,11 +181,16 @@ def test_one_function_builds_the_sync_arguments_from_the_registry_state():
 
     staged = StagedExtract("d", "/s/x.parquet", 3, "new", 100, 0.5, [], {})
     assert sync_arguments(None, staged) == SyncArguments(Path("/s/x.parquet"), "new", incremental=False)
-    state = SimpleNamespace(fingerprint_path="/fp/d.arrow", published_rows=7, published_checksum="old")
+    state = SimpleNamespace(fingerprint_path="/fp/d.arrow", published_rows=7, published_checksum="old", adopted=False)
     increment = StagedExtract("d", "/s/x.parquet", 3, "new", 100, 0.5, [], {}, since="5")
     assert sync_arguments(state, increment) == SyncArguments(  # type: ignore[arg-type]
         Path("/s/x.parquet"), "new", incremental=True, previous_fingerprint=Path("/fp/d.arrow"), published_rows=7,
         published_checksum="old")
+    # Adopted and never loaded by the pipeline: compared with the portal's rows; once loaded, as usual.
+    adopted = SimpleNamespace(fingerprint_path=None, published_rows=40, published_checksum=None, adopted=True)
+    assert sync_arguments(adopted, staged).compare_portal_rows is True  # type: ignore[arg-type]
+    loaded = SimpleNamespace(fingerprint_path=None, published_rows=40, published_checksum="c1", adopted=True)
+    assert sync_arguments(loaded, staged).compare_portal_rows is False  # type: ignore[arg-type]
 
 
 def test_sync_modes_are_an_enum_and_travel_as_text():
