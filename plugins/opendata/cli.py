@@ -181,8 +181,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _adopt(args: argparse.Namespace) -> int:
     """`opendata adopt`: one portal dataset, or a batch from the catalog; nothing is sent to the portal."""
-    import logging
+    import os
     import time
+
+    # The hook's line per request belongs in a task log; here it would split the summary lines. Set
+    # before Airflow is first imported (its logging reads it once); a level the user set wins.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
     from opendata.adopt.take_over import AdoptRequest, Outcome, adopt_batch, catalog_ids
     from opendata.portal.errors import SocrataError
@@ -195,9 +199,6 @@ def _adopt(args: argparse.Namespace) -> int:
     def refuse(message: str) -> int:
         print(f"opendata adopt: {message}", file=sys.stderr)
         return 2
-
-    # The hook's line per request belongs in a task log; here it would split the summary lines.
-    logging.getLogger("airflow.task.hooks").setLevel(logging.WARNING)
 
     batch = args.owner is not None or args.category is not None
     if batch == (args.portal_id is not None):

@@ -157,3 +157,18 @@ def test_a_source_whose_columns_differ_is_reported_naming_them(emu, deployment, 
     assert by_field["counted_on"]["source_column"].startswith("TODO: counted_on is")
     assert "source_column" not in by_field["riders"] and "source_column" not in by_field["weekend"]
     assert data["source"]["kind"] == "file" and data["source"]["path"].endswith("counts.csv")
+
+
+def test_the_installed_command_prints_its_summary_without_the_hooks_request_lines(emu, deployment):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    public = create_public_dataset(emu, name="Quiet Counts", rows=bike_rows(5))
+    env = {k: v for k, v in os.environ.items() if k != "AIRFLOW__LOGGING__LOGGING_LEVEL"}
+    done = subprocess.run([str(Path(sys.executable).parent / "opendata"), "adopt", public, "--by", "kevin-nguyen",
+                           "--department", DEPARTMENT], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"adopted          {public}  as quiet-counts" in done.stdout
+    assert "Socrata GET" not in done.stdout + done.stderr
