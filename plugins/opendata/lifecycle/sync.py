@@ -334,7 +334,9 @@ def plan_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path:
         if published_checksum is not None and published_checksum == staged_checksum:
             return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
         if compare_portal_rows and published_checksum is None:
-            return _plan_replace_against_portal(hook, spec, portal_id, staged_path, total)
+            same, published = _same_as_portal(hook, spec, portal_id, staged_path, total)
+            if same:
+                return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
         gone = max(published - total, 0)
         return SyncPlan(SyncMode.REPLACE, total, total, 0, gone, published,
                         shrink_problem(gone, published, max_share, remaining=total))
@@ -416,20 +418,17 @@ def _plan_upsert_against_portal(hook: SocrataHook, spec: DatasetSpec, portal_id:
                     merged_fingerprint_file=sidecar if sidecar.is_file() else None)
 
 
-def _plan_replace_against_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path,
-                                 total: int) -> SyncPlan:
-    """A dataset without a row identifier, taken over from the portal: its rows (as a multiset)
-    against the extract's; the same content sends nothing, else the whole dataset is replaced."""
+def _same_as_portal(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path,
+                    total: int) -> tuple[bool, int]:
+    """A dataset without a row identifier, taken over from the portal: whether its rows (as a
+    multiset) are the extract's (then nothing is sent; else it is replaced whole), and how many
+    the portal holds."""
     from opendata.lifecycle.portal_rows import same_content
 
     same, published = same_content(hook, portal_id, spec, staged_path)
     log.info("No load of the pipeline's own yet (taken over from the portal): the portal's %s rows are %s the "
              "%s extracted", f"{published:,}", "the same as" if same else "not those", f"{total:,}")
-    if same:
-        return SyncPlan(SyncMode.NONE, total, 0, total, 0, published, None)
-    gone = max(published - total, 0)
-    return SyncPlan(SyncMode.REPLACE, total, total, 0, gone, published,
-                    shrink_problem(gone, published, spec.refresh.max_deleted_share, remaining=total))
+    return same, published
 
 
 def apply_sync(hook: SocrataHook, spec: DatasetSpec, portal_id: str, staged_path: Path, plan: SyncPlan, *,
